@@ -1,0 +1,58 @@
+"""Problems as values: what went wrong, where, and the next command to run.
+
+Modelled on Terraform's tfdiags: parsing and validation return every problem
+at once as a tuple of Diagnostics instead of raising on the first one, so a
+user fixes a broken cog.yaml or weights.lock in one pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from returns.result import Failure, Result, Success
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One user-facing problem.
+
+    summary: one line, no trailing period ("invalid weights.lock").
+    subject: the file and entry it concerns ("weights.lock: weights[1] \"alpha\"").
+    detail:  the specifics, possibly several lines.
+    hint:    the fix or the next command ("run 'cogw import'").
+    """
+
+    summary: str
+    detail: str = ""
+    subject: str = ""
+    hint: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary,
+            "subject": self.subject,
+            "detail": self.detail,
+            "hint": self.hint,
+        }
+
+    def lines(self) -> list[str]:
+        """Text form: ``error: <subject>: <summary>`` then indented detail and hint."""
+        head = f"{self.subject}: {self.summary}" if self.subject else self.summary
+        out = [f"error: {head}"]
+        out.extend(f"  {line}" for line in self.detail.splitlines() if self.detail)
+        if self.hint:
+            out.append(f"  hint: {self.hint}")
+        return out
+
+
+Problems = tuple[Diagnostic, ...]
+
+T = TypeVar("T")
+
+
+def collect(value: T, problems: list[Diagnostic]) -> Result[T, Problems]:
+    """Success(value) when no problems were found, else Failure(all of them)."""
+    if problems:
+        return Failure(tuple(problems))
+    return Success(value)
