@@ -76,7 +76,7 @@ def _missing_home() -> Diagnostic:
         summary="resolve user home dir: $HOME is not defined",
         detail="The weights cache defaults to $HOME/.cache/cog/weights, "
         "but no home directory is known.",
-        hint=f"set HOME, or set {CACHE_DIR_ENV} (or pass --cache-dir) to choose the cache directory",
+        hint=f"set HOME, or set {CACHE_DIR_ENV} (or pass --cache-dir) to choose the cache dir",
     )
 
 
