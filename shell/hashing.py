@@ -1,0 +1,367 @@
+"""SHA-256 of weight files: one streaming read, threads in parallel, a persistent stat cache.
+
+This module knows how to read a regular file once and feed one or two digests
+from that single read: the file's own ``sha256:`` digest and, when the caller
+passes the tar framing bytes of a standalone uncompressed layer, the layer
+digest over ``prefix + file + suffix``. It does not know what a weight, a
+source or a tar header is; callers compute the framing (``cogw.core``) and
+decide what the digests mean.
+
+The stat cache makes re-imports O(files) instead of O(bytes): a digest is
+remembered under the file's (st_dev, st_ino, st_size, st_mtime_ns), plus a
+framing key for layer digests. A file rewritten within the filesystem's
+timestamp granularity can keep its size and mtime, so entries for files
+modified less than ``min_age_ns`` before being stored are not cached (git's
+"racy clean" rule); such files are simply re-hashed next time.
+
+``hashlib`` releases the GIL while hashing large buffers, so a thread pool
+scales across cores without processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import sqlite3
+import stat
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from cogw.core.digest import PREFIX
+
+Framing = tuple[bytes, bytes]
+OnBytes = Callable[[int], None]
+
+
+class SourceChanged(Exception):
+    """A file's size or modification time changed while it was being read."""
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class HashCancelled(Exception):
+    """Hashing stopped because the caller's cancel event was set."""
+
+
+class NotRegularFile(Exception):
+    """The path names a directory, device, fifo or socket, not a regular file."""
+
+
+@dataclass(frozen=True, slots=True)
+class HashResult:
+    digest: str  # sha256:<hex> of the file content
+    size: int  # bytes read (equal to the file's size, or SourceChanged was raised)
+    layer_digest: str | None = None  # sha256:<hex> of prefix + content + suffix, when framed
+
+
+def hash_file(
+    path: Path,
+    framing: Framing | None = None,
+    chunk_size: int = 1 << 20,
+    cancel: threading.Event | None = None,
+    on_bytes: OnBytes | None = None,
+) -> HashResult:
+    """Digest one file with a single read; ``on_bytes`` gets each chunk's length.
+
+    Raises SourceChanged when the file's size or mtime differs after the read,
+    HashCancelled when ``cancel`` is set, OSError when the file cannot be read.
+    """
+    stop = cancel.is_set if cancel is not None else _never
+    result, _ = _hash_path(path, framing, chunk_size, stop, on_bytes)
+    return result
+
+
+def _never() -> bool:
+    return False
+
+
+def _hash_path(
+    path: Path,
+    framing: Framing | None,
+    chunk_size: int,
+    stop: Callable[[], bool],
+    on_bytes: OnBytes | None,
+) -> tuple[HashResult, os.stat_result]:
+    """Hash ``path`` and return the fstat of the inode actually read (the cache key)."""
+    with io.FileIO(path, "r") as f:
+        before = os.fstat(f.fileno())
+        if not stat.S_ISREG(before.st_mode):
+            raise NotRegularFile(f"{path} is not a regular file")
+        file_hash = hashlib.sha256()
+        layer_hash = hashlib.sha256(framing[0]) if framing is not None else None
+        size = _feed(f, file_hash, layer_hash, chunk_size, stop, on_bytes)
+        after = os.fstat(f.fileno())
+    _check_unchanged(path, before, after, size)
+    layer_digest = None
+    if layer_hash is not None and framing is not None:
+        layer_hash.update(framing[1])
+        layer_digest = PREFIX + layer_hash.hexdigest()
+    return HashResult(PREFIX + file_hash.hexdigest(), size, layer_digest), before
+
+
+def _feed(
+    f: io.FileIO,
+    file_hash: hashlib._Hash,
+    layer_hash: hashlib._Hash | None,
+    chunk_size: int,
+    stop: Callable[[], bool],
+    on_bytes: OnBytes | None,
+) -> int:
+    # One reusable buffer: memory stays flat whatever the file size.
+    buf = bytearray(chunk_size)
+    view = memoryview(buf)
+    total = 0
+    while True:
+        if stop():
+            raise HashCancelled(f"hashing cancelled: {f.name}")
+        n = f.readinto(buf)
+        if not n:
+            return total
+        chunk = view[:n]
+        file_hash.update(chunk)
+        if layer_hash is not None:
+            layer_hash.update(chunk)
+        total += n
+        if on_bytes is not None:
+            on_bytes(n)
+
+
+def _check_unchanged(path: Path, before: os.stat_result, after: os.stat_result, read: int) -> None:
+    if (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) and read == (
+        after.st_size
+    ):
+        return
+    raise SourceChanged(
+        path,
+        f"{path} changed while it was being read (size {before.st_size} -> {after.st_size} "
+        f"bytes, {read} read; modification time {before.st_mtime_ns} -> {after.st_mtime_ns} ns); "
+        "wait until nothing is writing to it and try again",
+    )
+
+
+# --- stat cache ------------------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS stat_digest_v1 (
+    dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    layer TEXT NOT NULL, digest TEXT NOT NULL,
+    PRIMARY KEY (dev, ino, size, mtime_ns, layer)
+) WITHOUT ROWID
+"""
+
+
+class StatCache:
+    """(st_dev, st_ino, st_size, st_mtime_ns[, layer key]) -> digest, in an SQLite file.
+
+    Safe across threads (one connection behind a lock) and processes (WAL and a
+    busy timeout). The cache is an optimisation only: a corrupt or unreadable
+    database is deleted and recreated, and if even that fails the cache turns
+    into a no-op. No method ever raises because of the database.
+    """
+
+    def __init__(self, path: Path, *, min_age_ns: int = 1_000_000_000) -> None:
+        self.path = path
+        self.min_age_ns = min_age_ns
+        self._lock = threading.Lock()
+        self._conn = self._open()
+
+    def _open(self) -> sqlite3.Connection | None:
+        try:
+            return self._connect()
+        except sqlite3.DatabaseError:
+            self._discard()
+        except OSError:
+            return None
+        try:
+            return self._connect()
+        except (sqlite3.Error, OSError):
+            return None
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path, timeout=10.0, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute("PRAGMA busy_timeout = 10000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # Losing the last few entries on power loss only costs a re-hash.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(_SCHEMA)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _discard(self) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError, OSError):
+                os.unlink(f"{self.path}{suffix}")
+
+    def _recover(self) -> None:
+        """Called after the database reported corruption mid-use."""
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+        self._discard()
+        self._conn = self._open()
+
+    def lookup(self, st: os.stat_result, layer: str = "") -> str | None:
+        """The digest stored for this exact stat (and layer key), or None."""
+        with self._lock:
+            if self._conn is None:
+                return None
+            try:
+                row = self._conn.execute(
+                    "SELECT digest FROM stat_digest_v1 WHERE dev=? AND ino=? AND size=? "
+                    "AND mtime_ns=? AND layer=?",
+                    (*_key(st), layer),
+                ).fetchone()
+            except sqlite3.OperationalError:
+                return None  # locked for longer than the busy timeout: a miss
+            except sqlite3.DatabaseError:
+                self._recover()
+                return None
+        return str(row[0]) if row else None
+
+    def store(self, st: os.stat_result, digest: str, layer: str = "") -> None:
+        """Remember ``digest`` for ``st``, unless the file was modified too recently to trust."""
+        if time.time_ns() - st.st_mtime_ns < self.min_age_ns:
+            return
+        with self._lock:
+            if self._conn is None:
+                return
+            try:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO stat_digest_v1 VALUES (?, ?, ?, ?, ?, ?)",
+                    (*_key(st), layer, digest),
+                )
+            except sqlite3.OperationalError:
+                return
+            except sqlite3.DatabaseError:
+                self._recover()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> StatCache:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _key(st: os.stat_result) -> tuple[int, int, int, int]:
+    # SQLite integers are signed 64-bit; some filesystems report inode numbers above 2**63.
+    ino = st.st_ino if st.st_ino < 1 << 63 else st.st_ino - (1 << 64)
+    return (st.st_dev, ino, st.st_size, st.st_mtime_ns)
+
+
+def framing_key(framing: Framing) -> str:
+    """The cache key of a layer framing: any change to path, size or tar format changes it."""
+    h = hashlib.sha256(len(framing[0]).to_bytes(8, "big"))
+    h.update(framing[0])
+    h.update(framing[1])
+    return h.hexdigest()
+
+
+# --- parallel hashing -------------------------------------------------------------------------
+
+
+def hash_files(
+    paths: Sequence[Path],
+    jobs: int,
+    cache: StatCache | None,
+    *,
+    framings: Sequence[Framing | None] | None = None,
+    chunk_size: int = 1 << 20,
+    cancel: threading.Event | None = None,
+    on_bytes: OnBytes | None = None,
+) -> list[HashResult]:
+    """Hash every path with up to ``jobs`` threads; results in input order.
+
+    ``framings[i]`` (optional) asks for the standalone layer digest of ``paths[i]``.
+    ``on_bytes`` is called from worker threads and must be thread-safe; cache hits
+    report no bytes. The first failure stops the other workers and is raised.
+    """
+    frames: Sequence[Framing | None] = framings if framings is not None else [None] * len(paths)
+    if len(frames) != len(paths):
+        raise ValueError("hash_files: framings and paths differ in length")
+    failed = threading.Event()
+
+    def stop() -> bool:
+        return failed.is_set() or (cancel is not None and cancel.is_set())
+
+    def one(i: int) -> HashResult:
+        return _hash_cached(paths[i], frames[i], cache, chunk_size, stop, on_bytes)
+
+    if jobs <= 1 or len(paths) <= 1:
+        return [one(i) for i in range(len(paths))]
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="hash") as pool:
+        futures = [pool.submit(one, i) for i in range(len(paths))]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        failed.set()  # no-op when all succeeded; otherwise stops the rest quickly
+        wait(futures)
+    _raise_first_failure(futures)
+    return [f.result() for f in futures]
+
+
+def _raise_first_failure(futures: Sequence[Future[HashResult]]) -> None:
+    # Workers stopped by another's failure raise HashCancelled; report the real cause.
+    errors = [e for f in futures if (e := f.exception()) is not None]
+    real = [e for e in errors if not isinstance(e, HashCancelled)]
+    if real:
+        raise real[0]
+    if errors:
+        raise errors[0]
+
+
+def _hash_cached(
+    path: Path,
+    framing: Framing | None,
+    cache: StatCache | None,
+    chunk_size: int,
+    stop: Callable[[], bool],
+    on_bytes: OnBytes | None,
+) -> HashResult:
+    layer = framing_key(framing) if framing is not None else ""
+    if cache is not None:
+        hit = _cached(cache, os.stat(path), layer)
+        if hit is not None:
+            return hit
+    result, st = _hash_path(path, framing, chunk_size, stop, on_bytes)
+    if cache is not None:
+        cache.store(st, result.digest)
+        if result.layer_digest is not None:
+            cache.store(st, result.layer_digest, layer)
+    return result
+
+
+def _cached(cache: StatCache, st: os.stat_result, layer: str) -> HashResult | None:
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    digest = cache.lookup(st)
+    if digest is None:
+        return None
+    layer_digest = cache.lookup(st, layer) if layer else None
+    if layer and layer_digest is None:
+        return None
+    return HashResult(digest, st.st_size, layer_digest)
