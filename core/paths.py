@@ -1,0 +1,163 @@
+"""Weight-relative path rules, and Go's lexical path functions, as pure string work.
+
+A weight file path (``files[].path`` in weights.lock, a tar entry name, an
+inventory path) is always relative to its weight directory, uses forward
+slashes and is already clean. This module knows those rules and Go's
+``filepath.Clean``/``Join`` semantics (which Cog's mount and config code rely
+on); it does not know about the disk: nothing here resolves symlinks or
+touches a file, so every answer is lexical.
+"""
+
+from __future__ import annotations
+
+_MAX_ASCII_CONTROL = 0x20
+_DEL = 0x7F
+
+
+def go_clean(path: str) -> str:
+    """Go ``filepath.Clean`` on a slash-separated path (``Clean("") == "."``).
+
+    >>> go_clean("a//b/./c/..")
+    'a/b'
+    >>> go_clean("/../x/")
+    '/x'
+    >>> go_clean("a/../..")
+    '..'
+    """
+    if path == "":
+        return "."
+    rooted = path.startswith("/")
+    parts: list[str] = []
+    for comp in path.split("/"):
+        if comp in ("", "."):
+            continue
+        if comp != "..":
+            parts.append(comp)
+        elif parts and parts[-1] != "..":
+            parts.pop()
+        elif not rooted:
+            # A relative path may climb above its start; a rooted one stops at "/".
+            parts.append("..")
+    body = "/".join(parts)
+    if rooted:
+        return "/" + body
+    return body or "."
+
+
+def _quote(text: str) -> str:
+    """A Go-%q-like quoting that stays printable for any str, even lone surrogates."""
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif code < _MAX_ASCII_CONTROL or code == _DEL:
+            out.append(f"\\x{code:02x}")
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _bad_character(path: str) -> str | None:
+    for ch in path:
+        code = ord(ch)
+        if code < _MAX_ASCII_CONTROL or code == _DEL:
+            return f"path {_quote(path)} contains control character U+{code:04X}"
+        if 0xD800 <= code <= 0xDFFF:
+            # Lone surrogates only arrive through "\udXXX" JSON escapes or
+            # surrogateescape decoding; they cannot be written as UTF-8.
+            return f"path {_quote(path)} is not valid UTF-8"
+        if ch == "\\":
+            quoted = _quote(path)
+            return f"path {quoted} contains a backslash; weight file paths use forward slashes"
+    return None
+
+
+def path_error(path: str) -> str | None:
+    """Why ``path`` is not a safe weight-relative file path; None when it is.
+
+    Safe means: non-empty, relative, forward slashes, every component a real
+    name (no "", "." or ".."), no control characters, valid UTF-8. Such a path
+    can be joined under a weight directory without any cleaning and names
+    exactly one file, so two spellings of the same file cannot both appear.
+
+    >>> path_error("1_Pooling/config.json") is None
+    True
+    >>> path_error("../x")
+    'path "../x" escapes the weight directory'
+    """
+    if path == "":
+        return "file path is empty"
+    bad = _bad_character(path)
+    if bad is not None:
+        return bad
+    quoted = _quote(path)
+    if path.startswith("/"):
+        return f"path {quoted} is absolute; weight file paths are relative to the weight directory"
+    cleaned = go_clean(path)
+    if cleaned == ".." or cleaned.startswith("../"):
+        return f"path {quoted} escapes the weight directory"
+    if any(comp in ("", ".", "..") for comp in path.split("/")):
+        return f'path {quoted} is not clean (it has an empty, "." or ".." component)'
+    return None
+
+
+def go_join(*elems: str) -> str:
+    """Go ``filepath.Join``: join the non-empty elements with "/" and clean; "" if none."""
+    kept = [e for e in elems if e != ""]
+    if not kept:
+        return ""
+    return go_clean("/".join(kept))
+
+
+def _is_within(joined: str, clean_base: str) -> bool:
+    if joined == clean_base:
+        return True
+    if clean_base == "/":
+        # Cog's `base + "/"` prefix test would reject everything under "/"; a
+        # root base holds every absolute path.
+        return joined.startswith("/")
+    if clean_base == ".":
+        return not joined.startswith("/") and joined != ".." and not joined.startswith("../")
+    return joined.startswith(clean_base + "/")
+
+
+def safe_join(base: str, rel: str) -> str | None:
+    """Cog's ``safeJoin``: ``rel`` joined under ``base``, or None if it escapes or is empty.
+
+    An absolute ``rel`` is re-rooted under ``base`` (Go ``filepath.Join``), so
+    ``safe_join("/m", "/etc/passwd") == "/m/etc/passwd"``; ``"."`` gives base itself.
+
+    >>> safe_join("/m/w", "a/../b")
+    '/m/w/b'
+    >>> safe_join("/m/w", "../x") is None
+    True
+    """
+    if rel == "":
+        return None
+    clean_base = go_clean(base)
+    joined = go_clean(clean_base + "/" + rel)
+    if not _is_within(joined, clean_base):
+        return None
+    return joined
+
+
+def is_subpath(child: str, parent: str) -> bool:
+    """Cog's ``isSubpath`` on cleaned paths: ``child`` lies strictly inside ``parent``.
+
+    ``/src/weights2`` is not inside ``/src/weights``; a path is not inside itself.
+
+    >>> is_subpath("/src/weights/a/", "/src/weights")
+    True
+    >>> is_subpath("/src/weights2", "/src/weights")
+    False
+    """
+    c, p = go_clean(child), go_clean(parent)
+    if c == p:
+        return False
+    if p == "/":
+        return c.startswith("/")
+    return c.startswith(p + "/")
