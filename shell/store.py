@@ -1,0 +1,449 @@
+"""The local content-addressed store: files keyed only by their sha256 digest.
+
+The store knows only digests. File names, layers, weights and registries are the
+caller's business; keeping the surface this small is what lets the FileStore and
+the in-memory FakeStore be swapped (and checked against each other).
+
+Layout, shared with Cog v0.19.3 so both tools use one cache:
+``<root>/files/sha256/<hex[:2]>/<hex>``, temp files ``put-*`` beside the blobs.
+
+Guarantees, stronger than Cog's (runtime spec §2, §15):
+* a blob appears under its final name only after its size and digest were
+  verified and its bytes fsynced, so a crash never leaves a truncated blob that
+  is trusted forever;
+* blobs are read-only (0444): readable by any container user, and a process that
+  writes through a mount hardlink gets EACCES instead of corrupting the cache
+  (root can still write; ``verify`` re-hashes to catch that);
+* a failed, cancelled or interrupted put leaves nothing: no temp, no blob;
+* concurrent writers of one digest (threads or processes) all succeed without
+  locks: each writes its own temp file and renames it into place.
+
+Errors: problems of the store itself (bad digest, disk full, mismatch) raise
+``StoreError`` subclasses with Cog's messages. Exceptions raised by the caller's
+reader propagate unchanged: the caller made the reader and knows what its errors
+mean (Cog labelled them "write …", a bug this fixes).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import secrets
+import stat
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal, Protocol
+
+from cogw.core.digest import PREFIX, digest_error, hex_of
+from cogw.shell.fs import CrossDeviceLink, LinkError, LinkUnsupported, fsync_dir, link_file
+
+LinkMode = Literal["auto", "hardlink", "reflink", "copy"]
+
+CHUNK_SIZE = 1 << 20
+BLOB_MODE = 0o444
+TEMP_PREFIX = "put-"
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """One blob in the store: its digest and its size in bytes."""
+
+    digest: str
+    size: int
+
+
+class StoreError(Exception):
+    """Something went wrong inside the store; the message is Cog's wording."""
+
+
+class InvalidDigest(StoreError, ValueError):
+    """The digest is not ``sha256:<64 lowercase hex>``; raised before any I/O."""
+
+
+class SizeMismatch(StoreError):
+    """The content had a different length than the caller promised."""
+
+
+class DigestMismatch(StoreError):
+    """The content hashed to a different digest than the caller promised."""
+
+
+class BlobNotFound(StoreError, FileNotFoundError):
+    """The blob is not in the store (a FileNotFoundError, as Cog's fs.ErrNotExist)."""
+
+    def __str__(self) -> str:
+        return self.strerror or ""
+
+
+class Cancelled(Exception):
+    """The caller's cancel event was set; the operation stopped and left nothing behind."""
+
+
+class Store(Protocol):
+    """What cogw needs from a store of content-addressed files."""
+
+    root: Path
+
+    def exists(self, digest: str) -> bool:
+        """True when a blob sits under ``digest``; False is the ordinary 'not present'."""
+        ...
+
+    def put_file(
+        self,
+        digest: str,
+        size: int,
+        reader: BinaryIO,
+        cancel: threading.Event | None = None,
+    ) -> bool:
+        """Store ``reader``'s bytes under ``digest`` after checking size and digest.
+
+        Idempotent: when the blob is already present the reader is drained (so a
+        caller can walk a tar stream without asking ``exists`` first) and False
+        is returned. A negative ``size`` skips the size check.
+        """
+        ...
+
+    def ingest_path(self, digest: str, size: int, src: Path, mode: LinkMode = "auto") -> bool:
+        """Place a local file into the store, without a second copy where allowed."""
+        ...
+
+    def path(self, digest: str) -> Path:
+        """Where the blob lives; BlobNotFound when absent. Treat the file as read-only."""
+        ...
+
+    def list(self) -> Iterator[FileInfo]:
+        """Every blob, in lexical digest order."""
+        ...
+
+    def delete(self, digest: str) -> None:
+        """Remove the blob; deleting an absent blob is not an error."""
+        ...
+
+    def verify(self, digest: str) -> bool:
+        """Re-hash the blob: True when its content still matches its name."""
+        ...
+
+
+def check_digest(digest: str) -> str:
+    """``digest`` unchanged when valid, else InvalidDigest with Cog's message."""
+    problem = digest_error(digest)
+    if problem is not None:
+        raise InvalidDigest(problem)
+    return digest
+
+
+def check_content(digest: str, size: int, actual_size: int, actual_digest: str) -> None:
+    """Size first, then digest, with Cog's messages; a negative size is not checked."""
+    if size >= 0 and actual_size != size:
+        raise SizeMismatch(f"size mismatch for {digest}: expected {size} bytes, got {actual_size}")
+    if actual_digest != digest:
+        raise DigestMismatch(f"digest mismatch: expected {digest}, got {actual_digest}")
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("operation cancelled")
+
+
+def drain(reader: BinaryIO, cancel: threading.Event | None = None) -> None:
+    """Read ``reader`` to EOF, discarding the bytes (the idempotent-put path)."""
+    while True:
+        _check_cancel(cancel)
+        if not reader.read(CHUNK_SIZE):
+            return
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _stream_hashing(
+    reader: BinaryIO, fd: int, digest: str, cancel: threading.Event | None
+) -> tuple[int, str]:
+    """Copy ``reader`` into ``fd`` while hashing; one read feeds both."""
+    hasher = hashlib.sha256()
+    written = 0
+    while True:
+        _check_cancel(cancel)
+        chunk = reader.read(CHUNK_SIZE)
+        if not chunk:
+            return written, PREFIX + hasher.hexdigest()
+        hasher.update(chunk)
+        try:
+            _write_all(fd, chunk)
+        except OSError as err:
+            raise StoreError(f"write {digest}: {err}") from err
+        written += len(chunk)
+
+
+def hash_file(path: Path) -> tuple[int, str]:
+    """Size and digest of the file at ``path``, read in 1 MiB chunks."""
+    hasher = hashlib.sha256()
+    size = 0
+    buffer = bytearray(CHUNK_SIZE)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as source:
+        while n := source.readinto(buffer):
+            hasher.update(view[:n])
+            size += n
+    return size, PREFIX + hasher.hexdigest()
+
+
+def _seal(fd: int) -> None:
+    """Make the temp blob read-only and durable before anyone can see it."""
+    try:
+        if stat.S_IMODE(os.fstat(fd).st_mode) != BLOB_MODE:
+            os.fchmod(fd, BLOB_MODE)
+        os.fsync(fd)
+    except OSError as err:
+        raise StoreError(f"close temp file: {err}") from err
+
+
+def _create_temp(directory: Path, create: Callable[[Path], None]) -> Path:
+    """Run ``create`` on a fresh ``put-<random>`` name in ``directory``; return that name."""
+    for _ in range(100):
+        candidate = directory / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+        try:
+            create(candidate)
+        except FileExistsError:
+            continue
+        return candidate
+    raise StoreError(f"create temp file: no free temp name in {directory}")
+
+
+def _open_new(path: Path) -> None:
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _harmless_to_hardlink(src: Path) -> bool:
+    """Hardlinking makes the source inode the blob and chmods it 0444.
+
+    In "auto" mode cogw does that only to files that are already read-only and
+    ours: changing their mode surprises nobody, and nothing is expected to write
+    them in place (which would corrupt the shared blob behind the store's back).
+    """
+    info = src.stat()
+    return info.st_mode & 0o222 == 0 and info.st_uid == os.geteuid()
+
+
+class FileStore:
+    """The store on local disk, laid out exactly as Cog lays out its cache."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files_dir = root / "files" / "sha256"
+
+    def __repr__(self) -> str:
+        return f"FileStore({str(self.root)!r})"
+
+    def _blob_path(self, digest: str) -> Path:
+        hexpart = hex_of(check_digest(digest))
+        return self.files_dir / hexpart[:2] / hexpart
+
+    def exists(self, digest: str) -> bool:
+        blob = self._blob_path(digest)
+        try:
+            blob.stat()
+        except FileNotFoundError:
+            return False
+        except OSError as err:
+            raise StoreError(f"stat {digest}: {err}") from err
+        return True
+
+    def path(self, digest: str) -> Path:
+        blob = self._blob_path(digest)
+        if not self.exists(digest):
+            raise BlobNotFound(errno.ENOENT, f"path {digest}: file does not exist", str(blob))
+        return blob
+
+    def put_file(
+        self,
+        digest: str,
+        size: int,
+        reader: BinaryIO,
+        cancel: threading.Event | None = None,
+    ) -> bool:
+        final = self._blob_path(digest)
+        if self.exists(digest):
+            drain(reader, cancel)
+            return False
+        fd, tmp = self._make_temp_file(final.parent)
+        try:
+            try:
+                written, actual = _stream_hashing(reader, fd, digest, cancel)
+                check_content(digest, size, written, actual)
+                _seal(fd)
+            finally:
+                os.close(fd)
+            self._publish(tmp, final)
+        except BaseException:
+            # BaseException: Ctrl-C mid-stream must not leave a put-* file behind.
+            tmp.unlink(missing_ok=True)
+            raise
+        return True
+
+    def ingest_path(self, digest: str, size: int, src: Path, mode: LinkMode = "auto") -> bool:
+        """Place the local file ``src`` into the store; False when already present.
+
+        ``reflink`` clones (no data copied, later writes to ``src`` do not reach the
+        blob). ``hardlink`` makes ``src`` itself the blob: its inode becomes
+        read-only 0444, and editing it in place would edit the blob, so only use
+        it for files nothing will write. ``copy`` streams the bytes. ``auto`` tries
+        a reflink, then a hardlink if ``src`` is already read-only and ours, then a
+        copy. Every mode verifies size and digest before the blob becomes visible.
+        """
+        final = self._blob_path(digest)
+        if self.exists(digest):
+            return False
+        if mode == "copy":
+            return self._ingest_copy(digest, size, src)
+        if mode != "auto":
+            self._ingest_link(digest, size, src, final, mode)
+            return True
+        return self._ingest_auto(digest, size, src, final)
+
+    def _ingest_auto(self, digest: str, size: int, src: Path, final: Path) -> bool:
+        try:
+            self._ingest_link(digest, size, src, final, "reflink")
+            return True
+        except (LinkUnsupported, CrossDeviceLink):
+            pass
+        if _harmless_to_hardlink(src):
+            try:
+                self._ingest_link(digest, size, src, final, "hardlink")
+                return True
+            except LinkError:
+                pass  # EXDEV, EMLINK (too many links), EPERM: a copy still works
+        return self._ingest_copy(digest, size, src)
+
+    def _ingest_copy(self, digest: str, size: int, src: Path) -> bool:
+        with open(src, "rb") as reader:
+            return self.put_file(digest, size, reader)
+
+    def _ingest_link(
+        self, digest: str, size: int, src: Path, final: Path, mode: Literal["hardlink", "reflink"]
+    ) -> None:
+        self._make_prefix(final.parent)
+        tmp = _create_temp(final.parent, lambda candidate: link_file(src, candidate, mode))
+        try:
+            # Hash what was actually linked, not the source before linking: the
+            # source could have changed in between.
+            actual_size, actual = hash_file(tmp)
+            check_content(digest, size, actual_size, actual)
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                _seal(fd)
+            finally:
+                os.close(fd)
+            self._publish(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def _make_prefix(self, prefix: Path) -> None:
+        try:
+            prefix.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(f"create prefix dir: {err}") from err
+
+    def _make_temp_file(self, prefix: Path) -> tuple[int, Path]:
+        self._make_prefix(prefix)
+        try:
+            fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=prefix)
+        except OSError as err:
+            raise StoreError(f"create temp file: {err}") from err
+        return fd, Path(name)
+
+    def _publish(self, tmp: Path, final: Path) -> None:
+        """Rename the verified, sealed temp into place; replacing a twin is harmless."""
+        try:
+            os.replace(tmp, final)
+            fsync_dir(final.parent)
+        except OSError as err:
+            raise StoreError(f"rename {final}: {err}") from err
+
+    def list(self) -> Iterator[FileInfo]:
+        """Every blob in lexical digest order; temp files and strays are skipped.
+
+        Stricter than Cog, which keeps any 64-character name: a name that is not
+        lowercase hex, or sits in the wrong prefix dir, is unreachable through
+        ``path`` and so is not listed either (list and exists must agree).
+        """
+        try:
+            prefixes = sorted(_dir_names(self.files_dir))
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            raise StoreError(f"list store: {err}") from err
+        for prefix in prefixes:
+            yield from self._list_prefix(prefix)
+
+    def _list_prefix(self, prefix: str) -> Iterator[FileInfo]:
+        directory = self.files_dir / prefix
+        try:
+            names = sorted(_dir_names(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            return  # deleted meanwhile, or a stray file where a prefix dir belongs
+        except OSError as err:
+            raise StoreError(f"list store: {err}") from err
+        for name in names:
+            if not (_is_blob_name(name) and name.startswith(prefix)):
+                continue
+            try:
+                info = (directory / name).stat()
+            except FileNotFoundError:
+                continue  # deleted between listing and stat
+            if stat.S_ISREG(info.st_mode):
+                yield FileInfo(digest=PREFIX + name, size=info.st_size)
+
+    def delete(self, digest: str) -> None:
+        blob = self._blob_path(digest)
+        try:
+            # Unlinking needs write permission on the prefix dir, not on the 0444 blob.
+            blob.unlink()
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            raise StoreError(f"delete {digest}: {err}") from err
+
+    def verify(self, digest: str) -> bool:
+        blob = self.path(digest)
+        try:
+            _, actual = hash_file(blob)
+        except FileNotFoundError:
+            raise BlobNotFound(
+                errno.ENOENT, f"path {digest}: file does not exist", str(blob)
+            ) from None
+        except OSError as err:
+            raise StoreError(f"verify {digest}: {err}") from err
+        return actual == digest
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def _is_blob_name(name: str) -> bool:
+    return len(name) == 64 and set(name) <= _HEX
+
+
+def _dir_names(directory: Path) -> list[str]:
+    with os.scandir(directory) as entries:
+        return [entry.name for entry in entries]
+
+
+def open_store(weights_dir: str | Path) -> FileStore:
+    """The FileStore rooted at ``weights_dir``, creating ``files/sha256`` (0755) if needed."""
+    if not str(weights_dir):
+        raise StoreError("file store: root directory must not be empty")
+    root = Path(weights_dir)
+    try:
+        (root / "files" / "sha256").mkdir(mode=0o755, parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreError(f"file store: create root: {err}") from err
+    return FileStore(root)
