@@ -476,9 +476,8 @@ class HfSource:
         except HfHubHTTPError as e:
             code = e.response.status_code if e.response is not None else 0
             what = f"{self.uri} at {self.endpoint}"
-            raise SourceError(
-                _hf_status_message(code, what, self.ref, str(e).splitlines()[0])
-            ) from e
+            message = _hf_status_message(code, what, self.ref, self.token is not None, e)
+            raise SourceError(message) from e
         except (httpx2.HTTPError, OSError) as e:
             raise SourceError(f"request {self.endpoint} for {self.uri}: {e}") from e
 
@@ -525,7 +524,14 @@ class HfSource:
         return None
 
 
-def _hf_status_message(code: int, what: str, ref: str, detail: str) -> str:
+def _hf_status_message(code: int, what: str, ref: str, token: bool, error: Exception) -> str:
+    from huggingface_hub.errors import RevisionNotFoundError
+
+    if code == 401 and token:
+        return (
+            f"authentication failed for {what} (HTTP 401): the token in HF_TOKEN / "
+            "HUGGING_FACE_HUB_TOKEN was rejected or cannot read this repository"
+        )
     if code == 401:
         return (
             f"authentication failed for {what} (HTTP 401): the repository is private, gated or "
@@ -533,9 +539,11 @@ def _hf_status_message(code: int, what: str, ref: str, detail: str) -> str:
         )
     if code == 403:
         return f"access denied for {what} (HTTP 403): check repo visibility and token permissions"
+    if isinstance(error, RevisionNotFoundError):
+        return f"revision {_q(ref)} not found in {what} (HTTP {code})"
     if code == 404:
-        return f"not found: {what} (ref {_q(ref)}) (HTTP 404)"
-    return f"HTTP {code} from {what}: {detail}"
+        return f"repository not found: {what} (HTTP 404)"
+    return f"HTTP {code} from {what}: {str(error).splitlines()[0] if str(error) else ''}"
 
 
 def _hf_files(entries: list[Any], uri: str) -> tuple[list[InventoryFile], list[InventoryFile]]:
