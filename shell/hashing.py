@@ -92,10 +92,9 @@ def _hash_path(
     on_bytes: OnBytes | None,
 ) -> tuple[HashResult, os.stat_result]:
     """Hash ``path`` and return the fstat of the inode actually read (the cache key)."""
-    with io.FileIO(path, "r") as f:
+    f = _open_regular(path)
+    with f:
         before = os.fstat(f.fileno())
-        if not stat.S_ISREG(before.st_mode):
-            raise NotRegularFile(f"{path} is not a regular file")
         file_hash = hashlib.sha256()
         layer_hash = hashlib.sha256(framing[0]) if framing is not None else None
         size = _feed(f, file_hash, layer_hash, chunk_size, stop, on_bytes)
@@ -106,6 +105,18 @@ def _hash_path(
         layer_hash.update(framing[1])
         layer_digest = PREFIX + layer_hash.hexdigest()
     return HashResult(PREFIX + file_hash.hexdigest(), size, layer_digest), before
+
+
+def _open_regular(path: Path) -> io.FileIO:
+    # O_NONBLOCK: opening a fifo must not hang; it has no effect on regular files.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile(f"{path} is not a regular file")
+        return io.FileIO(fd, "r", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _feed(
@@ -122,7 +133,7 @@ def _feed(
     total = 0
     while True:
         if stop():
-            raise HashCancelled(f"hashing cancelled: {f.name}")
+            raise HashCancelled("hashing cancelled")
         n = f.readinto(buf)
         if not n:
             return total
