@@ -12,6 +12,7 @@ from __future__ import annotations
 
 _MAX_ASCII_CONTROL = 0x20
 _DEL = 0x7F
+_SHORT_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 def go_clean(path: str) -> str:
@@ -44,13 +45,19 @@ def go_clean(path: str) -> str:
     return body or "."
 
 
-def _quote(text: str) -> str:
-    """A Go-%q-like quoting that stays printable for any str, even lone surrogates."""
+def quote(text: str) -> str:
+    """Go-%q-like quoting for messages; stays printable for any str, even lone surrogates.
+
+    >>> quote('a"b\\tc')
+    '"a\\\\"b\\\\tc"'
+    """
     out = ['"']
     for ch in text:
         code = ord(ch)
         if ch in '"\\':
             out.append("\\" + ch)
+        elif ch in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[ch])
         elif code < _MAX_ASCII_CONTROL or code == _DEL:
             out.append(f"\\x{code:02x}")
         elif 0xD800 <= code <= 0xDFFF:
@@ -65,13 +72,13 @@ def _bad_character(path: str) -> str | None:
     for ch in path:
         code = ord(ch)
         if code < _MAX_ASCII_CONTROL or code == _DEL:
-            return f"path {_quote(path)} contains control character U+{code:04X}"
+            return f"path {quote(path)} contains control character U+{code:04X}"
         if 0xD800 <= code <= 0xDFFF:
             # Lone surrogates only arrive through "\udXXX" JSON escapes or
             # surrogateescape decoding; they cannot be written as UTF-8.
-            return f"path {_quote(path)} is not valid UTF-8"
+            return f"path {quote(path)} is not valid UTF-8"
         if ch == "\\":
-            quoted = _quote(path)
+            quoted = quote(path)
             return f"path {quoted} contains a backslash; weight file paths use forward slashes"
     return None
 
@@ -94,7 +101,7 @@ def path_error(path: str) -> str | None:
     bad = _bad_character(path)
     if bad is not None:
         return bad
-    quoted = _quote(path)
+    quoted = quote(path)
     if path.startswith("/"):
         return f"path {quoted} is absolute; weight file paths are relative to the weight directory"
     cleaned = go_clean(path)
