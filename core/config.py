@@ -255,6 +255,7 @@ class _Raw:
     include: tuple[str, ...] | None
     exclude: tuple[str, ...] | None
     is_mapping: bool = True
+    mistyped: frozenset[str] = frozenset()  # fields already reported by the schema
 
 
 @dataclass(slots=True)
@@ -340,7 +341,14 @@ def _read_weight(index: int, item: object, check: _Checker) -> _Raw:
     _unknown_keys(item, _WEIGHT_KEYS, f"weights.{index}", check, subject)
     target = _string_field(item, "target", f"weights.{index}", check, subject)
     uri, include, exclude = _read_source(item, f"weights.{index}", check, subject)
-    return _Raw(index, name, target, uri, include, exclude)
+    mistyped = frozenset(k for k in ("name", "target") if item.get(k) is not None)
+    return _Raw(
+        index, name, target, uri, include, exclude, mistyped=mistyped - _present(name, target)
+    )
+
+
+def _present(name: str | None, target: str | None) -> frozenset[str]:
+    return frozenset(k for k, v in (("name", name), ("target", target)) if v is not None)
 
 
 _SOURCE_HINT = 'give the weight a source, e.g. source: {uri: "weights/my-model"}'
@@ -448,6 +456,8 @@ _NAME_HINT = 'use lowercase letters, digits and single ".", "_" or "-" separator
 
 def _check_name(raw: _Raw, names: set[str], check: _Checker) -> None:
     fld = f"weights[{raw.index}].name"
+    if "name" in raw.mistyped:
+        return
     if not raw.name:
         check.invalid(raw, fld, None, "name is required", _NAME_HINT)
     elif not _NAME_RE.fullmatch(raw.name):
@@ -480,6 +490,8 @@ _DISJOINT_HINT = "give every weight its own directory; targets must not nest"
 def _check_target(raw: _Raw, targets: list[str], check: _Checker) -> None:
     fld = f"weights[{raw.index}].target"
     target = raw.target
+    if "target" in raw.mistyped:
+        return
     if not target:
         check.invalid(raw, fld, None, "target is required", _TARGET_HINT)
         return
