@@ -17,6 +17,7 @@ import pytest
 
 from cogw.shell.fs import CrossDeviceLink, LinkUnsupported
 from cogw.shell.store import (
+    CHUNK_SIZE,
     BlobNotFound,
     Cancelled,
     DigestMismatch,
@@ -168,6 +169,13 @@ def test_putting_a_present_blob_drains_the_reader_and_reports_no_write(store: Fi
 
 def test_a_negative_size_skips_the_size_check(store: FileStore) -> None:
     assert store.put_file(DIGEST, -1, io.BytesIO(DATA)) is True
+
+
+def test_a_blob_spanning_several_read_chunks_is_stored_whole(store: FileStore) -> None:
+    data = os.urandom(2 * CHUNK_SIZE + 1)
+    assert store.put_file(digest_of(data), len(data), io.BytesIO(data)) is True
+    assert store.path(digest_of(data)).read_bytes() == data
+    assert store.verify(digest_of(data))
 
 
 def test_an_empty_blob_can_be_stored(store: FileStore) -> None:
