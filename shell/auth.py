@@ -1,0 +1,224 @@
+"""Registry credentials: where a username and password for a registry host come from.
+
+Sources, in the order ``default_credentials`` asks them:
+
+1. ``COGW_REGISTRY_USERNAME`` and ``COGW_REGISTRY_PASSWORD``: when both are set they apply
+   to every registry (handy in CI, where there is no ``docker login``).
+2. Docker's config file, ``$DOCKER_CONFIG/config.json`` or else ``~/.docker/config.json``:
+   ``credHelpers`` (per registry), ``auths`` (base64 ``auth``, or ``username``/``password``,
+   or ``identitytoken``) and ``credsStore``. Helpers run as ``docker-credential-<name> get``
+   with the server URL on stdin, exactly as the Docker CLI runs them.
+
+Docker Hub is known under several names (``docker.io``, ``index.docker.io``,
+``registry-1.docker.io``, ``https://index.docker.io/v1/``); all of them find the same entry.
+
+This module knows nothing about HTTP or how the registry challenges; it never logs or prints
+a secret, and ``repr(Credentials)`` hides the password. An identity token is returned as
+``Credentials("<token>", token)``, Docker's own convention, for the token exchange to use.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+ENV_USERNAME = "COGW_REGISTRY_USERNAME"
+ENV_PASSWORD = "COGW_REGISTRY_PASSWORD"
+IDENTITY_TOKEN_USER = "<token>"
+DOCKER_HUB_SERVER = "https://index.docker.io/v1/"
+_DOCKER_HUB_ALIASES = frozenset(
+    {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
+)
+HELPER_TIMEOUT_SECONDS = 30
+
+
+class CredentialsError(Exception):
+    """The credential configuration cannot be used (bad JSON, a failing helper)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    username: str
+    password: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"Credentials(username={self.username!r}, password=<hidden>)"
+
+    @property
+    def is_identity_token(self) -> bool:
+        return self.username == IDENTITY_TOKEN_USER
+
+
+class CredentialSource(Protocol):
+    def get(self, registry: str) -> Credentials | None: ...
+
+
+def normalize_registry(server: str) -> str:
+    """The bare host[:port] of a registry or Docker config key; Docker Hub → ``docker.io``."""
+    host = server.strip()
+    for scheme in ("https://", "http://"):
+        if host.startswith(scheme):
+            host = host[len(scheme) :]
+    host = host.split("/", 1)[0].lower()
+    return "docker.io" if host in _DOCKER_HUB_ALIASES else host
+
+
+def helper_server_url(registry: str) -> str:
+    """What Docker writes on a credential helper's stdin for this registry."""
+    host = normalize_registry(registry)
+    return DOCKER_HUB_SERVER if host == "docker.io" else host
+
+
+@dataclass(frozen=True)
+class EnvCredentials:
+    """``COGW_REGISTRY_USERNAME`` / ``COGW_REGISTRY_PASSWORD`` for every registry."""
+
+    env: Mapping[str, str]
+
+    def get(self, registry: str) -> Credentials | None:
+        username, password = self.env.get(ENV_USERNAME, ""), self.env.get(ENV_PASSWORD, "")
+        if not username or not password:
+            return None
+        return Credentials(username, password)
+
+
+class ChainedCredentials:
+    """The first source that has credentials for the registry wins."""
+
+    def __init__(self, *sources: CredentialSource) -> None:
+        self.sources = sources
+
+    def get(self, registry: str) -> Credentials | None:
+        for source in self.sources:
+            found = source.get(registry)
+            if found is not None:
+                return found
+        return None
+
+
+class DockerConfigCredentials:
+    """Credentials from Docker's config.json and its credential helpers."""
+
+    def __init__(self, env: Mapping[str, str], home: Path) -> None:
+        directory = env.get("DOCKER_CONFIG")
+        self.path = Path(directory) / "config.json" if directory else home / ".docker/config.json"
+        self.env = dict(env)
+
+    def get(self, registry: str) -> Credentials | None:
+        config = self._load()
+        host = normalize_registry(registry)
+        helper = _helpers(config).get(host)
+        if helper:
+            return run_credential_helper(helper, helper_server_url(registry), self.env)
+        entry = _auth_entries(config).get(host)
+        if entry is not None:
+            found = _credentials_from_entry(entry, self.path)
+            if found is not None:
+                return found
+        store = config.get("credsStore")
+        if isinstance(store, str) and store:
+            return run_credential_helper(store, helper_server_url(registry), self.env)
+        return None
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except OSError as err:
+            raise CredentialsError(f"cannot read {self.path}: {err.strerror}") from None
+        try:
+            config = json.loads(text) if text.strip() else {}
+        except json.JSONDecodeError as err:
+            raise CredentialsError(f"{self.path} is not valid JSON: {err.msg}") from None
+        if not isinstance(config, dict):
+            raise CredentialsError(f"{self.path} must hold a JSON object")
+        return config
+
+
+def _helpers(config: Mapping[str, Any]) -> dict[str, str]:
+    helpers = config.get("credHelpers")
+    if not isinstance(helpers, dict):
+        return {}
+    return {normalize_registry(k): v for k, v in helpers.items() if isinstance(v, str)}
+
+
+def _auth_entries(config: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    auths = config.get("auths")
+    if not isinstance(auths, dict):
+        return {}
+    return {normalize_registry(k): v for k, v in auths.items() if isinstance(v, dict)}
+
+
+def _credentials_from_entry(entry: Mapping[str, Any], path: Path) -> Credentials | None:
+    token = entry.get("identitytoken")
+    if isinstance(token, str) and token:
+        return Credentials(IDENTITY_TOKEN_USER, token)
+    encoded = entry.get("auth")
+    if isinstance(encoded, str) and encoded:
+        return _decode_auth(encoded, path)
+    username, password = entry.get("username"), entry.get("password")
+    if isinstance(username, str) and isinstance(password, str) and username:
+        return Credentials(username, password)
+    return None  # an empty entry: docker login stored the secret in credsStore
+
+
+def _decode_auth(encoded: str, path: Path) -> Credentials:
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise CredentialsError(f"{path}: an 'auth' value is not base64 of user:password") from None
+    username, sep, password = decoded.partition(":")
+    if not sep or not username:
+        raise CredentialsError(f"{path}: an 'auth' value is not base64 of user:password")
+    return Credentials(username, password)
+
+
+def run_credential_helper(name: str, server_url: str, env: Mapping[str, str]) -> Credentials | None:
+    """``docker-credential-<name> get``; None when the helper has nothing for the server."""
+    program = f"docker-credential-{name}"
+    try:
+        done = subprocess.run(
+            [program, "get"],
+            input=server_url,
+            capture_output=True,
+            text=True,
+            env=dict(env),
+            timeout=HELPER_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise CredentialsError(f"credential helper {program} is not on PATH") from None
+    except subprocess.TimeoutExpired:
+        raise CredentialsError(f"credential helper {program} did not answer in time") from None
+    if done.returncode != 0:
+        if "credentials not found" in done.stdout.lower():
+            return None
+        # Only the first stderr line: helpers print their own diagnostics, never secrets there.
+        reason = (done.stderr.strip().splitlines() or ["no message"])[0]
+        raise CredentialsError(f"credential helper {program} failed: {reason}")
+    return _parse_helper_output(done.stdout, program)
+
+
+def _parse_helper_output(stdout: str, program: str) -> Credentials | None:
+    try:
+        answer = json.loads(stdout)
+    except json.JSONDecodeError:
+        raise CredentialsError(f"credential helper {program} returned invalid JSON") from None
+    if not isinstance(answer, dict):
+        raise CredentialsError(f"credential helper {program} returned invalid JSON")
+    username, secret = answer.get("Username"), answer.get("Secret")
+    if not isinstance(username, str) or not isinstance(secret, str) or not secret:
+        return None
+    return Credentials(username, secret)
+
+
+def default_credentials(env: Mapping[str, str], home: Path) -> CredentialSource:
+    """Environment variables first, then Docker's config and helpers."""
+    return ChainedCredentials(EnvCredentials(env), DockerConfigCredentials(env, home))
