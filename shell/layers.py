@@ -1,0 +1,138 @@
+"""Streams a planned layer's bytes (tar, optionally gzip) and digests them.
+
+Knows how to turn a ``LayerPlan`` plus a way to open each file into the exact
+blob bytes, chunk by chunk, so digesting and pushing re-run the same stream
+and memory stays flat whatever the file sizes (no tar is ever written to
+disk). Does not know where files come from (the caller's ``open_file``),
+registries, or which files belong in which layer (``cogw.core.packing``).
+
+Tar framing is byte-identical to Cog's; gzip uses Go's 10-byte header and
+CRC32/ISIZE trailer around zlib's raw deflate, whose bytes differ from Go's,
+hence ``compressor_identity`` in the envelope format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import IO
+
+from cogw.core.digest import PREFIX
+from cogw.core.inventory import InventoryFile
+from cogw.core.packing import LayerPlan
+from cogw.core.tarformat import END_OF_ARCHIVE, ancestor_dirs, dir_entry, file_header, file_padding
+
+# IO[bytes] rather than BinaryIO so plain ``open(path, "rb")`` callables fit.
+OpenFile = Callable[[InventoryFile], IO[bytes]]
+
+_GZIP_OS_UNKNOWN = 0xFF
+_ISIZE_MASK = 0xFFFFFFFF
+
+
+class LayerSourceError(Exception):
+    """A file did not hold the bytes the plan promised (it changed since it was inventoried)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PackedLayer:
+    digest: str  # sha256 of the blob bytes
+    size: int  # blob bytes (compressed when gzip)
+    size_uncompressed: int  # sum of the regular-file sizes, no tar overhead
+    media_type: str
+
+
+def compressor_identity() -> str:
+    """The deflate implementation that produced gzip layers, e.g. "zlib-1.2.13"."""
+    return "zlib-" + zlib.ZLIB_RUNTIME_VERSION
+
+
+def gzip_header(level: int) -> bytes:
+    """Go compress/gzip's header: no name, mtime 0, XFL from the level, OS 255."""
+    xfl = {9: 2, 1: 4}.get(level, 0)
+    return bytes([0x1F, 0x8B, 8, 0, 0, 0, 0, 0, xfl, _GZIP_OS_UNKNOWN])
+
+
+def _file_chunks(f: InventoryFile, open_file: OpenFile, chunk_size: int) -> Iterator[bytes]:
+    """Exactly ``f.size`` bytes of the file; a shorter or longer file would corrupt the tar."""
+    remaining = f.size
+    with open_file(f) as reader:
+        while remaining > 0:
+            chunk = reader.read(min(chunk_size, remaining))
+            if not chunk:
+                raise LayerSourceError(
+                    f"{f.path}: expected {f.size} bytes, got {f.size - remaining} (file changed?)"
+                )
+            remaining -= len(chunk)
+            yield chunk
+        if reader.read(1):
+            raise LayerSourceError(f"{f.path}: longer than {f.size} bytes (file changed?)")
+
+
+def tar_chunks(plan: LayerPlan, open_file: OpenFile, chunk_size: int) -> Iterator[bytes]:
+    """The uncompressed tar: ancestor dirs first, then files in plan order, then the end."""
+    for directory in ancestor_dirs(f.path for f in plan.files):
+        yield dir_entry(directory)
+    for f in plan.files:
+        yield file_header(f.path, f.size)
+        yield from _file_chunks(f, open_file, chunk_size)
+        padding = file_padding(f.size)
+        if padding:
+            yield padding
+    yield END_OF_ARCHIVE
+
+
+def gzip_chunks(chunks: Iterable[bytes], level: int) -> Iterator[bytes]:
+    """RFC 1952 framing as Go writes it around a raw deflate stream at ``level``."""
+    yield gzip_header(level)
+    deflate = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+    crc = 0
+    size = 0
+    for chunk in chunks:
+        crc = zlib.crc32(chunk, crc)
+        size += len(chunk)
+        out = deflate.compress(chunk)
+        if out:
+            yield out
+    yield deflate.flush() + struct.pack("<II", crc, size & _ISIZE_MASK)
+
+
+def stream_layer(
+    plan: LayerPlan, open_file: OpenFile, chunk_size: int = 1 << 20
+) -> Iterator[bytes]:
+    """The layer blob, chunk by chunk. ``open_file`` is called once per file, in order."""
+    tar = tar_chunks(plan, open_file, chunk_size)
+    if plan.gzip_level is None:
+        return tar
+    return gzip_chunks(tar, plan.gzip_level)
+
+
+def digest_layer(plan: LayerPlan, open_file: OpenFile) -> PackedLayer:
+    """Stream the layer into a hash: its digest and sizes, nothing kept."""
+    hasher = hashlib.sha256()
+    size = 0
+    for chunk in stream_layer(plan, open_file):
+        hasher.update(chunk)
+        size += len(chunk)
+    return PackedLayer(
+        digest=PREFIX + hasher.hexdigest(),
+        size=size,
+        size_uncompressed=sum(f.size for f in plan.files),
+        media_type=plan.media_type,
+    )
+
+
+def digest_layers(plans: Sequence[LayerPlan], open_file: OpenFile, jobs: int) -> list[PackedLayer]:
+    """``digest_layer`` for every plan, ``jobs`` at a time, results in plan order.
+
+    Threads suffice: zlib and hashlib release the GIL on large buffers.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    if jobs == 1 or len(plans) <= 1:
+        return [digest_layer(plan, open_file) for plan in plans]
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="digest-layer") as pool:
+        return list(pool.map(lambda plan: digest_layer(plan, open_file), plans))
