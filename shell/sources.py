@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import stat
 import threading
@@ -56,6 +55,9 @@ from pyrsistent import pvector
 
 from cogw.core.digest import PREFIX, is_digest
 from cogw.core.inventory import Inventory, InventoryFile
+from cogw.core.paths import path_error
+from cogw.core.paths import quote as _q
+from cogw.core.setdigest import dir_hash
 from cogw.shell.hashing import HashCancelled, SourceChanged, StatCache, hash_files
 
 if TYPE_CHECKING:
@@ -105,38 +107,6 @@ def source_for(
     if scheme in ("http", "https"):
         return HttpSource.from_uri(uri)
     raise SourceError(f"unsupported weight source scheme {_q(scheme)} (supported: {SUPPORTED})")
-
-
-def _q(s: str) -> str:
-    """Quote for messages: control characters and non-UTF-8 bytes become visible escapes."""
-    return json.dumps(s)
-
-
-def path_problem(path: str) -> str | None:
-    """Why ``path`` cannot name a file in a weight, or None.
-
-    Private stand-in for ``cogw.core.paths.path_error`` (same rules: relative,
-    forward slashes, no empty/./.. components, UTF-8, no control characters).
-    """
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return "is not valid UTF-8"
-    if not path or path.startswith("/"):
-        return "must be a non-empty relative path"
-    if "\\" in path:
-        return "contains a backslash"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
-        return "contains a control character"
-    if any(part in ("", ".", "..") for part in path.split("/")):
-        return "has an empty, '.' or '..' component"
-    return None
-
-
-def dir_hash(files: list[InventoryFile]) -> str:
-    """Cog's DirHash (import spec §7): sha256 over sorted ``"<hex>  <path>"`` lines."""
-    lines = sorted(f"{f.digest.partition(':')[2]}  {f.path}" for f in files)
-    return PREFIX + hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
 def _sorted_inventory(files: list[InventoryFile], fingerprint: str) -> Inventory:
@@ -210,7 +180,7 @@ class FileSource:
         files = [
             InventoryFile(w.rel, r.size, r.digest) for w, r in zip(walked, results, strict=True)
         ]
-        return _sorted_inventory(files, dir_hash(files))
+        return _sorted_inventory(files, dir_hash((f.path, f.digest) for f in files))
 
     def _walk(self) -> list[_Walked]:
         walk = _Walk(os.path.realpath(self.root))
@@ -232,9 +202,9 @@ class FileSource:
         return self._resolve(path)
 
     def _resolve(self, path: str) -> Path:
-        problem = path_problem(path)
+        problem = path_error(path)
         if problem is not None:
-            raise SourceError(f"invalid path {_q(path)} in weight source {self.uri}: {problem}")
+            raise SourceError(f"weight source {self.uri}: {problem}")
         root = os.path.realpath(self.root)
         real = os.path.realpath(os.path.join(root, path))
         if not _inside(real, root) or not os.path.isfile(real):
@@ -300,9 +270,9 @@ def _visit_symlink(walk: _Walk, entry: os.DirEntry[str], rel: str) -> None:
 
 
 def _add_file(walk: _Walk, rel: str, real: Path) -> None:
-    problem = path_problem(rel)
+    problem = path_error(rel)
     if problem is not None:
-        walk.problems.append(f"{_q(rel)}: file name {problem}; rename it")
+        walk.problems.append(f"{problem}; rename it")
     else:
         walk.files.append(_Walked(rel, real))
 
@@ -514,9 +484,9 @@ class HfSource:
         return InventoryFile(entry.path, size, digest)
 
     def open(self, path: str) -> BinaryIO:
-        problem = path_problem(path)
+        problem = path_error(path)
         if problem is not None:
-            raise SourceError(f"invalid path {_q(path)} in weight source {self.uri}: {problem}")
+            raise SourceError(f"weight source {self.uri}: {problem}")
         resp = _get(_session(), self._url(self.commit or self.ref, path), self._headers(), self.uri)
         return _stream(resp)
 
@@ -556,11 +526,11 @@ def _hf_files(entries: list[Any], uri: str) -> tuple[list[InventoryFile], list[I
         if not hasattr(entry, "lfs"):  # a folder
             continue
         path = str(entry.path)
-        problem = path_problem(path) or ("is listed twice" if path in seen else None)
+        problem = path_error(path) or (f"path {_q(path)} is listed twice" if path in seen else None)
         seen.add(path)
         lfs = entry.lfs
         if problem is not None:
-            problems.append(f"{_q(path)}: {problem}")
+            problems.append(problem)
         elif lfs is not None and not is_digest(PREFIX + str(lfs.sha256)):
             problems.append(f"{_q(path)}: LFS oid {_q(str(lfs.sha256))} is not a sha256")
         elif lfs is not None:
@@ -591,9 +561,9 @@ class HttpSource:
         name = unquote(parts.path.rstrip("/").rpartition("/")[2]) if parts.path else ""
         if not name or not parts.hostname:
             raise SourceError(f"HTTP URI {_q(uri)} has no filename in path")
-        problem = path_problem(name)
+        problem = path_error(name)
         if problem is not None:
-            raise SourceError(f"HTTP URI {_q(uri)}: file name {_q(name)} {problem}")
+            raise SourceError(f"HTTP URI {_q(uri)}: {problem}")
         return cls(uri, name)
 
     def inventory(
