@@ -163,6 +163,7 @@ _PATH_SAFE = frozenset(
 )
 _FRAGMENT_SAFE = _PATH_SAFE | {"?"}
 _HOST_RE = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]*)?")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})(.{0,2})", re.DOTALL)
 
 
@@ -184,7 +185,8 @@ def _normalize_http(uri: str) -> Result[str, str]:
     problem = _http_part_problem(uri, authority, path + fragment)
     if problem:
         return Failure(problem)
-    name = path.rsplit("/", 1)[-1]
+    # Judge the name as the server sees it: "%2E%2E" is "..", "a%2F" ends in a slash.
+    name = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), path).rsplit("/", 1)[-1]
     if name in ("", ".", ".."):
         return Failure(f"HTTP URI {_go_quote(uri)} has no filename in path")
     out = f"{scheme}://{authority}{_escape(path, _PATH_SAFE)}"

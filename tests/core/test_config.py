@@ -94,6 +94,8 @@ REJECTED = [
     ("https://h.example/", 'HTTP URI "https://h.example/" has no filename in path'),
     ("https://h.example/dir/", 'HTTP URI "https://h.example/dir/" has no filename in path'),
     ("https://h.example/a/..", 'HTTP URI "https://h.example/a/.." has no filename in path'),
+    ("https://h.example/a/%2E%2E", 'HTTP URI "https://h.example/a/%2E%2E" has no filename in path'),
+    ("https://h.example/a%2F", 'HTTP URI "https://h.example/a%2F" has no filename in path'),
     ("https:///m.bin", 'HTTP URI "https:///m.bin" has no host'),
     (
         "https://h:port/m.bin",
