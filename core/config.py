@@ -302,7 +302,7 @@ def parse_config(raw: object, filename: str = DEFAULT_CONFIG) -> Result[ProjectC
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        check.schema("(root)", "must be a mapping", "cog.yaml must be a YAML mapping of keys")
+        check.schema("(root)", "must be a mapping", f"{filename} must be a YAML mapping of keys")
         return Failure(tuple(check.problems))
     image = _read_image(raw, check)
     items = _read_weights(raw.get("weights"), check)
@@ -343,14 +343,8 @@ def _read_weight(index: int, item: object, check: _Checker) -> _Raw:
     _unknown_keys(item, _WEIGHT_KEYS, f"weights.{index}", check, subject)
     target = _string_field(item, "target", f"weights.{index}", check, subject)
     uri, include, exclude = _read_source(item, f"weights.{index}", check, subject)
-    mistyped = frozenset(k for k in ("name", "target") if item.get(k) is not None)
-    return _Raw(
-        index, name, target, uri, include, exclude, mistyped=mistyped - _present(name, target)
-    )
-
-
-def _present(name: str | None, target: str | None) -> frozenset[str]:
-    return frozenset(k for k, v in (("name", name), ("target", target)) if v is not None)
+    mistyped = frozenset(k for k in ("name", "target") if not isinstance(item.get(k), str | None))
+    return _Raw(index, name, target, uri, include, exclude, mistyped=mistyped)
 
 
 _SOURCE_HINT = 'give the weight a source, e.g. source: {uri: "weights/my-model"}'
