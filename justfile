@@ -1,0 +1,49 @@
+# cogw tasks. `./scripts/setup.sh` first (installs apt packages and .venv); then `.venv/bin/just <task>`.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+venv := justfile_directory() / ".venv/bin"
+
+# list tasks
+default:
+    @{{venv}}/just --list
+
+# install everything (apt: docker-registry, skopeo, htpasswd; .venv with cogw and dev tools)
+setup:
+    ./scripts/setup.sh
+
+# lint, type-check and run every test (slow ones included): what CI runs
+check: lint types test
+
+# the whole test suite on 2 workers (slow property/stateful/stress tests included)
+test *ARGS:
+    {{venv}}/python -m pytest -n 2 --dist loadfile {{ARGS}}
+
+# only the fast tests
+test-fast *ARGS:
+    {{venv}}/python -m pytest -n 2 --dist loadfile -m "not slow" {{ARGS}}
+
+# only the slow property, stateful and stress tests
+test-slow *ARGS:
+    {{venv}}/python -m pytest -m slow {{ARGS}}
+
+# ruff lint and format check
+lint:
+    {{venv}}/ruff check core shell tests cogw/__init__.py
+    {{venv}}/ruff format --check core shell tests cogw/__init__.py
+
+# ruff autofix and format
+fmt:
+    {{venv}}/ruff check --fix core shell tests cogw/__init__.py
+    {{venv}}/ruff format core shell tests cogw/__init__.py
+
+# mypy --strict on cogw (core and shell)
+types:
+    {{venv}}/mypy
+
+# the main job: local registry, bundled real model, import → pull → prepare
+demo:
+    ./scripts/demo.sh
+
+# benchmarks against the physical limit and peers; writes docs/benchmarks.md
+bench:
+    {{venv}}/python -m benchmarks.run --out docs/benchmarks.md

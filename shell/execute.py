@@ -1,0 +1,164 @@
+"""Execute: run a Plan's steps against the store, the registry and the disk.
+
+Each step is idempotent and fails on its own: an exception inside a step is
+caught here, once, and becomes a failed StepResult with a Diagnostic, so one
+broken weight does not stop the others and the summary says exactly what
+failed. Ctrl-C sets the cancel event, lets workers stop at their next read,
+and propagates; temp files are cleaned by the store and fs primitives.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from returns.result import Failure, Success
+
+from cogw.core.diagnostics import Diagnostic
+from cogw.core.events import Event, EventKind
+from cogw.core.lockfile import FILENAME as LOCK_FILENAME
+from cogw.core.lockfile import Lockfile, parse_lockfile, render_lockfile, retain
+from cogw.core.outcome import StepResult, StepStatus
+from cogw.core.plan import FetchLayer, ImportWeight, LinkWeight, Plan, PruneLockEntry, Step
+from cogw.shell.fs import atomic_write, project_lock
+from cogw.shell.gather import Project
+from cogw.shell.store import Store
+
+if TYPE_CHECKING:
+    from cogw.shell.registry import RegistryClient
+
+EventSink = Callable[[Event], None]
+RegistryFactory = Callable[[], "tuple[RegistryClient, str]"]
+
+
+@dataclass
+class Runtime:
+    """What steps run against. ``registry`` is called lazily: a fully cached pull
+    or a prepare never constructs a registry client (nor imports requests)."""
+
+    project: Project
+    store: Store
+    registry: RegistryFactory
+    on_event: EventSink
+    jobs: int = 4
+    link_mode: str = "hardlink"
+    cancel: threading.Event = field(default_factory=threading.Event)
+    mounts: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # (host dir, target) made by prepare
+    stat_cache_path: str = ""
+    envelope: str = ""  # the envelopeFormat this build stamps (snapshot.envelope_format)
+    _emit_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def emit(self, event: Event) -> None:
+        # Workers run in threads; handlers are promised in-order, one at a time.
+        with self._emit_lock:
+            self.on_event(event)
+
+
+def failure(step: Step, exc: BaseException, summary: str | None = None) -> StepResult:
+    text = summary or str(exc) or exc.__class__.__name__
+    return StepResult(step, StepStatus.FAILED, diagnostic=Diagnostic(text, subject=step.weight))
+
+
+def execute(plan: Plan, rt: Runtime) -> list[StepResult]:
+    """Run every step of an applyable plan, in the order imports → prune → fetch → link."""
+    steps = list(plan.steps)
+    results: dict[int, StepResult] = {}
+    imports = [(i, s) for i, s in enumerate(steps) if isinstance(s, ImportWeight)]
+    if imports:
+        from cogw.shell.importer import run_imports
+
+        results.update(
+            zip([i for i, _ in imports], run_imports([s for _, s in imports], rt), strict=True)
+        )
+    prunes = [(i, s) for i, s in enumerate(steps) if isinstance(s, PruneLockEntry)]
+    if prunes:
+        results.update(
+            zip([i for i, _ in prunes], run_prunes([s for _, s in prunes], rt), strict=True)
+        )
+    fetches = [(i, s) for i, s in enumerate(steps) if isinstance(s, FetchLayer)]
+    if fetches:
+        from cogw.shell.pull import run_fetches
+
+        results.update(
+            zip([i for i, _ in fetches], run_fetches([s for _, s in fetches], rt), strict=True)
+        )
+    links = [(i, s) for i, s in enumerate(steps) if isinstance(s, LinkWeight)]
+    if links:
+        from cogw.shell.prepare import run_links
+
+        blocked = {r.step.weight for r in results.values() if r.status is StepStatus.FAILED}
+        results.update(
+            zip([i for i, _ in links], run_links([s for _, s in links], rt, blocked), strict=True)
+        )
+    return [results[i] for i in range(len(steps))]
+
+
+def run_prunes(steps: Sequence[PruneLockEntry], rt: Runtime) -> list[StepResult]:
+    """Remove entries under the project lock, re-reading weights.lock first so a
+    concurrent import's write is not lost; no rewrite when nothing changes."""
+    try:
+        with project_lock(rt.project.dir):
+            lock = read_lock_strict(rt.project)
+            names = {s.weight for s in steps}
+            present = {e.name for e in lock.weights}
+            kept = retain(lock, [e.name for e in lock.weights if e.name not in names])
+            if present & names:
+                atomic_write(rt.project.lock_path, render_lockfile(kept))
+    except FileNotFoundError:
+        present = set()
+    except Exception as exc:
+        return [failure(s, exc) for s in steps]
+    return [
+        StepResult(s, StepStatus.DONE)
+        if s.weight in present
+        else StepResult(s, StepStatus.SKIPPED, "already absent")
+        for s in steps
+    ]
+
+
+class ProblemsError(Exception):
+    """Diagnostics raised inside a step (e.g. weights.lock became invalid meanwhile)."""
+
+    def __init__(self, problems: Sequence[Diagnostic]) -> None:
+        super().__init__(
+            "; ".join(f"{p.subject}: {p.summary}" if p.subject else p.summary for p in problems)
+        )
+        self.problems = tuple(problems)
+
+
+def read_lock_strict(project: Project) -> Lockfile:
+    """weights.lock as it is now, inside a step: a missing file raises
+    FileNotFoundError and an invalid one ProblemsError."""
+    match parse_lockfile(project.lock_path.read_bytes(), LOCK_FILENAME):
+        case Success(lock):
+            return lock  # type: ignore[no-any-return]  # returns' match loses the type
+        case Failure(problems):
+            raise ProblemsError(problems)
+    raise AssertionError("unreachable")
+
+
+def run_parallel(
+    items: Sequence[Any], work: Callable[[Any], StepResult], rt: Runtime
+) -> list[StepResult]:
+    """Run ``work`` on each item on a bounded pool; Ctrl-C cancels the rest."""
+    if not items:
+        return []
+    pool = ThreadPoolExecutor(max_workers=max(1, min(rt.jobs, len(items))))
+    futures: list[Future[StepResult]] = [pool.submit(work, item) for item in items]
+    try:
+        wait(futures)
+    except BaseException:
+        rt.cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return [f.result() for f in futures]
+
+
+def event(kind: EventKind, **fields: Any) -> Event:
+    return Event(kind, **fields)

@@ -1,0 +1,178 @@
+"""Pull: fetch the layers a plan names and store the files they hold.
+
+Per weight: fetch ``repo@<manifest digest>`` once and check its digest and that
+it lists each layer; then stream the layers on a bounded pool. Each layer is
+verified while streaming (the registry client hashes the blob; the store
+hashes every file), and only paths the lockfile assigns to the layer are
+accepted. A failing weight does not stop the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import orjson
+
+from cogw.core.events import Event, EventKind
+from cogw.core.lockfile import LockFile
+from cogw.core.outcome import StepResult, StepStatus
+from cogw.core.plan import FetchLayer
+from cogw.core.render import format_size, plural
+from cogw.shell.execute import Runtime, failure, run_parallel
+
+
+class ManifestMismatch(Exception):
+    """The registry's manifest does not describe what weights.lock recorded."""
+
+
+def check_manifest_layers(raw: bytes, steps: Sequence[FetchLayer]) -> None:
+    """Every layer we will fetch must be in the manifest with the recorded digest and
+    size; otherwise weights.lock and the registry disagree and re-import is the fix."""
+    try:
+        layers = {d["digest"]: d for d in orjson.loads(raw).get("layers", [])}
+    except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
+        raise ManifestMismatch(f"weight manifest is not valid JSON: {exc}") from exc
+    for step in steps:
+        desc = layers.get(step.layer.digest)
+        if desc is None:
+            raise ManifestMismatch(
+                f"manifest {step.manifest} does not list layer {step.layer.digest}; "
+                "run 'cogw import' to push it again"
+            )
+        if desc.get("size") != step.layer.size:
+            raise ManifestMismatch(
+                f"layer {step.layer.digest}: manifest size {desc.get('size')} "
+                f"differs from weights.lock size {step.layer.size}"
+            )
+
+
+def _group(steps: Sequence[FetchLayer]) -> dict[str, list[FetchLayer]]:
+    groups: dict[str, list[FetchLayer]] = {}
+    for step in steps:
+        groups.setdefault(step.weight, []).append(step)
+    return groups
+
+
+def run_fetches(steps: Sequence[FetchLayer], rt: Runtime) -> list[StepResult]:
+    client, repo = rt.registry()
+    ready: list[FetchLayer] = []
+    results: dict[int, StepResult] = {}
+    for weight, group in _group(steps).items():
+        missing = sum(len(s.missing) for s in group)
+        rt.emit(
+            Event(
+                EventKind.WEIGHT_START,
+                weight=weight,
+                missing_files=missing,
+                total_files=sum(len(s.files) for s in group),
+                manifest_ref=f"{repo}@{group[0].manifest}",
+            )
+        )
+        try:
+            manifest = client.get_manifest(repo, group[0].manifest)
+            check_manifest_layers(manifest.raw, group)
+        except Exception as exc:
+            rt.emit(Event(EventKind.STEP_FAILED, weight=weight, message=str(exc)))
+            results.update(
+                {
+                    id(s): failure(s, exc, f"fetch weight manifest {repo}@{s.manifest}: {exc}")
+                    for s in group
+                }
+            )
+            continue
+        ready.extend(group)
+    fetched = run_parallel(ready, lambda s: _fetch_one(s, rt, repo), rt)
+    results.update({id(s): r for s, r in zip(ready, fetched, strict=True)})
+    _emit_weight_done(steps, results, rt)
+    return [results[id(s)] for s in steps]
+
+
+def _emit_weight_done(
+    steps: Sequence[FetchLayer], results: dict[int, StepResult], rt: Runtime
+) -> None:
+    for weight, group in _group(steps).items():
+        done = [s for s in group if results[id(s)].status is StepStatus.DONE]
+        if len(done) != len(group):
+            continue
+        rt.emit(
+            Event(
+                EventKind.WEIGHT_DONE,
+                weight=weight,
+                layers_fetched=len(done),
+                files_fetched=sum(len(s.missing) for s in done),
+                bytes_fetched=sum(s.missing_bytes for s in done),
+            )
+        )
+
+
+def _drain(chunks: Iterator[bytes]) -> None:
+    # The tar ends before the blob does (end blocks, gzip trailer); reading to EOF
+    # lets the client check the whole blob's size and digest.
+    for _ in chunks:
+        pass
+
+
+def _fetch_one(step: FetchLayer, rt: Runtime, repo: str) -> StepResult:
+    from cogw.shell.untar import extract_layer
+
+    client, _ = rt.registry()
+    layer = step.layer
+    rt.emit(
+        Event(
+            EventKind.LAYER_START,
+            weight=step.weight,
+            layer_digest=layer.digest,
+            layer_size=layer.size,
+        )
+    )
+    try:
+        chunks = iter(
+            client.iter_blob(
+                repo,
+                layer.digest,
+                expected_size=layer.size,
+                cancel=rt.cancel,
+                on_bytes=lambda n: rt.emit(
+                    Event(EventKind.BYTES, weight=step.weight, layer_digest=layer.digest, nbytes=n)
+                ),
+            )
+        )
+        expected = {f.path: f for f in step.files}
+        stored = extract_layer(
+            chunks,
+            layer.media_type,
+            expected,
+            rt.store,
+            on_file=lambda f, _new: _stored(rt, step, f),
+            cancel=rt.cancel,
+        )
+        _drain(chunks)
+        absent = [p for p in step.missing if p not in stored]
+        if absent:
+            raise ManifestMismatch(f'layer {layer.digest}: missing expected file "{absent[0]}"')
+    except Exception as exc:
+        rt.emit(
+            Event(
+                EventKind.STEP_FAILED,
+                weight=step.weight,
+                layer_digest=layer.digest,
+                message=str(exc),
+            )
+        )
+        return failure(step, exc, f"layer {layer.digest}: {exc}")
+    rt.emit(Event(EventKind.LAYER_DONE, weight=step.weight, layer_digest=layer.digest))
+    detail = f"stored {plural(len(step.missing), 'file')} ({format_size(step.missing_bytes)})"
+    return StepResult(step, StepStatus.DONE, detail)
+
+
+def _stored(rt: Runtime, step: FetchLayer, f: LockFile) -> None:
+    rt.emit(
+        Event(
+            EventKind.FILE_STORED,
+            weight=step.weight,
+            layer_digest=step.layer.digest,
+            path=f.path,
+            file_digest=f.digest,
+            file_size=f.size,
+        )
+    )
