@@ -97,13 +97,22 @@ def source_for(
     *,
     cache: StatCache | None = None,
     env: Mapping[str, str] | None = None,
+    fingerprint: str | None = None,
 ) -> Source:
-    """The source for a normalised URI. Makes no network calls."""
+    """The source for a normalised URI. Makes no network calls.
+
+    ``fingerprint`` (optional) is the one an earlier inventory returned; an
+    ``hf://`` source then opens files at that exact commit even if the ref has
+    moved since, so ingest reads what was planned.
+    """
     scheme = uri.partition("://")[0] if "://" in uri else ""
     if scheme in ("file", ""):
         return FileSource.from_uri(uri, project_dir, cache)
     if scheme in ("hf", "huggingface"):
-        return HfSource.from_uri(uri, os.environ if env is None else env)
+        source = HfSource.from_uri(uri, os.environ if env is None else env)
+        if fingerprint is not None and fingerprint.startswith("commit:"):
+            source.commit = fingerprint.removeprefix("commit:") or None
+        return source
     if scheme in ("http", "https"):
         return HttpSource.from_uri(uri)
     raise SourceError(f"unsupported weight source scheme {_q(scheme)} (supported: {SUPPORTED})")
@@ -345,11 +354,18 @@ def _stream(resp: requests.Response) -> BinaryIO:
     return cast(BinaryIO, resp.raw)
 
 
-def _hash_body(resp: requests.Response, limit: int, on_bytes: OnBytes | None) -> tuple[str, int]:
+def _hash_body(
+    resp: requests.Response,
+    limit: int,
+    on_bytes: OnBytes | None,
+    cancel: threading.Event | None,
+) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0
     with contextlib.closing(resp):
         for chunk in resp.iter_content(1 << 20):
+            if cancel is not None and cancel.is_set():
+                raise HashCancelled("hashing cancelled")
             size += len(chunk)
             if size > limit:
                 break
@@ -475,7 +491,7 @@ class HfSource:
             raise HashCancelled(f"hashing cancelled: {self.uri} {entry.path}")
         limit = entry.size if entry.size > 0 else _MAX_INLINE
         resp = _get(session, self._url(commit, entry.path), self._headers(), self.uri)
-        digest, size = _hash_body(resp, limit, on_bytes)
+        digest, size = _hash_body(resp, limit, on_bytes, cancel)
         if entry.size > 0 and size != entry.size:
             raise SourceError(
                 f"inline file {_q(entry.path)} of {self.uri}: server returned {size} bytes, "
@@ -578,7 +594,7 @@ class HttpSource:
         resp = _get(session, self.uri, {}, self.uri)
         got_etag = _strong_etag(resp.headers.get("ETag"))
         expected = resp.headers.get("Content-Length")
-        digest, size = _hash_body(resp, 1 << 62, on_bytes)
+        digest, size = _hash_body(resp, 1 << 62, on_bytes, cancel)
         if etag is not None and got_etag is not None and got_etag != etag:
             raise SourceError(
                 f"{self.uri} changed while it was being read (ETag {etag} -> {got_etag})"

@@ -469,6 +469,17 @@ def test_hf_open_streams_lfs_and_inline_files_at_the_pinned_commit(
     assert src.local_path("model.safetensors") is None
 
 
+def test_hf_open_reads_the_fingerprinted_commit_after_the_ref_moved(
+    tiny_repo: HfServer, tmp_path: Path
+) -> None:
+    planned = source_for("hf://acme/tiny", tmp_path).inventory()
+    tiny_repo.add_repo("acme/tiny", {**HF_FILES, "config.json": b'{"hidden_size": 16}'})
+    pinned = source_for("hf://acme/tiny", tmp_path, fingerprint=planned.fingerprint)
+    unpinned = source_for("hf://acme/tiny", tmp_path)
+    with pinned.open("config.json") as old, unpinned.open("config.json") as new:
+        assert (old.read(), new.read()) == (HF_FILES["config.json"], b'{"hidden_size": 16}')
+
+
 def test_hf_ref_with_a_slash_is_escaped_for_the_revision_api(
     tiny_repo: HfServer, tmp_path: Path
 ) -> None:
