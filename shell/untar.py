@@ -1,0 +1,428 @@
+"""Reads an untrusted layer blob and stores the files the lockfile expects from it.
+
+A layer from a registry is hostile until proven otherwise (architecture §8).
+This module knows gzip/zstd/raw-tar framing and the tar format (ustar, PAX,
+GNU long names), and accepts only regular files and directories whose names
+the lockfile lists, with the sizes it records; everything else is refused
+with ``HostileLayer`` naming the entry. File bytes stream straight into the
+store, which verifies each digest, so memory stays flat for multi-GB files.
+Does not know registries, events, or which files were missing beforehand.
+
+Tar is parsed here rather than with ``tarfile``: tarfile treats a bad or
+truncated header after the first entry as a clean end of archive, and a
+reader of untrusted input must tell "ended" from "cut short".
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol, cast
+
+from cogw.core.lockfile import LockFile
+from cogw.core.paths import quote
+from cogw.shell.store import Cancelled
+
+BLOCK = 512
+READ_SIZE = 1 << 20
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+# Metadata entries are read into memory: bound them so a header cannot claim gigabytes.
+MAX_META_SIZE = 1 << 20
+# Tar bytes allowed beyond the expected file data: headers, long names, directories.
+TAR_OVERHEAD_PER_FILE = 8 << 10
+TAR_OVERHEAD_SLACK = 64 << 20
+
+_REGULAR = {b"0", b"\0", b"7"}  # '7' (contiguous) is a regular file to every reader
+_META = {b"x", b"g", b"L"}
+_REFUSED_KINDS = {
+    b"1": "hardlink",
+    b"2": "symlink",
+    b"3": "character device",
+    b"4": "block device",
+    b"6": "fifo",
+    b"K": "long link name",
+    b"S": "sparse file",
+}
+
+
+class HostileLayer(Exception):
+    """The layer holds something cogw will not write: a link, device, escaping or
+    unexpected path, a wrong size, a duplicate, or it is truncated or corrupt."""
+
+
+class StoreLike(Protocol):
+    def put_file(
+        self, digest: str, size: int, reader: BinaryIO, cancel: threading.Event | None = None
+    ) -> bool: ...
+
+
+# --- decompression -----------------------------------------------------------------
+
+
+class _ChunkReader:
+    """A read(n) view of an iterator of byte chunks; never holds more than one chunk."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks: Iterator[bytes] = iter(chunks)
+        self._buffer = b""
+
+    def peek(self, n: int) -> bytes:
+        while len(self._buffer) < n:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        return self._buffer[:n]
+
+    def read(self, n: int = -1) -> bytes:
+        while not self._buffer:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return b""
+            self._buffer = chunk  # empty chunks are skipped, they are not the end
+        if n < 0:
+            n = len(self._buffer)
+        out, self._buffer = self._buffer[:n], self._buffer[n:]
+        return out
+
+
+class _GzipReader:
+    """Multi-member gzip, decompressing at most ``n`` bytes per read (no zip bombs in memory)."""
+
+    def __init__(self, source: _ChunkReader) -> None:
+        self._source = source
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._pending = b""  # compressed bytes not yet fed to the decompressor
+
+    def read(self, n: int = READ_SIZE) -> bytes:
+        if n <= 0:
+            n = READ_SIZE  # zlib reads max_length 0 as "unlimited"
+        while True:
+            if self._inflate.eof:
+                rest = self._inflate.unused_data + self._pending
+                self._pending = rest or self._source.read(READ_SIZE)
+                if not self._pending:
+                    return b""
+                self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            data = self._pending or self._source.read(READ_SIZE)
+            if not data:
+                raise HostileLayer("gzip stream is truncated")
+            try:
+                out = self._inflate.decompress(data, n)
+            except zlib.error as err:
+                raise HostileLayer(f"gzip stream is corrupt: {err}") from err
+            self._pending = self._inflate.unconsumed_tail
+            if out:
+                return out
+
+
+def _zstd_reader(source: _ChunkReader) -> BinaryIO:
+    import zstandard  # only zstd layers pay for the import
+
+    reader = zstandard.ZstdDecompressor().stream_reader(
+        cast(BinaryIO, source), read_across_frames=True
+    )
+    return cast(BinaryIO, reader)
+
+
+class _Readable(Protocol):
+    def read(self, n: int = ..., /) -> bytes: ...
+
+
+def _declared_compression(media_type: str) -> str:
+    for suffix in ("gzip", "zstd"):
+        if media_type.endswith(("+" + suffix, "." + suffix)):
+            return suffix
+    return ""
+
+
+def open_layer(chunks: Iterable[bytes], media_type: str) -> _Readable:
+    """The uncompressed tar stream; the magic bytes decide, as in Cog, but a blob that
+    contradicts a declared compression is refused."""
+    source = _ChunkReader(chunks)
+    head = source.peek(4)
+    actual = "gzip" if head.startswith(GZIP_MAGIC) else "zstd" if head == ZSTD_MAGIC else ""
+    declared = _declared_compression(media_type)
+    if declared and declared != actual:
+        raise HostileLayer(f"media type {media_type} but the blob is not {declared}")
+    if actual == "gzip":
+        return _GzipReader(source)
+    if actual == "zstd":
+        return _zstd_reader(source)
+    return source
+
+
+class _Budget:
+    """Counts uncompressed bytes: a layer may only expand to about the files it should hold,
+    so a small blob cannot keep us inflating metadata forever."""
+
+    def __init__(self, stream: _Readable, limit: int) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._used = 0
+
+    def read(self, n: int = READ_SIZE, /) -> bytes:
+        chunk = self._stream.read(n)
+        self._used += len(chunk)
+        if self._used > self._limit:
+            raise HostileLayer(
+                f"layer expands beyond {self._limit} bytes, more than its files could need"
+            )
+        return chunk
+
+
+def _tar_budget(expected: Mapping[str, LockFile]) -> int:
+    data = sum(f.size + _padding(f.size) for f in expected.values())
+    return data + len(expected) * TAR_OVERHEAD_PER_FILE + TAR_OVERHEAD_SLACK
+
+
+# --- tar parsing -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    name: str
+    kind: bytes
+    size: int
+
+
+def _read_exact(stream: _Readable, n: int, what: str) -> bytes:
+    parts = []
+    remaining = n
+    while remaining > 0:
+        try:
+            chunk = stream.read(min(remaining, READ_SIZE))
+        except HostileLayer:
+            raise
+        except Exception as err:  # zstandard raises its own error type
+            raise HostileLayer(f"layer stream is corrupt: {err}") from err
+        if not chunk:
+            raise HostileLayer(f"layer is truncated inside {what}")
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
+
+
+def _skip(stream: _Readable, n: int, what: str) -> None:
+    while n > 0:
+        n -= len(_read_exact(stream, min(n, READ_SIZE), what))
+
+
+def _padding(size: int) -> int:
+    return -size % BLOCK
+
+
+def _parse_number(field: bytes, what: str) -> int:
+    if field[:1] == b"\x80":  # GNU base-256, positive only
+        return int.from_bytes(field[1:], "big")
+    text = field.split(b"\0", 1)[0].strip(b" ")
+    if not text:
+        return 0
+    try:
+        value = int(text, 8)
+    except ValueError:
+        raise HostileLayer(f"invalid {what} field {field!r} in tar header") from None
+    return value
+
+
+def _check_checksum(block: bytes) -> None:
+    stored = _parse_number(block[148:156], "checksum")
+    rest = block[:148] + block[156:]
+    unsigned = sum(rest) + 8 * ord(" ")
+    # Some old writers summed signed chars; every reader accepts both.
+    signed = unsigned - 256 * sum(1 for b in rest if b > 127)
+    if stored not in (unsigned, signed):
+        raise HostileLayer("tar header checksum mismatch (not a tar stream, or corrupt)")
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HostileLayer(f"tar entry name {raw!r} is not UTF-8") from None
+
+
+def _ustar_name(block: bytes) -> str:
+    name = block[0:100].split(b"\0", 1)[0]
+    if block[257:263] == b"ustar\0":  # POSIX ustar; GNU keeps other fields there
+        prefix = block[345:500].split(b"\0", 1)[0]
+        if prefix:
+            name = prefix + b"/" + name
+    return _decode(name)
+
+
+def _pax_records(data: bytes) -> dict[bytes, bytes]:
+    """``"<len> key=value\\n"`` records; each length must be exactly right."""
+    records: dict[bytes, bytes] = {}
+    while data:
+        length_text, _, _ = data.partition(b" ")
+        if not length_text.isdigit() or int(length_text) > len(data) or int(length_text) < 5:
+            raise HostileLayer("malformed PAX record")
+        record, data = data[: int(length_text)], data[int(length_text) :]
+        key, sep, value = record[len(length_text) + 1 : -1].partition(b"=")
+        if not sep or not record.endswith(b"\n"):
+            raise HostileLayer("malformed PAX record")
+        records[key] = value  # only path and size are decoded: others may be binary
+    return records
+
+
+class _TarStream:
+    """Header by header over an uncompressed tar stream; entry data is read by the caller."""
+
+    def __init__(self, stream: _Readable) -> None:
+        self.stream = stream
+
+    def _meta_data(self, size: int, kind: bytes) -> bytes:
+        if size > MAX_META_SIZE:
+            raise HostileLayer(f"tar metadata entry (type {kind.decode()}) of {size} bytes")
+        data = _read_exact(self.stream, size, "a metadata entry")
+        _skip(self.stream, _padding(size), "padding")
+        return data
+
+    def _apply_pax(self, records: dict[bytes, bytes], overrides: dict[str, str]) -> None:
+        if any(key.startswith(b"GNU.sparse.") for key in records):
+            raise HostileLayer("sparse files are not allowed")
+        for key in ("path", "size"):
+            if key.encode() in records:
+                overrides[key] = _decode(records[key.encode()])
+
+    def next_header(self) -> _Header | None:
+        """The next real entry with PAX/GNU names applied; None at the end-of-archive marker."""
+        overrides: dict[str, str] = {}
+        while True:
+            block = _read_exact(self.stream, BLOCK, "a tar header (no end-of-archive marker)")
+            if block == bytes(BLOCK):
+                if _read_exact(self.stream, BLOCK, "the end-of-archive marker") != bytes(BLOCK):
+                    raise HostileLayer("a zero block followed by data (corrupt tar)")
+                return None
+            _check_checksum(block)
+            kind, size = block[156:157], _parse_number(block[124:136], "size")
+            if kind == b"x":
+                self._apply_pax(_pax_records(self._meta_data(size, kind)), overrides)
+            elif kind == b"g":
+                self._meta_data(size, kind)  # global defaults: nothing we use
+            elif kind == b"L":
+                overrides["path"] = _decode(self._meta_data(size, kind).split(b"\0", 1)[0])
+            else:
+                return self._header(block, kind, size, overrides)
+
+    def _header(self, block: bytes, kind: bytes, size: int, pax: dict[str, str]) -> _Header:
+        name = pax.get("path") or _ustar_name(block)
+        if "size" in pax:
+            if not pax["size"].isdigit():
+                raise HostileLayer(f"tar entry {quote(name)}: invalid PAX size")
+            size = int(pax["size"])
+        if kind == b"\0" and name.endswith("/"):
+            kind = b"5"  # legacy regular type on a "dir/" name is a directory
+        return _Header(name, kind, size)
+
+    def skip_data(self, size: int) -> None:
+        _skip(self.stream, size + _padding(size), "entry data")
+
+
+class _EntryReader:
+    """Exactly ``size`` bytes of one entry; a short stream is an error, never a short file."""
+
+    def __init__(self, stream: _Readable, size: int, name: str) -> None:
+        self._stream = stream
+        self.remaining = size
+        self._name = name
+
+    def read(self, n: int = -1) -> bytes:
+        if self.remaining == 0:
+            return b""
+        want = self.remaining if n < 0 else min(n, self.remaining)
+        chunk = _read_exact(self._stream, min(want, READ_SIZE), f"file {quote(self._name)}")
+        self.remaining -= len(chunk)
+        return chunk
+
+
+# --- policy ------------------------------------------------------------------------
+
+
+def _check_name(name: str) -> None:
+    where = f"tar entry {quote(name)}"
+    if not name or "\0" in name:
+        raise HostileLayer(f"{where}: empty name or NUL byte")
+    if name.startswith("/"):
+        raise HostileLayer(f"{where}: absolute path")
+    if ".." in name.rstrip("/").split("/"):
+        raise HostileLayer(f"{where}: path escapes with '..'")
+
+
+def _check_kind(header: _Header) -> None:
+    if header.kind in _REGULAR or header.kind == b"5":
+        return
+    what = _REFUSED_KINDS.get(header.kind, f"unsupported entry type {header.kind!r}")
+    raise HostileLayer(f"tar entry {quote(header.name)}: {what} not allowed")
+
+
+def _check_dir(header: _Header, seen_dirs: set[str]) -> None:
+    name = header.name.rstrip("/")
+    if header.size != 0:
+        raise HostileLayer(f"tar entry {quote(header.name)}: directory with {header.size} bytes")
+    if name in seen_dirs:
+        raise HostileLayer(f"tar entry {quote(header.name)}: duplicate entry")
+    seen_dirs.add(name)
+
+
+def _expected_file(header: _Header, expected: Mapping[str, LockFile], seen: set[str]) -> LockFile:
+    where = f"tar entry {quote(header.name)}"
+    if header.name in seen:
+        raise HostileLayer(f"{where}: duplicate entry")
+    wanted = expected.get(header.name)
+    if wanted is None:
+        raise HostileLayer(f"{where}: unexpected file not in lockfile")
+    if header.size != wanted.size:
+        raise HostileLayer(f"{where}: size {header.size} but the lockfile says {wanted.size}")
+    return wanted
+
+
+def _store_entry(
+    tar: _TarStream, wanted: LockFile, store: StoreLike, cancel: threading.Event | None
+) -> bool:
+    reader = _EntryReader(tar.stream, wanted.size, wanted.path)
+    new = store.put_file(wanted.digest, wanted.size, cast(BinaryIO, reader), cancel)
+    # A store may stop reading early (e.g. on a size check): keep the stream aligned.
+    tar.skip_data(reader.remaining)
+    _skip(tar.stream, _padding(wanted.size), "padding")
+    return new
+
+
+def extract_layer(
+    chunks: Iterable[bytes],
+    media_type: str,
+    expected: Mapping[str, LockFile],
+    store: StoreLike,
+    on_file: Callable[[LockFile, bool], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> set[str]:
+    """Store every regular file of the layer; return their paths.
+
+    ``expected`` maps lockfile paths to entries (names must match exactly);
+    ``on_file(entry, newly_stored)`` is called after each file. Reading stops
+    at the end-of-archive marker; the caller drains the rest of the blob (so
+    its digest can be checked) and checks that every needed file appeared.
+    """
+    tar = _TarStream(_Budget(open_layer(chunks, media_type), _tar_budget(expected)))
+    stored: set[str] = set()
+    seen_dirs: set[str] = set()
+    while True:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("operation cancelled")
+        header = tar.next_header()
+        if header is None:
+            return stored
+        _check_name(header.name)
+        _check_kind(header)
+        if header.kind == b"5":
+            _check_dir(header, seen_dirs)
+            continue
+        wanted = _expected_file(header, expected, stored)
+        new = _store_entry(tar, wanted, store, cancel)
+        stored.add(wanted.path)
+        if on_file is not None:
+            on_file(wanted, new)
