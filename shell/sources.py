@@ -58,7 +58,13 @@ from cogw.core.inventory import Inventory, InventoryFile
 from cogw.core.paths import path_error
 from cogw.core.paths import quote as _q
 from cogw.core.setdigest import dir_hash
-from cogw.shell.hashing import HashCancelled, SourceChanged, StatCache, hash_files
+from cogw.shell.hashing import (
+    HashCancelled,
+    NotRegularFile,
+    SourceChanged,
+    StatCache,
+    hash_files,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -118,6 +124,14 @@ def source_for(
     raise SourceError(f"unsupported weight source scheme {_q(scheme)} (supported: {SUPPORTED})")
 
 
+def _problem_list(subject: str, problems: list[str], limit: int = 20) -> str:
+    """Every problem on its own line, capped so a broken tree cannot flood the terminal."""
+    shown = [f"  {p}" for p in problems[:limit]]
+    if len(problems) > limit:
+        shown.append(f"  ... and {len(problems) - limit} more")
+    return f"{subject} cannot be imported:\n" + "\n".join(shown)
+
+
 def _sorted_inventory(files: list[InventoryFile], fingerprint: str) -> Inventory:
     # Byte-wise order, as Go sorts strings.
     ordered = sorted(files, key=lambda f: f.path.encode("utf-8"))
@@ -172,23 +186,19 @@ class FileSource:
         cancel: threading.Event | None = None,
     ) -> Inventory:
         walked = self._walk()
-        by_real = {str(w.real): w.rel for w in walked}
+        # Several links may name one file: read each real file once.
+        reals = list(dict.fromkeys(w.real for w in walked))
         try:
-            results = hash_files(
-                [w.real for w in walked], jobs, self.cache, cancel=cancel, on_bytes=on_bytes
-            )
-        except SourceChanged as e:
+            results = hash_files(reals, jobs, self.cache, cancel=cancel, on_bytes=on_bytes)
+        except (SourceChanged, NotRegularFile) as e:
             raise SourceError(f"weight source {self.uri}: {e}") from e
-        except HashCancelled:
-            raise
         except OSError as e:
-            rel = by_real.get(str(e.filename), str(e.filename))
+            rel = next((w.rel for w in walked if str(w.real) == str(e.filename)), e.filename)
             raise SourceError(
-                f"cannot read {_q(rel)} in weight source {self.uri}: {e.strerror}"
+                f"cannot read {_q(str(rel))} in weight source {self.uri}: {e.strerror}"
             ) from e
-        files = [
-            InventoryFile(w.rel, r.size, r.digest) for w, r in zip(walked, results, strict=True)
-        ]
+        by_real = dict(zip(reals, results, strict=True))
+        files = [InventoryFile(w.rel, by_real[w.real].size, by_real[w.real].digest) for w in walked]
         return _sorted_inventory(files, dir_hash((f.path, f.digest) for f in files))
 
     def _walk(self) -> list[_Walked]:
@@ -198,8 +208,7 @@ class FileSource:
         else:
             _walk_dir(walk, walk.root, "")
         if walk.problems:
-            listed = "\n".join(f"  {p}" for p in walk.problems)
-            raise SourceError(f"weight source {self.uri} cannot be imported:\n{listed}")
+            raise SourceError(_problem_list(f"weight source {self.uri}", walk.problems))
         if not walk.files:
             raise SourceError(f"weight source {self.uri} is empty: it contains no files")
         return walk.files
@@ -262,12 +271,15 @@ def _visit_symlink(walk: _Walk, entry: os.DirEntry[str], rel: str) -> None:
     try:
         st = os.stat(target)
     except OSError:
-        walk.problems.append(f"{_q(rel)}: dangling symlink (-> {_q(shown)})")
+        walk.problems.append(
+            f"{_q(rel)}: dangling symlink (-> {_q(shown)}): its target is missing or loops"
+        )
         return
     if not _inside(target, walk.root):
         walk.problems.append(
-            f"{_q(rel)}: symlink points outside the source (-> {_q(shown)}); "
-            "copy the file into the source directory instead"
+            f"{_q(rel)}: symlink points outside the source (-> {_q(shown)}); copy the file "
+            "into the source directory (for a Hugging Face cache snapshot, use an hf:// source "
+            "or 'hf download --local-dir')"
         )
     elif stat.S_ISREG(st.st_mode):
         _add_file(walk, rel, Path(target))
@@ -554,8 +566,7 @@ def _hf_files(entries: list[Any], uri: str) -> tuple[list[InventoryFile], list[I
         else:
             inline.append(InventoryFile(path, int(entry.size or 0), ""))
     if problems:
-        listed = "\n".join(f"  {p}" for p in problems)
-        raise SourceError(f"weight source {uri} cannot be imported:\n{listed}")
+        raise SourceError(_problem_list(f"weight source {uri}", problems))
     if not known and not inline:
         raise SourceError(f"weight source {uri} is empty: it contains no files")
     return known, inline

@@ -102,7 +102,9 @@ def test_a_symlink_to_a_file_inside_the_source_is_read_as_a_regular_file(tmp_pat
     root = make_tree(tmp_path / "weights", {"blobs/abc": b"shared bytes"})
     (root / "model.bin").symlink_to("blobs/abc")
     (root / "chain.bin").symlink_to("model.bin")
-    inv = inventory_of(tmp_path)
+    reads: list[int] = []
+    inv = source_for("file://./weights", tmp_path).inventory(jobs=1, on_bytes=reads.append)
+    assert sum(reads) == 12  # one real file, read once
     assert listing(inv) == [
         ("blobs/abc", 12, sha(b"shared bytes")),
         ("chain.bin", 12, sha(b"shared bytes")),
@@ -178,6 +180,25 @@ def test_every_bad_entry_is_reported_in_one_error(tmp_path: Path) -> None:
         inventory_of(tmp_path)
     text = str(info.value)
     assert '"a/.cog"' in text and '"b/.cog"' in text and '"gone"' in text
+
+
+def test_a_long_list_of_problems_is_capped(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "weights", {"ok.bin": b"ok"})
+    for i in range(25):
+        (root / f"gone{i:02}").symlink_to("nowhere")
+    with pytest.raises(SourceError) as info:
+        inventory_of(tmp_path)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 22
+    assert lines[-1] == "  ... and 5 more"
+
+
+def test_a_symlink_loop_is_reported_not_followed(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "weights", {"ok.bin": b"ok"})
+    (root / "a").symlink_to("b")
+    (root / "b").symlink_to("a")
+    with pytest.raises(SourceError, match="target is missing or loops"):
+        inventory_of(tmp_path)
 
 
 def test_a_file_named_dot_cog_is_an_ordinary_file(tmp_path: Path) -> None:
