@@ -563,19 +563,24 @@ def _check_layer(layer: LockLayer, where: str, subject: str) -> Iterable[Diagnos
             yield _problem(subject, f"{where}.{label} is negative ({number})")
 
 
-def _check_entry(entry: WeightEntry, subject: str) -> list[Diagnostic]:
-    problems = list(_check_identity(entry, subject))
-    layer_digests: dict[str, int] = {}
-    for index, layer in enumerate(entry.layers):
-        problems.extend(_check_layer(layer, f"layers[{index}]", subject))
-        if layer.digest in layer_digests:
+def _check_layers(layers: PVector[LockLayer], subject: str) -> Iterable[Diagnostic]:
+    seen: set[str] = set()
+    for index, layer in enumerate(layers):
+        yield from _check_layer(layer, f"layers[{index}]", subject)
+        if layer.digest in seen:
             short = format_digest_short(layer.digest)
-            problems.append(_problem(subject, f"duplicate layer {short}", f"layers[{index}]"))
-        layer_digests.setdefault(layer.digest, index)
-    known = frozenset(layer_digests)
+            yield _problem(subject, f"duplicate layer {short}", f"layers[{index}]")
+        seen.add(layer.digest)
+
+
+def _check_entry(entry: WeightEntry, subject: str) -> list[Diagnostic]:
+    """Every problem of one entry, in the order its fields appear in the file."""
+    problems = list(_check_identity(entry, subject))
+    known = frozenset(layer.digest for layer in entry.layers)
     for index, f in enumerate(entry.files):
         problems.extend(_check_file(f, f"files[{index}]", subject, known))
     problems.extend(_check_file_set(entry.files, subject))
+    problems.extend(_check_layers(entry.layers, subject))
     return problems
 
 
