@@ -17,9 +17,23 @@ from typing import IO
 import pytest
 from pyrsistent import pvector
 
-from cogw.core.digest import PREFIX
+from cogw.core.digest import EMPTY_SHA256, PREFIX
 from cogw.core.inventory import InventoryFile
-from cogw.core.lockfile import MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP
+from cogw.core.lockfile import (
+    MEDIA_TYPE_TAR,
+    MEDIA_TYPE_TAR_GZIP,
+    LockFile,
+    LockLayer,
+    LockSource,
+    WeightEntry,
+)
+from cogw.core.oci import (
+    MEDIA_TYPE_MANIFEST,
+    config_blob,
+    manifest_bytes,
+    manifest_problems,
+    weight_tag,
+)
 from cogw.core.packing import LayerPlan
 from cogw.core.tarformat import standalone_framing, tar_size
 from cogw.shell.layers import (
@@ -30,6 +44,8 @@ from cogw.shell.layers import (
     gzip_header,
     stream_layer,
 )
+from cogw.shell.untar import extract_layer
+from tests.fixtures.registry import RunningRegistry
 
 LONG_NAME = "deep/" + "very-long-directory-name-" * 5 + "/model-weights.bin"
 FILES = {
@@ -205,3 +221,81 @@ def test_parallel_digests_equal_sequential_ones_in_plan_order(tmp_path: Path) ->
 
 def test_compressor_identity_names_the_runtime_zlib() -> None:
     assert compressor_identity() == "zlib-" + zlib.ZLIB_RUNTIME_VERSION
+
+
+def _push_blob(base: str, data: bytes) -> str:
+    import requests
+
+    digest = PREFIX + hashlib.sha256(data).hexdigest()
+    started = requests.post(f"{base}/blobs/uploads/", timeout=10)
+    started.raise_for_status()
+    location = started.headers["Location"]
+    if location.startswith("/"):
+        location = base.split("/v2/")[0] + location
+    sep = "&" if "?" in location else "?"
+    put = requests.put(
+        f"{location}{sep}digest={digest}",
+        data=data,
+        headers={"Content-Type": "application/octet-stream"},
+        timeout=10,
+    )
+    put.raise_for_status()
+    return digest
+
+
+@pytest.mark.registry
+def test_registry_accepts_a_weight_of_only_zero_byte_files_and_it_pulls_back(
+    tmp_path: Path, registry: RunningRegistry
+) -> None:
+    import requests
+
+    inventory = _make_files(tmp_path, {"empty.txt": b"", "sub/marker": b""})
+    plan = _plan(inventory, 9)
+    packed = digest_layer(plan, _opener(tmp_path))
+    files = pvector(LockFile(f.path, f.size, f.digest, packed.digest) for f in inventory)
+    layer = LockLayer(packed.digest, packed.media_type, packed.size, packed.size_uncompressed)
+    entry = WeightEntry(
+        name="empties",
+        target="/src/weights/empties",
+        source=LockSource("file://./w", "sha256:" + "0" * 64),
+        digest="",
+        set_digest=PREFIX + "a" * 64,
+        size=0,
+        size_compressed=packed.size,
+        files=files,
+        layers=pvector([layer]),
+    )
+    assert manifest_problems(entry) == ()  # Cog refused this: "invalid uncompressed size 0"
+    base = f"{registry.url}/v2/cogw-test/empties"
+    config = config_blob(entry)
+    _push_blob(base, config)
+    assert _push_blob(base, _blob(plan, tmp_path)) == packed.digest
+    manifest = manifest_bytes(entry, config)
+    tag = weight_tag(entry.name, entry.set_digest)
+    put = requests.put(
+        f"{base}/manifests/{tag}",
+        data=manifest,
+        headers={"Content-Type": MEDIA_TYPE_MANIFEST},
+        timeout=10,
+    )
+    assert put.status_code == 201, put.text
+    assert put.headers["Docker-Content-Digest"] == PREFIX + hashlib.sha256(manifest).hexdigest()
+    pulled = requests.get(f"{base}/blobs/{packed.digest}", stream=True, timeout=10)
+    pulled.raise_for_status()
+    stored: dict[str, bytes] = {}
+
+    class DictStore:
+        def put_file(
+            self, digest: str, size: int, reader: IO[bytes], cancel: object = None
+        ) -> bool:
+            stored[digest] = reader.read()
+            return True
+
+    paths = extract_layer(
+        pulled.iter_content(1 << 16),
+        layer.media_type,
+        {f.path: f for f in files},
+        DictStore(),
+    )
+    assert paths == {"empty.txt", "sub/marker"}
+    assert stored == {EMPTY_SHA256: b""}
