@@ -332,8 +332,12 @@ def _session() -> requests.Session:
     return session
 
 
+_HF_AUTH_HINT = "set HF_TOKEN or HUGGING_FACE_HUB_TOKEN"
+_HTTP_AUTH_HINT = "http(s) sources are fetched without credentials; use a URL that needs none"
+
+
 def _get(
-    session: requests.Session, url: str, headers: Mapping[str, str], what: str
+    session: requests.Session, url: str, headers: Mapping[str, str], what: str, auth_hint: str
 ) -> requests.Response:
     import requests
 
@@ -343,17 +347,15 @@ def _get(
         raise SourceError(f"request {url}: {e}") from e
     if resp.status_code >= 300:
         resp.close()
-        raise SourceError(_status_message(resp.status_code, url, what))
+        raise SourceError(_status_message(resp.status_code, url, what, auth_hint))
     return resp
 
 
-def _status_message(code: int, url: str, what: str) -> str:
+def _status_message(code: int, url: str, what: str, auth_hint: str) -> str:
     if code == 401:
-        return (
-            f"authentication failed for {what} (HTTP 401): set HF_TOKEN or HUGGING_FACE_HUB_TOKEN"
-        )
+        return f"authentication failed for {what} (HTTP 401): {auth_hint}"
     if code == 403:
-        return f"access denied for {what} (HTTP 403): check repo visibility and token permissions"
+        return f"access denied for {what} (HTTP 403): {auth_hint}"
     if code == 404:
         return f"not found: {url} (HTTP 404)"
     return f"HTTP {code} from {url}"
@@ -438,8 +440,7 @@ class HfSource:
         commit = self._resolve_commit()
         entries = self._list_tree(commit)
         files, inline = _hf_files(entries, self.uri)
-        session = _session()
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        with _session() as session, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             fetched = list(
                 pool.map(lambda e: self._hash_inline(session, commit, e, on_bytes, cancel), inline)
             )
@@ -502,7 +503,8 @@ class HfSource:
         if cancel is not None and cancel.is_set():
             raise HashCancelled(f"hashing cancelled: {self.uri} {entry.path}")
         limit = entry.size if entry.size > 0 else _MAX_INLINE
-        resp = _get(session, self._url(commit, entry.path), self._headers(), self.uri)
+        url = self._url(commit, entry.path)
+        resp = _get(session, url, self._headers(), self.uri, _HF_AUTH_HINT)
         digest, size = _hash_body(resp, limit, on_bytes, cancel)
         if entry.size > 0 and size != entry.size:
             raise SourceError(
@@ -515,7 +517,8 @@ class HfSource:
         problem = path_error(path)
         if problem is not None:
             raise SourceError(f"weight source {self.uri}: {problem}")
-        resp = _get(_session(), self._url(self.commit or self.ref, path), self._headers(), self.uri)
+        url = self._url(self.commit or self.ref, path)
+        resp = _get(_session(), url, self._headers(), self.uri, _HF_AUTH_HINT)
         return _stream(resp)
 
     def local_path(self, path: str) -> Path | None:
@@ -600,12 +603,12 @@ class HttpSource:
         on_bytes: OnBytes | None = None,
         cancel: threading.Event | None = None,
     ) -> Inventory:
-        session = _session()
-        etag = self._head_etag(session)
-        resp = _get(session, self.uri, {}, self.uri)
-        got_etag = _strong_etag(resp.headers.get("ETag"))
-        expected = resp.headers.get("Content-Length")
-        digest, size = _hash_body(resp, 1 << 62, on_bytes, cancel)
+        with _session() as session:
+            etag = self._head_etag(session)
+            resp = _get(session, self.uri, {}, self.uri, _HTTP_AUTH_HINT)
+            got_etag = _strong_etag(resp.headers.get("ETag"))
+            expected = resp.headers.get("Content-Length")
+            digest, size = _hash_body(resp, 1 << 62, on_bytes, cancel)
         if etag is not None and got_etag is not None and got_etag != etag:
             raise SourceError(
                 f"{self.uri} changed while it was being read (ETag {etag} -> {got_etag})"
@@ -632,7 +635,7 @@ class HttpSource:
             raise SourceError(
                 f"{_q(path)} is not in weight source {self.uri} (it holds {_q(self.filename)})"
             )
-        return _stream(_get(_session(), self.uri, {}, self.uri))
+        return _stream(_get(_session(), self.uri, {}, self.uri, _HTTP_AUTH_HINT))
 
     def local_path(self, path: str) -> Path | None:
         return None

@@ -616,6 +616,7 @@ BODY = b"single weight file " * 1000
 
 class _FileHandler(BaseHTTPRequestHandler):
     etag: str | None = None
+    head_etag: str | None = None  # when set, HEAD answers with this ETag instead
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: object) -> None:
@@ -629,9 +630,11 @@ class _FileHandler(BaseHTTPRequestHandler):
 
     def _reply(self, send_body: bool) -> None:
         found = self.path == "/models/v1/model.bin"
-        self.send_response(200 if found else 404)
-        if self.etag is not None and found:
-            self.send_header("ETag", self.etag)
+        code = 401 if self.path.startswith("/private/") else 200 if found else 404
+        self.send_response(code)
+        etag = self.etag if send_body or self.head_etag is None else self.head_etag
+        if etag is not None and found:
+            self.send_header("ETag", etag)
         body = BODY if found else b"nope"
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -641,7 +644,7 @@ class _FileHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def http_file() -> Iterator[tuple[str, type[_FileHandler]]]:
-    handler = type("Handler", (_FileHandler,), {"etag": None})
+    handler = type("Handler", (_FileHandler,), {"etag": None, "head_etag": None})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
     thread.start()
@@ -702,3 +705,22 @@ def test_http_missing_file_and_foreign_path_are_clear_errors(
         source_for(f"{base}/missing.bin", tmp_path).inventory()
     with pytest.raises(SourceError, match="is not in weight source"):
         source_for(f"{base}/models/v1/model.bin", tmp_path).open("other.bin")
+
+
+def test_http_auth_failure_does_not_suggest_hugging_face_tokens(
+    http_file: tuple[str, type[_FileHandler]], tmp_path: Path
+) -> None:
+    base, _ = http_file
+    with pytest.raises(SourceError, match="HTTP 401") as info:
+        source_for(f"{base}/private/model.bin", tmp_path).inventory()
+    assert "without credentials" in str(info.value)
+    assert "HF_TOKEN" not in str(info.value)
+
+
+def test_http_file_replaced_between_head_and_get_is_reported(
+    http_file: tuple[str, type[_FileHandler]], tmp_path: Path
+) -> None:
+    base, handler = http_file
+    handler.etag, handler.head_etag = '"v2"', '"v1"'
+    with pytest.raises(SourceError, match=r'changed while it was being read \(ETag "v1" -> "v2"\)'):
+        source_for(f"{base}/models/v1/model.bin", tmp_path).inventory()
