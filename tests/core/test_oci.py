@@ -21,6 +21,7 @@ from cogw.core.lockfile import (
     LockLayer,
     LockSource,
     WeightEntry,
+    parse_lockfile,
 )
 from cogw.core.oci import (
     ANNOTATION_SIZE_UNCOMPRESSED,
@@ -40,30 +41,8 @@ D2 = "sha256:" + "2" * 64
 D3 = "sha256:" + "3" * 64
 
 
-def _entry_from_json(raw: dict[str, Any]) -> WeightEntry:
-    # Minimal reader for the golden file; the real parser lives in core.lockfile.
-    files = [LockFile(f["path"], f["size"], f["digest"], f["layer"]) for f in raw["files"]]
-    layers = [
-        LockLayer(x["digest"], x["mediaType"], x["size"], x["sizeUncompressed"])
-        for x in raw["layers"]
-    ]
-    source = LockSource(raw["source"]["uri"], raw["source"]["fingerprint"])
-    return WeightEntry(
-        name=raw["name"],
-        target=raw["target"],
-        source=source,
-        digest=raw["digest"],
-        set_digest=raw["setDigest"],
-        size=raw["size"],
-        size_compressed=raw["sizeCompressed"],
-        files=pvector(files),
-        layers=pvector(layers),
-    )
-
-
-def _golden_entries() -> dict[str, WeightEntry]:
-    raw = json.loads(GOLDEN.read_bytes())
-    return {w["name"]: _entry_from_json(w) for w in raw["weights"]}
+def _golden_entries(path: Path = GOLDEN) -> dict[str, WeightEntry]:
+    return {w.name: w for w in parse_lockfile(path.read_bytes()).unwrap().weights}
 
 
 def _small_entry(**changes: Any) -> WeightEntry:
@@ -111,9 +90,14 @@ def test_config_blob_and_manifest_reproduce_cogs_recorded_manifest_digest(
     assert manifest_descriptor(manifest).digest == entry.digest
 
 
-def test_golden_entries_pass_cogs_manifest_validation() -> None:
-    for entry in _golden_entries().values():
+@pytest.mark.parametrize("path", sorted(GOLDEN.parent.glob("*.lock")), ids=lambda p: p.name)
+def test_every_golden_lockfile_entry_reproduces_its_manifest_digest(path: Path) -> None:
+    entries = _golden_entries(path)
+    assert entries
+    for entry in entries.values():
         assert manifest_problems(entry) == ()
+        manifest = manifest_bytes(entry, config_blob(entry))
+        assert manifest_descriptor(manifest).digest == entry.digest, entry.name
 
 
 def test_manifest_lists_layers_by_digest_whatever_their_order_in_the_entry() -> None:
