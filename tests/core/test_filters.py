@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -230,3 +232,34 @@ def test_star_extension_pattern_selects_files_with_that_extension_at_any_depth(
     assert pattern_error(pattern) is None
     assert selects(pattern, f"{directory}/name.{ext}")
     assert not selects(pattern, f"{directory}/name.{ext}x")
+
+
+def cog_regex(line: str) -> str:
+    """go-gitignore's getPatternFromLine, step by step as import spec §5.1 describes it,
+    for comparing selections (the patterns fed to it have no ``?``, ``[`` or metacharacters)."""
+    if re.search(r"([^/+])/.*\*\.", line) and not line.startswith("/"):
+        line = "/" + line
+    line = line.replace(".", r"\.")
+    if line.startswith("/**/"):
+        line = line[1:]
+    line = line.replace("/**/", "(/|/.+/)").replace("**/", "(|.#$~/)").replace("/**", "(|/.#$~)")
+    line = line.replace(r"\*", r"\#$~").replace("*", "([^/]*)").replace("?", r"\?")
+    line = line.replace("#$~", "*")
+    expr = line + ("(|.*)$" if line.endswith("/") else "(|/.*)$")
+    return ("^(|/)" + expr[1:]) if expr.startswith("/") else "^(|.*/)" + expr
+
+
+_glob_text = st.text(alphabet="ab.*/", min_size=1, max_size=10).filter(lambda p: p.strip("/"))
+_path_text = st.lists(st.text(alphabet="ab.", min_size=1, max_size=4), min_size=1, max_size=4).map(
+    "/".join
+)
+
+
+@pytest.mark.slow
+@given(_glob_text, st.lists(_path_text, min_size=1, max_size=8))
+def test_patterns_without_fixed_syntax_select_exactly_what_cog_selects(
+    pattern: str, paths: list[str]
+) -> None:
+    cog = re.compile(cog_regex(pattern))
+    for path in paths:
+        assert selects(pattern, path) == bool(cog.search(path)), (pattern, path)
