@@ -28,7 +28,9 @@ Fixed here, where Cog's behaviour is a quirk rather than a choice (import spec Â
 * invalid patterns are rejected by :func:`pattern_error` instead of being
   silently dropped: empty, leading ``!`` (negation), backslashes, leading ``#``
   (a comment to Cog, so it selects nothing there), unbalanced ``[``, bad ranges;
-* paths are matched with ``fullmatch``, so a trailing newline cannot sneak past ``$``.
+* paths are matched with ``fullmatch``, so a trailing newline cannot sneak past ``$``;
+  inside a path a newline is an ordinary character (Go's ``.`` would not match it,
+  so Cog never selects files below a directory whose name holds a newline).
 
 Differences that remain on purpose, because changing them would change what
 ordinary patterns select in Cog: the "anchored only with ``/â€¦*.``" rule (even
