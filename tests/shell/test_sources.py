@@ -618,6 +618,7 @@ class _FileHandler(BaseHTTPRequestHandler):
     etag: str | None = None
     head_etag: str | None = None  # when set, HEAD answers with this ETag instead
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
 
     def log_message(self, format: str, *args: object) -> None:
         pass
