@@ -82,6 +82,8 @@ class SourceError(Exception):
 
 
 class Source(Protocol):
+    """One upstream location of weight files. Every failure a user can fix is a SourceError."""
+
     uri: str
 
     def inventory(
@@ -90,11 +92,21 @@ class Source(Protocol):
         jobs: int = 4,
         on_bytes: OnBytes | None = None,
         cancel: threading.Event | None = None,
-    ) -> Inventory: ...
+    ) -> Inventory:
+        """Every file with size and sha256, sorted by path, plus the version fingerprint.
 
-    def open(self, path: str) -> BinaryIO: ...
+        ``on_bytes`` receives the length of every chunk read (from worker
+        threads; it must be thread-safe). A set ``cancel`` raises HashCancelled.
+        """
+        ...
 
-    def local_path(self, path: str) -> Path | None: ...
+    def open(self, path: str) -> BinaryIO:
+        """A streaming reader of one inventoried file; the caller closes it and verifies it."""
+        ...
+
+    def local_path(self, path: str) -> Path | None:
+        """The regular file on this machine holding ``path`` (for hardlink ingest), else None."""
+        ...
 
 
 def source_for(
