@@ -39,6 +39,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 import requests.adapters
+import urllib3.exceptions
 
 from cogw.core.digest import digest_error, is_digest, sha256_of
 from cogw.shell.auth import Credentials, CredentialSource
@@ -218,6 +219,12 @@ _TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     requests.exceptions.Timeout,
     _Interrupted,
 )
+# Raised by urllib3 itself while a streamed body is read (requests wraps only iter_content).
+_BODY_ERRORS: tuple[type[BaseException], ...] = (
+    *_TRANSIENT_ERRORS,
+    urllib3.exceptions.HTTPError,
+    OSError,
+)
 _RETRY_CANDIDATES: tuple[type[BaseException], ...] = (*_TRANSIENT_ERRORS, RegistryError)
 
 
@@ -237,12 +244,34 @@ def _retry_after_seconds(response: requests.Response) -> float | None:
 def _oci_error(response: requests.Response) -> tuple[str | None, str]:
     """The first OCI error code and message in a response body, if it has one."""
     try:
-        body = response.raw.read(_ERROR_BODY_LIMIT, decode_content=True) if response.raw else b""
+        body = next(response.iter_content(_ERROR_BODY_LIMIT), b"")
         errors = json.loads(body).get("errors") or []
         first = errors[0]
         return str(first.get("code") or "") or None, str(first.get("message") or "")
     except Exception:  # any non-OCI body: the status alone must do
         return None, ""
+
+
+def _body_chunks(response: requests.Response, chunk_size: int) -> Iterator[bytes]:
+    """The body in pieces of about ``chunk_size``. Unlike ``iter_content``, a piece cut short
+    by a reset, a truncation or a stall is still delivered before the error, so a resume
+    starts exactly where the bytes stopped."""
+    if response.headers.get("Content-Encoding", "identity") != "identity":
+        yield from response.iter_content(chunk_size)  # decoded; resumes lose a partial piece
+        return
+    buffer = bytearray()
+    try:
+        while piece := response.raw.read1(chunk_size - len(buffer), decode_content=False):
+            buffer += piece
+            if len(buffer) >= chunk_size:
+                yield bytes(buffer)
+                buffer.clear()
+    except _BODY_ERRORS:
+        if buffer:
+            yield bytes(buffer)
+        raise
+    if buffer:
+        yield bytes(buffer)
 
 
 class _HashingReader:
@@ -487,7 +516,7 @@ class RegistryClient:
             before = offset
             try:
                 with response:
-                    for chunk in response.iter_content(chunk_size):
+                    for chunk in _body_chunks(response, chunk_size):
                         self._check_cancel(cancel)
                         hasher.update(chunk)
                         offset += len(chunk)
@@ -496,7 +525,7 @@ class RegistryClient:
                             on_bytes(len(chunk))
                         yield chunk
                 break
-            except _TRANSIENT_ERRORS as err:
+            except _BODY_ERRORS as err:
                 if total is not None and offset == total:
                     break  # every byte arrived; only the connection's end was lost
                 failures = 0 if offset > before else failures + 1

@@ -136,3 +136,315 @@ def test_ping_manifests_and_blobs_work_on_every_auth_mode(
         client.put_manifest(repo, "v1", raw, MEDIA_OCI_MANIFEST)
         assert client.head_manifest(repo, "v1") == manifest_digest
         assert client.get_manifest(repo, manifest_digest).raw == raw
+
+
+# ---- auth and TLS failures -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["basic_registry", "token_registry"], ids=["basic", "token"])
+def test_wrong_password_raises_auth_error_that_does_not_contain_the_password(
+    mode: str, request: pytest.FixtureRequest
+) -> None:
+    reg: RunningRegistry = request.getfixturevalue(mode)
+    secret = "wrong-Pa55word-xyz"
+    client = RegistryClient(reg.host, fast_options(), FixedCredentials("cogw", secret))
+    with pytest.raises(RegistryAuthError) as caught:
+        client.ping()
+    message = str(caught.value)
+    assert secret not in message
+    assert "cogw" in message and reg.host in message
+    assert "docker login" in message
+
+
+@pytest.mark.parametrize("mode", ["basic_registry", "token_registry"], ids=["basic", "token"])
+def test_protected_registry_without_credentials_raises_auth_error(
+    mode: str, request: pytest.FixtureRequest
+) -> None:
+    reg: RunningRegistry = request.getfixturevalue(mode)
+    with pytest.raises(RegistryAuthError, match="anonymously"):
+        RegistryClient(reg.host, fast_options()).blob_exists("a/b", sha256_of(b"x"))
+
+
+def test_tls_registry_without_its_ca_raises_tls_error_that_says_how_to_pass_one(
+    tls_registry: RunningRegistry,
+) -> None:
+    with pytest.raises(RegistryTLSError, match="CA bundle"):
+        RegistryClient(tls_registry.host, fast_options()).ping()
+
+
+def test_tls_registry_is_reached_by_localhost_name_with_its_ca(
+    tls_registry: RunningRegistry,
+) -> None:
+    port = tls_registry.host.rsplit(":", 1)[1]
+    with client_for(tls_registry, host=f"localhost:{port}") as client:
+        client.ping()
+        assert client.base_url == f"https://localhost:{port}"
+
+
+@pytest.mark.parametrize(
+    ("host", "insecure", "scheme"),
+    [
+        ("registry.example.com", frozenset(), "https"),
+        ("registry.example.com:5000", frozenset(), "https"),
+        ("10.1.2.3:5000", frozenset(), "https"),
+        ("registry.example.com:5000", frozenset({"registry.example.com:5000"}), "http"),
+        ("127.0.0.1:5000", frozenset(), "http"),
+        ("127.9.9.9", frozenset(), "http"),
+        ("localhost:5000", frozenset(), "http"),
+        ("[::1]:5000", frozenset(), "http"),
+    ],
+    ids=[
+        "public-host",
+        "public-host-with-port",
+        "private-ip",
+        "listed-insecure",
+        "loopback-ip",
+        "loopback-range",
+        "localhost",
+        "ipv6-loopback",
+    ],
+)
+def test_plain_http_is_allowed_only_for_loopback_or_insecure_hosts(
+    host: str, insecure: frozenset[str], scheme: str
+) -> None:
+    assert registry_scheme(host, insecure) == scheme
+
+
+def test_client_for_a_public_host_uses_https_without_touching_the_network() -> None:
+    client = RegistryClient("registry.example.com")
+    assert client.base_url == "https://registry.example.com"
+    assert RegistryClient("docker.io").base_url == "https://registry-1.docker.io"
+
+
+def test_plain_http_registry_on_loopback_is_reached_over_http(registry: RunningRegistry) -> None:
+    with client_for(registry) as client:
+        client.ping()
+        assert client.base_url == registry.url
+
+
+@pytest.mark.parametrize(
+    ("header", "scheme", "params"),
+    [
+        ('Basic realm="cogw-test"', "basic", {"realm": "cogw-test"}),
+        (
+            'Bearer realm="http://h/token",service="reg",scope="repository:a/b:pull,push"',
+            "bearer",
+            {"realm": "http://h/token", "service": "reg", "scope": "repository:a/b:pull,push"},
+        ),
+        (
+            'Bearer realm="x", error="insufficient_scope", scope="repository:a:pull"',
+            "bearer",
+            {"realm": "x", "error": "insufficient_scope", "scope": "repository:a:pull"},
+        ),
+        ('Bearer realm="a \\"quoted\\" b"', "bearer", {"realm": 'a "quoted" b'}),
+    ],
+    ids=["basic", "bearer-with-scope", "spaces-and-error", "escaped-quotes"],
+)
+def test_challenge_header_is_parsed_into_scheme_and_parameters(
+    header: str, scheme: str, params: dict[str, str]
+) -> None:
+    challenge = parse_challenge(header)
+    assert challenge is not None
+    assert (challenge.scheme, challenge.params) == (scheme, params)
+
+
+def test_bearer_tokens_are_cached_per_scope(token_registry: RunningRegistry) -> None:
+    server = token_registry.token_server
+    assert server is not None
+    repo = new_repo()
+    data, digest = random_blob(10 * KIB)
+    with client_for(token_registry) as client:
+        client.push_blob(repo, digest, len(data), chunks_of(data))
+        before = server.token_requests
+        for _ in range(3):
+            assert client.blob_exists(repo, digest)
+        pull_tokens = server.token_requests - before
+        for _ in range(3):
+            assert client.blob_exists(repo, digest)
+    assert pull_tokens == 1
+    assert server.token_requests - before == 1
+
+
+def test_docker_config_credentials_log_in_to_a_basic_auth_registry(
+    basic_registry: RunningRegistry, tmp_path: Path
+) -> None:
+    from cogw.shell.auth import DockerConfigCredentials
+
+    pair = f"{basic_registry.username}:{basic_registry.password}".encode()
+    import base64
+
+    config = {"auths": {basic_registry.host: {"auth": base64.b64encode(pair).decode()}}}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    source = DockerConfigCredentials({"DOCKER_CONFIG": str(tmp_path)}, tmp_path)
+    with RegistryClient(basic_registry.host, fast_options(), source) as client:
+        client.ping()
+
+
+def test_env_credentials_log_in_to_a_token_registry(token_registry: RunningRegistry) -> None:
+    env = {"COGW_REGISTRY_USERNAME": "cogw", "COGW_REGISTRY_PASSWORD": "s3cret"}
+    with RegistryClient(token_registry.host, fast_options(), EnvCredentials(env)) as client:
+        client.ping()
+        assert client.head_manifest(new_repo(), "latest") is None
+
+
+# ---- downloads: resume, retries, corruption --------------------------------------------
+
+ProxyFactory = Callable[[RunningRegistry], FaultProxy]
+
+
+def pushed_blob(reg: RunningRegistry, size: int) -> tuple[str, bytes, str]:
+    repo = new_repo("dl")
+    data, digest = random_blob(size)
+    with client_for(reg) as client:
+        client.push_blob(repo, digest, size, chunks_of(data))
+    return repo, data, digest
+
+
+@pytest.mark.parametrize("action", ["reset", "truncate"], ids=["connection-reset", "truncated"])
+def test_interrupted_blob_download_resumes_with_range_and_sends_each_byte_once(
+    action: str, registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    repo, data, digest = pushed_blob(registry, 3 * MIB)
+    proxy = fault_proxy(registry)
+    cut = 1 * MIB + 123
+    proxy.add(FaultRule(action, path="/blobs/sha256:", after_bytes=cut))  # type: ignore[arg-type]
+    client = RegistryClient(proxy.host, fast_options())
+    got = b"".join(client.iter_blob(repo, digest, expected_size=len(data), chunk_size=64 * KIB))
+    assert got == data
+    gets = proxy.requests_matching("GET", "/blobs/sha256:")
+    assert len(gets) == 2
+    assert "range" not in gets[0].headers
+    resumed_at = int(gets[1].headers["range"].removeprefix("bytes=").removesuffix("-"))
+    # A reset discards bytes still in flight; a clean close delivers all of them.
+    assert 0 < resumed_at <= cut if action == "reset" else resumed_at == cut
+    assert gets[1].status == 206
+    assert gets[1].body_bytes_sent == len(data) - resumed_at
+
+
+def test_stalled_blob_download_times_out_and_resumes(
+    registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    repo, data, digest = pushed_blob(registry, 1 * MIB)
+    proxy = fault_proxy(registry)
+    proxy.add(FaultRule("stall", path="/blobs/sha256:", after_bytes=300 * KIB, stall_seconds=3))
+    client = RegistryClient(proxy.host, fast_options(read_timeout=0.3))
+    assert b"".join(client.iter_blob(repo, digest, expected_size=len(data))) == data
+    gets = proxy.requests_matching("GET", "/blobs/sha256:")
+    assert [g.headers.get("range") for g in gets] == [None, f"bytes={300 * KIB}-"]
+
+
+def test_blob_download_fails_after_the_retry_budget_when_every_attempt_breaks(
+    registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    repo, data, digest = pushed_blob(registry, 100 * KIB)
+    proxy = fault_proxy(registry)
+    proxy.add(FaultRule("reset", path="/blobs/sha256:", after_bytes=0, times=10))
+    client = RegistryClient(proxy.host, fast_options(max_retries=2))
+    with pytest.raises(RegistryError, match="giving up after 3 attempts"):
+        b"".join(client.iter_blob(repo, digest))
+    assert len(proxy.requests_matching("GET", "/blobs/sha256:")) == 3
+
+
+@pytest.mark.parametrize("status", [503, 500, 408], ids=["503", "500", "408"])
+def test_transient_status_is_retried(
+    status: int, registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    repo, data, digest = pushed_blob(registry, 10 * KIB)
+    proxy = fault_proxy(registry)
+    proxy.add(FaultRule("status", path="/blobs/sha256:", status=status, times=2))
+    notices: list[RetryNotice] = []
+    client = RegistryClient(proxy.host, fast_options(on_retry=notices.append))
+    assert b"".join(client.iter_blob(repo, digest)) == data
+    assert [n.attempt for n in notices] == [1, 2]
+    assert all(f"HTTP {status}" in n.reason for n in notices)
+    assert len(proxy.requests_matching("GET", "/blobs/sha256:")) == 3
+
+
+def test_too_many_requests_waits_for_retry_after_capped_by_the_options(
+    registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    repo, data, digest = pushed_blob(registry, 10 * KIB)
+    proxy = fault_proxy(registry)
+    proxy.add(FaultRule("status", path="/blobs/sha256:", status=429, headers={"Retry-After": "7"}))
+    proxy.add(FaultRule("status", path="/blobs/sha256:", status=429, headers={"Retry-After": "0"}))
+    notices: list[RetryNotice] = []
+    options = fast_options(on_retry=notices.append, retry_after_cap=0.05)
+    client = RegistryClient(proxy.host, options)
+    assert b"".join(client.iter_blob(repo, digest)) == data
+    assert [n.delay for n in notices] == [0.05, 0.0]
+
+
+def test_persistent_server_error_surfaces_status_and_code_after_retries(
+    registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    proxy = fault_proxy(registry)
+    proxy.add(FaultRule("status", path="/v2/", status=503, times=10))
+    client = RegistryClient(proxy.host, fast_options(max_retries=1))
+    with pytest.raises(RegistryError) as caught:
+        client.ping()
+    assert caught.value.status == 503
+    assert caught.value.code == "UNAVAILABLE"
+
+
+def test_corrupted_registry_blob_raises_digest_mismatch(registry: RunningRegistry) -> None:
+    repo, data, digest = pushed_blob(registry, 64 * KIB)
+    stored = registry.blob_path(digest)
+    corrupted = bytearray(stored.read_bytes())
+    corrupted[1000] ^= 0xFF
+    stored.write_bytes(bytes(corrupted))
+    client = client_for(registry)
+    with pytest.raises(RegistryDigestMismatch, match=digest):
+        b"".join(client.iter_blob(repo, digest, expected_size=len(data)))
+
+
+def test_blob_of_unexpected_size_raises_digest_mismatch(registry: RunningRegistry) -> None:
+    repo, data, digest = pushed_blob(registry, 64 * KIB)
+    client = client_for(registry)
+    with pytest.raises(RegistryDigestMismatch, match="expected"):
+        b"".join(client.iter_blob(repo, digest, expected_size=len(data) - 1))
+    with pytest.raises(RegistryDigestMismatch, match="expected"):
+        b"".join(client.iter_blob(repo, digest, expected_size=len(data) + 1))
+
+
+def test_missing_blob_raises_not_found(registry: RunningRegistry) -> None:
+    with pytest.raises(RegistryNotFound) as caught:
+        b"".join(client_for(registry).iter_blob(new_repo(), sha256_of(b"absent")))
+    assert caught.value.status == 404
+
+
+def test_cancelled_download_stops_with_registry_cancelled(registry: RunningRegistry) -> None:
+    repo, data, digest = pushed_blob(registry, 1 * MIB)
+    cancel = threading.Event()
+    chunks = client_for(registry).iter_blob(repo, digest, chunk_size=64 * KIB, cancel=cancel)
+    next(chunks)
+    cancel.set()
+    with pytest.raises(RegistryCancelled):
+        next(chunks)
+
+
+def test_download_reports_every_byte_to_on_bytes(registry: RunningRegistry) -> None:
+    repo, data, digest = pushed_blob(registry, 300 * KIB)
+    counted: list[int] = []
+    chunks = client_for(registry).iter_blob(repo, digest, on_bytes=counted.append)
+    assert b"".join(chunks) == data
+    assert sum(counted) == len(data)
+
+
+def test_redirected_blob_download_never_sends_authorization_to_the_other_host(
+    basic_registry: RunningRegistry, registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    # Blob storage stand-in: the anonymous registry behind a second proxy, named "localhost".
+    repo, data, digest = pushed_blob(registry, 50 * KIB)
+    with client_for(basic_registry) as client:
+        client.push_blob(repo, digest, len(data), chunks_of(data))
+    storage = fault_proxy(registry)
+    front = fault_proxy(basic_registry)
+    port = storage.host.rsplit(":", 1)[1]
+    front.add(
+        FaultRule("redirect", path="/blobs/sha256:", location=f"http://localhost:{port}{{path}}")
+    )
+    client = client_for(basic_registry, host=front.host)
+    client.ping()  # learns the Basic challenge, so the blob GET carries credentials
+    assert b"".join(client.iter_blob(repo, digest)) == data
+    assert front.requests_matching("GET", "/blobs/")[0].headers["authorization"].startswith("Basic")
+    assert [r.headers.get("authorization") for r in storage.recorded] == [None]
