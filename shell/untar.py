@@ -63,13 +63,29 @@ class StoreLike(Protocol):
 
 
 class _ChunkReader:
-    """A read(n) view of an iterator of byte chunks; never holds more than one chunk."""
+    """A read(n) view of an iterator of byte chunks, holding about one chunk.
+
+    Reads advance an offset instead of re-slicing the chunk, so many small
+    header reads from a large chunk stay linear in the bytes read.
+    """
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks: Iterator[bytes] = iter(chunks)
         self._buffer = b""
+        self._offset = 0
+
+    def _fill(self) -> bool:
+        """Make sure unread bytes are buffered; False at the end of the chunks."""
+        while self._offset >= len(self._buffer):
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return False
+            self._buffer, self._offset = chunk, 0  # empty chunks are not the end
+        return True
 
     def peek(self, n: int) -> bytes:
+        self._fill()
+        self._buffer, self._offset = self._buffer[self._offset :], 0
         while len(self._buffer) < n:
             chunk = next(self._chunks, None)
             if chunk is None:
@@ -78,54 +94,45 @@ class _ChunkReader:
         return self._buffer[:n]
 
     def read(self, n: int = -1) -> bytes:
-        while not self._buffer:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return b""
-            self._buffer = chunk  # empty chunks are skipped, they are not the end
-        if n < 0:
-            n = len(self._buffer)
-        out, self._buffer = self._buffer[:n], self._buffer[n:]
+        if not self._fill():
+            return b""
+        end = len(self._buffer) if n < 0 else self._offset + n
+        out = self._buffer[self._offset : end]
+        self._offset += len(out)
         return out
 
 
-class _GzipReader:
-    """Multi-member gzip, decompressing at most ``n`` bytes per read (no zip bombs in memory)."""
-
-    def __init__(self, source: _ChunkReader) -> None:
-        self._source = source
-        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self._pending = b""  # compressed bytes not yet fed to the decompressor
-
-    def read(self, n: int = READ_SIZE) -> bytes:
-        if n <= 0:
-            n = READ_SIZE  # zlib reads max_length 0 as "unlimited"
-        while True:
-            if self._inflate.eof:
-                rest = self._inflate.unused_data + self._pending
-                self._pending = rest or self._source.read(READ_SIZE)
-                if not self._pending:
-                    return b""
-                self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            data = self._pending or self._source.read(READ_SIZE)
-            if not data:
-                raise HostileLayer("gzip stream is truncated")
-            try:
-                out = self._inflate.decompress(data, n)
-            except zlib.error as err:
-                raise HostileLayer(f"gzip stream is corrupt: {err}") from err
-            self._pending = self._inflate.unconsumed_tail
-            if out:
-                return out
+def _gzip_blocks(source: _ChunkReader) -> Iterator[bytes]:
+    """Inflated blocks of at most READ_SIZE bytes, across gzip members (no zip bomb in memory)."""
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    pending = b""  # compressed bytes not yet fed to the decompressor
+    while True:
+        if inflate.eof:
+            pending = inflate.unused_data or source.read(READ_SIZE)
+            if not pending:
+                return
+            inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        data = pending or source.read(READ_SIZE)
+        if not data:
+            raise HostileLayer("gzip stream is truncated")
+        try:
+            # max_length bounds the output of one call, whatever the ratio.
+            out = inflate.decompress(data, READ_SIZE)
+        except zlib.error as err:
+            raise HostileLayer(f"gzip stream is corrupt: {err}") from err
+        pending = inflate.unconsumed_tail
+        if out:
+            yield out
 
 
-def _zstd_reader(source: _ChunkReader) -> BinaryIO:
+def _zstd_reader(source: _ChunkReader) -> _ChunkReader:
     import zstandard  # only zstd layers pay for the import
 
     reader = zstandard.ZstdDecompressor().stream_reader(
         cast(BinaryIO, source), read_across_frames=True
     )
-    return cast(BinaryIO, reader)
+    # Whole blocks, so small header reads are served from a buffer.
+    return _ChunkReader(iter(lambda: reader.read(READ_SIZE), b""))
 
 
 class _Readable(Protocol):
@@ -149,7 +156,7 @@ def open_layer(chunks: Iterable[bytes], media_type: str) -> _Readable:
     if declared and declared != actual:
         raise HostileLayer(f"media type {media_type} but the blob is not {declared}")
     if actual == "gzip":
-        return _GzipReader(source)
+        return _ChunkReader(_gzip_blocks(source))
     if actual == "zstd":
         return _zstd_reader(source)
     return source
