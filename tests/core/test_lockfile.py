@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 from pathlib import Path
@@ -489,6 +488,22 @@ def test_a_top_level_array_is_rejected() -> None:
     assert [p.summary for p in _problems(b"[]")] == ["weights.lock must be an object, not an array"]
 
 
+def test_an_entry_without_manifest_or_set_digest_is_accepted() -> None:
+    entry = _entry_json()
+    entry["digest"] = ""
+    entry["setDigest"] = ""
+    got = _ok(_bytes(_lock_json(entry))).weights[0]
+    assert (got.digest, got.set_digest) == ("", "")
+
+
+def test_a_malformed_envelope_format_is_rejected() -> None:
+    lock = _lock_json()
+    lock["envelopeFormat"] = "sha256:nothex"
+    (problem,) = _problems(_bytes(lock))
+    assert (problem.subject, problem.summary) == ("weights.lock", "malformed envelopeFormat")
+    assert problem.detail == 'invalid digest "sha256:nothex": expected 64 hex chars, got 6'
+
+
 # ---------------------------------------------------------------------------
 # Go decoding quirks that cogw keeps
 
@@ -868,7 +883,8 @@ def test_retain_laws(lock: Lockfile, keep_a: list[str], keep_b: list[str]) -> No
     assert [e.name for e in kept.weights] == [n for n in names if n in set(keep_a)]
 
 
-def test_parse_does_not_mutate_or_share_state_between_calls() -> None:
-    data = _bytes(_lock_json())
-    first, second = _ok(data), _ok(copy.copy(data))
-    assert first == second and first is not second
+def test_entries_compare_files_positionally_like_cog() -> None:
+    files = [LockFile("a", 1, D1, L1), LockFile("b", 1, D2, L1)]
+    layers = [LockLayer(L1, MEDIA_TYPE_TAR, 1, 1)]
+    one = _entry(files, layers)
+    assert not entries_equal(one, _entry(files[::-1], layers))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import doctest
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cogw.core import paths
 from cogw.core.paths import go_clean, go_join, is_subpath, path_error, quote, safe_join
 from tests.strategies import file_paths
 
@@ -210,3 +213,7 @@ def test_safe_join_never_leaves_its_base(rel: str) -> None:
 def test_path_error_accepts_only_paths_that_stay_inside(path: str) -> None:
     if path_error(path) is None:
         assert is_subpath(safe_join("/mnt/w", path) or "", "/mnt/w")
+
+
+def test_the_docstring_examples_hold() -> None:
+    assert doctest.testmod(paths).failed == 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import doctest
 import hashlib
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cogw.core import setdigest
 from cogw.core.digest import EMPTY_SHA256, sha256_of
 from cogw.core.lockfile import LockFile
 from cogw.core.setdigest import dir_hash, set_digest_of
@@ -84,3 +86,7 @@ def test_changing_a_files_content_changes_the_set_digest(
     if digest == old:
         return
     assert dir_hash([(path, digest), *rest]) != dir_hash(pairs)
+
+
+def test_the_docstring_examples_hold() -> None:
+    assert doctest.testmod(setdigest).failed == 0
