@@ -31,7 +31,7 @@ from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
 
 from cogw.core.diagnostics import Diagnostic, Problems, collect
-from cogw.core.digest import _go_quote
+from cogw.core.digest import go_quote
 from cogw.core.filters import pattern_error
 from cogw.core.lockfile import WeightEntry
 from cogw.core.paths import go_clean, is_subpath
@@ -107,7 +107,7 @@ def normalize_uri(uri: str) -> Result[str, str]:
         return _normalize_http(uri)
     supported = ", ".join(SUPPORTED_SCHEMES)
     return Failure(
-        f"unsupported weight source scheme {_go_quote(scheme)} in URI {_go_quote(uri)}"
+        f"unsupported weight source scheme {go_quote(scheme)} in URI {go_quote(uri)}"
         f" (supported: {supported})"
     )
 
@@ -122,7 +122,7 @@ def _normalize_file(path: str) -> Result[str, str]:
         return Failure("weight source cannot be the project directory itself")
     # Only a ".." component climbs out; "..weights" is an ordinary directory name.
     if clean == ".." or clean.startswith("../"):
-        return Failure(f"weight source {_go_quote(path)} escapes the project directory")
+        return Failure(f"weight source {go_quote(path)} escapes the project directory")
     return Success("file://./" + clean)
 
 
@@ -137,7 +137,7 @@ def parse_hf_uri(uri: str) -> Result[HFRef, str]:
             rest = uri[len(prefix) :]
             break
     else:
-        return Failure(f"not an hf:// URI: {_go_quote(uri)}")
+        return Failure(f"not an hf:// URI: {go_quote(uri)}")
     if rest == "":
         return Failure("empty hf:// URI")
     repo, ref = rest, "main"
@@ -145,10 +145,10 @@ def parse_hf_uri(uri: str) -> Result[HFRef, str]:
     if at > 0:
         repo, ref = rest[:at], rest[at + 1 :]
         if ref == "":
-            return Failure(f"empty ref in hf:// URI: {_go_quote(uri)}")
+            return Failure(f"empty ref in hf:// URI: {go_quote(uri)}")
     parts = repo.split("/")
     if len(parts) != 2 or not all(parts):
-        return Failure(f"invalid hf:// repo {_go_quote(repo)}: expected org/repo")
+        return Failure(f"invalid hf:// repo {go_quote(repo)}: expected org/repo")
     return Success(HFRef(org=parts[0], repo=parts[1], ref=ref))
 
 
@@ -174,7 +174,7 @@ def _normalize_http(uri: str) -> Result[str, str]:
     escapes are kept, so an already-canonical URL is returned unchanged.
     """
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in uri):
-        return Failure(f"invalid HTTP URI {_go_quote(uri)}: invalid control character in URL")
+        return Failure(f"invalid HTTP URI {go_quote(uri)}: invalid control character in URL")
     scheme, _, rest = uri.partition("://")
     rest, has_fragment, fragment = rest.partition("#")
     rest, has_query, query = rest.partition("?")
@@ -188,7 +188,7 @@ def _normalize_http(uri: str) -> Result[str, str]:
     # Judge the name as the server sees it: "%2E%2E" is "..", "a%2F" ends in a slash.
     name = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), path).rsplit("/", 1)[-1]
     if name in ("", ".", ".."):
-        return Failure(f"HTTP URI {_go_quote(uri)} has no filename in path")
+        return Failure(f"HTTP URI {go_quote(uri)} has no filename in path")
     out = f"{scheme}://{authority}{_escape(path, _PATH_SAFE)}"
     if has_query:
         out += "?" + query
@@ -199,12 +199,12 @@ def _normalize_http(uri: str) -> Result[str, str]:
 
 def _http_part_problem(uri: str, authority: str, escaped_text: str) -> str | None:
     if authority == "":
-        return f"HTTP URI {_go_quote(uri)} has no host"
+        return f"HTTP URI {go_quote(uri)} has no host"
     if not _HOST_RE.fullmatch(authority):
-        return f"invalid HTTP URI {_go_quote(uri)}: invalid host or port {_go_quote(authority)}"
+        return f"invalid HTTP URI {go_quote(uri)}: invalid host or port {go_quote(authority)}"
     bad = _BAD_ESCAPE.search(escaped_text)
     if bad:
-        return f"invalid HTTP URI {_go_quote(uri)}: invalid URL escape {_go_quote(bad.group(0))}"
+        return f"invalid HTTP URI {go_quote(uri)}: invalid URL escape {go_quote(bad.group(0))}"
     return None
 
 
@@ -271,14 +271,14 @@ class _Checker:
         where = self.filename if path == "(root)" else path
         self.problems.append(
             Diagnostic(
-                summary=f"schema error in {_go_quote(where)}: {message}",
+                summary=f"schema error in {go_quote(where)}: {message}",
                 subject=subject or self.filename,
                 hint=hint,
             )
         )
 
     def invalid(self, raw: _Raw, fld: str, value: str | None, message: str, hint: str) -> None:
-        quoted = "" if value is None else " " + _go_quote(value)
+        quoted = "" if value is None else " " + go_quote(value)
         self.problems.append(
             Diagnostic(
                 summary=f"invalid {fld}{quoted}: {message}",
@@ -288,7 +288,7 @@ class _Checker:
         )
 
     def subject(self, raw: _Raw) -> str:
-        name = f" {_go_quote(raw.name)}" if raw.name else ""
+        name = f" {go_quote(raw.name)}" if raw.name else ""
         return f"{self.filename}: weights[{raw.index}]{name}"
 
 
@@ -339,7 +339,7 @@ def _read_weight(index: int, item: object, check: _Checker) -> _Raw:
         return _Raw(index, None, None, None, None, None, is_mapping=False)
     name = _string_field(item, "name", f"weights.{index}", check, subject)
     if name:
-        subject = f"{subject} {_go_quote(name)}"
+        subject = f"{subject} {go_quote(name)}"
     _unknown_keys(item, _WEIGHT_KEYS, f"weights.{index}", check, subject)
     target = _string_field(item, "target", f"weights.{index}", check, subject)
     uri, include, exclude = _read_source(item, f"weights.{index}", check, subject)
@@ -501,7 +501,7 @@ def _check_target(raw: _Raw, targets: list[str], check: _Checker) -> None:
     else:
         overlap = next((t for t in targets if is_subpath(clean, t) or is_subpath(t, clean)), None)
         if overlap is not None:
-            message = f"target overlaps with {_go_quote(overlap)}; weight targets must be disjoint"
+            message = f"target overlaps with {go_quote(overlap)}; weight targets must be disjoint"
             check.invalid(raw, fld, target, message, _DISJOINT_HINT)
         targets.append(clean)
 

@@ -15,7 +15,7 @@ EMPTY_SHA256 = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7
 _HEX = frozenset("0123456789abcdef")
 
 
-def _go_quote(s: str) -> str:
+def go_quote(s: str) -> str:
     """Go's %q for the strings that reach digest errors (ASCII in practice)."""
     out = ['"']
     for ch in s:
@@ -43,7 +43,7 @@ def digest_error(value: str) -> str | None:
     >>> digest_error("no-colon")
     'invalid digest "no-colon": missing algorithm prefix'
     """
-    prefix = f"invalid digest {_go_quote(value)}: "
+    prefix = f"invalid digest {go_quote(value)}: "
     algo, sep, hexpart = value.partition(":")
     if not sep:
         return prefix + "missing algorithm prefix"

@@ -19,7 +19,7 @@ from enum import Enum
 from pyrsistent import PVector, pvector
 
 from cogw.core.config import DEFAULT_CONFIG, WeightSpec, spec_from_entry
-from cogw.core.digest import _go_quote
+from cogw.core.digest import go_quote
 from cogw.core.lockfile import FILENAME, Lockfile
 
 
@@ -111,6 +111,6 @@ def format_drift_error(
     lines = [f"{FILENAME} is out of sync with {config_name}:"]
     for result in results:
         text = _LINE[result.kind].format(config=config_name, details=result.details)
-        lines.append(f"  - {_go_quote(result.name)}: {text}")
+        lines.append(f"  - {go_quote(result.name)}: {text}")
     lines.append(f"Run '{command}' to update.")
     return "\n".join(lines)

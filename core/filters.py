@@ -48,7 +48,7 @@ from pyrsistent import PVector, pvector
 from returns.result import Failure, Result, Success
 
 from cogw.core.diagnostics import Diagnostic
-from cogw.core.digest import _go_quote
+from cogw.core.digest import go_quote
 from cogw.core.inventory import Inventory
 
 # go-gitignore anchors a pattern like "onnx/*.onnx" when this matches the raw line.
@@ -262,9 +262,9 @@ def zero_survivors(total: int, include: Sequence[str], exclude: Sequence[str]) -
     """Cog's ZeroSurvivorsError text: ``error:``-less lines() of this equal Cog's message."""
     detail = []
     if include:
-        detail.append(f"include: [{', '.join(_go_quote(p) for p in include)}]")
+        detail.append(f"include: [{', '.join(go_quote(p) for p in include)}]")
     if exclude:
-        detail.append(f"exclude: [{', '.join(_go_quote(p) for p in exclude)}]")
+        detail.append(f"exclude: [{', '.join(go_quote(p) for p in exclude)}]")
     detail.append("check your patterns — did you mean a different glob?")
     return Diagnostic(
         summary=f"include/exclude patterns matched zero files out of {total} in the source",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from returns.result import Failure, Result, Success
 
-from cogw.core.digest import _go_quote
+from cogw.core.digest import go_quote
 
 DOCKER_HUB = "index.docker.io"
 _MAX_NAME = 255
@@ -68,13 +68,13 @@ def parse_repository(image: str) -> Result[Repository, str]:
     if reference:
         return Failure(_invalid(image, reference))
     return Failure(
-        f"image reference {_go_quote(image)} includes a tag or digest"
-        f" — provide only the repository (e.g., {_go_quote(parsed.name)})"
+        f"image reference {go_quote(image)} includes a tag or digest"
+        f" — provide only the repository (e.g., {go_quote(parsed.name)})"
     )
 
 
 def _invalid(image: str, reason: str) -> str:
-    return f"invalid repository {_go_quote(image)}: {reason}"
+    return f"invalid repository {go_quote(image)}: {reason}"
 
 
 def _split_reference(image: str) -> tuple[str, str | None]:
@@ -83,21 +83,21 @@ def _split_reference(image: str) -> tuple[str, str | None]:
     rest, at, digest = image.partition("@")
     reason = ""
     if at and not _DIGEST.fullmatch(digest):
-        reason = f"invalid digest {_go_quote(digest)}"
+        reason = f"invalid digest {go_quote(digest)}"
     colon = rest.rfind(":")
     has_tag = colon > rest.rfind("/")
     if has_tag:
         tag = rest[colon + 1 :]
         rest = rest[:colon]
         if not _TAG.fullmatch(tag):
-            reason = reason or f"invalid tag {_go_quote(tag)}"
+            reason = reason or f"invalid tag {go_quote(tag)}"
     return rest, (reason if at or has_tag else None)
 
 
 def _parse_name(name: str) -> Repository | str:
     registry, path = _split_registry(name)
     if not _DOMAIN.fullmatch(registry):
-        return f"invalid registry {_go_quote(registry)}"
+        return f"invalid registry {go_quote(registry)}"
     if registry == "docker.io":
         registry = DOCKER_HUB
     if registry == DOCKER_HUB and "/" not in path:
@@ -107,7 +107,7 @@ def _parse_name(name: str) -> Repository | str:
             return "repository name must be lowercase"
         if not _COMPONENT.fullmatch(component):
             return (
-                f"invalid path component {_go_quote(component)}: use lowercase letters and"
+                f"invalid path component {go_quote(component)}: use lowercase letters and"
                 ' digits joined by single ".", "_", "__" or "-" separators'
             )
     if len(registry) + 1 + len(path) > _MAX_NAME:
