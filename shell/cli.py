@@ -241,11 +241,7 @@ def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Any, str]]
                 raise click.ClickException(
                     f"no 'image' in {opts.project.config_name}: cannot reach a registry"
                 )
-            repo = (
-                parse_repository(image)
-                .alt(lambda e: _raise(f"invalid image {image!r}: {e}"))
-                .unwrap()
-            )
+            repo = parse_repository(image).alt(_raise).unwrap()
             options = RegistryOptions(insecure_hosts=opts.insecure, ca_bundle=opts.ca_bundle)
             client = RegistryClient(
                 repo.registry, options, default_credentials(os.environ, Path.home())
