@@ -23,8 +23,16 @@ from typing import IO
 
 from cogw.core.digest import PREFIX
 from cogw.core.inventory import InventoryFile
+from cogw.core.lockfile import MEDIA_TYPE_TAR
 from cogw.core.packing import LayerPlan
-from cogw.core.tarformat import END_OF_ARCHIVE, ancestor_dirs, dir_entry, file_header, file_padding
+from cogw.core.tarformat import (
+    END_OF_ARCHIVE,
+    ancestor_dirs,
+    dir_entry,
+    file_header,
+    file_padding,
+    standalone_framing,
+)
 
 # IO[bytes] rather than BinaryIO so plain ``open(path, "rb")`` callables fit.
 OpenFile = Callable[[InventoryFile], IO[bytes]]
@@ -123,6 +131,35 @@ def digest_layer(plan: LayerPlan, open_file: OpenFile) -> PackedLayer:
         size_uncompressed=sum(f.size for f in plan.files),
         media_type=plan.media_type,
     )
+
+
+def digest_file_and_layer(
+    path: str, size: int, reader: IO[bytes], chunk_size: int = 1 << 20
+) -> tuple[str, PackedLayer]:
+    """One read of a file gives its own digest and its standalone uncompressed layer's.
+
+    For a large incompressible file the layer bytes are a fixed frame around
+    the file bytes, so hashing both while reading saves a second pass over
+    gigabytes. Raises LayerSourceError when the reader does not hold ``size`` bytes.
+    """
+    before, after = standalone_framing(path, size)
+    file_hash = hashlib.sha256()
+    layer_hash = hashlib.sha256(before)
+    read = 0
+    while chunk := reader.read(chunk_size):
+        file_hash.update(chunk)
+        layer_hash.update(chunk)
+        read += len(chunk)
+    if read != size:
+        raise LayerSourceError(f"{path}: expected {size} bytes, got {read} (file changed?)")
+    layer_hash.update(after)
+    layer = PackedLayer(
+        digest=PREFIX + layer_hash.hexdigest(),
+        size=len(before) + size + len(after),
+        size_uncompressed=size,
+        media_type=MEDIA_TYPE_TAR,
+    )
+    return PREFIX + file_hash.hexdigest(), layer
 
 
 def digest_layers(plans: Sequence[LayerPlan], open_file: OpenFile, jobs: int) -> list[PackedLayer]:

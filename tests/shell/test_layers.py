@@ -35,10 +35,17 @@ from cogw.core.oci import (
     weight_tag,
 )
 from cogw.core.packing import LayerPlan
-from cogw.core.tarformat import standalone_framing, tar_size
+from cogw.core.tarformat import (
+    END_OF_ARCHIVE,
+    file_header,
+    file_padding,
+    standalone_framing,
+    tar_size,
+)
 from cogw.shell.layers import (
     LayerSourceError,
     compressor_identity,
+    digest_file_and_layer,
     digest_layer,
     digest_layers,
     gzip_header,
@@ -137,6 +144,42 @@ def test_single_file_layer_matches_cogs_size_formula_and_standalone_framing_dige
     assert packed.size == 1536 + 1024 + 512 + -(-size // 512) * 512 + 1024
     assert packed.size == tar_size([("w/model.safetensors", size)])
     assert (packed.size_uncompressed, packed.media_type) == (size, MEDIA_TYPE_TAR)
+
+
+@pytest.mark.parametrize("size", [0, 700, 2 << 20], ids=lambda s: f"{s} bytes")
+def test_one_read_gives_the_file_digest_and_its_standalone_layer_digest(
+    tmp_path: Path, size: int
+) -> None:
+    data = bytes(range(251)) * (size // 251 + 1)
+    inventory = _make_files(tmp_path, {"a/b/model.bin": data[:size]})
+    with (tmp_path / "a/b/model.bin").open("rb") as reader:
+        file_digest, layer = digest_file_and_layer("a/b/model.bin", size, reader, 4096)
+    assert file_digest == inventory[0].digest
+    assert layer == digest_layer(_plan(inventory, None), _opener(tmp_path))
+
+
+def test_one_read_digest_refuses_a_file_of_another_size(tmp_path: Path) -> None:
+    with pytest.raises(LayerSourceError, match="expected 4 bytes, got 3"):
+        digest_file_and_layer("x", 4, io.BytesIO(b"abc"))
+
+
+def test_gnu_tar_lists_an_entry_of_8_gib_or_more_with_a_non_ascii_long_name(
+    tmp_path: Path,
+) -> None:
+    size = (1 << 33) + 5  # past the 11 octal digits of ustar: needs the PAX size record
+    name = "big/" + "\u00e9" * 60 + ".bin"
+    header = file_header(name, size)
+    archive = tmp_path / "big.tar"
+    with archive.open("wb") as out:  # sparse: the zero data costs no disk
+        out.write(header)
+        out.truncate(len(header) + size)
+        out.seek(0, io.SEEK_END)
+        out.write(file_padding(size) + END_OF_ARCHIVE)
+    listing = subprocess.run(
+        ["tar", "-tvf", str(archive)], check=True, capture_output=True, text=True
+    ).stdout
+    assert f" {size} " in listing
+    assert listing.rstrip("\n").endswith(name)
 
 
 def _real_model_file() -> Path | None:
