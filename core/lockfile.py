@@ -429,6 +429,7 @@ def _entry_subject(filename: str, index: int, name: str) -> str:
 def _read_entry(
     raw: Any, index: int, filename: str, problems: list[Diagnostic]
 ) -> tuple[WeightEntry, Shape | None]:
+    before = len(problems)
     bare = _Reader(_entry_subject(filename, index, ""), problems)
     f = bare.fields(raw, f"weights[{index}]", _ENTRY_KEYS, "")
     name = bare.string(f.get("name"), "name")
@@ -447,7 +448,9 @@ def _read_entry(
         files=pvector(_read_file(v, f"files[{i}]", reader) for i, v in enumerate(files)),
         layers=pvector(_read_layer(v, f"layers[{i}]", reader) for i, v in enumerate(layers)),
     )
-    problems.extend(_check_entry(entry, reader.subject))
+    if len(problems) == before:
+        # Checking the zero values left by a type problem would only repeat it.
+        problems.extend(_check_entry(entry, reader.subject))
     return entry, shape
 
 

@@ -888,3 +888,10 @@ def test_entries_compare_files_positionally_like_cog() -> None:
     layers = [LockLayer(L1, MEDIA_TYPE_TAR, 1, 1)]
     one = _entry(files, layers)
     assert not entries_equal(one, _entry(files[::-1], layers))
+
+
+def test_a_type_problem_is_not_repeated_by_checks_of_the_zero_value_it_left() -> None:
+    lock = _lock_json()
+    _set("files.0.digest", 5)(lock)
+    problems = _problems(_bytes(lock))
+    assert [p.summary for p in problems] == ["files[0].digest must be a string, not the number 5"]
