@@ -13,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cogw.core.inventory import Inventory
 from cogw.shell.hashing import StatCache
@@ -52,6 +54,42 @@ def test_nested_dirs_and_dotfiles_are_listed_sorted_by_path_with_their_digests(
     make_tree(tmp_path / "weights", files)
     inv = inventory_of(tmp_path)
     assert listing(inv) == [(p, len(files[p]), sha(files[p])) for p in sorted(files)]
+
+
+_NAME = st.text(
+    alphabet=st.characters(
+        codec="utf-8", exclude_categories=("Cc", "Cs"), exclude_characters="/\\"
+    ),
+    min_size=1,
+    max_size=8,
+).filter(lambda n: n not in (".", "..", ".git", ".cog", ".cache") and len(n.encode()) < 60)
+_TREE = st.dictionaries(
+    st.lists(_NAME, min_size=1, max_size=3).map("/".join), st.binary(max_size=64), max_size=8
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None)
+@given(files=_TREE)
+def test_any_tree_inventories_to_its_files_in_byte_order_with_cogs_dirhash(
+    files: dict[str, bytes],
+) -> None:
+    # A path can't be both a file and a directory: keep the first of clashing entries.
+    kept: dict[str, bytes] = {}
+    for path, data in files.items():
+        parents = {"/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1)}
+        if parents & kept.keys() or any(k.startswith(path + "/") for k in kept):
+            continue
+        kept[path] = data
+    if not kept:
+        return
+    with tempfile.TemporaryDirectory() as d:
+        make_tree(Path(d) / "weights", kept)
+        inv = inventory_of(Path(d))
+    expected = sorted((p.encode(), p, len(b), sha(b)) for p, b in kept.items())
+    assert listing(inv) == [(p, n, digest) for _, p, n, digest in expected]
+    lines = sorted(f"{sha(b)[7:]}  {p}".encode() for p, b in kept.items())
+    assert inv.fingerprint == "sha256:" + hashlib.sha256(b"\n".join(lines)).hexdigest()
 
 
 def test_fingerprint_is_cogs_dirhash_of_the_files(tmp_path: Path) -> None:
