@@ -25,13 +25,17 @@ instead of copy) and let the store verify every byte against the digest.
   file with the link's path and the target's content. A symlink that points
   outside the root, dangles, or points to a directory is an error (Cog rejects
   every symlink). Devices, fifos and sockets are errors.
-* Paths must be valid UTF-8 without control characters or backslashes.
+* Paths must pass :func:`cogw.core.paths.path_error` (valid UTF-8, no control
+  characters or backslashes).
 * All problems of a walk are reported together in one :class:`SourceError`.
-* The fingerprint is ``sha256:`` DirHash over the unfiltered inventory.
+* Files are hashed in parallel through the stat cache, each real file once.
+* The fingerprint is ``sha256:`` DirHash over the (unfiltered) inventory.
 
 ``hf://org/repo[@ref]`` resolves the ref to a commit once (fingerprint
 ``commit:<sha>``), lists the tree at that commit, takes LFS/Xet file digests
 from the tree metadata and downloads only the small inline files to hash them.
+``open`` reads the inventoried commit (or the one named by a ``fingerprint``
+passed to :func:`source_for`), so files cannot change between plan and ingest.
 ``http(s)://host/path/name`` is exactly one file named by the URL's last path
 component; its fingerprint is the strong ETag (``etag:"…"``) or the body's
 ``sha256:<hex>``.
