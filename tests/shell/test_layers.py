@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import struct
 import subprocess
 import tarfile
@@ -54,6 +55,8 @@ from cogw.shell.layers import (
 from cogw.shell.untar import extract_layer
 from tests.fixtures.registry import RunningRegistry
 
+# GNU tar prints and converts names by locale; UTF-8 keeps non-ASCII names intact.
+TAR_ENV = {**os.environ, "LC_ALL": "C.UTF-8"}
 LONG_NAME = "deep/" + "very-long-directory-name-" * 5 + "/model-weights.bin"
 FILES = {
     "config.json": b'{"a": 1}',
@@ -93,7 +96,9 @@ def _gnu_extract(blob: bytes, tmp_path: Path) -> dict[str, bytes]:
     archive.write_bytes(blob)
     out = tmp_path / "out"
     out.mkdir()
-    subprocess.run(["tar", "-xf", str(archive), "-C", str(out)], check=True, capture_output=True)
+    subprocess.run(
+        ["tar", "-xf", str(archive), "-C", str(out)], check=True, capture_output=True, env=TAR_ENV
+    )
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
@@ -109,7 +114,7 @@ def test_gnu_tar_lists_directories_first_then_files_in_plan_order(tmp_path: Path
     archive = tmp_path / "layer.tar"
     archive.write_bytes(_blob(_plan(inventory, None), tmp_path / "src"))
     listing = subprocess.run(
-        ["tar", "-tf", str(archive)], check=True, capture_output=True, text=True
+        ["tar", "-tf", str(archive)], check=True, capture_output=True, env=TAR_ENV, text=True
     ).stdout.splitlines()
     dirs = [name for name in listing if name.endswith("/")]
     assert listing == dirs + [f.path for f in inventory]
@@ -176,7 +181,7 @@ def test_gnu_tar_lists_an_entry_of_8_gib_or_more_with_a_non_ascii_long_name(
         out.seek(0, io.SEEK_END)
         out.write(file_padding(size) + END_OF_ARCHIVE)
     listing = subprocess.run(
-        ["tar", "-tvf", str(archive)], check=True, capture_output=True, text=True
+        ["tar", "-tvf", str(archive)], check=True, capture_output=True, env=TAR_ENV, text=True
     ).stdout
     assert f" {size} " in listing
     assert listing.rstrip("\n").endswith(name)

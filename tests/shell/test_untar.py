@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import subprocess
 import tarfile
 import threading
@@ -25,6 +26,8 @@ from cogw.shell.layers import stream_layer
 from cogw.shell.store import Cancelled
 from cogw.shell.untar import MAX_META_SIZE, TAR_OVERHEAD_SLACK, HostileLayer, extract_layer
 
+# GNU tar prints and converts names by locale; UTF-8 keeps non-ASCII names intact.
+TAR_ENV = {**os.environ, "LC_ALL": "C.UTF-8"}
 LAYER = PREFIX + "9" * 64
 FILES = {
     "config.json": b'{"hidden_size": 384}',
@@ -185,6 +188,7 @@ def test_gnu_tar_made_layers_are_accepted(tmp_path: Path, fmt: str) -> None:
         ["tar", f"--format={fmt}", "-C", str(src), "-cf", "-", *top],
         check=True,
         capture_output=True,
+        env=TAR_ENV,
     ).stdout
     assert _extract(blob)[0] == set(FILES)
 
