@@ -270,3 +270,21 @@ def test_two_processes_can_write_the_same_cache_at_once(tmp_path: Path) -> None:
             for i in range(600)
         ]
     assert found == ["sha256:" + format(i, "064x") for i in range(600)]
+
+
+def test_cancelling_parallel_hashing_raises_hash_cancelled(tmp_path: Path) -> None:
+    paths = [write(tmp_path / f"f{i}", b"x" * 20_000) for i in range(16)]
+    cancel = threading.Event()
+
+    def cancel_after_first_chunk(n: int) -> None:
+        cancel.set()
+
+    with pytest.raises(HashCancelled):
+        hash_files(
+            paths,
+            jobs=4,
+            cache=None,
+            chunk_size=1024,
+            cancel=cancel,
+            on_bytes=cancel_after_first_chunk,
+        )
