@@ -599,6 +599,9 @@ class RegistryClient:
                     raise
                 failures += 1
                 self._pause_or_raise(f"upload of {digest}", failures, str(err), None, cancel)
+                # A commit whose answer was lost may have landed after all.
+                if self._blob_exists(repo, digest, scopes):
+                    return "uploaded"
 
     def _try_mount(self, repo: str, digest: str, source: str, scopes: tuple[str, ...]) -> bool:
         url = _with_query(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,7 +14,6 @@ import pytest
 from cogw.core.digest import sha256_of
 from cogw.shell.auth import Credentials, EnvCredentials
 from cogw.shell.registry import (
-    MEDIA_OCI_INDEX,
     MEDIA_OCI_MANIFEST,
     RegistryAuthError,
     RegistryCancelled,
@@ -336,7 +334,7 @@ def test_stalled_blob_download_times_out_and_resumes(
 def test_blob_download_fails_after_the_retry_budget_when_every_attempt_breaks(
     registry: RunningRegistry, fault_proxy: ProxyFactory
 ) -> None:
-    repo, data, digest = pushed_blob(registry, 100 * KIB)
+    repo, _data, digest = pushed_blob(registry, 100 * KIB)
     proxy = fault_proxy(registry)
     proxy.add(FaultRule("reset", path="/blobs/sha256:", after_bytes=0, times=10))
     client = RegistryClient(proxy.host, fast_options(max_retries=2))
@@ -413,7 +411,7 @@ def test_missing_blob_raises_not_found(registry: RunningRegistry) -> None:
 
 
 def test_cancelled_download_stops_with_registry_cancelled(registry: RunningRegistry) -> None:
-    repo, data, digest = pushed_blob(registry, 1 * MIB)
+    repo, _data, digest = pushed_blob(registry, 1 * MIB)
     cancel = threading.Event()
     chunks = client_for(registry).iter_blob(repo, digest, chunk_size=64 * KIB, cancel=cancel)
     next(chunks)
@@ -448,3 +446,218 @@ def test_redirected_blob_download_never_sends_authorization_to_the_other_host(
     assert b"".join(client.iter_blob(repo, digest)) == data
     assert front.requests_matching("GET", "/blobs/")[0].headers["authorization"].startswith("Basic")
     assert [r.headers.get("authorization") for r in storage.recorded] == [None]
+
+
+# ---- uploads ---------------------------------------------------------------------------
+
+SMALL_CHUNKS = {"monolithic_limit": 256 * KIB, "chunk_size": 128 * KIB}
+
+
+def read_back(reg: RunningRegistry, repo: str, digest: str) -> bytes:
+    return b"".join(client_for(reg).iter_blob(repo, digest))
+
+
+@pytest.mark.parametrize(
+    ("size", "patches"),
+    [(200 * KIB, 0), (256 * KIB, 0), (256 * KIB + 1, 3), (1 * MIB, 8)],
+    ids=["monolithic", "monolithic-at-limit", "chunked-just-over", "chunked-exact-chunks"],
+)
+def test_push_blob_uploads_monolithic_or_in_chunks_by_size(
+    size: int, patches: int, registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    proxy = fault_proxy(registry)
+    repo = new_repo("up")
+    data, digest = random_blob(size)
+    sent: list[int] = []
+    client = RegistryClient(proxy.host, fast_options(**SMALL_CHUNKS))
+    result = client.push_blob(repo, digest, size, chunks_of(data, 50 * KIB), on_bytes=sent.append)
+    assert result == "uploaded"
+    assert sum(sent) == size
+    patch_requests = proxy.requests_matching("PATCH", "/blobs/uploads/")
+    assert len(patch_requests) == patches
+    ranges = [r.headers["content-range"] for r in patch_requests]
+    assert all(not r.startswith("bytes") for r in ranges)
+    assert [r.headers["content-type"] for r in patch_requests] == [
+        "application/octet-stream"
+    ] * patches
+    assert read_back(registry, repo, digest) == data
+
+
+def test_push_blob_reports_exists_when_the_registry_already_has_it(
+    registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    repo, data, digest = pushed_blob(registry, 20 * KIB)
+    proxy = fault_proxy(registry)
+    client = RegistryClient(proxy.host, fast_options())
+    assert client.push_blob(repo, digest, len(data), chunks_of(data)) == "exists"
+    assert [r.method for r in proxy.recorded if "/blobs/" in r.target] == ["HEAD"]
+
+
+@pytest.mark.parametrize("mode", ["registry", "token_registry"], ids=["anonymous", "token"])
+def test_push_blob_mounts_from_another_repository_without_uploading(
+    mode: str, request: pytest.FixtureRequest, fault_proxy: ProxyFactory
+) -> None:
+    reg: RunningRegistry = request.getfixturevalue(mode)
+    source, data, digest = pushed_blob(reg, 300 * KIB)
+    target = new_repo("mount")
+    proxy = fault_proxy(reg)
+    client = client_for(reg, host=proxy.host)
+    assert client.push_blob(target, digest, len(data), chunks_of(data), mount_from=[source]) == (
+        "mounted"
+    )
+    assert proxy.requests_matching("PATCH", "/blobs/uploads/") == []
+    assert proxy.requests_matching("PUT", "/blobs/uploads/") == []
+    assert read_back(reg, target, digest) == data
+
+
+def test_push_blob_uploads_when_the_mount_source_lacks_the_blob(registry: RunningRegistry) -> None:
+    repo = new_repo("mount")
+    data, digest = random_blob(10 * KIB)
+    with client_for(registry) as client:
+        result = client.push_blob(repo, digest, len(data), chunks_of(data), mount_from=[new_repo()])
+    assert result == "uploaded"
+    assert read_back(registry, repo, digest) == data
+
+
+def wrong_content(data: bytes, kind: str) -> bytes:
+    if kind == "short":
+        return data[:-1]
+    if kind == "long":
+        return data + b"!"
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0x01
+    return bytes(flipped)
+
+
+@pytest.mark.parametrize("kind", ["short", "long", "flipped"])
+@pytest.mark.parametrize("size", [100 * KIB, 700 * KIB], ids=["monolithic", "chunked"])
+def test_stream_that_does_not_match_its_digest_is_cancelled_and_never_committed(
+    kind: str, size: int, registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    proxy = fault_proxy(registry)
+    repo = new_repo("bad")
+    data, digest = random_blob(size)
+    client = RegistryClient(proxy.host, fast_options(**SMALL_CHUNKS))
+    with pytest.raises(RegistryDigestMismatch, match="cancelled"):
+        client.push_blob(repo, digest, size, chunks_of(wrong_content(data, kind)))
+    commits = [
+        r for r in proxy.requests_matching("PUT", "/blobs/uploads/") if "digest=" in r.target
+    ]
+    assert commits == []
+    assert len(proxy.requests_matching("DELETE", "/blobs/uploads/")) == 1
+    assert client_for(registry).blob_exists(repo, digest) is False
+
+
+CHUNK_RANGES = [f"{i * 128 * KIB}-{(i + 1) * 128 * KIB - 1}" for i in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("fault", "forwarded_ranges", "sessions"),
+    [
+        # Refused before reaching the registry: ask it how much it kept, carry on.
+        (FaultRule("status", method="PATCH", status=503, skip=2), CHUNK_RANGES, 1),
+        # Reached it, answer lost: distribution's signed upload state is now stale and
+        # the session cannot be resumed, so the blob starts over in a new session.
+        (FaultRule("drop", method="PATCH", skip=2), CHUNK_RANGES[:3] + CHUNK_RANGES, 2),
+    ],
+    ids=["chunk-refused-resumes", "chunk-answer-lost-restarts"],
+)
+def test_failed_chunk_resumes_from_the_registry_offset_or_restarts_the_blob(
+    fault: FaultRule,
+    forwarded_ranges: list[str],
+    sessions: int,
+    registry: RunningRegistry,
+    fault_proxy: ProxyFactory,
+) -> None:
+    proxy = fault_proxy(registry)
+    repo = new_repo("resume")
+    size = 640 * KIB  # five chunks
+    data, digest = random_blob(size)
+    proxy.add(fault)
+    opened: list[int] = []
+
+    def open_stream() -> Iterator[bytes]:
+        opened.append(1)
+        return chunks_of(data, 50 * KIB)()
+
+    client = RegistryClient(proxy.host, fast_options(**SMALL_CHUNKS))
+    assert client.push_blob(repo, digest, size, open_stream) == "uploaded"
+    patches = proxy.requests_matching("PATCH", "/blobs/uploads/")
+    assert [p.headers["content-range"] for p in patches if p.fault != "status"] == (
+        forwarded_ranges
+    )
+    assert len(proxy.requests_matching("POST", "/blobs/uploads/")) == sessions
+    assert len(opened) == 2
+    assert read_back(registry, repo, digest) == data
+
+
+@pytest.mark.parametrize(
+    ("fault", "opens"),
+    [
+        (FaultRule("drop", method="PUT", path="/blobs/uploads/"), 1),
+        (FaultRule("status", method="PUT", path="/blobs/uploads/", status=404), 2),
+    ],
+    ids=["commit-answer-lost", "upload-session-forgotten"],
+)
+def test_failed_commit_is_retried_or_the_whole_blob_restarts(
+    fault: FaultRule, opens: int, registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    proxy = fault_proxy(registry)
+    repo = new_repo("restart")
+    data, digest = random_blob(100 * KIB)
+    proxy.add(fault)
+    opened: list[int] = []
+
+    def open_stream() -> Iterator[bytes]:
+        opened.append(1)
+        return chunks_of(data)()
+
+    client = RegistryClient(proxy.host, fast_options())
+    assert client.push_blob(repo, digest, len(data), open_stream) == "uploaded"
+    assert len(opened) == opens
+    assert len(proxy.requests_matching("POST", "/blobs/uploads/")) == opens
+    assert read_back(registry, repo, digest) == data
+
+
+def test_expired_token_mid_upload_is_refreshed_once_and_the_upload_resumes(
+    token_registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    server = token_registry.token_server
+    assert server is not None
+    proxy = fault_proxy(token_registry)
+    challenge = f'Bearer realm="{server.realm}",service="cogw-registry"'
+    proxy.add(
+        FaultRule(
+            "status",
+            method="PATCH",
+            path="/blobs/uploads/",
+            status=401,
+            headers={"WWW-Authenticate": challenge},
+        )
+    )
+    repo = new_repo("tok")
+    data, digest = random_blob(400 * KIB)
+    client = client_for(token_registry, host=proxy.host, **SMALL_CHUNKS)
+    client.ping()
+    before = server.token_requests
+    assert client.push_blob(repo, digest, len(data), chunks_of(data)) == "uploaded"
+    # One token for the push scope, one refresh after the 401.
+    assert server.token_requests - before == 2
+    assert read_back(token_registry, repo, digest) == data
+
+
+def test_cancelled_upload_stops_and_leaves_no_blob(registry: RunningRegistry) -> None:
+    repo = new_repo("cancel")
+    data, digest = random_blob(700 * KIB)
+    cancel = threading.Event()
+
+    def open_stream() -> Iterator[bytes]:
+        for i, piece in enumerate(chunks_of(data)()):
+            if i == 3:
+                cancel.set()
+            yield piece
+
+    client = client_for(registry, **SMALL_CHUNKS)
+    with pytest.raises(RegistryCancelled):
+        client.push_blob(repo, digest, len(data), open_stream, cancel=cancel)
+    assert client.blob_exists(repo, digest) is False
