@@ -17,9 +17,9 @@ from enum import StrEnum
 
 from pyrsistent import PVector, pvector
 
-from cogw.core.config import WeightSpec, spec_from_entry, specs_equal
+from cogw.core.config import WeightSpec
+from cogw.core.drift import DriftKind, check_drift
 from cogw.core.lockfile import WeightEntry
-from cogw.core.plan import config_changes
 from cogw.core.snapshot import Snapshot
 
 
@@ -55,14 +55,7 @@ class StatusRow:
         return NEXT_COMMAND[self.status]
 
 
-def _row_for_spec(
-    spec: WeightSpec, entry: WeightEntry | None, present: frozenset[str]
-) -> StatusRow:
-    if entry is None:
-        return StatusRow(spec.name, spec.target, WeightStatus.PENDING)
-    if not specs_equal(spec, spec_from_entry(entry)):
-        details = "; ".join(config_changes(spec, entry))
-        return StatusRow(spec.name, spec.target, WeightStatus.STALE, entry, details=details)
+def _cache_row(spec: WeightSpec, entry: WeightEntry, present: frozenset[str]) -> StatusRow:
     missing = [f for f in entry.files if f.digest not in present]
     if missing:
         return StatusRow(
@@ -77,17 +70,35 @@ def _row_for_spec(
 
 
 def make_status(snapshot: Snapshot) -> PVector[StatusRow]:
-    """Config weights in cog.yaml order, then orphans in lockfile order."""
-    entries = list(snapshot.lock.weights) if snapshot.lock else []
-    by_name = {e.name: e for e in entries}
-    declared = {s.name for s in snapshot.config.weights}
-    rows = [
-        _row_for_spec(s, by_name.get(s.name), snapshot.present) for s in snapshot.config.weights
-    ]
+    """Config weights in cog.yaml order, then orphans in lockfile order.
+
+    Drift (Cog's check, orphans included even with no weights declared) decides
+    pending / stale / orphaned; the store decides ready / missing-files.
+    """
+    entries = {e.name: e for e in (snapshot.lock.weights if snapshot.lock else [])}
+    drift = check_drift(snapshot.lock, snapshot.config.weights)
+    by_name = {r.name: r for r in drift if r.kind is not DriftKind.ORPHANED}
+    rows = []
+    for spec in snapshot.config.weights:
+        found = by_name.get(spec.name)
+        if found is not None and found.kind is DriftKind.PENDING:
+            rows.append(StatusRow(spec.name, spec.target, WeightStatus.PENDING))
+        elif found is not None:
+            rows.append(
+                StatusRow(
+                    spec.name,
+                    spec.target,
+                    WeightStatus.STALE,
+                    entries[spec.name],
+                    details=found.details,
+                )
+            )
+        else:
+            rows.append(_cache_row(spec, entries[spec.name], snapshot.present))
     rows += [
-        StatusRow(e.name, e.target, WeightStatus.ORPHANED, e)
-        for e in entries
-        if e.name not in declared
+        StatusRow(r.name, r.target, WeightStatus.ORPHANED, entries[r.name])
+        for r in drift
+        if r.kind is DriftKind.ORPHANED
     ]
     return pvector(rows)
 

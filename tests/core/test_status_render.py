@@ -63,7 +63,7 @@ def test_status_covers_pending_stale_and_orphaned_weights_in_order():
         ("beta", "pending"),
         ("gamma", "orphaned"),
     ]
-    assert rows[0].details == 'target: "/src/weights/alpha" → "/elsewhere"'
+    assert rows[0].details == "target: /src/weights/alpha → /elsewhere"
     assert not all_ready(rows)
 
 
