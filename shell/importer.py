@@ -13,11 +13,9 @@ a lockfile naming manifests the registry lacks.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, TYPE_CHECKING
-
-from pyrsistent import pvector
+from typing import IO
 
 from cogw.core.digest import sha256_of
 from cogw.core.events import Event, EventKind
@@ -30,6 +28,7 @@ from cogw.core.lockfile import (
     WeightEntry,
     entries_equal,
     find_weight,
+    make_entry,
     render_lockfile,
     upsert,
 )
@@ -45,14 +44,10 @@ from cogw.core.outcome import StepResult, StepStatus
 from cogw.core.packing import LayerPlan, PackOptions, plan_layers
 from cogw.core.plan import ImportWeight
 from cogw.core.render import format_size
-from cogw.core.setdigest import set_digest_of
 from cogw.core.timefmt import format_go_time
 from cogw.shell.execute import Runtime, failure, read_lock_strict
 from cogw.shell.fs import atomic_write, project_lock
 from cogw.shell.layers import PackedLayer, digest_layers, stream_layer
-
-if TYPE_CHECKING:
-    from cogw.shell.hashing import StatCache
 
 
 class ImportFailed(Exception):
@@ -63,7 +58,9 @@ def _ingest(step: ImportWeight, rt: Runtime) -> None:
     """Put every file the store lacks into it, verified by the store."""
     from cogw.shell.sources import source_for
 
-    source = source_for(step.spec.uri, rt.project.dir, cache=_stat_cache(rt))
+    # Pinned to the planned fingerprint: an hf:// ref that moved since the plan is
+    # read at the planned commit, so ingested bytes match the planned digests.
+    source = source_for(step.spec.uri, rt.project.dir, fingerprint=step.fingerprint)
     unique = {f.digest: f for f in step.files}
     todo = [f for f in unique.values() if not rt.store.exists(f.digest)]
     rt.emit(
@@ -88,14 +85,6 @@ def _ingest(step: ImportWeight, rt: Runtime) -> None:
         )
 
     _map_parallel(ingest_one, todo, rt)
-
-
-def _stat_cache(rt: Runtime) -> StatCache | None:
-    if not rt.stat_cache_path:
-        return None
-    from cogw.shell.hashing import StatCache
-
-    return StatCache(Path(rt.stat_cache_path))
 
 
 def _map_parallel(
@@ -157,16 +146,8 @@ def build_entry(
     layers = [LockLayer(p.digest, p.media_type, p.size, p.size_uncompressed) for p in packed]
     spec = step.spec
     source = LockSource(spec.uri, step.fingerprint, spec.include, spec.exclude, imported_at)
-    entry = WeightEntry(
-        name=spec.name,
-        target=spec.target,
-        source=source,
-        digest="",
-        set_digest=set_digest_of(files),
-        size=sum(p.size_uncompressed for p in packed),
-        size_compressed=sum(p.size for p in packed),
-        files=pvector(sorted(files, key=lambda f: f.path)),
-        layers=pvector(sorted(layers, key=lambda layer: layer.digest)),
+    entry = make_entry(
+        name=spec.name, target=spec.target, source=source, digest="", files=files, layers=layers
     )
     problems = manifest_problems(entry)
     if problems:
@@ -182,14 +163,10 @@ def build_entry(
 
 
 def _with_digest(entry: WeightEntry, digest: str) -> WeightEntry:
-    from dataclasses import replace
-
     return replace(entry, digest=digest)
 
 
 def _with_time(entry: WeightEntry, imported_at: str) -> WeightEntry:
-    from dataclasses import replace
-
     return replace(entry, source=replace(entry.source, imported_at=imported_at))
 
 
@@ -308,8 +285,6 @@ def _current_lock(rt: Runtime) -> Lockfile | None:
 
 def _record(entries: Sequence[WeightEntry], envelope: str, rt: Runtime) -> None:
     """Upsert under the project lock, re-reading first so concurrent writers are not lost."""
-    from dataclasses import replace
-
     with project_lock(rt.project.dir):
         lock = _current_lock(rt) or Lockfile()
         before = render_lockfile(lock) if rt.project.lock_path.exists() else None
