@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import subprocess
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,6 +16,7 @@ import pytest
 from cogw.core.digest import sha256_of
 from cogw.shell.auth import Credentials, EnvCredentials
 from cogw.shell.registry import (
+    MEDIA_OCI_INDEX,
     MEDIA_OCI_MANIFEST,
     RegistryAuthError,
     RegistryCancelled,
@@ -661,3 +664,118 @@ def test_cancelled_upload_stops_and_leaves_no_blob(registry: RunningRegistry) ->
     with pytest.raises(RegistryCancelled):
         client.push_blob(repo, digest, len(data), open_stream, cancel=cancel)
     assert client.blob_exists(repo, digest) is False
+
+
+# ---- manifests -------------------------------------------------------------------------
+
+
+def test_manifest_round_trip_is_byte_identical_by_tag_and_by_digest(
+    registry: RunningRegistry,
+) -> None:
+    repo = new_repo("m")
+    with client_for(registry) as client:
+        raw, digest = push_artifact(client, repo)
+        assert digest == sha256_of(raw)
+        assert (
+            client.put_manifest(repo, "weights-w-0123456789ab", raw, MEDIA_OCI_MANIFEST) == digest
+        )
+        by_tag = client.get_manifest(repo, "weights-w-0123456789ab")
+        by_digest = client.get_manifest(repo, digest)
+    assert by_tag.raw == raw and by_digest.raw == raw
+    assert by_tag.digest == digest and by_digest.digest == digest
+    assert by_tag.media_type == MEDIA_OCI_MANIFEST
+
+
+def test_index_is_stored_and_returned_with_its_media_type(registry: RunningRegistry) -> None:
+    repo = new_repo("idx")
+    with client_for(registry) as client:
+        raw, digest = push_artifact(client, repo)
+        index = {
+            "schemaVersion": 2,
+            "mediaType": MEDIA_OCI_INDEX,
+            "manifests": [
+                {
+                    "mediaType": MEDIA_OCI_MANIFEST,
+                    "artifactType": "application/vnd.cog.weight.v1",
+                    "digest": digest,
+                    "size": len(raw),
+                    "platform": {"os": "unknown", "architecture": "unknown"},
+                }
+            ],
+        }
+        index_raw = json.dumps(index).encode()
+        index_digest = client.put_manifest(repo, "bundle", index_raw, MEDIA_OCI_INDEX)
+        got = client.get_manifest(repo, "bundle")
+        assert client.head_manifest(repo, "bundle") == index_digest
+    assert (got.raw, got.media_type, got.digest) == (index_raw, MEDIA_OCI_INDEX, index_digest)
+
+
+def test_missing_manifest_is_none_for_head_and_not_found_for_get(
+    registry: RunningRegistry,
+) -> None:
+    repo = new_repo("none")
+    with client_for(registry) as client:
+        push_artifact(client, repo)
+        assert client.head_manifest(repo, "nosuchtag") is None
+        assert client.head_manifest(repo, sha256_of(b"nothing")) is None
+        with pytest.raises(RegistryNotFound) as caught:
+            client.get_manifest(repo, "nosuchtag")
+    assert caught.value.code == "MANIFEST_UNKNOWN"
+
+
+def test_manifest_altered_in_the_registry_raises_digest_mismatch(
+    registry: RunningRegistry,
+) -> None:
+    repo = new_repo("alter")
+    with client_for(registry) as client:
+        _raw, digest = push_artifact(client, repo)
+        stored = registry.blob_path(digest)
+        stored.write_bytes(stored.read_bytes().replace(b'"w"', b'"x"'))
+        with pytest.raises(RegistryDigestMismatch, match=digest):
+            client.get_manifest(repo, digest)
+
+
+def test_oversized_manifest_is_refused_before_sending(
+    registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    proxy = fault_proxy(registry)
+    raw = b'{"pad":"' + b"x" * (4 * MIB) + b'"}'
+    with pytest.raises(RegistryError, match="at most"):
+        RegistryClient(proxy.host, fast_options()).put_manifest("a/b", "t", raw, MEDIA_OCI_MANIFEST)
+    assert proxy.requests_matching("PUT", "/manifests/") == []
+
+
+def test_manifest_put_by_a_digest_that_is_not_its_own_is_refused(
+    registry: RunningRegistry,
+) -> None:
+    raw = b'{"schemaVersion":2}'
+    with pytest.raises(RegistryDigestMismatch):
+        client_for(registry).put_manifest("a/b", sha256_of(b"other"), raw, MEDIA_OCI_MANIFEST)
+
+
+@pytest.mark.skipif(shutil.which("skopeo") is None, reason="needs skopeo (apt-get install skopeo)")
+def test_skopeo_copies_a_pushed_weight_manifest_byte_for_byte(
+    registry: RunningRegistry, tmp_path: Path
+) -> None:
+    repo = new_repo("skopeo")
+    with client_for(registry) as client:
+        raw, digest = push_artifact(client, repo, size=300 * KIB)
+    out = tmp_path / "layout"
+    done = subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--src-tls-verify=false",
+            f"docker://{registry.host}/{repo}@{digest}",
+            f"oci:{out}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    blobs = out / "blobs" / "sha256"
+    assert (blobs / digest.partition(":")[2]).read_bytes() == raw
+    for blob in blobs.iterdir():
+        assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name
