@@ -53,6 +53,11 @@ class HostileLayer(Exception):
     unexpected path, a wrong size, a duplicate, or it is truncated or corrupt."""
 
 
+class StoreFileError(Exception):
+    """The store refused a file's bytes (digest or size mismatch, disk error); the
+    original error is the ``__cause__``."""
+
+
 class StoreLike(Protocol):
     def put_file(
         self, digest: str, size: int, reader: BinaryIO, cancel: threading.Event | None = None
@@ -392,7 +397,13 @@ def _store_entry(
     tar: _TarStream, wanted: LockFile, store: StoreLike, cancel: threading.Event | None
 ) -> bool:
     reader = _EntryReader(tar.stream, wanted.size, wanted.path)
-    new = store.put_file(wanted.digest, wanted.size, cast(BinaryIO, reader), cancel)
+    try:
+        new = store.put_file(wanted.digest, wanted.size, cast(BinaryIO, reader), cancel)
+    except (HostileLayer, Cancelled):
+        raise
+    except Exception as err:
+        # Cog's wording: the store's cause ("digest mismatch: ...") with the file it concerns.
+        raise StoreFileError(f"store {wanted.path} ({wanted.digest}): {err}") from err
     # A store may stop reading early (e.g. on a size check): keep the stream aligned.
     tar.skip_data(reader.remaining)
     _skip(tar.stream, _padding(wanted.size), "padding")

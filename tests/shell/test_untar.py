@@ -24,7 +24,13 @@ from cogw.core.lockfile import MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP, MEDIA_TYPE_T
 from cogw.core.packing import LayerPlan
 from cogw.shell.layers import stream_layer
 from cogw.shell.store import Cancelled
-from cogw.shell.untar import MAX_META_SIZE, TAR_OVERHEAD_SLACK, HostileLayer, extract_layer
+from cogw.shell.untar import (
+    MAX_META_SIZE,
+    TAR_OVERHEAD_SLACK,
+    HostileLayer,
+    StoreFileError,
+    extract_layer,
+)
 
 # GNU tar prints and converts names by locale; UTF-8 keeps non-ASCII names intact.
 TAR_ENV = {**os.environ, "LC_ALL": "C.UTF-8"}
@@ -286,8 +292,10 @@ def test_a_corrupt_header_checksum_is_refused() -> None:
 
 def test_content_that_does_not_match_its_digest_fails_in_the_store() -> None:
     forged = b"X" * len(FILES["config.json"])
-    with pytest.raises(ValueError, match="content mismatch"):
+    message = r"store config\.json \(sha256:.*\): content mismatch"
+    with pytest.raises(StoreFileError, match=message) as caught:
         _extract(_tar([_reg("config.json", forged)]))
+    assert isinstance(caught.value.__cause__, ValueError)
 
 
 def _global_header_flood(count: int) -> Iterator[bytes]:
