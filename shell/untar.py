@@ -36,7 +36,6 @@ TAR_OVERHEAD_PER_FILE = 8 << 10
 TAR_OVERHEAD_SLACK = 64 << 20
 
 _REGULAR = {b"0", b"\0", b"7"}  # '7' (contiguous) is a regular file to every reader
-_META = {b"x", b"g", b"L"}
 _REFUSED_KINDS = {
     b"1": "hardlink",
     b"2": "symlink",
@@ -136,8 +135,19 @@ def _zstd_reader(source: _ChunkReader) -> _ChunkReader:
     reader = zstandard.ZstdDecompressor().stream_reader(
         cast(BinaryIO, source), read_across_frames=True
     )
-    # Whole blocks, so small header reads are served from a buffer.
-    return _ChunkReader(iter(lambda: reader.read(READ_SIZE), b""))
+
+    def blocks() -> Iterator[bytes]:
+        # Whole blocks, so small header reads are served from a buffer.
+        while True:
+            try:
+                block = reader.read(READ_SIZE)
+            except zstandard.ZstdError as err:
+                raise HostileLayer(f"zstd stream is corrupt: {err}") from err
+            if not block:
+                return
+            yield block
+
+    return _ChunkReader(blocks())
 
 
 class _Readable(Protocol):
@@ -205,12 +215,8 @@ def _read_exact(stream: _Readable, n: int, what: str) -> bytes:
     parts = []
     remaining = n
     while remaining > 0:
-        try:
-            chunk = stream.read(min(remaining, READ_SIZE))
-        except HostileLayer:
-            raise
-        except Exception as err:  # zstandard raises its own error type
-            raise HostileLayer(f"layer stream is corrupt: {err}") from err
+        # Errors of the underlying blob stream (network, cancellation) pass through as they are.
+        chunk = stream.read(min(remaining, READ_SIZE))
         if not chunk:
             raise HostileLayer(f"layer is truncated inside {what}")
         parts.append(chunk)

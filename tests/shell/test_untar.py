@@ -10,7 +10,7 @@ import subprocess
 import tarfile
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -349,3 +349,29 @@ def test_large_entries_stream_through_in_bounded_reads(tmp_path: Path) -> None:
     assert stored == {"big.bin"}
     assert sum(reads) == len(data)
     assert max(reads) <= 1 << 20
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        pytest.param(lambda b: b[: len(b) // 2], "truncated", id="truncated zstd"),
+        pytest.param(lambda b: b[:8] + bytes(64) + b[72:], "corrupt|truncated", id="corrupt zstd"),
+    ],
+)
+def test_damaged_zstd_streams_are_refused(
+    tmp_path: Path, damage: Callable[[bytes], bytes], message: str
+) -> None:
+    blob = zstandard.ZstdCompressor().compress(_cogw_layer(FILES, None, tmp_path))
+    with pytest.raises(HostileLayer, match=message):
+        _extract(damage(blob), MEDIA_TYPE_TAR_ZSTD)
+
+
+def test_errors_of_the_blob_stream_itself_pass_through_unchanged(tmp_path: Path) -> None:
+    blob = _cogw_layer(FILES, 9, tmp_path)
+
+    def failing_download() -> Iterator[bytes]:
+        yield blob[:100]
+        raise ConnectionError("connection reset by peer")
+
+    with pytest.raises(ConnectionError, match="reset"):
+        extract_layer(failing_download(), MEDIA_TYPE_TAR_GZIP, _expected(FILES), MemoryStore())
