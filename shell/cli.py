@@ -276,6 +276,11 @@ def cli() -> None:
 
     Compatible with Cog's managed weights: the same cog.yaml weights section,
     weights.lock bytes, cache directory and registry artifacts.
+
+    \b
+    Exit codes: 0 success; 1 error (status: a weight is not ready);
+    2 usage error, or changes to apply with 'cogw plan --detailed-exitcode';
+    130 interrupted (Ctrl-C).
     """
 
 
