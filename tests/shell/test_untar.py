@@ -16,6 +16,8 @@ from typing import BinaryIO
 
 import pytest
 import zstandard
+from hypothesis import given
+from hypothesis import strategies as st
 from pyrsistent import pvector
 
 from cogw.core.digest import PREFIX
@@ -375,3 +377,31 @@ def test_errors_of_the_blob_stream_itself_pass_through_unchanged(tmp_path: Path)
 
     with pytest.raises(ConnectionError, match="reset"):
         extract_layer(failing_download(), MEDIA_TYPE_TAR_GZIP, _expected(FILES), MemoryStore())
+
+
+_SEGMENTS = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\"),
+    min_size=1,
+    max_size=30,
+).filter(lambda s: s not in {".", ".."})
+_FILE_SETS = st.dictionaries(
+    st.lists(_SEGMENTS, min_size=1, max_size=4).map("/".join),
+    st.binary(max_size=2000),
+    min_size=1,
+    max_size=8,
+).filter(lambda d: not any(p.startswith(q + "/") for p in d for q in d))
+
+
+@pytest.mark.slow
+@given(files=_FILE_SETS, level=st.sampled_from([None, 1, 9]), chunk=st.integers(1, 5000))
+def test_any_cogw_layer_round_trips_through_the_reader_in_any_chunking(
+    files: dict[str, bytes], level: int | None, chunk: int
+) -> None:
+    inventory = [InventoryFile(p, len(d), _digest(d)) for p, d in sorted(files.items())]
+    media_type = MEDIA_TYPE_TAR if level is None else MEDIA_TYPE_TAR_GZIP
+    plan = LayerPlan(pvector(inventory), media_type, level)
+    blob = b"".join(stream_layer(plan, lambda f: io.BytesIO(files[f.path])))
+    store = MemoryStore()
+    stored = extract_layer(_chunks(blob, chunk), media_type, _expected(files), store)
+    assert stored == set(files)
+    assert store.blobs == {_digest(d): d for d in files.values()}
