@@ -57,11 +57,11 @@ def fast_options(**overrides: object) -> RegistryOptions:
 
 
 def client_for(
-    reg: RunningRegistry, host: str | None = None, **overrides: object
+    reg: RunningRegistry, *, host: str | None = None, **overrides: object
 ) -> RegistryClient:
     if reg.ca_path is not None:
         overrides.setdefault("ca_bundle", str(reg.ca_path))
-    credentials = FixedCredentials(reg.username, reg.password) if reg.username else None
+    credentials = FixedCredentials(reg.username, reg.password or "") if reg.username else None
     return RegistryClient(host or reg.host, fast_options(**overrides), credentials)
 
 
@@ -453,7 +453,7 @@ def test_redirected_blob_download_never_sends_authorization_to_the_other_host(
 
 # ---- uploads ---------------------------------------------------------------------------
 
-SMALL_CHUNKS = {"monolithic_limit": 256 * KIB, "chunk_size": 128 * KIB}
+SMALL_CHUNKS: dict[str, object] = {"monolithic_limit": 256 * KIB, "chunk_size": 128 * KIB}
 
 
 def read_back(reg: RunningRegistry, repo: str, digest: str) -> bytes:
@@ -660,7 +660,7 @@ def test_cancelled_upload_stops_and_leaves_no_blob(registry: RunningRegistry) ->
                 cancel.set()
             yield piece
 
-    client = client_for(registry, **SMALL_CHUNKS)
+    client = RegistryClient(registry.host, fast_options(**SMALL_CHUNKS))
     with pytest.raises(RegistryCancelled):
         client.push_blob(repo, digest, len(data), open_stream, cancel=cancel)
     assert client.blob_exists(repo, digest) is False
