@@ -27,13 +27,19 @@ class Project:
 
     def write_config(self, weights_yaml: str, image: str | None = None) -> None:
         image = image or f"{self.registry.host}/{self.repo}"
-        (self.dir / "cog.yaml").write_text(f"build:\n  python_version: '3.11'\nimage: {image}\n{weights_yaml}")
+        (self.dir / "cog.yaml").write_text(
+            f"build:\n  python_version: '3.11'\nimage: {image}\n{weights_yaml}"
+        )
 
     def run(self, *args: str, env: dict[str, str] | None = None) -> Result:
         runner = CliRunner()
         full_env = {"COG_CACHE_DIR": str(self.cache), **(env or {})}
-        return runner.invoke(cli, [*args, "--project", str(self.dir)] if _takes_project(args) else list(args),
-                             env=full_env, catch_exceptions=False)
+        return runner.invoke(
+            cli,
+            [*args, "--project", str(self.dir)] if _takes_project(args) else list(args),
+            env=full_env,
+            catch_exceptions=False,
+        )
 
     def blobs(self) -> list[Path]:
         root = self.cache / "weights" / "files" / "sha256"
@@ -41,8 +47,10 @@ class Project:
 
 
 def _takes_project(args: tuple[str, ...]) -> bool:
-    return bool(args) and args[0] in {"plan", "apply", "import", "pull", "prepare", "status", "release"} or (
-        len(args) > 1 and args[:2] == ("lock", "fmt"))
+    return (
+        bool(args)
+        and args[0] in {"plan", "apply", "import", "pull", "prepare", "status", "release"}
+    ) or (len(args) > 1 and args[:2] == ("lock", "fmt"))
 
 
 def write_tree(root: Path, files: dict[str, bytes]) -> None:
@@ -85,7 +93,9 @@ def mount_sources(stdout: str) -> dict[str, str]:
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 __all__ = ["Project", "mount_sources", "os", "tree", "write_tree"]

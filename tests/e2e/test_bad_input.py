@@ -25,7 +25,9 @@ weights:
 
 def cogw(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(project), "COG_CACHE_DIR": str(project / "cache")}
-    return subprocess.run([COGW, *args], cwd=project, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [COGW, *args], cwd=project, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def assert_clean_failure(result: subprocess.CompletedProcess[str], *needles: str) -> None:
@@ -41,8 +43,11 @@ def assert_clean_failure(result: subprocess.CompletedProcess[str], *needles: str
         ("not json", ["weights.lock"]),
         ('{"version": 2, "weights": []}', ["unsupported weights.lock version 2"]),
         ('{"version": "v1"}', ["weights.lock"]),
-        ('{"version": 1, "weights": [{"name": "a", "target": "/a"}, {"name": "a", "target": "/b"}]}',
-         ['duplicate weight name', '"a"']),
+        (
+            '{"version": 1, "weights": ['
+            '{"name": "a", "target": "/a"}, {"name": "a", "target": "/b"}]}',
+            ["duplicate weight name", '"a"'],
+        ),
     ],
     ids=["not-json", "wrong-version", "string-version", "duplicate-name"],
 )
@@ -59,8 +64,10 @@ def test_a_malformed_lockfile_is_named_with_exit_1_and_left_untouched(tmp_path, 
     ("config", "needles"),
     [
         ("weights: [\n", ["cog.yaml", "invalid YAML"]),
-        ("image: x/y\nweights:\n  - name: Bad_Name\n    target: rel\n    source: {uri: s3://b/k}\n",
-         ["cog.yaml", "target must be an absolute path", "s3"]),
+        (
+            "image: x/y\nweights:\n  - name: Bad_Name\n    target: rel\n    source: {uri: s3://b/k}\n",
+            ["cog.yaml", "target must be an absolute path", "s3"],
+        ),
         ("weights:\n  - name: a\n    target: /a\n    source: {uri: w}\n", ["image is required"]),
     ],
     ids=["yaml-syntax", "several-problems", "no-image"],

@@ -23,7 +23,9 @@ ALPHA = """weights:
 """
 
 
-def test_import_then_pull_into_an_empty_cache_then_prepare_gives_identical_files(project, make_weights):
+def test_import_then_pull_into_an_empty_cache_then_prepare_gives_identical_files(
+    project, make_weights
+):
     src = make_weights("alpha", {**SMALL_FILES, "model.safetensors": BIG})
     project.write_config(ALPHA)
 
@@ -33,7 +35,9 @@ def test_import_then_pull_into_an_empty_cache_then_prepare_gives_identical_files
     (entry,) = lock["weights"]
     assert {f["path"] for f in entry["files"]} == set(SMALL_FILES) | {"model.safetensors"}
     assert {layer["mediaType"] for layer in entry["layers"]} == {
-        "application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip"}
+        "application/vnd.oci.image.layer.v1.tar",
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+    }
 
     shutil.rmtree(project.cache)
     status = project.run("status")
@@ -73,15 +77,25 @@ def test_a_fully_cached_pull_needs_no_registry(project, make_weights):
     assert "cached" in result.stderr
 
 
-def test_skopeo_copies_the_pushed_manifest_and_gnu_tar_extracts_its_layers(project, make_weights, tmp_path):
+def test_skopeo_copies_the_pushed_manifest_and_gnu_tar_extracts_its_layers(
+    project, make_weights, tmp_path
+):
     src = make_weights("alpha", {**SMALL_FILES, "model.safetensors": BIG})
     project.write_config(ALPHA)
     assert project.run("import").exit_code == 0
     digest = json.loads(project.lock.read_bytes())["weights"][0]["digest"]
     out = tmp_path / "oci"
-    subprocess.run(["skopeo", "copy", "--src-tls-verify=false",
-                    f"docker://{project.registry.host}/{project.repo}@{digest}", f"oci:{out}"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--src-tls-verify=false",
+            f"docker://{project.registry.host}/{project.repo}@{digest}",
+            f"oci:{out}",
+        ],
+        check=True,
+        capture_output=True,
+    )
     manifest = json.loads((out / "blobs/sha256" / digest.split(":")[1]).read_bytes())
     extracted = tmp_path / "x"
     extracted.mkdir()
@@ -149,7 +163,9 @@ def test_prepare_without_cached_files_names_cogw_pull(project, make_weights):
     result = project.run("prepare")
     assert result.exit_code == 1
     assert "not fully cached" in result.stderr and "cogw pull alpha" in result.stderr
-    assert not (project.dir / ".cog/mounts").exists() or not any((project.dir / ".cog/mounts").iterdir())
+    assert not (project.dir / ".cog/mounts").exists() or not any(
+        (project.dir / ".cog/mounts").iterdir()
+    )
     with_pull = project.run("prepare", "--pull", "--docker")
     assert with_pull.exit_code == 0, with_pull.stderr
     assert with_pull.stdout.startswith("-v ") and ":/src/weights/alpha:ro" in with_pull.stdout
