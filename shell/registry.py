@@ -287,9 +287,11 @@ class _HashingReader:
         remaining = n
         while remaining > 0:
             if not self._pending:
-                self._pending = next(self._chunks, b"")
-                if not self._pending:
+                nxt = next(self._chunks, None)
+                if nxt is None:
                     raise _StreamLengthMismatch(self.consumed)
+                self._pending = nxt
+                continue  # an empty piece is not the end of the stream
             piece, self._pending = self._pending[:remaining], self._pending[remaining:]
             self._hasher.update(piece)
             self.consumed += len(piece)

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cogw.core.digest import sha256_of
 from cogw.shell.auth import Credentials, EnvCredentials
@@ -779,3 +781,51 @@ def test_skopeo_copies_a_pushed_weight_manifest_byte_for_byte(
     assert (blobs / digest.partition(":")[2]).read_bytes() == raw
     for blob in blobs.iterdir():
         assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name
+
+
+def test_token_server_answering_only_access_token_is_understood(
+    token_registry: RunningRegistry,
+) -> None:
+    server = token_registry.token_server
+    assert server is not None
+    server.fields = ("access_token",)
+    try:
+        with client_for(token_registry) as client:
+            client.ping()
+            assert client.head_manifest(new_repo(), "latest") is None
+    finally:
+        server.fields = ("token", "access_token")
+
+
+def test_upload_stream_with_empty_pieces_is_not_mistaken_for_a_short_stream(
+    registry: RunningRegistry,
+) -> None:
+    repo = new_repo("empty-pieces")
+    data, digest = random_blob(600 * KIB)
+
+    def open_stream() -> Iterator[bytes]:
+        for piece in chunks_of(data, 70 * KIB)():
+            yield b""
+            yield piece
+        yield b""
+
+    client = RegistryClient(registry.host, fast_options(**SMALL_CHUNKS))
+    assert client.push_blob(repo, digest, len(data), open_stream) == "uploaded"
+    assert read_back(registry, repo, digest) == data
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["realm", "service", "scope", "error"]),
+        st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30),
+        min_size=1,
+    )
+)
+def test_any_quoted_challenge_parameters_parse_back_to_themselves(params: dict[str, str]) -> None:
+    def quoted(value: str) -> str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    header = "Bearer " + ",".join(f"{k}={quoted(v)}" for k, v in params.items())
+    challenge = parse_challenge(header)
+    assert challenge is not None
+    assert (challenge.scheme, challenge.params) == ("bearer", params)
