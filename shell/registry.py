@@ -203,6 +203,17 @@ def _require_digest(digest: str) -> None:
         raise RegistryError(problem)
 
 
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+
+
+def _require_reference(ref: str) -> None:
+    """A tag, or a valid digest (anything with a colon must be a digest)."""
+    if ":" in ref:
+        _require_digest(ref)
+    elif _TAG.fullmatch(ref) is None:
+        raise RegistryError(f"invalid tag {ref!r}: use letters, digits, '_', '.', '-' (max 128)")
+
+
 class _Interrupted(Exception):
     """A transfer broke off in a way a retry or resume may fix."""
 
@@ -415,6 +426,7 @@ class RegistryClient:
 
     def head_manifest(self, repo: str, ref: str) -> str | None:
         """The manifest's digest, or None when the registry does not have it."""
+        _require_reference(ref)
         url = f"{self.base_url}/v2/{repo}/manifests/{ref}"
         headers = {"Accept": ACCEPT_MANIFESTS}
         response = self._request("HEAD", url, (pull_scope(repo),), ok={200, 404}, headers=headers)
@@ -428,6 +440,7 @@ class RegistryClient:
 
     def get_manifest(self, repo: str, ref: str) -> Manifest:
         """The manifest's exact bytes; when ``ref`` is a digest, they are checked against it."""
+        _require_reference(ref)
         url = f"{self.base_url}/v2/{repo}/manifests/{ref}"
         response = self._request(
             "GET",
@@ -455,6 +468,7 @@ class RegistryClient:
 
     def put_manifest(self, repo: str, ref: str, raw: bytes, media_type: str) -> str:
         """Store the manifest bytes as they are under a tag or digest; returns their digest."""
+        _require_reference(ref)
         if len(raw) > MAX_MANIFEST_BYTES:
             raise RegistryError(
                 f"manifest is {len(raw)} bytes; registries accept at most {MAX_MANIFEST_BYTES}"

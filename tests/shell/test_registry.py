@@ -829,3 +829,20 @@ def test_any_quoted_challenge_parameters_parse_back_to_themselves(params: dict[s
     challenge = parse_challenge(header)
     assert challenge is not None
     assert (challenge.scheme, challenge.params) == ("bearer", params)
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["sha256:abc", "sha512:" + "a" * 128, "has space", "-leading-dash", "x" * 129, ""],
+    ids=["short-digest", "other-algorithm", "space", "leading-dash", "too-long", "empty"],
+)
+def test_invalid_manifest_reference_is_refused_before_any_request(
+    ref: str, registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    proxy = fault_proxy(registry)
+    client = RegistryClient(proxy.host, fast_options())
+    with pytest.raises(RegistryError):
+        client.get_manifest("a/b", ref)
+    with pytest.raises(RegistryError):
+        client.head_manifest("a/b", ref)
+    assert [r for r in proxy.recorded if "/manifests/" in r.target] == []
