@@ -26,7 +26,6 @@ import base64
 import contextlib
 import email.utils
 import hashlib
-import ipaddress
 import json
 import random
 import re
@@ -42,6 +41,7 @@ import requests.adapters
 import urllib3.exceptions
 
 from cogw.core.digest import digest_error, is_digest, sha256_of
+from cogw.core.reference import is_loopback_host
 from cogw.shell.auth import Credentials, CredentialSource
 
 MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -149,23 +149,6 @@ def parse_challenge(header: str) -> Challenge | None:
             value = re.sub(r"\\(.)", r"\1", value[1:-1])
         params[key.lower()] = value
     return Challenge(match.group(1).lower(), params)
-
-
-def is_loopback_host(host: str) -> bool:
-    """``localhost``, 127.0.0.0/8 or ::1, with or without a port.
-
-    A private stand-in for ``cogw.core.reference.is_loopback_host`` until that exists."""
-    name = host
-    if name.startswith("["):
-        name = name[1 : name.find("]")] if "]" in name else name[1:]
-    elif name.count(":") == 1:
-        name = name.split(":", 1)[0]
-    if name.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def registry_scheme(registry: str, insecure_hosts: frozenset[str]) -> str:
