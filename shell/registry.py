@@ -107,6 +107,19 @@ class RetryNotice:
 
 @dataclass(frozen=True, slots=True)
 class RegistryOptions:
+    """How to reach registries.
+
+    insecure_hosts:   hosts (host[:port]) that may be reached over plain HTTP.
+    ca_bundle:        PEM file of CAs to trust instead of the system store.
+    max_retries:      retries after the first attempt, per request and per blob.
+    backoff_base:     first retry delay in seconds; doubles per retry, plus up to 25% jitter.
+    retry_after_cap:  the longest a Retry-After header may make us wait.
+    monolithic_limit: blobs up to this size go in one verified PUT; larger ones in chunks.
+    chunk_size:       PATCH size, clamped to the registry's OCI-Chunk-Min/Max-Length.
+    pool_size:        connections kept per host (parallel layer transfers).
+    on_retry:         told about every retry before its wait (progress displays).
+    """
+
     insecure_hosts: frozenset[str] = frozenset()
     ca_bundle: str | None = None
     connect_timeout: float = 10
@@ -806,7 +819,7 @@ class RegistryClient:
         return RegistryTLSError(
             f"cannot connect to {self.registry} over HTTPS: {reason}. If the registry uses a "
             "private CA, pass its certificate as a CA bundle (--ca-bundle FILE, or "
-            "REQUESTS_CA_BUNDLE=FILE)"
+            "COGW_CA_BUNDLE=FILE)"
         )
 
     def _status_error(self, method: str, url: str, response: requests.Response) -> RegistryError:
