@@ -432,14 +432,18 @@ def apply_operation(
     as_json: bool,
     quiet: bool,
     verbose: bool = False,
+    show_plan: bool = True,
 ) -> None:
+    """Plan (or load a saved plan), confirm, execute, report. The direct commands
+    (import, pull) skip the step preview and show only the plan's notes."""
     pull = False
     if plan_file:
         plan, pull = load_saved(opts, plan_file)
     else:
         plan = make_plan(snapshot_for(opts, op, names), op, names)
         if not (as_json or quiet):
-            for line in plan_lines(plan):
+            lines = plan_lines(plan) if show_plan else [f"  · {n}" for n in plan.notes]
+            for line in lines:
                 echo_err(line)
     if plan.problems:
         fail(plan.problems)
@@ -512,7 +516,15 @@ def import_command(
     weights.lock is written only after every push succeeded.
     """
     apply_operation(
-        options_from(kwargs), Operation.IMPORT, list(names), None, True, as_json, quiet, verbose
+        options_from(kwargs),
+        Operation.IMPORT,
+        list(names),
+        None,
+        True,
+        as_json,
+        quiet,
+        verbose,
+        show_plan=False,
     )
 
 
@@ -529,7 +541,15 @@ def pull_command(
     registry access. Every byte is verified.
     """
     apply_operation(
-        options_from(kwargs), Operation.PULL, list(names), None, True, as_json, quiet, verbose
+        options_from(kwargs),
+        Operation.PULL,
+        list(names),
+        None,
+        True,
+        as_json,
+        quiet,
+        verbose,
+        show_plan=False,
     )
 
 
