@@ -259,10 +259,22 @@ def _oci_error(response: requests.Response) -> tuple[str | None, str]:
         return None, ""
 
 
+class _BodyBroken(Exception):
+    """The body of a streamed response broke off (reset, truncation, stall)."""
+
+
 def _body_chunks(response: requests.Response, chunk_size: int) -> Iterator[bytes]:
-    """The body in pieces of about ``chunk_size``. Unlike ``iter_content``, a piece cut short
-    by a reset, a truncation or a stall is still delivered before the error, so a resume
-    starts exactly where the bytes stopped."""
+    """The body in pieces of about ``chunk_size``; any transport failure while reading it
+    becomes _BodyBroken, so callers resume on exactly that and nothing else."""
+    try:
+        yield from _body_pieces(response, chunk_size)
+    except _BODY_ERRORS as err:
+        raise _BodyBroken(f"{type(err).__name__}: {err}") from err
+
+
+def _body_pieces(response: requests.Response, chunk_size: int) -> Iterator[bytes]:
+    # Unlike iter_content, a piece cut short by a failure is still delivered before the
+    # error, so a resume starts exactly where the bytes stopped.
     if response.headers.get("Content-Encoding", "identity") != "identity":
         yield from response.iter_content(chunk_size)  # decoded; resumes lose a partial piece
         return
@@ -537,11 +549,11 @@ class RegistryClient:
                             on_bytes(len(chunk))
                         yield chunk
                 break
-            except _BODY_ERRORS as err:
+            except _BodyBroken as err:
                 if total is not None and offset == total:
                     break  # every byte arrived; only the connection's end was lost
                 failures = 0 if offset > before else failures + 1
-                self._pause_or_raise(f"blob {digest}", failures, repr(err), None, cancel)
+                self._pause_or_raise(f"blob {digest}", failures, str(err), None, cancel)
         _check_blob(digest, "sha256:" + hasher.hexdigest(), offset, expected_size)
 
     def _open_blob(
