@@ -846,3 +846,17 @@ def test_invalid_manifest_reference_is_refused_before_any_request(
     with pytest.raises(RegistryError):
         client.head_manifest("a/b", ref)
     assert [r for r in proxy.recorded if "/manifests/" in r.target] == []
+
+
+def test_download_that_cannot_resume_raises_instead_of_restarting_after_bytes_were_yielded(
+    registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    repo, _data, digest = pushed_blob(registry, 1 * MIB)
+    proxy = fault_proxy(registry)
+    proxy.add(FaultRule("truncate", path="/blobs/sha256:", after_bytes=200 * KIB))
+    proxy.add(FaultRule("ignore-range", path="/blobs/sha256:"))
+    received: list[bytes] = []
+    with pytest.raises(RegistryError, match="ignored a Range request"):
+        for chunk in RegistryClient(proxy.host, fast_options()).iter_blob(repo, digest):
+            received.append(chunk)
+    assert sum(map(len, received)) == 200 * KIB
