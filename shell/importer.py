@@ -12,15 +12,19 @@ a lockfile naming manifests the registry lacks.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import IO
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
-from cogw.core.digest import sha256_of
+from cogw.core.digest import PREFIX, sha256_of
 from cogw.core.events import Event, EventKind
 from cogw.core.inventory import InventoryFile
 from cogw.core.lockfile import (
+    MEDIA_TYPE_TAR,
     LockFile,
     Lockfile,
     LockLayer,
@@ -44,18 +48,111 @@ from cogw.core.outcome import StepResult, StepStatus
 from cogw.core.packing import LayerPlan, PackOptions, plan_layers
 from cogw.core.plan import ImportWeight
 from cogw.core.render import format_size
+from cogw.core.tarformat import standalone_framing
 from cogw.core.timefmt import format_go_time
 from cogw.shell.execute import Runtime, failure, read_lock_strict
-from cogw.shell.fs import atomic_write, project_lock
+from cogw.shell.fs import LinkError, atomic_write, project_lock
 from cogw.shell.layers import PackedLayer, digest_layers, stream_layer
+
+if TYPE_CHECKING:
+    from cogw.shell.sources import Source
 
 
 class ImportFailed(Exception):
     pass
 
 
-def _ingest(step: ImportWeight, rt: Runtime) -> None:
-    """Put every file the store lacks into it, verified by the store."""
+# A layer digest captured while ingesting, keyed by the file's (path, digest).
+Captured = dict[tuple[str, str], PackedLayer]
+
+
+class _LayerTee:
+    """A reader that also hashes what it hands out into a standalone layer digest.
+
+    The store's copy reads every byte of the file once; hashing the same bytes
+    inside the tar framing of a one-file uncompressed layer makes that read the
+    layer digest too, instead of another pass over gigabytes (digest_layers).
+    The result is only trusted when the store verified those same bytes.
+    """
+
+    def __init__(self, reader: IO[bytes], path: str, size: int) -> None:
+        self._reader = reader
+        self._size = size
+        before, self._after = standalone_framing(path, size)
+        self._hash = hashlib.sha256(before)
+        self._layer_size = len(before) + size + len(self._after)
+        self._read = 0
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self._reader.read(n)
+        self._hash.update(chunk)
+        self._read += len(chunk)
+        return chunk
+
+    def layer(self) -> PackedLayer | None:
+        if self._read != self._size:
+            return None
+        hasher = self._hash.copy()
+        hasher.update(self._after)
+        return PackedLayer(
+            PREFIX + hasher.hexdigest(), self._layer_size, self._size, MEDIA_TYPE_TAR
+        )
+
+
+def _standalone_raw(plans: Sequence[LayerPlan]) -> dict[str, str]:
+    """File digest -> path, for the one-file uncompressed layers (the large tensors)."""
+    return {
+        p.files[0].digest: p.files[0].path
+        for p in plans
+        if p.gzip_level is None and len(p.files) == 1
+    }
+
+
+def _linked(rt: Runtime, f: InventoryFile, local: Path) -> bool:
+    """Ingest by reflink, or by hardlink when the store's "auto" rule allows one.
+
+    False means the bytes must be copied, which the caller does itself so
+    that the copy's read also yields the layer digest.
+    """
+    try:
+        rt.store.ingest_path(f.digest, f.size, local, "reflink")
+        return True
+    except LinkError:
+        pass
+    info = local.stat()
+    if info.st_mode & 0o222 == 0 and info.st_uid == os.geteuid():
+        rt.store.ingest_path(f.digest, f.size, local, "auto")
+        return True
+    return False
+
+
+def _ingest_file(
+    f: InventoryFile, source: Source, rt: Runtime, layer_path: str | None
+) -> PackedLayer | None:
+    """Put one file into the store; the standalone layer digest when ``layer_path`` asks."""
+    local = source.local_path(f.path)
+    if layer_path is None:
+        if local is not None:
+            rt.store.ingest_path(f.digest, f.size, local)
+        else:
+            with source.open(f.path) as reader:
+                rt.store.put_file(f.digest, f.size, reader, cancel=rt.cancel)
+        return None
+    if local is not None and _linked(rt, f, local):
+        return None
+    with open(local, "rb") if local is not None else source.open(f.path) as reader:
+        tee = _LayerTee(reader, layer_path, f.size)
+        stored = rt.store.put_file(f.digest, f.size, cast(BinaryIO, tee), cancel=rt.cancel)
+    # An already-present blob was drained, not verified: its tee hash proves nothing.
+    return tee.layer() if stored else None
+
+
+def _ingest(step: ImportWeight, plans: Sequence[LayerPlan] | None, rt: Runtime) -> Captured:
+    """Put every file the store lacks into it, verified by the store.
+
+    With ``plans`` (layer digests still to compute), the copy of each large
+    uncompressed file also yields its layer digest.
+    """
     from cogw.shell.sources import source_for
 
     # Pinned to the planned fingerprint: an hf:// ref that moved since the plan is
@@ -63,28 +160,29 @@ def _ingest(step: ImportWeight, rt: Runtime) -> None:
     source = source_for(step.spec.uri, rt.project.dir, fingerprint=step.fingerprint)
     unique = {f.digest: f for f in step.files}
     todo = [f for f in unique.values() if not rt.store.exists(f.digest)]
+    raw = _standalone_raw(plans) if plans is not None else {}
     rt.emit(
         Event(EventKind.PHASE, weight=step.weight, phase="ingest", nbytes=sum(f.size for f in todo))
     )
+    captured: Captured = {}
 
     def ingest_one(f: InventoryFile) -> None:
-        local = source.local_path(f.path)
+        layer_path = raw.get(f.digest)
         try:
-            if local is not None:
-                rt.store.ingest_path(f.digest, f.size, local)
-            else:
-                with source.open(f.path) as reader:
-                    rt.store.put_file(f.digest, f.size, reader, cancel=rt.cancel)
+            layer = _ingest_file(f, source, rt, layer_path)
         except Exception as exc:
             raise ImportFailed(
                 f'ingest "{f.path}": {exc}'
                 " (if the source changed during the import, run the import again)"
             ) from exc
+        if layer is not None and layer_path is not None:
+            captured[(layer_path, f.digest)] = layer
         rt.emit(
             Event(EventKind.BYTES, weight=step.weight, path=f.path, nbytes=f.size, phase="ingest")
         )
 
     _map_parallel(ingest_one, todo, rt)
+    return captured
 
 
 def _map_parallel(
@@ -225,17 +323,38 @@ def _push(
     return f"{repo}:{tag}"
 
 
+def _digest_rest(
+    step: ImportWeight, plans: Sequence[LayerPlan], captured: Captured, rt: Runtime
+) -> list[PackedLayer]:
+    """Layer digests in plan order: captured during ingest where possible, else streamed."""
+    key = {
+        i: (p.files[0].path, p.files[0].digest) for i, p in enumerate(plans) if len(p.files) == 1
+    }
+    todo = [i for i, p in enumerate(plans) if p.gzip_level is not None or key[i] not in captured]
+    rt.emit(
+        Event(
+            EventKind.PHASE,
+            weight=step.weight,
+            phase="pack",
+            nbytes=sum(f.size for i in todo for f in plans[i].files),
+        )
+    )
+    streamed = dict(
+        zip(todo, digest_layers([plans[i] for i in todo], _opener(rt), rt.jobs), strict=True)
+    )
+    return [streamed[i] if i in streamed else captured[key[i]] for i in range(len(plans))]
+
+
 def import_one(
     step: ImportWeight, lock: Lockfile | None, envelope: str, rt: Runtime
 ) -> tuple[WeightEntry, str]:
-    _ingest(step, rt)
     plans = plan_layers(list(step.files), PackOptions())
     existing = find_weight(lock, step.weight) if lock else None
     same_envelope = lock is not None and lock.envelope_format == envelope
     packed = _reusable_layers(plans, existing, same_envelope)
+    captured = _ingest(step, plans if packed is None else None, rt)
     if packed is None:
-        rt.emit(Event(EventKind.PHASE, weight=step.weight, phase="pack", nbytes=step.total_bytes))
-        packed = digest_layers(plans, _opener(rt), rt.jobs)
+        packed = _digest_rest(step, plans, captured, rt)
     entry, config, manifest = build_entry(
         step, plans, packed, existing, format_go_time(datetime.now(UTC))
     )
