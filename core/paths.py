@@ -10,9 +10,10 @@ touches a file, so every answer is lexical.
 
 from __future__ import annotations
 
+from cogw.core.digest import go_quote
+
 _MAX_ASCII_CONTROL = 0x20
 _DEL = 0x7F
-_SHORT_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 def go_clean(path: str) -> str:
@@ -46,26 +47,21 @@ def go_clean(path: str) -> str:
 
 
 def quote(text: str) -> str:
-    """Go-%q-like quoting for messages; stays printable for any str, even lone surrogates.
+    """Go's %q (:func:`cogw.core.digest.go_quote`) that stays printable for any str.
+
+    A lone surrogate (from a ``\\udXXX`` JSON escape or surrogateescape decoding)
+    is shown as ``\\uXXXX``: left raw it could not be written to a UTF-8 terminal.
 
     >>> quote('a"b\\tc')
     '"a\\\\"b\\\\tc"'
+    >>> quote("x\\udc80")
+    '"x\\\\udc80"'
     """
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch in _SHORT_ESCAPES:
-            out.append(_SHORT_ESCAPES[ch])
-        elif code < _MAX_ASCII_CONTROL or code == _DEL:
-            out.append(f"\\x{code:02x}")
-        elif 0xD800 <= code <= 0xDFFF:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    return "".join(f"\\u{ord(ch):04x}" if _is_surrogate(ch) else ch for ch in go_quote(text))
+
+
+def _is_surrogate(ch: str) -> bool:
+    return 0xD800 <= ord(ch) <= 0xDFFF
 
 
 def _bad_character(path: str) -> str | None:
@@ -73,7 +69,7 @@ def _bad_character(path: str) -> str | None:
         code = ord(ch)
         if code < _MAX_ASCII_CONTROL or code == _DEL:
             return f"path {quote(path)} contains control character U+{code:04X}"
-        if 0xD800 <= code <= 0xDFFF:
+        if _is_surrogate(ch):
             # Lone surrogates only arrive through "\udXXX" JSON escapes or
             # surrogateescape decoding; they cannot be written as UTF-8.
             return f"path {quote(path)} is not valid UTF-8"
