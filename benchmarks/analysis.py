@@ -1,0 +1,109 @@
+"""The "what limits us" section: conclusions drawn from one run's numbers and profiles.
+
+Knows how to turn measurements into sentences: which targets were missed and by how
+much, how loaded the machine was, where each profiled command spent its busy time and
+how many sha256 passes over the data that time amounts to. Every figure comes from the
+results; hand-written notes on causes and fixes live in notes.md, pinned to a revision.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks.profiling import Profile
+from benchmarks.targets import Results, Target
+
+NOTES = Path(__file__).with_name("notes.md")
+SHOWN_SHARE = 0.03  # categories below 3% of busy time are not worth a clause
+
+
+def _load_lines(r: Results) -> list[str]:
+    load = dict(r.facts).get("load average at the end (1, 5, 15 min)", "")
+    cpus = os.cpu_count() or 1
+    try:
+        busiest = max(float(x) for x in load.split())
+    except ValueError:
+        return []
+    if busiest <= cpus:
+        return []
+    return [
+        f"- **The machine was busy**: load average up to {busiest:.1f} on {cpus} CPUs during "
+        "the run (other work shared the CPUs and the disk). Wall times are inflated and noisy; "
+        "the CPU seconds columns are less affected. Ratios compare runs interleaved under the "
+        "same conditions, so they are fairer than absolute MB/s.",
+    ]
+
+
+def _missed_lines(verdicts: Sequence[Target]) -> list[str]:
+    missed = [t for t in verdicts if not t.met]
+    if not missed:
+        return ["- Every target was met in this run."]
+    return [f"- Missed: {t.goal} (measured {t.measured})." for t in missed]
+
+
+def _hash_rate(r: Results) -> float | None:
+    """This machine's hashlib rate in bytes/s, from the hash-only floor."""
+    hashing = r.imports.hashing
+    return hashing.nbytes / hashing.seconds if hashing.seconds > 0 else None
+
+
+def _passes(prof: Profile, nbytes: int, rate: float | None) -> str:
+    hashing = dict(prof.categories).get("sha256 hashing", 0.0)
+    if rate is None or not nbytes or hashing <= 0:
+        return ""
+    passes = hashing / (nbytes / rate)
+    return (
+        f" Its sha256 time is about {passes:.1f} passes over the {nbytes / 1e6:.0f} MB at the "
+        f"hash-only floor's {rate / 1e6:.0f} MB/s."
+    )
+
+
+def _profile_line(prof: Profile, nbytes: int, rate: float | None) -> str:
+    shown = [
+        f"{name} {seconds:.2f} s ({100 * seconds / prof.busy_seconds:.0f}%)"
+        for name, seconds in prof.categories
+        if prof.busy_seconds and seconds / prof.busy_seconds >= SHOWN_SHARE
+    ]
+    return (
+        f"- `{prof.command}` was busy {prof.busy_seconds:.2f} s (all threads): "
+        + "; ".join(shown)
+        + "."
+        + _passes(prof, nbytes, rate)
+    )
+
+
+def _profile_lines(r: Results) -> list[str]:
+    rate = _hash_rate(r)
+    sizes = {"cogw pull": r.pulls.cogw.nbytes, "cogw import": r.imports.cold.nbytes}
+    return [_profile_line(p, sizes.get(p.command, 0), rate) for p in r.profiles]
+
+
+def _startup_line(r: Results) -> str:
+    startup, status = r.local.startup.seconds, r.local.status.seconds
+    unchanged = r.imports.unchanged.seconds
+    return (
+        f"- Fixed cost per command: `cogw --help` alone takes {startup:.3f} s (interpreter and "
+        f"the CLI's imports); `cogw status` {status:.3f} s and an unchanged `cogw import` "
+        f"{unchanged:.3f} s include it."
+    )
+
+
+def _notes() -> list[str]:
+    if not NOTES.exists():
+        return []
+    return ["", NOTES.read_text().rstrip(), ""]
+
+
+def analysis_lines(r: Results, verdicts: Sequence[Target]) -> list[str]:
+    return [
+        "## What limits us",
+        "",
+        *_load_lines(r),
+        *_missed_lines(verdicts),
+        _startup_line(r),
+        *_profile_lines(r),
+        "",
+        *_notes(),
+    ]
