@@ -1,0 +1,107 @@
+"""The benchmark harness runs end to end on a tiny workload and writes a well-formed report.
+
+Runs ``python -m benchmarks.run`` as a real process (its own registry, real cogw, skopeo
+and curl) with a 4 MiB model and one repetition. It checks the report's shape and that
+every number in it was measured, never what the numbers are: timings are not asserted.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TOOLS = ("docker-registry", "skopeo", "curl")
+SECTIONS = (
+    "## Machine",
+    "## Targets",
+    "## Pull: cold store",
+    "## Import",
+    "## Prepare and status",
+    "## Profiles",
+    "## What limits us",
+)
+MEASURED_ROWS = (
+    "cogw pull (cold store)",
+    "skopeo copy docker:// → oci:",
+    "curl -o (each layer blob)",
+    "floor: hashlib + write",
+    "floor: hashlib + write + fsync",
+    "cogw import (cold)",
+    "floor: hashlib + curl -T upload",
+    "floor part: hashlib only",
+    "cogw import (unchanged)",
+    "cogw prepare (hardlinks)",
+    "cogw status",
+    "cogw --help (start-up only)",
+)
+TARGET_COUNT = 6
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> str:
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"the benchmark needs {', '.join(missing)} (./scripts/setup.sh)")
+    tmp = tmp_path_factory.mktemp("bench")
+    out, work = tmp / "report.md", tmp / "work"
+    argv = [sys.executable, "-m", "benchmarks.run", "--size-mib", "4", "--reps", "1"]
+    argv += ["--out", str(out), "--work-dir", str(work)]
+    done = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=280)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not work.exists(), "the work directory (1 GiB at full size) must be removed"
+    return out.read_text()
+
+
+def _table_row(report: str, label: str) -> list[str]:
+    for line in report.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if cells and cells[0] == label:
+            return cells
+    raise AssertionError(f"no table row {label!r} in the report")
+
+
+def test_report_has_every_section_in_order(report: str) -> None:
+    positions = [report.find(section) for section in SECTIONS]
+    assert -1 not in positions, [s for s, p in zip(SECTIONS, positions, strict=True) if p == -1]
+    assert positions == sorted(positions)
+
+
+@pytest.mark.parametrize("label", MEASURED_ROWS, ids=MEASURED_ROWS)
+def test_every_scenario_row_has_a_measured_median_and_its_runs(report: str, label: str) -> None:
+    row = _table_row(report, label)
+    median, runs = row[1], row[4]
+    assert re.fullmatch(r"\d+\.\d+ s", median), row
+    assert re.fullmatch(r"\d+\.\d{3}", runs), row  # one repetition: one run listed
+
+
+def test_every_target_gets_a_measurement_and_a_verdict(report: str) -> None:
+    section = report.split("## Targets", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    verdicts = [row.rstrip(" |").rsplit("|", 1)[1].strip() for row in rows[1:]]
+    assert len(verdicts) == TARGET_COUNT
+    assert set(verdicts) <= {"yes", "**no**"}
+
+
+def test_cogw_peak_memory_is_reported_for_pull_and_import(report: str) -> None:
+    for label in ("cogw pull (cold store)", "cogw import (cold)"):
+        assert re.fullmatch(r"\d+", _table_row(report, label)[5]), label
+
+
+def test_report_names_the_machine_and_the_peer_versions(report: str) -> None:
+    for fact in ("CPUs (nproc)", "memory", "python", "docker-registry", "skopeo", "curl"):
+        value = _table_row(report, fact)[1]
+        assert value and value != "unknown", fact
+
+
+def test_profiles_name_hot_spots_for_pull_and_import(report: str) -> None:
+    for command in ("cogw pull", "cogw import"):
+        assert re.search(rf"### `{command}` \(busy \d+\.\d+ s\)", report), command
+    assert "nan" not in report.lower().split()
