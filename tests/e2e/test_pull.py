@@ -542,3 +542,37 @@ def test_quiet_pull_prints_no_progress(imported: Project) -> None:
     assert "Pulling" not in result.stderr and "%" not in result.stderr
     assert result.stdout == ""
     assert imported.run("status").exit_code == 0
+
+
+def test_json_pull_reports_a_failure_in_the_outcome_and_only_json_on_stderr(
+    project: Project, tmp_path: Path
+) -> None:
+    weights = [good_weight("one", tmp_path), good_weight("two", tmp_path)]
+    write_hand_project(project, weights)
+    lock = json.loads(project.lock.read_bytes())
+    lock["weights"][1]["digest"] = sha256(b"a manifest nobody pushed")
+    project.lock.write_text(json.dumps(lock, indent=2))
+
+    result = project.run("pull", "--json")
+    assert result.exit_code == 1
+    outcome = json.loads(result.stdout)
+    assert outcome["exitCode"] == 1
+    by_weight = {r["weight"]: r for r in outcome["results"]}
+    assert by_weight["one"]["status"] == "done" and by_weight["one"]["error"] is None
+    assert by_weight["two"]["status"] == "failed"
+    assert "MANIFEST_UNKNOWN" in json.dumps(by_weight["two"]["error"])
+    events = [json.loads(line)["event"] for line in result.stderr.splitlines()]
+    assert {"kind": "step-failed", "weight": "two"}.items() <= next(
+        e for e in events if e["kind"] == "step-failed"
+    ).items()
+
+
+def test_quiet_pull_still_reports_what_failed(project: Project, tmp_path: Path) -> None:
+    files = {"a.txt": b"a", "b.txt": b"b"}
+    layer = HandLayer(gnu_tar(tmp_path, {"a.txt": b"a"}), TAR, files)  # b.txt never arrives
+    write_hand_project(project, [HandWeight("short", [layer])])
+    result = project.run("pull", "-q")
+    assert result.exit_code == 1
+    assert 'missing expected file "b.txt"' in result.stderr
+    assert "Pulling" not in result.stderr
+    assert sha256(b"b") not in stored(project)

@@ -1,0 +1,291 @@
+"""`cogw prepare` and `cogw release` through the CLI: output formats, hardlinks into the
+store, copy mode, a cache on another filesystem, and releasing mounts by ID or all at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cogw.shell.fs import remove_tree
+from tests.e2e.conftest import SMALL_FILES, Project, mount_sources, tree, write_tree
+from tests.fixtures.registry import RunningRegistry
+
+pytestmark = pytest.mark.registry
+
+TWO_WEIGHTS = """weights:
+  - name: alpha
+    target: /src/weights/alpha
+    source:
+      uri: weights/alpha
+  - name: beta
+    target: /srv/beta
+    source:
+      uri: weights/beta
+"""
+BETA_FILES = {"model.bin": os.urandom(1 << 16), "deep/er/file.txt": b"beta\n"}
+MOUNT_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+@pytest.fixture
+def project(tmp_path: Path, registry: RunningRegistry, request: pytest.FixtureRequest) -> Project:
+    """The shared project fixture, with a repository name valid for parametrized test ids."""
+    directory = tmp_path / "project"
+    directory.mkdir()
+    repo = "prepare/" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:60].strip("-")
+    return Project(directory, tmp_path / "cache", registry, repo)
+
+
+@pytest.fixture
+def imported(project: Project) -> Project:
+    """Two weights imported, then the cache emptied and pulled again from the registry."""
+    write_tree(project.dir / "weights" / "alpha", SMALL_FILES)
+    write_tree(project.dir / "weights" / "beta", BETA_FILES)
+    project.write_config(TWO_WEIGHTS)
+    assert project.run("import", "-q").exit_code == 0
+    shutil.rmtree(project.cache)
+    pulled = project.run("pull", "-q")
+    assert pulled.exit_code == 0, pulled.stderr
+    return project
+
+
+def mounts_dir(project: Project) -> Path:
+    return project.dir / ".cog" / "mounts"
+
+
+def mount_ids(project: Project) -> list[str]:
+    root = mounts_dir(project)
+    return sorted(p.name for p in root.iterdir()) if root.exists() else []
+
+
+def store_blob(project: Project, data: bytes) -> Path:
+    import hashlib
+
+    hexdigest = hashlib.sha256(data).hexdigest()
+    return project.cache / "weights" / "files" / "sha256" / hexdigest[:2] / hexdigest
+
+
+def prepare_json(project: Project, *args: str) -> tuple[str, dict[str, Path]]:
+    result = project.run("prepare", "--json", *args)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)["id"], {
+        t: Path(s) for t, s in mount_sources(result.stdout).items()
+    }
+
+
+# --- output formats ----------------------------------------------------------------------
+
+
+def test_json_output_names_the_mount_id_and_each_weight_directory(imported: Project) -> None:
+    result = imported.run("prepare", "--json")
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert MOUNT_ID.match(out["id"]) and mount_ids(imported) == [out["id"]]
+    root = mounts_dir(imported) / out["id"]
+    assert out["mounts"] == [
+        {"source": str(root / "alpha"), "target": "/src/weights/alpha", "readOnly": True},
+        {"source": str(root / "beta"), "target": "/srv/beta", "readOnly": True},
+    ]
+    assert tree(root / "alpha") == SMALL_FILES and tree(root / "beta") == BETA_FILES
+
+
+def test_docker_output_is_one_line_of_read_only_volume_flags(imported: Project) -> None:
+    result = imported.run("prepare", "--docker")
+    assert result.exit_code == 0, result.stderr
+    (mount_id,) = mount_ids(imported)
+    root = mounts_dir(imported) / mount_id
+    assert result.stdout == f"-v {root}/alpha:/src/weights/alpha:ro -v {root}/beta:/srv/beta:ro\n"
+
+
+def test_text_output_lists_mounts_on_stdout_and_how_to_release_on_stderr(
+    imported: Project,
+) -> None:
+    result = imported.run("prepare")
+    assert result.exit_code == 0, result.stderr
+    (mount_id,) = mount_ids(imported)
+    root = mounts_dir(imported) / mount_id
+    assert result.stdout.splitlines() == [
+        f"{root}/alpha -> /src/weights/alpha (read-only)",
+        f"{root}/beta -> /srv/beta (read-only)",
+    ]
+    assert f"Prepared mounts {mount_id} (release with: cogw release {mount_id})" in result.stderr
+
+
+def test_json_and_docker_together_are_a_usage_error(imported: Project) -> None:
+    result = imported.run("prepare", "--json", "--docker")
+    assert result.exit_code == 2
+    assert mount_ids(imported) == []
+
+
+def test_naming_a_weight_prepares_only_that_weight(imported: Project) -> None:
+    _, mounts = prepare_json(imported, "beta")
+    assert list(mounts) == ["/srv/beta"]
+    assert tree(mounts["/srv/beta"]) == BETA_FILES
+
+
+# --- how files enter the mount -------------------------------------------------------------
+
+
+def test_mount_files_are_read_only_hardlinks_of_the_store_blobs(imported: Project) -> None:
+    _, mounts = prepare_json(imported)
+    for target, files in (("/src/weights/alpha", SMALL_FILES), ("/srv/beta", BETA_FILES)):
+        for rel, data in files.items():
+            linked = (mounts[target] / rel).stat()
+            blob = store_blob(imported, data).stat()
+            assert (linked.st_dev, linked.st_ino) == (blob.st_dev, blob.st_ino), rel
+            assert linked.st_nlink > 1
+            assert stat.S_IMODE(linked.st_mode) & 0o222 == 0, oct(linked.st_mode)
+
+
+def test_copy_mode_gives_independent_files_that_cannot_touch_the_store(imported: Project) -> None:
+    _, mounts = prepare_json(imported, "--link-mode", "copy")
+    copied = mounts["/srv/beta"] / "model.bin"
+    blob = store_blob(imported, BETA_FILES["model.bin"])
+    assert copied.stat().st_ino != blob.stat().st_ino
+    assert copied.stat().st_nlink == 1 and blob.stat().st_nlink == 1
+    assert copied.read_bytes() == BETA_FILES["model.bin"]
+    copied.chmod(0o644)
+    copied.write_bytes(b"scribbled over")
+    assert blob.read_bytes() == BETA_FILES["model.bin"]
+    assert imported.run("status").exit_code == 0
+
+
+def test_reflink_mode_on_a_filesystem_without_reflinks_is_an_error_not_a_copy(
+    imported: Project,
+) -> None:
+    result = imported.run("prepare", "--link-mode", "reflink")
+    if result.exit_code == 0:
+        pytest.skip("this filesystem makes reflinks")
+    assert result.exit_code == 1
+    assert "does not support reflinks" in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == "" and mount_ids(imported) == []
+
+
+def test_prepare_pull_that_cannot_fetch_a_weight_leaves_no_mount(imported: Project) -> None:
+    lock = json.loads(imported.lock.read_bytes())
+    lock["weights"][1]["digest"] = "sha256:" + "0" * 64
+    imported.lock.write_text(json.dumps(lock, indent=2))
+    (imported.cache / "weights" / "files").rename(imported.cache / "elsewhere")
+
+    result = imported.run("prepare", "--pull", "--json")
+    assert result.exit_code == 1
+    assert "beta" in result.stderr and "MANIFEST_UNKNOWN" in result.stderr
+    assert result.stdout == "" and mount_ids(imported) == []
+
+
+# --- a cache on another filesystem -----------------------------------------------------------
+
+
+def _try_tmpfs(directory: Path) -> bool:
+    directory.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(directory)],
+        capture_output=True,
+        check=False,
+    )
+    return done.returncode == 0
+
+
+@pytest.fixture
+def foreign_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory on a filesystem other than tmp_path's: a fresh tmpfs, else /dev/shm."""
+    mounted = tmp_path / "tmpfs"
+    if _try_tmpfs(mounted):
+        yield mounted
+        subprocess.run(["umount", str(mounted)], check=False, capture_output=True)
+        return
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs a second filesystem: mount -t tmpfs failed and /dev/shm is unusable")
+    directory = shm / f"cogw-test-{uuid.uuid4().hex}"
+    directory.mkdir()
+    yield directory
+    remove_tree(directory)
+
+
+def test_a_cache_on_another_filesystem_fails_prepare_with_cache_dir_advice(
+    imported: Project, foreign_dir: Path
+) -> None:
+    foreign = Project(imported.dir, foreign_dir / "cache", imported.registry, imported.repo)
+    pulled = foreign.run("pull", "-q")
+    assert pulled.exit_code == 0, pulled.stderr
+    result = foreign.run("prepare")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.stderr
+    assert "different filesystems" in result.stderr
+    assert "--cache-dir" in result.stderr and "COG_CACHE_DIR" in result.stderr
+    assert result.stdout == ""
+    assert mount_ids(imported) == []
+
+
+def test_copy_mode_works_across_filesystems(imported: Project, foreign_dir: Path) -> None:
+    foreign = Project(imported.dir, foreign_dir / "cache", imported.registry, imported.repo)
+    assert foreign.run("pull", "-q").exit_code == 0
+    result = foreign.run("prepare", "--json", "--link-mode", "copy")
+    assert result.exit_code == 0, result.stderr
+    assert tree(Path(mount_sources(result.stdout)["/srv/beta"])) == BETA_FILES
+
+
+# --- release ------------------------------------------------------------------------------------
+
+
+def test_release_by_id_removes_only_that_mount_and_all_removes_the_rest(
+    imported: Project,
+) -> None:
+    first, _ = prepare_json(imported)
+    second, mounts = prepare_json(imported)
+    assert first != second and mount_ids(imported) == sorted([first, second])
+    blob = store_blob(imported, BETA_FILES["model.bin"])
+    assert blob.stat().st_nlink == 3
+
+    released = imported.run("release", first)
+    assert released.exit_code == 0, released.stderr
+    assert "Released 1 mount(s)." in released.stderr
+    assert mount_ids(imported) == [second]
+    assert tree(mounts["/srv/beta"]) == BETA_FILES
+
+    prepare_json(imported)
+    everything = imported.run("release", "--all")
+    assert everything.exit_code == 0 and "Released 2 mount(s)." in everything.stderr
+    assert mount_ids(imported) == []
+    assert blob.read_bytes() == BETA_FILES["model.bin"] and blob.stat().st_nlink == 1
+    assert imported.run("release", "--all").stderr == "No mounts to release.\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("not-a-mount",), 1, "invalid mount id 'not-a-mount'"),
+        (("../../etc",), 1, "invalid mount id"),
+        (("0123456789abcdef",), 1, "no mount 0123456789abcdef"),
+        ((), 2, "give a mount ID or --all"),
+        (("0123456789abcdef", "--all"), 2, "give a mount ID or --all"),
+    ],
+    ids=["malformed", "path-escape", "unknown", "neither", "both"],
+)
+def test_a_bad_release_request_is_a_clear_error_that_removes_nothing(
+    args: tuple[str, ...], code: int, message: str, imported: Project
+) -> None:
+    kept, _ = prepare_json(imported)
+    result = imported.run("release", *args)
+    assert result.exit_code == code
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert mount_ids(imported) == [kept]
+
+
+def test_a_mount_survives_a_later_prepare_failure(imported: Project) -> None:
+    kept, mounts = prepare_json(imported)
+    shutil.rmtree(imported.cache)
+    failed = imported.run("prepare")
+    assert failed.exit_code == 1 and "cogw pull" in failed.stderr
+    assert mount_ids(imported) == [kept]
+    assert tree(mounts["/src/weights/alpha"]) == SMALL_FILES
