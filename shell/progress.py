@@ -96,7 +96,7 @@ class RichProgress:
             transient=False,
         )
         self.tasks: dict[str, Any] = {}
-        self.total: Any = None
+        self.totals: dict[str, int | None] = {}
         self.started = False
 
     def _task(self, key: str, description: str, total: int | None) -> Any:
@@ -105,7 +105,21 @@ class RichProgress:
             self.started = True
         if key not in self.tasks:
             self.tasks[key] = self.progress.add_task(description, total=total)
+            self.totals[key] = total
         return self.tasks[key]
+
+    def _complete(self, key: str) -> None:
+        # Byte counts can fall short of the total (a phase that reports no bytes,
+        # a download restarted from zero); a finished bar should say finished.
+        total = self.totals.get(key)
+        if key in self.tasks and total is not None:
+            self.progress.update(self.tasks[key], completed=total)
+
+    def _complete_phases(self, weight: str) -> None:
+        # Phases have no "done" event: the next phase starting means the earlier
+        # ones ended. Weight names never hold "/", so the prefix is unambiguous.
+        for key in [k for k in self.tasks if k.startswith(f"{weight}/")]:
+            self._complete(key)
 
     def __call__(self, e: Event) -> None:
         k = e.kind
@@ -113,7 +127,10 @@ class RichProgress:
             self._task(
                 e.layer_digest, f"{e.weight} {short_digest(e.layer_digest)}", e.layer_size or None
             )
+        elif k is EventKind.LAYER_DONE:
+            self._complete(e.layer_digest)
         elif k is EventKind.PHASE:
+            self._complete_phases(e.weight)
             self._task(f"{e.weight}/{e.phase}", f"{e.weight} {e.phase}", e.nbytes or None)
         elif k is EventKind.BYTES:
             key = e.layer_digest if e.layer_digest in self.tasks else f"{e.weight}/{e.phase}"

@@ -576,3 +576,61 @@ def test_quiet_pull_still_reports_what_failed(project: Project, tmp_path: Path) 
     assert 'missing expected file "b.txt"' in result.stderr
     assert "Pulling" not in result.stderr
     assert sha256(b"b") not in stored(project)
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def run_on_a_terminal(project: Project, *args: str) -> tuple[int, str]:
+    """Run cogw with stderr on a pseudo-terminal (so rich draws bars); return the text drawn."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [*cogw_command(), *args, "--project", str(project.dir)],
+        env={**subprocess_env(project), "COLUMNS": "120", "TERM": "xterm"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+    )
+    os.close(slave)
+    drawn = bytearray()
+    while True:
+        try:
+            chunk = os.read(master, 1 << 16)
+        except OSError:  # EIO: the terminal's other side closed
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(master)
+    return proc.wait(timeout=60), ANSI.sub("", drawn.decode(errors="replace"))
+
+
+def last_bar(drawn: str, label: str) -> tuple[str, str]:
+    """(done, total) of the last frame of the bar whose description starts with ``label``."""
+    frames = [line for line in drawn.splitlines() if line.startswith(label)]
+    assert frames, f"no bar {label!r} in {drawn!r}"
+    match = re.search(r"([0-9.]+)/([0-9.]+) ?[kMG]?B", frames[-1])
+    assert match, frames[-1]
+    return match.group(1), match.group(2)
+
+
+def test_on_a_terminal_every_bar_ends_full_for_import_and_pull(
+    project: Project, make_weights: Callable[[str, dict[str, bytes]], Path]
+) -> None:
+    make_weights("alpha", {"model.bin": os.urandom(3 << 20), **SMALL_FILES})
+    project.write_config(ALPHA)
+    code, drawn = run_on_a_terminal(project, "import")
+    assert code == 0, drawn
+    for phase in ("ingest", "pack", "push"):
+        done, total = last_bar(drawn, f"alpha {phase}")
+        assert done == total, phase
+    shutil.rmtree(project.cache)
+
+    code, drawn = run_on_a_terminal(project, "pull")
+    assert code == 0, drawn
+    (layer,) = json.loads(project.lock.read_bytes())["weights"][0]["layers"]
+    done, total = last_bar(drawn, f"alpha {layer['digest'][7:19]}")
+    assert done == total
+    assert "Pulling alpha... done" in drawn
