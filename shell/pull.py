@@ -42,7 +42,8 @@ def check_manifest_layers(raw: bytes, steps: Sequence[FetchLayer]) -> None:
         if desc.get("size") != step.layer.size:
             raise ManifestMismatch(
                 f"layer {step.layer.digest}: manifest size {desc.get('size')} "
-                f"differs from weights.lock size {step.layer.size}"
+                f"differs from weights.lock size {step.layer.size}; "
+                "run 'cogw import' to push it again"
             )
 
 
@@ -73,12 +74,8 @@ def run_fetches(steps: Sequence[FetchLayer], rt: Runtime) -> list[StepResult]:
             check_manifest_layers(manifest.raw, group)
         except Exception as exc:
             rt.emit(Event(EventKind.STEP_FAILED, weight=weight, message=str(exc)))
-            results.update(
-                {
-                    id(s): failure(s, exc, f"fetch weight manifest {repo}@{s.manifest}: {exc}")
-                    for s in group
-                }
-            )
+            # Every registry and mismatch message already names the manifest.
+            results.update({id(s): failure(s, exc, f"fetch weight manifest: {exc}") for s in group})
             continue
         ready.extend(group)
     fetched = run_parallel(ready, lambda s: _fetch_one(s, rt, repo), rt)

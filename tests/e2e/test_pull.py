@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -390,19 +391,53 @@ def test_busy_registry_answers_are_retried(
     assert imported.run("status").exit_code == 0
 
 
-HOSTILE = {
-    "dotdot": [("../evil", b"pwned"), ("good.txt", b"good")],
+def hardlink(name: str, target: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = tarfile.LNKTYPE, target
+    return info
+
+
+def device(name: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.CHRTYPE
+    return info
+
+
+TarEntries = list[tarfile.TarInfo | tuple[str, bytes]]
+GOOD = ("good.txt", b"good")
+# Entries a hostile registry serves for a layer the lockfile says holds only good.txt.
+HOSTILE: dict[str, TarEntries] = {
+    "dotdot": [("../evil", b"pwned"), GOOD],
     "symlink": [symlink("good.txt", "/etc/passwd")],
-    "unexpected-name": [("surprise.txt", b"boo"), ("good.txt", b"good")],
-    "absolute": [("/tmp/evil", b"pwned"), ("good.txt", b"good")],
+    "unexpected-name": [("surprise.txt", b"boo"), GOOD],
+    "absolute": [("/tmp/evil", b"pwned"), GOOD],
+    "hardlink": [hardlink("good.txt", "../../etc/passwd")],
+    "device": [device("good.txt")],
+    "wrong-size": [("good.txt", b"good but longer")],
+}
+# Refused only after a good.txt that matched its lockfile digest was stored: that file
+# is exactly what weights.lock names, so keeping it is safe (every file is verified
+# on its own); nothing else of the layer may land in the store.
+HOSTILE_AFTER_A_GOOD_FILE: dict[str, TarEntries] = {
+    "duplicate": [GOOD, ("good.txt", b"evil")],
+    "truncated": [GOOD],
+    "symlink-after": [GOOD, symlink("link", "/etc/passwd")],
 }
 
 
-@pytest.mark.parametrize("kind", sorted(HOSTILE), ids=sorted(HOSTILE))
-def test_a_hostile_layer_fails_its_weight_alone_and_stores_nothing_of_it(
+def hostile_layer(kind: str) -> HandLayer:
+    entries = HOSTILE.get(kind) or HOSTILE_AFTER_A_GOOD_FILE[kind]
+    blob = python_tar(entries)
+    if kind == "truncated":
+        blob = blob[:700]  # the header and data of good.txt, cut inside its padding
+    return HandLayer(blob, TAR, {"good.txt": b"good"})
+
+
+@pytest.mark.parametrize("kind", [*HOSTILE, *HOSTILE_AFTER_A_GOOD_FILE])
+def test_a_hostile_layer_fails_its_weight_alone_and_stores_nothing_unverified(
     kind: str, project: Project, tmp_path: Path
 ) -> None:
-    hostile = HandLayer(python_tar(HOSTILE[kind]), TAR, {"good.txt": b"good"})  # type: ignore[arg-type]
+    hostile = hostile_layer(kind)
     bad, good = HandWeight("bad", [hostile]), good_weight("fine", tmp_path)
     write_hand_project(project, [bad, good])
     layer_digest = sha256(hostile.blob)
@@ -410,10 +445,25 @@ def test_a_hostile_layer_fails_its_weight_alone_and_stores_nothing_of_it(
     result = project.run("pull")
     assert result.exit_code == 1
     assert "Traceback" not in result.stderr
-    assert f"layer {layer_digest}" in result.stderr
-    assert stored(project) == {sha256(d) for d in good.files.values()}
-    assert temp_files(project) == []
+    assert f"error: bad: layer {layer_digest}: " in result.stderr
+    assert "Failed: 1 step (bad); 1 succeeded." in result.stderr
+    kept = {sha256(b"good")} if kind in HOSTILE_AFTER_A_GOOD_FILE else set()
+    assert stored(project) == {sha256(d) for d in good.files.values()} | kept
+    assert_store_consistent(project)
     assert not (project.dir.parent / "evil").exists() and not Path("/tmp/evil").exists()
+
+
+def test_a_layer_served_uncompressed_where_the_lockfile_says_gzip_is_refused(
+    project: Project, tmp_path: Path
+) -> None:
+    files = {"x.bin": os.urandom(2048)}
+    write_hand_project(
+        project, [HandWeight("liar", [HandLayer(gnu_tar(tmp_path, files), TAR_GZIP, files)])]
+    )
+    result = project.run("pull")
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert "error: liar: layer sha256:" in result.stderr
+    assert stored(project) == set()
 
 
 def corrupt(reg: RunningRegistry, digest: str) -> None:
@@ -463,6 +513,47 @@ def test_a_corrupted_uncompressed_layer_is_caught_by_the_file_digest(
     assert "Failed: 1 step (plain); 1 succeeded." in result.stderr
     assert sha256(files["weights.bin"]) not in stored(project)
     assert temp_files(project) == []
+
+
+def test_a_corrupted_manifest_in_the_registry_is_refused_by_its_digest(
+    project: Project, tmp_path: Path
+) -> None:
+    write_hand_project(project, [good_weight("mnfst", tmp_path), good_weight("fine", tmp_path)])
+    digest = json.loads(project.lock.read_bytes())["weights"][0]["digest"]
+    path = project.registry.blob_path(digest)
+    original = path.read_bytes()
+    path.write_bytes(original.replace(b'"mnfst"', b'"mnfsT"'))  # still valid JSON
+    assert path.read_bytes() != original
+
+    result = project.run("pull")
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert f"error: mnfst: fetch weight manifest: manifest {project.repo}@{digest}" in result.stderr
+    assert "Failed: 1 step (mnfst); 1 succeeded." in result.stderr
+
+
+def _drop_layer(entry: dict[str, Any]) -> str:
+    entry["layers"][0]["digest"] = entry["files"][0]["layer"] = sha256(b"no such layer")
+    return "does not list layer"
+
+
+def _grow_layer(entry: dict[str, Any]) -> str:
+    entry["layers"][0]["size"] += 1
+    return "differs from weights.lock size"
+
+
+@pytest.mark.parametrize("edit", [_drop_layer, _grow_layer], ids=["unlisted-layer", "layer-size"])
+def test_a_lockfile_that_disagrees_with_the_manifest_fails_with_advice(
+    edit: Callable[[dict[str, Any]], str], project: Project, tmp_path: Path
+) -> None:
+    weight = HandWeight("solo", [HandLayer(gnu_tar(tmp_path, {"a": b"a"}), TAR, {"a": b"a"})])
+    write_hand_project(project, [weight])
+    lock = json.loads(project.lock.read_bytes())
+    expected = edit(lock["weights"][0])
+    project.lock.write_text(json.dumps(lock, indent=2))
+    result = project.run("pull")
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert expected in result.stderr and "run 'cogw import' to push it again" in result.stderr
+    assert stored(project) == set()
 
 
 def test_a_weight_whose_manifest_is_gone_does_not_stop_the_others(
