@@ -14,13 +14,16 @@ import json
 import os
 import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import requests
+from click.testing import CliRunner
 
+from cogw.shell.cli import cli
 from tests.e2e.conftest import SMALL_FILES, Project, mount_sources, tree, write_tree
 from tests.fixtures.faultproxy import FaultRule
 
@@ -330,6 +333,67 @@ def test_a_bad_source_fails_clearly_and_leaves_weights_lock_and_registry_untouch
         assert_clean_failure(result, 'weight "bad"', *needles)
     assert lock_state(project) == before
     assert registry_tags(project) == tags
+
+
+NOBODY = 65534
+
+
+def _import_as_nobody(project: Project) -> tuple[int, str]:
+    """Exit code and stderr of ``cogw import`` run in a forked child as "nobody".
+
+    Root reads any file whatever its mode, so the child drops privileges first;
+    the interpreter and cogw are already loaded, so nothing needs exec (nobody
+    cannot reach the virtualenv).
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: never return into pytest
+        try:
+            os.close(read_end)
+            if os.geteuid() == 0:
+                os.setgid(NOBODY)
+                os.setuid(NOBODY)
+            args = ["import", "--project", str(project.dir)]
+            env = {"COG_CACHE_DIR": str(project.cache), "HOME": str(project.dir)}
+            result = CliRunner().invoke(cli, args, env=env)
+            os.write(write_end, json.dumps([result.exit_code, result.stderr]).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    code, stderr = json.loads(data)
+    return code, stderr
+
+
+def test_an_unreadable_file_is_named_and_leaves_weights_lock_untouched(project):
+    # A world-traversable directory: pytest's tmp_path is private to root.
+    base = Path(tempfile.mkdtemp(prefix="cogw-perm-"))
+    try:
+        base.chmod(0o755)
+        other = Project(base / "project", base / "cache", project.registry, project.repo)
+        write_tree(other.dir / "weights/good", SMALL_FILES)
+        write_tree(other.dir / "weights/bad", {"ok.json": b"{}", "secret.bin": b"s"})
+        good = weight_yaml("good", "weights/good")
+        other.write_config(weights_yaml(good))
+        assert other.run("import").exit_code == 0
+        other.write_config(weights_yaml(good, weight_yaml("bad", "weights/bad")))
+        secret = other.dir / "weights/bad/secret.bin"
+        if os.geteuid() == 0:
+            for path in (other.dir, other.cache, *other.dir.rglob("*"), *other.cache.rglob("*")):
+                os.chown(path, NOBODY, NOBODY)
+            os.chown(secret, 0, 0)
+        secret.chmod(0)
+        before, tags = lock_state(other), registry_tags(other)
+        code, stderr = _import_as_nobody(other)
+        assert code == 1, stderr
+        assert "Traceback" not in stderr
+        assert 'cannot read "secret.bin"' in stderr and "Permission denied" in stderr
+        assert lock_state(other) == before
+        assert registry_tags(other) == tags
+    finally:
+        shutil.rmtree(base)
 
 
 def test_a_file_changed_after_a_saved_plan_is_refused_and_nothing_is_written(
