@@ -592,3 +592,41 @@ def test_plan_sync_combines_import_prune_and_pull_and_apply_yes_runs_them_all(
     assert set(entries(project)) == {"a", "b"}
     assert project.run("plan", "--detailed-exitcode").exit_code == 0
     assert project.run("status").exit_code == 0
+
+
+# --- one standalone layer, however the file reaches the store ------------------------------------
+
+
+def test_a_large_file_gets_one_layer_digest_whether_copied_hardlinked_or_downloaded(
+    project, make_weights, serve_file
+):
+    big = os.urandom(1 << 16) * 1025  # 64.06 MiB: a standalone uncompressed layer
+    make_weights("writable", {"model.safetensors": big})
+    readonly = make_weights("readonly", {"model.safetensors": big})
+    (readonly / "model.safetensors").chmod(0o444)
+    server = serve_file([big])
+    sources = {
+        "writable": "weights/writable",
+        "readonly": "weights/readonly",
+        "remote": server.url("model.safetensors"),
+    }
+    layers, links = {}, {}
+    for name, uri in sources.items():
+        shutil.rmtree(project.cache, ignore_errors=True)
+        project.write_config(weights_yaml(weight_yaml(name, uri)))
+        imported = project.run("import", name)
+        assert imported.exit_code == 0, imported.stderr
+        (layer,) = entries(project)[name]["layers"]
+        layers[name] = layer
+        links[name] = (
+            (project.dir / uri / "model.safetensors").stat().st_nlink if "://" not in uri else 0
+        )
+    assert layers["writable"] == layers["readonly"] == layers["remote"]
+    assert layers["writable"]["mediaType"] == "application/vnd.oci.image.layer.v1.tar"
+    # The read-only source became the blob itself (a hardlink), the others were copied.
+    assert links == {"writable": 1, "readonly": 2, "remote": 0}
+    blob = project.registry.blob_path(layers["writable"]["digest"])
+    assert (
+        "sha256:" + hashlib.file_digest(blob.open("rb"), "sha256").hexdigest()
+        == layers["writable"]["digest"]
+    )
