@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import SMALL_FILES, Project, mount_sources, tree, write_tree
+from tests.fixtures.faultproxy import FaultProxy, FaultRule
 from tests.fixtures.registry import RunningRegistry
+from tests.fixtures.tokenserver import SERVICE
 
 pytestmark = pytest.mark.registry
 
@@ -188,3 +190,39 @@ def test_an_untrusted_certificate_fails_with_advice_to_pass_a_ca_bundle(
     assert "--ca-bundle FILE" in result.stderr
     # Import ingests into the store before pushing; a failed pull stores nothing.
     assert not project.lock.exists() if command == "import" else project.blobs() == []
+
+
+def test_a_token_rejected_mid_pull_is_renewed_and_the_pull_completes(
+    token_registry: RunningRegistry,
+    project_for: ProjectFor,
+    tmp_path: Path,
+    fault_proxy: Callable[[RunningRegistry], FaultProxy],
+) -> None:
+    """A registry may answer 401 to a token it issued (expired, revoked); ask for a new one."""
+    server = token_registry.token_server
+    assert token_registry.password is not None and server is not None
+    project = project_for(token_registry)
+    env = credentials_env("env", tmp_path, token_registry, token_registry.password)
+    assert project.run("import", env=env).exit_code == 0
+    proxy = fault_proxy(token_registry)
+    project.write_config(WEIGHT, image=f"{proxy.host}/{project.repo}")
+
+    def tokens_for_a_pull() -> int:
+        shutil.rmtree(project.cache)
+        before = server.token_requests
+        result = project.run("pull", env=env)
+        assert result.exit_code == 0, result.stderr
+        return server.token_requests - before
+
+    plain = tokens_for_a_pull()
+    challenge = (
+        f'Bearer realm="{server.realm}",service="{SERVICE}",'
+        f'scope="repository:{project.repo}:pull",error="invalid_token"'
+    )
+    proxy.add(
+        FaultRule(
+            "status", path="/blobs/sha256:", status=401, headers={"WWW-Authenticate": challenge}
+        )
+    )
+    assert tokens_for_a_pull() == plain + 1
+    assert [r.status for r in proxy.requests_matching("GET", "/blobs/sha256:")][-2:] == [401, 200]

@@ -391,6 +391,36 @@ def test_busy_registry_answers_are_retried(
     assert imported.run("status").exit_code == 0
 
 
+def test_a_blob_redirected_elsewhere_is_followed_and_verified(
+    imported: Project, fault_proxy: StartProxy
+) -> None:
+    # Registries often send blob GETs to storage on another host (S3, a CDN).
+    proxy = fault_proxy(imported.registry)
+    proxy.add(FaultRule("redirect", path=BLOB_GET, location=imported.registry.url + "{path}"))
+    imported.write_config(ALPHA, image=f"{proxy.host}/{imported.repo}")
+    result = imported.run("pull")
+    assert result.exit_code == 0, result.stderr
+    assert [r.fault for r in proxy.requests_matching("GET", BLOB_GET)] == ["redirect"]
+    assert imported.run("status").exit_code == 0
+    assert_store_consistent(imported)
+
+
+def test_two_weights_sharing_files_both_become_ready_in_one_pull(
+    project: Project, make_weights: Callable[[str, dict[str, bytes]], Path]
+) -> None:
+    shared = {**SMALL_FILES, "model.bin": os.urandom(1 << 18)}
+    make_weights("alpha", shared)
+    make_weights("beta", {**shared, "extra.txt": b"only beta"})
+    project.write_config(ALPHA + ALPHA.replace("alpha", "beta").replace("weights:\n", ""))
+    assert project.run("import").exit_code == 0
+    shutil.rmtree(project.cache)
+    result = project.run("pull")
+    assert result.exit_code == 0, result.stderr
+    assert project.run("status").exit_code == 0
+    assert stored(project) == {sha256(d) for d in [*shared.values(), b"only beta"]}
+    assert_store_consistent(project)
+
+
 def hardlink(name: str, target: str) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.type, info.linkname = tarfile.LNKTYPE, target
