@@ -139,7 +139,8 @@ def render_report(r: Results) -> str:
         "physical floor. Registry, client and disk share the same CPUs; the data stays in the "
         "page cache (warm reads), and `sync` runs before every timed step. MB = 10⁶ bytes. "
         "Wall-clock medians decide the targets; CPU s is the client's user + system time "
-        "(the registry's own CPU is not counted).",
+        "(the registry's own CPU is not counted). cogw's modules are byte-compiled before the "
+        "run, as a package install does.",
         "",
         *_facts_section(r),
         *_targets_section(r),

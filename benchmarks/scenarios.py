@@ -42,7 +42,11 @@ class Bench:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "COG_CACHE_DIR": str(self.cache), "PYTHONPATH": self.pythonpath}
+        env = {**os.environ, "COG_CACHE_DIR": str(self.cache), "PYTHONPATH": self.pythonpath}
+        # An installed cogw runs from bytecode; without it every run would compile its
+        # modules again and time the compiler.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        return env
 
     @property
     def lock_path(self) -> Path:
