@@ -8,6 +8,7 @@ U+2028/U+2029 escaped, other non-ASCII raw, map keys in the order given.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 _GO_ESCAPES = (
@@ -26,10 +27,13 @@ def _go_escape(text: str) -> str:
     return text
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _to_text(text: str) -> bytes:
-    # Lone surrogates cannot occur
-    # in values decoded from UTF-8, but replace them the way Go replaces invalid UTF-8.
-    return _go_escape(text).encode("utf-8", "replace")
+    # Lone surrogates cannot come from UTF-8 input; if one is built in memory,
+    # write the escape \ufffd as Go does for invalid UTF-8.
+    return _LONE_SURROGATE.sub(r"\\ufffd", _go_escape(text)).encode("utf-8")
 
 
 def go_marshal(value: Any) -> bytes:

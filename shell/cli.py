@@ -677,30 +677,35 @@ def lock_group() -> None:
 @click.option("--config", "config", metavar="FILE", help="Config file (default cog.yaml).")
 def lock_fmt(check: bool, project: str | None, config: str | None) -> None:
     """Rewrite weights.lock in its canonical form (the bytes Cog writes)."""
+    where = locate_project(project, config, Path.cwd())
+    if check:
+        data, canonical = canonical_lock(where)
+        if canonical != data:
+            echo_err("weights.lock is not canonical; run 'cogw lock fmt'")
+            sys.exit(1)
+    else:
+        from cogw.shell.fs import atomic_write, project_lock
+
+        # Read under the lock: an import recording meanwhile must not be overwritten.
+        with user_errors(), project_lock(where.dir):
+            data, canonical = canonical_lock(where)
+            if canonical != data:
+                atomic_write(where.lock_path, canonical)
+                echo_err("Rewrote weights.lock.")
+                return
+    echo_err("weights.lock is canonical.")
+
+
+def canonical_lock(where: Project) -> tuple[bytes, bytes]:
+    """The lockfile's bytes and their canonical form; a missing or invalid file exits 1."""
     from cogw.core.lockfile import parse_lockfile, render_lockfile
 
-    where = locate_project(project, config, Path.cwd())
     data = unwrap(read_lock_bytes(where))
     if data is None:
         fail(
             (Diagnostic(f"no weights.lock in {where.dir}", hint="run 'cogw import' to create it"),)
         )
-    canonical = render_lockfile(unwrap(parse_lockfile(data, "weights.lock")))
-    if canonical == data:
-        echo_err("weights.lock is canonical.")
-        return
-    if check:
-        echo_err("weights.lock is not canonical; run 'cogw lock fmt'")
-        sys.exit(1)
-    rewrite_lock(where, canonical)
-    echo_err("Rewrote weights.lock.")
-
-
-def rewrite_lock(where: Project, data: bytes) -> None:
-    from cogw.shell.fs import atomic_write, project_lock
-
-    with user_errors(), project_lock(where.dir):
-        atomic_write(where.lock_path, data)
+    return data, render_lockfile(unwrap(parse_lockfile(data, "weights.lock")))
 
 
 def main() -> None:

@@ -103,8 +103,9 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
 def project_lock(project_dir: Path, timeout: float | None = None) -> Iterator[None]:
     """Hold the exclusive cross-process lock ``<project>/.cog/cog.lock``.
 
-    flock-based, the same lock later Cog versions take, so cogw and Cog never
-    rewrite weights.lock at the same time. The lock file is kept on release:
+    flock-based, the same lock later Cog versions take (Cog v0.19.3 locks
+    ``weights.lock.guard`` instead), so cogw and a later Cog never rewrite
+    weights.lock at the same time. The lock file is kept on release:
     unlinking a flock file lets a waiter lock an inode nobody else will see.
     ``timeout=None`` waits forever.
     """

@@ -97,7 +97,9 @@ def hash_body(
     on_bytes: OnBytes | None,
     cancel: threading.Event | None,
 ) -> tuple[str, int]:
-    """(``sha256:`` digest, size) of the body, which is closed; reading stops past ``limit``."""
+    """(``sha256:`` digest, size) of the body, which is closed.
+
+    A body longer than ``limit`` is an error, never a digest of its first part."""
     h = hashlib.sha256()
     size = 0
     with contextlib.closing(resp):
@@ -106,7 +108,7 @@ def hash_body(
                 raise HashCancelled("hashing cancelled")
             size += len(chunk)
             if size > limit:
-                break
+                raise SourceError(f"{resp.url}: the server sent more than {limit} bytes")
             h.update(chunk)
             if on_bytes is not None:
                 on_bytes(len(chunk))

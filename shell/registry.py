@@ -386,7 +386,8 @@ class RegistryClient:
         self._lock = threading.Lock()
         self._challenge: Challenge | None = None
         self._authorizations: dict[tuple[str, ...], str] = {}
-        # requests would let REQUESTS_CA_BUNDLE override a True/None verify: pass a value.
+        # With --ca-bundle the bundle is passed on every request, so REQUESTS_CA_BUNDLE
+        # cannot replace it; without it, requests' default (system CAs or that variable).
         self._verify: bool | str = options.ca_bundle if options.ca_bundle else True
         self._timeout = (options.connect_timeout, options.read_timeout)
 
