@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from cogw.core.digest import short_digest
+from cogw.core.digest import format_digest_short, short_digest
 from cogw.core.events import Event, EventKind
 from cogw.core.render import format_size
 
@@ -46,6 +46,9 @@ class PlainProgress:
             return f"  layer {short_digest(e.layer_digest)} ({size})"
         if k is EventKind.FILE_STORED and self.verbose:
             return f"    {e.path} ({format_size(e.file_size)}) {short_digest(e.file_digest)}"
+        if k is EventKind.STEP_FAILED and e.layer_digest:
+            # A weight fetches several layers at once: say which one broke.
+            return f"{e.weight}: layer {format_digest_short(e.layer_digest)} failed: {e.message}"
         if k is EventKind.STEP_FAILED:
             return f"{e.weight}: failed: {e.message}"
         if k is EventKind.PHASE:

@@ -586,6 +586,35 @@ def test_a_lockfile_that_disagrees_with_the_manifest_fails_with_advice(
     assert stored(project) == set()
 
 
+def test_after_one_layer_of_a_weight_fails_the_next_pull_fetches_only_that_layer(
+    project: Project, tmp_path: Path
+) -> None:
+    bundle_files = {"a.json": b"{}", "b/c.txt": os.urandom(512)}
+    big = {"big.bin": os.urandom(1 << 18)}
+    bundle = HandLayer(
+        gzip.compress(gnu_tar(tmp_path, bundle_files), mtime=0), TAR_GZIP, bundle_files
+    )
+    plain = HandLayer(gnu_tar(tmp_path, big), TAR, big)
+    write_hand_project(project, [HandWeight("two", [bundle, plain])])
+    blob_path = project.registry.blob_path(sha256(plain.blob))
+    corrupt(project.registry, sha256(plain.blob))
+
+    failed = project.run("pull")
+    assert failed.exit_code == 1
+    assert f"✗ fetch two layer {sha256(plain.blob)[:19]}" in failed.stderr
+    assert f"+ fetched two layer {sha256(bundle.blob)[:19]}" in failed.stderr
+    assert "Failed: 1 step (two); 1 succeeded." in failed.stderr
+    assert f"two: layer {sha256(plain.blob)[:19]} failed: store big.bin" in failed.stderr
+
+    blob_path.write_bytes(plain.blob)
+    again = project.run("pull", "--json")
+    assert again.exit_code == 0, again.stderr
+    events = [json.loads(line)["event"] for line in again.stderr.splitlines()]
+    started = [e["layer_digest"] for e in events if e["kind"] == "layer-start"]
+    assert started == [sha256(plain.blob)]
+    assert stored(project) == {sha256(d) for d in [*bundle_files.values(), *big.values()]}
+
+
 def test_a_weight_whose_manifest_is_gone_does_not_stop_the_others(
     project: Project, tmp_path: Path
 ) -> None:
