@@ -117,7 +117,8 @@ def test_missing_credentials_give_a_clear_auth_error(
     result = project.run("import", env={"DOCKER_CONFIG": str(tmp_path / "none")})
     assert result.exit_code == 1
     assert_clean_failure(result.stderr)
-    assert "auth" in result.stderr.lower() or "credential" in result.stderr.lower()
+    assert f"error: alpha: authentication to {reg.host} failed (anonymously)" in result.stderr
+    assert f"docker login {reg.host}" in result.stderr and "COGW_REGISTRY_USERNAME" in result.stderr
     assert not project.lock.exists()
 
 
@@ -137,7 +138,8 @@ def test_a_wrong_password_is_a_clear_auth_error_that_never_shows_the_password(
     assert_clean_failure(result.stderr + result.stdout, WRONG_PASSWORD)
     encoded = base64.b64encode(f"cogw:{WRONG_PASSWORD}".encode()).decode()
     assert encoded not in result.stderr + result.stdout
-    assert re.search(r"auth|credential|denied|unauthori[sz]ed", result.stderr, re.IGNORECASE)
+    assert f"authentication to {reg.host} failed (as 'cogw')" in result.stderr
+    assert "refused the credentials" in result.stderr
     assert not project.lock.exists()
 
 
@@ -155,7 +157,7 @@ def test_a_wrong_password_on_pull_is_a_clear_error_per_weight(
     assert result.exit_code == 1
     assert_clean_failure(result.stderr + result.stdout, WRONG_PASSWORD)
     assert "alpha" in result.stderr
-    assert re.search(r"auth|credential|denied|unauthori[sz]ed", result.stderr, re.IGNORECASE)
+    assert f"authentication to {basic_registry.host} failed (as 'cogw')" in result.stderr
     assert project.blobs() == []
 
 
