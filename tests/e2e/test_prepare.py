@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -118,6 +119,25 @@ def test_text_output_lists_mounts_on_stdout_and_how_to_release_on_stderr(
         f"{root}/beta -> /srv/beta (read-only)",
     ]
     assert f"Prepared mounts {mount_id} (release with: cogw release {mount_id})" in result.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="shell/cli.py print_mounts joins -v flags unquoted; a path with a space splits",
+)
+def test_docker_output_survives_a_project_path_with_spaces(
+    tmp_path: Path, registry: RunningRegistry
+) -> None:
+    spaced = Project(tmp_path / "my project", tmp_path / "cache", registry, "prepare/spaced-path")
+    write_tree(spaced.dir / "weights" / "beta", BETA_FILES)
+    spaced.write_config(TWO_WEIGHTS.split("  - name: beta")[0].replace("alpha", "beta"))
+    assert spaced.run("import", "-q").exit_code == 0
+    result = spaced.run("prepare", "--docker")
+    assert result.exit_code == 0, result.stderr
+    flag, volume = shlex.split(result.stdout)
+    source, target, mode = volume.rsplit(":", 2)
+    assert (flag, target, mode) == ("-v", "/src/weights/beta", "ro")
+    assert tree(Path(source)) == BETA_FILES
 
 
 def test_json_and_docker_together_are_a_usage_error(imported: Project) -> None:

@@ -334,6 +334,9 @@ def test_an_artifact_pushed_with_curl_pulls_and_prepares_to_the_exact_files(
         "config.json": b'{"hidden_size": 384}',
         "tokenizer/vocab.txt": b"a\nb\n" * 50,
         "tokenizer/special.json": '{"ü": 1}'.encode(),
+        "empty.txt": b"",
+        "ünïcödé/名前.txt": "✓".encode(),
+        "long/" + "n" * 150 + ".json": b"{}",  # GNU tar writes a long-name entry
     }
     big = {"model.safetensors": os.urandom(300_000)}
     bundle = subprocess.run(
