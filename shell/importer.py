@@ -8,13 +8,25 @@ the config blob and manifest (pure, Cog's exact bytes), push blobs then the
 manifest, and only then record the entry. weights.lock is written once, under
 the project lock, after every push that succeeded: a failed push never leaves
 a lockfile naming manifests the registry lacks.
-"""
 
+Bytes are read as few times as the checks allow, because a cold import of a
+large model is bound by disk and network, not by CPU:
+
+* a large local file (a one-file uncompressed layer) is read once for its file
+  and layer digests together, then pushed straight from the source while the
+  store copy runs in the background; the file digest proves the layer digest
+  names the inventoried bytes, and the manifest waits for the copy;
+* a large remote file is hashed into its layer digest while it streams into
+  the store, then pushed from the store;
+* small files are packed into gzip bundles from the store, after ingest.
+
+This module does not know tar bytes, registry protocols or how sources list files.
+"""
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +49,6 @@ from cogw.core.lockfile import (
     upsert,
 )
 from cogw.core.oci import (
-    MEDIA_TYPE_CONFIG,
     MEDIA_TYPE_MANIFEST,
     config_blob,
     manifest_bytes,
@@ -51,8 +62,15 @@ from cogw.core.render import format_size
 from cogw.core.tarformat import standalone_framing
 from cogw.core.timefmt import format_go_time
 from cogw.shell.execute import Runtime, failure, read_lock_strict
-from cogw.shell.fs import LinkError, atomic_write, project_lock
-from cogw.shell.layers import PackedLayer, digest_layers, stream_layer
+from cogw.shell.fs import atomic_write, project_lock
+from cogw.shell.layers import (
+    LayerSourceError,
+    OpenFile,
+    PackedLayer,
+    digest_file_and_layer,
+    digest_layers,
+    stream_layer,
+)
 
 if TYPE_CHECKING:
     from cogw.shell.sources import Source
@@ -108,56 +126,33 @@ def _standalone_raw(plans: Sequence[LayerPlan]) -> dict[str, str]:
     }
 
 
-def _linked(rt: Runtime, f: InventoryFile, local: Path) -> bool:
-    """Ingest by reflink, or by hardlink when the store's "auto" rule allows one.
-
-    False means the bytes must be copied, which the caller does itself so
-    that the copy's read also yields the layer digest.
-    """
-    try:
-        rt.store.ingest_path(f.digest, f.size, local, "reflink")
-        return True
-    except LinkError:
-        pass
-    info = local.stat()
-    if info.st_mode & 0o222 == 0 and info.st_uid == os.geteuid():
-        rt.store.ingest_path(f.digest, f.size, local, "auto")
-        return True
-    return False
-
-
 def _ingest_file(
     f: InventoryFile, source: Source, rt: Runtime, layer_path: str | None
 ) -> PackedLayer | None:
-    """Put one file into the store; the standalone layer digest when ``layer_path`` asks."""
+    """Put one file into the store; for a remote file read as the standalone layer at
+    ``layer_path``, that layer's digest too."""
     local = source.local_path(f.path)
-    if layer_path is None:
-        if local is not None:
-            rt.store.ingest_path(f.digest, f.size, local)
-        else:
-            with source.open(f.path) as reader:
-                rt.store.put_file(f.digest, f.size, reader, cancel=rt.cancel)
+    if local is not None:
+        rt.store.ingest_path(f.digest, f.size, local)
         return None
-    if local is not None and _linked(rt, f, local):
-        return None
-    with open(local, "rb") if local is not None else source.open(f.path) as reader:
+    with source.open(f.path) as reader:
+        if layer_path is None:
+            rt.store.put_file(f.digest, f.size, reader, cancel=rt.cancel)
+            return None
         tee = _LayerTee(reader, layer_path, f.size)
         stored = rt.store.put_file(f.digest, f.size, cast(BinaryIO, tee), cancel=rt.cancel)
     # An already-present blob was drained, not verified: its tee hash proves nothing.
     return tee.layer() if stored else None
 
 
-def _ingest(step: ImportWeight, plans: Sequence[LayerPlan] | None, rt: Runtime) -> Captured:
+def _ingest(
+    step: ImportWeight, source: Source, plans: Sequence[LayerPlan] | None, rt: Runtime
+) -> Captured:
     """Put every file the store lacks into it, verified by the store.
 
     With ``plans`` (layer digests still to compute), the copy of each large
     uncompressed file also yields its layer digest.
     """
-    from cogw.shell.sources import source_for
-
-    # Pinned to the planned fingerprint: an hf:// ref that moved since the plan is
-    # read at the planned commit, so ingested bytes match the planned digests.
-    source = source_for(step.spec.uri, rt.project.dir, fingerprint=step.fingerprint)
     unique = {f.digest: f for f in step.files}
     todo = [f for f in unique.values() if not rt.store.exists(f.digest)]
     raw = _standalone_raw(plans) if plans is not None else {}
@@ -188,14 +183,12 @@ def _ingest(step: ImportWeight, plans: Sequence[LayerPlan] | None, rt: Runtime) 
 def _map_parallel(
     fn: Callable[[InventoryFile], None], items: Sequence[InventoryFile], rt: Runtime
 ) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max_workers=max(1, rt.jobs)) as pool:
         for _ in pool.map(fn, items):
             pass
 
 
-def _opener(rt: Runtime) -> Callable[[InventoryFile], IO[bytes]]:
+def _opener(rt: Runtime) -> OpenFile:
     def open_file(f: InventoryFile) -> IO[bytes]:
         return open(rt.store.path(f.digest), "rb")
 
@@ -268,58 +261,61 @@ def _with_time(entry: WeightEntry, imported_at: str) -> WeightEntry:
     return replace(entry, source=replace(entry.source, imported_at=imported_at))
 
 
-def _push(
-    step: ImportWeight,
-    entry: WeightEntry,
-    plans: Sequence[LayerPlan],
-    packed: Sequence[PackedLayer],
-    config: bytes,
-    manifest: bytes,
-    rt: Runtime,
-) -> str:
+def _push_layer(
+    step: ImportWeight, plan: LayerPlan, layer: PackedLayer, open_file: OpenFile, rt: Runtime
+) -> None:
     client, repo = rt.registry()
-    open_file = _opener(rt)
-    total = sum(p.size for p in packed)
-    rt.emit(Event(EventKind.PHASE, weight=step.weight, phase="push", nbytes=total))
-
-    def push_layer(i: int) -> None:
-        plan, layer = plans[i], packed[i]
-        outcome = client.push_blob(
-            repo,
-            layer.digest,
-            layer.size,
-            lambda: stream_layer(plan, open_file),
-            cancel=rt.cancel,
-            on_bytes=lambda n: rt.emit(
-                Event(
-                    EventKind.BYTES,
-                    weight=step.weight,
-                    phase="push",
-                    layer_digest=layer.digest,
-                    nbytes=n,
-                )
-            ),
-        )
-        rt.emit(
+    outcome = client.push_blob(
+        repo,
+        layer.digest,
+        layer.size,
+        lambda: stream_layer(plan, open_file),
+        cancel=rt.cancel,
+        on_bytes=lambda n: rt.emit(
             Event(
-                EventKind.PUSH_BLOB,
+                EventKind.BYTES,
                 weight=step.weight,
+                phase="push",
                 layer_digest=layer.digest,
-                layer_size=layer.size,
-                message=outcome,
+                nbytes=n,
+            )
+        ),
+    )
+    rt.emit(
+        Event(
+            EventKind.PUSH_BLOB,
+            weight=step.weight,
+            layer_digest=layer.digest,
+            layer_size=layer.size,
+            message=outcome,
+        )
+    )
+
+
+def _push_layers(
+    step: ImportWeight, plans: Sequence[LayerPlan], packed: Sequence[PackedLayer], rt: Runtime
+) -> None:
+    """Push the layers from the store, ``rt.jobs`` at a time."""
+    open_file = _opener(rt)
+    rt.emit(
+        Event(EventKind.PHASE, weight=step.weight, phase="push", nbytes=sum(p.size for p in packed))
+    )
+    with ThreadPoolExecutor(max_workers=max(1, rt.jobs)) as pool:
+        list(
+            pool.map(
+                lambda i: _push_layer(step, plans[i], packed[i], open_file, rt), range(len(plans))
             )
         )
 
-    from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=max(1, rt.jobs)) as pool:
-        list(pool.map(push_layer, range(len(plans))))
+def _push_manifest(entry: WeightEntry, config: bytes, manifest: bytes, rt: Runtime) -> str:
+    """The config blob, then the manifest: only now can a puller see the weight."""
+    client, repo = rt.registry()
     client.push_blob(repo, sha256_of(config), len(config), lambda: iter([config]))
     tag = weight_tag(entry.name, entry.set_digest)
     pushed = client.put_manifest(repo, tag, manifest, MEDIA_TYPE_MANIFEST)
     if pushed != entry.digest:
         raise ImportFailed(f"registry stored manifest {pushed}, expected {entry.digest}")
-    _ = MEDIA_TYPE_CONFIG
     return f"{repo}:{tag}"
 
 
@@ -345,21 +341,134 @@ def _digest_rest(
     return [streamed[i] if i in streamed else captured[key[i]] for i in range(len(plans))]
 
 
+def _local_standalone(plans: Sequence[LayerPlan], source: Source) -> dict[int, Path]:
+    """Plan index -> local file, for the one-file uncompressed layers of a local source."""
+    found = {}
+    for i, plan in enumerate(plans):
+        if plan.gzip_level is None and len(plan.files) == 1:
+            local = source.local_path(plan.files[0].path)
+            if local is not None:
+                found[i] = local
+    return found
+
+
+def _file_opener(local: Path) -> OpenFile:
+    def open_file(_: InventoryFile) -> IO[bytes]:
+        return open(local, "rb")
+
+    return open_file
+
+
+def _direct_layer(plan: LayerPlan, local: Path) -> PackedLayer:
+    """One read of a local file gives its layer digest, checked through its file digest.
+
+    The file digest proves the bytes are the inventoried ones, so the layer
+    digest (which the registry checks on upload) names exactly those bytes.
+    """
+    f = plan.files[0]
+    try:
+        with open(local, "rb") as reader:
+            digest, layer = digest_file_and_layer(f.path, f.size, reader)
+    except (OSError, LayerSourceError) as exc:
+        raise ImportFailed(f'read "{f.path}": {exc}') from exc
+    if digest != f.digest:
+        raise ImportFailed(
+            f'"{f.path}" changed since it was inventoried (expected {f.digest}, read {digest});'
+            " run the import again"
+        )
+    return layer
+
+
+def _digest_and_push_direct(
+    step: ImportWeight, plans: Sequence[LayerPlan], local: dict[int, Path], rt: Runtime
+) -> dict[int, PackedLayer]:
+    """Digest each large local file and push its layer straight from the source."""
+
+    def one(i: int) -> PackedLayer:
+        layer = _direct_layer(plans[i], local[i])
+        _push_layer(step, plans[i], layer, _file_opener(local[i]), rt)
+        return layer
+
+    rt.emit(
+        Event(
+            EventKind.PHASE,
+            weight=step.weight,
+            phase="push",
+            nbytes=sum(plans[i].files[0].size for i in local),
+        )
+    )
+    with ThreadPoolExecutor(max_workers=max(1, rt.jobs)) as pool:
+        return dict(zip(local, pool.map(one, local), strict=True))
+
+
+def _pack_overlapped(
+    step: ImportWeight,
+    plans: Sequence[LayerPlan],
+    source: Source,
+    local: dict[int, Path],
+    rt: Runtime,
+) -> list[PackedLayer]:
+    """Copy into the store while the large local files are pushed from the source.
+
+    The copy is bound by disk writes and the upload by the network and the
+    registry, so running them together hides the shorter one. Small files are
+    packed from the store once the copy is done; the manifest waits for both.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as background:
+        ingesting = background.submit(_ingest, step, source, None, rt)
+        direct = _digest_and_push_direct(step, plans, local, rt)
+        ingesting.result()  # a failed copy fails the import before any manifest
+    rest = [i for i in range(len(plans)) if i not in direct]
+    packed = dict(direct)
+    if rest:
+        rest_plans = [plans[i] for i in rest]
+        rt.emit(
+            Event(
+                EventKind.PHASE,
+                weight=step.weight,
+                phase="pack",
+                nbytes=sum(f.size for p in rest_plans for f in p.files),
+            )
+        )
+        rest_packed = digest_layers(rest_plans, _opener(rt), rt.jobs)
+        _push_layers(step, rest_plans, rest_packed, rt)
+        packed.update(zip(rest, rest_packed, strict=True))
+    return [packed[i] for i in range(len(plans))]
+
+
+def _pack_and_push(
+    step: ImportWeight,
+    plans: Sequence[LayerPlan],
+    reused: list[PackedLayer] | None,
+    rt: Runtime,
+) -> list[PackedLayer]:
+    """Every layer in the registry, with its digest, and every file in the store."""
+    from cogw.shell.sources import source_for
+
+    # Pinned to the planned fingerprint: an hf:// ref that moved since the plan is
+    # read at the planned commit, so ingested bytes match the planned digests.
+    source = source_for(step.spec.uri, rt.project.dir, fingerprint=step.fingerprint)
+    local = _local_standalone(plans, source) if reused is None else {}
+    if local:
+        return _pack_overlapped(step, plans, source, local, rt)
+    captured = _ingest(step, source, plans if reused is None else None, rt)
+    packed = reused if reused is not None else _digest_rest(step, plans, captured, rt)
+    _push_layers(step, plans, packed, rt)
+    return packed
+
+
 def import_one(
     step: ImportWeight, lock: Lockfile | None, envelope: str, rt: Runtime
 ) -> tuple[WeightEntry, str]:
     plans = plan_layers(list(step.files), PackOptions())
     existing = find_weight(lock, step.weight) if lock else None
     same_envelope = lock is not None and lock.envelope_format == envelope
-    packed = _reusable_layers(plans, existing, same_envelope)
-    captured = _ingest(step, plans if packed is None else None, rt)
-    if packed is None:
-        packed = _digest_rest(step, plans, captured, rt)
+    reused = _reusable_layers(plans, existing, same_envelope)
+    packed = _pack_and_push(step, plans, reused, rt)
     entry, config, manifest = build_entry(
         step, plans, packed, existing, format_go_time(datetime.now(UTC))
     )
-    ref = _push(step, entry, plans, packed, config, manifest, rt)
-    return entry, ref
+    return entry, _push_manifest(entry, config, manifest, rt)
 
 
 def run_imports(steps: Sequence[ImportWeight], rt: Runtime) -> list[StepResult]:

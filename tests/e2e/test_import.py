@@ -630,3 +630,45 @@ def test_a_large_file_gets_one_layer_digest_whether_copied_hardlinked_or_downloa
         "sha256:" + hashlib.file_digest(blob.open("rb"), "sha256").hexdigest()
         == layers["writable"]["digest"]
     )
+
+
+# --- a file changing between inventory and ingest ------------------------------------------------
+
+
+def _plan_then_apply(project: Project, change: Callable[[], None]):
+    """Plan an import, run ``change``, then apply that plan: the window between
+    the inventory and the ingest that a slow import leaves open."""
+    from cogw.core.plan import Operation, make_plan
+    from cogw.shell.cli import Options, run_plan, snapshot_for
+
+    opts = Options(str(project.dir), None, str(project.cache), (), None, 2)
+    plan = make_plan(snapshot_for(opts, Operation.IMPORT, []), Operation.IMPORT, [])
+    assert len(plan.steps) == 1
+    change()
+    outcome, _ = run_plan(opts, plan, as_json=False, quiet=True)
+    return outcome
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "needle"),
+    [
+        ("model.safetensors", 1 << 26, "changed since it was inventoried"),
+        ("config.json", 4096, "digest mismatch"),
+    ],
+    ids=["large-file-pushed-from-the-source", "small-file-copied-into-the-store"],
+)
+def test_a_file_rewritten_between_inventory_and_ingest_fails_the_import_and_writes_nothing(
+    project, make_weights, name, size, needle
+):
+    src = make_weights("alpha", {**SMALL_FILES, name: b"a" * size})
+    project.write_config(weights_yaml(weight_yaml("alpha", "weights/alpha")))
+
+    def rewrite_same_size() -> None:
+        (src / name).write_bytes(b"b" * size)
+
+    outcome = _plan_then_apply(project, rewrite_same_size)
+    (failed,) = outcome.failed
+    assert needle in failed.diagnostic.summary and name in failed.diagnostic.summary
+    assert "run the import again" in failed.diagnostic.summary
+    assert not project.lock.exists()
+    assert registry_tags(project) == []
