@@ -2,7 +2,7 @@
 
 Knows how to turn measurements into sentences: which targets were missed and by how
 much, how loaded the machine was, where each profiled command spent its busy time and
-how many sha256 passes over the data that time amounts to. Every figure comes from the
+how many sha256 passes over the data it made. Every figure comes from the
 results; hand-written notes on causes and fixes live in notes.md, pinned to a revision.
 """
 
@@ -43,24 +43,16 @@ def _missed_lines(verdicts: Sequence[Target]) -> list[str]:
     return [f"- Missed: {t.goal} (measured {t.measured})." for t in missed]
 
 
-def _hash_rate(r: Results) -> float | None:
-    """This machine's hashlib rate in bytes/s, from the hash-only floor."""
-    hashing = r.imports.hashing
-    return hashing.nbytes / hashing.seconds if hashing.seconds > 0 else None
-
-
-def _passes(prof: Profile, nbytes: int, rate: float | None) -> str:
-    hashing = dict(prof.categories).get("sha256 hashing", 0.0)
-    if rate is None or not nbytes or hashing <= 0:
+def _passes(prof: Profile, nbytes: int) -> str:
+    if prof.hashed_bytes is None or not nbytes:
         return ""
-    passes = hashing / (nbytes / rate)
     return (
-        f" Its sha256 time is about {passes:.1f} passes over the {nbytes / 1e6:.0f} MB at the "
-        f"hash-only floor's {rate / 1e6:.0f} MB/s."
+        f" It fed {prof.hashed_bytes / 1e6:.0f} MB to sha256: "
+        f"{prof.hashed_bytes / nbytes:.1f} passes over the {nbytes / 1e6:.0f} MB it moved."
     )
 
 
-def _profile_line(prof: Profile, nbytes: int, rate: float | None) -> str:
+def _profile_line(prof: Profile, nbytes: int) -> str:
     shown = [
         f"{name} {seconds:.2f} s ({100 * seconds / prof.busy_seconds:.0f}%)"
         for name, seconds in prof.categories
@@ -70,14 +62,13 @@ def _profile_line(prof: Profile, nbytes: int, rate: float | None) -> str:
         f"- `{prof.command}` was busy {prof.busy_seconds:.2f} s (all threads): "
         + "; ".join(shown)
         + "."
-        + _passes(prof, nbytes, rate)
+        + _passes(prof, nbytes)
     )
 
 
 def _profile_lines(r: Results) -> list[str]:
-    rate = _hash_rate(r)
     sizes = {"cogw pull": r.pulls.cogw.nbytes, "cogw import": r.imports.cold.nbytes}
-    return [_profile_line(p, sizes.get(p.command, 0), rate) for p in r.profiles]
+    return [_profile_line(p, sizes.get(p.command, 0)) for p in r.profiles]
 
 
 def _startup_line(r: Results) -> str:

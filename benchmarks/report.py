@@ -90,9 +90,10 @@ def _profile_section(r: Results) -> list[str]:
     if not r.profiles:
         return [*lines, "Not run (`--no-profile`).", ""]
     lines += [
-        "One extra run of each command under cProfile, in every thread (`python -m "
-        "benchmarks.profiling`), so its wall time is longer than above. Own time is summed over "
-        "threads; threads waiting on locks (pool results) are left out as idle.",
+        "One extra run of each command under cProfile, in every thread "
+        "(`benchmarks/profiling.py`), so it runs slower than above. Own time is wall time summed "
+        "over threads (time a thread waits for a CPU counts too); threads waiting on locks or "
+        "queues (pool results) are left out as idle.",
         "",
     ]
     for prof in r.profiles:

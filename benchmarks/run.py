@@ -91,7 +91,8 @@ def cogw_command(args: argparse.Namespace) -> tuple[tuple[str, ...], str, str]:
 
 def profile_command(bench: Bench, name: str, args: Sequence[str], label: str) -> Profile:
     out = bench.work / f"{name}.prof"
-    argv = [bench.python, "-m", "benchmarks.profiling", str(out), "--", *args]
+    # By path, not -m: a --cogw-src tree may hold its own (older) benchmarks package.
+    argv = [bench.python, str(Path(__file__).with_name("profiling.py")), str(out), "--", *args]
     with bench.log.open("ab") as log:
         subprocess.run(
             argv, cwd=bench.workload.project, env=bench.env, stdout=log, stderr=log, check=True
