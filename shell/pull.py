@@ -5,6 +5,12 @@ it lists each layer; then stream the layers on a bounded pool. Each layer is
 verified while streaming (the registry client hashes the blob; the store
 hashes every file), and only paths the lockfile assigns to the layer are
 accepted. A failing weight does not stop the others.
+
+A layer that fails part-way (a hostile entry, a truncation, a blob digest that
+does not match) keeps the files it already stored: each was checked against its
+lockfile digest before it was renamed into place, so it is exactly the file the
+lockfile names, and removing it could race with another process relying on it.
+Nothing unverified is ever stored.
 """
 
 from __future__ import annotations
