@@ -51,6 +51,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--cogw", default=str(Path(sys.executable).with_name("cogw")), help="cogw executable"
     )
     parser.add_argument(
+        "--revision",
+        help="measure this commit of the repository (a `git archive` of it), not the work tree",
+    )
+    parser.add_argument(
         "--cogw-src",
         type=Path,
         help="run cogw from this source tree instead (e.g. `git archive` of another commit)",
@@ -77,8 +81,36 @@ def compile_sources(tree: Path) -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", *dirs], check=True)
 
 
-def cogw_command(args: argparse.Namespace) -> tuple[tuple[str, ...], str, str]:
+def export_revision(revision: str, work: Path) -> tuple[Path, str]:
+    """The tree of ``revision`` unpacked under ``work``, and its short commit id."""
+    commit = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", f"{revision}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    tree = work / "cogw-src"
+    archive = subprocess.Popen(
+        ["git", "-C", str(REPO_ROOT), "archive", commit], stdout=subprocess.PIPE
+    )
+    tree.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(tree)], stdin=archive.stdout, check=True)
+    if archive.wait() != 0:
+        raise BenchError(f"git archive {commit} failed")
+    return tree, commit
+
+
+def cogw_command(args: argparse.Namespace, work: Path) -> tuple[tuple[str, ...], str, str]:
     """How to run cogw, the PYTHONPATH for it and the profiler, and where its code is from."""
+    if args.revision is not None:
+        tree, commit = export_revision(args.revision, work)
+        check_tools(sys.executable)
+        compile_sources(tree)
+        return (
+            (sys.executable, "-c", CLI_MAIN),
+            f"{tree}{os.pathsep}{REPO_ROOT}",
+            (f"commit {commit} ({args.revision}), exported with git archive"),
+        )
     if args.cogw_src is None:
         check_tools(args.cogw)
         compile_sources(REPO_ROOT)
@@ -114,7 +146,7 @@ def run_profiles(bench: Bench) -> list[Profile]:
 
 def run_all(args: argparse.Namespace, work: Path) -> Results:
     load_at_start = load_average()
-    cogw, pythonpath, cogw_source = cogw_command(args)
+    cogw, pythonpath, cogw_source = cogw_command(args, work)
     with local_registry(work / "registry") as registry:
         say(f"registry on {registry.host}; writing a {args.size_mib} MiB workload")
         workload = make_workload(work, args.size_mib, f"{registry.host}/bench/import-0")
