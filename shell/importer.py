@@ -22,6 +22,7 @@ large model is bound by disk and network, not by CPU:
 
 This module does not know tar bytes, registry protocols or how sources list files.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -87,10 +88,11 @@ Captured = dict[tuple[str, str], PackedLayer]
 class _LayerTee:
     """A reader that also hashes what it hands out into a standalone layer digest.
 
-    The store's copy reads every byte of the file once; hashing the same bytes
-    inside the tar framing of a one-file uncompressed layer makes that read the
-    layer digest too, instead of another pass over gigabytes (digest_layers).
-    The result is only trusted when the store verified those same bytes.
+    A remote file streams into the store once; hashing the same bytes inside
+    the tar framing of a one-file uncompressed layer makes that download give
+    the layer digest too, instead of another pass over gigabytes
+    (digest_layers). The result is only trusted when the store verified those
+    same bytes.
     """
 
     def __init__(self, reader: IO[bytes], path: str, size: int) -> None:
