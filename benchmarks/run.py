@@ -50,11 +50,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--cogw", default=str(Path(sys.executable).with_name("cogw")), help="cogw executable"
     )
-    parser.add_argument(
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
         "--revision",
         help="measure this commit of the repository (a `git archive` of it), not the work tree",
     )
-    parser.add_argument(
+    source.add_argument(
         "--cogw-src",
         type=Path,
         help="run cogw from this source tree instead (e.g. `git archive` of another commit)",
@@ -100,25 +101,23 @@ def export_revision(revision: str, work: Path) -> tuple[Path, str]:
     return tree, commit
 
 
+def _from_tree(tree: Path, label: str) -> tuple[tuple[str, ...], str, str]:
+    check_tools(sys.executable)
+    compile_sources(tree)
+    return (sys.executable, "-c", CLI_MAIN), f"{tree}{os.pathsep}{REPO_ROOT}", label
+
+
 def cogw_command(args: argparse.Namespace, work: Path) -> tuple[tuple[str, ...], str, str]:
     """How to run cogw, the PYTHONPATH for it and the profiler, and where its code is from."""
     if args.revision is not None:
         tree, commit = export_revision(args.revision, work)
-        check_tools(sys.executable)
-        compile_sources(tree)
-        return (
-            (sys.executable, "-c", CLI_MAIN),
-            f"{tree}{os.pathsep}{REPO_ROOT}",
-            (f"commit {commit} ({args.revision}), exported with git archive"),
-        )
-    if args.cogw_src is None:
-        check_tools(args.cogw)
-        compile_sources(REPO_ROOT)
-        return (args.cogw,), str(REPO_ROOT), f"{REPO_ROOT} at {revision(REPO_ROOT)}"
-    check_tools(sys.executable)
-    source = args.cogw_src.resolve()
-    compile_sources(source)
-    return (sys.executable, "-c", CLI_MAIN), f"{source}{os.pathsep}{REPO_ROOT}", str(source)
+        return _from_tree(tree, f"commit {commit} ({args.revision}), exported with git archive")
+    if args.cogw_src is not None:
+        source = args.cogw_src.resolve()
+        return _from_tree(source, str(source))
+    check_tools(args.cogw)
+    compile_sources(REPO_ROOT)
+    return (args.cogw,), str(REPO_ROOT), f"{REPO_ROOT} at {revision(REPO_ROOT)}"
 
 
 def profile_command(bench: Bench, name: str, args: Sequence[str], label: str) -> Profile:
