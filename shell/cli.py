@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shlex
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -25,7 +26,7 @@ from returns.result import Failure, Result, Success
 from cogw import __version__
 from cogw.core.diagnostics import Diagnostic, Problems
 from cogw.core.inventory import Inventory
-from cogw.core.outcome import Outcome, StepStatus
+from cogw.core.outcome import Outcome
 from cogw.core.plan import Operation, Plan, make_plan
 from cogw.core.render import (
     outcome_json,
@@ -417,9 +418,8 @@ def report(outcome: Outcome, as_json: bool) -> None:
     else:
         for line in outcome_lines(outcome):
             echo_err(line)
-    for r in outcome.results:
-        if r.status is StepStatus.FAILED and r.diagnostic and not as_json:
-            print_problems((r.diagnostic,))
+    if not as_json:  # in JSON mode stderr carries only JSON lines; errors are in the outcome
+        print_problems(tuple(r.diagnostic for r in outcome.failed if r.diagnostic))
     sys.exit(outcome.exit_code)
 
 
@@ -596,7 +596,7 @@ def prepare_command(
         opts, plan, False, quiet or as_json or docker, link_mode=link_mode, pull=pull
     )
     if outcome.exit_code != 0:
-        report(outcome, False)
+        report(outcome, as_json)
     print_mounts(mounts, as_json, docker)
 
 
@@ -610,7 +610,7 @@ def print_mounts(mounts: list[tuple[str, str]], as_json: bool, docker: bool) -> 
             }
         )
     elif docker:
-        click.echo(" ".join(f"-v {s}:{t}:ro" for s, t in mounts))
+        click.echo(" ".join(f"-v {shlex.quote(f'{s}:{t}:ro')}" for s, t in mounts))
     elif not mounts:
         echo_err("No weights to mount.")
     else:

@@ -234,6 +234,27 @@ _BODY_ERRORS: tuple[type[BaseException], ...] = (
 )
 _RETRY_CANDIDATES: tuple[type[BaseException], ...] = (*_TRANSIENT_ERRORS, RegistryError)
 
+# What users need from a transport failure, without urllib3's pool internals.
+_TRANSPORT_REASONS = (
+    ("Connection refused", "connection refused"),
+    ("Name or service not known", "unknown host"),
+    ("Temporary failure in name resolution", "unknown host"),
+    ("No route to host", "no route to host"),
+    ("Connection reset", "connection reset"),
+    ("timed out", "timed out"),
+)
+
+
+def transport_reason(err: BaseException) -> str:
+    """A short reason for a connection-level failure ("connection refused")."""
+    text = str(err)
+    for needle, reason in _TRANSPORT_REASONS:
+        if needle in text:
+            return reason
+    if isinstance(err, requests.exceptions.Timeout):
+        return "timed out"
+    return f"{type(err).__name__}: {text}" if len(text) < 200 else type(err).__name__
+
 
 def _retry_after_seconds(response: requests.Response) -> float | None:
     value = response.headers.get("Retry-After")
@@ -735,7 +756,7 @@ class RegistryClient:
             try:
                 response = self._exchange(method, url, scopes, headers, body, stream)
             except _TRANSIENT_ERRORS as err:
-                reason = f"{type(err).__name__}: {err}"
+                reason = transport_reason(err)
             else:
                 if response.status_code in ok:
                     return response
