@@ -216,16 +216,26 @@ def compressor() -> str:
     return compressor_identity()
 
 
-def snapshot_for(opts: Options, op: Operation, names: Sequence[str]) -> Snapshot:
+def snapshot_for(
+    opts: Options, op: Operation, names: Sequence[str], progress: bool = False
+) -> Snapshot:
+    """Gather for ``op``; sources are hashed only for operations that import
+    (with a progress bar on a terminal when ``progress``)."""
+    from cogw.shell.progress import hashing_progress
+
     inventory_names = list(names) if op in IMPORTING else None
-    with user_errors():
-        result = gather_snapshot(
-            opts.project,
-            opts.store.exists,
-            compressor(),
-            inventory_names,
-            read_inventory_for(opts) if inventory_names is not None else None,
-        )
+    on_bytes, finish = hashing_progress(progress and inventory_names is not None)
+    try:
+        with user_errors():
+            result = gather_snapshot(
+                opts.project,
+                opts.store.exists,
+                compressor(),
+                inventory_names,
+                read_inventory_for(opts, on_bytes) if inventory_names is not None else None,
+            )
+    finally:
+        finish()
     return unwrap(result)
 
 
@@ -317,7 +327,7 @@ def plan_command(
     """
     opts = options_from(kwargs)
     op, names = split_operation(args)
-    snapshot = snapshot_for(opts, op, names)
+    snapshot = snapshot_for(opts, op, names, progress=not as_json)
     plan = make_plan(snapshot, op, names, pull=pull)
     if as_json:
         print_json(plan_json(plan))
@@ -440,7 +450,7 @@ def apply_operation(
     if plan_file:
         plan, pull = load_saved(opts, plan_file)
     else:
-        plan = make_plan(snapshot_for(opts, op, names), op, names)
+        plan = make_plan(snapshot_for(opts, op, names, not (as_json or quiet)), op, names)
         if not (as_json or quiet):
             lines = plan_lines(plan) if show_plan else [f"  · {n}" for n in plan.notes]
             for line in lines:

@@ -18,6 +18,7 @@ from cogw.core.events import Event, EventKind
 from cogw.core.render import format_size
 
 Sink = Callable[[Event], None]
+OnBytes = Callable[[int], None]
 
 
 class PlainProgress:
@@ -51,6 +52,8 @@ class PlainProgress:
             return f"{e.weight}: layer {format_digest_short(e.layer_digest)} failed: {e.message}"
         if k is EventKind.STEP_FAILED:
             return f"{e.weight}: failed: {e.message}"
+        if k is EventKind.PHASE and not e.weight:
+            return f"Downloading {format_size(e.nbytes)} ({e.message})"
         if k is EventKind.PHASE:
             return f"{e.weight}: {e.phase} ({format_size(e.nbytes)})"
         if k is EventKind.PUSH_BLOB and self.verbose:
@@ -71,6 +74,9 @@ class JsonProgress:
             return  # too chatty for logs; totals arrive with the done events
         self.stream.write(orjson.dumps({"event": e.to_json()}).decode() + "\n")
         self.stream.flush()
+
+
+TOTAL = "\0total"  # task key of the all-layers bar; no layer digest or weight looks like it
 
 
 class RichProgress:
@@ -132,6 +138,8 @@ class RichProgress:
             )
         elif k is EventKind.LAYER_DONE:
             self._complete(e.layer_digest)
+        elif k is EventKind.PHASE and not e.weight:
+            self._task(TOTAL, f"total ({e.message})", e.nbytes or None)
         elif k is EventKind.PHASE:
             self._complete_phases(e.weight)
             self._task(f"{e.weight}/{e.phase}", f"{e.weight} {e.phase}", e.nbytes or None)
@@ -139,6 +147,8 @@ class RichProgress:
             key = e.layer_digest if e.layer_digest in self.tasks else f"{e.weight}/{e.phase}"
             if key in self.tasks:
                 self.progress.update(self.tasks[key], advance=e.nbytes)
+            if not e.phase and TOTAL in self.tasks:  # download bytes also feed the total bar
+                self.progress.update(self.tasks[TOTAL], advance=e.nbytes)
         elif k in (
             EventKind.WEIGHT_START,
             EventKind.WEIGHT_DONE,
@@ -151,6 +161,7 @@ class RichProgress:
 
     def close(self) -> None:
         if self.started:
+            self._complete(TOTAL)
             self.progress.stop()
 
 
@@ -167,3 +178,33 @@ def make_progress(
         rich = RichProgress(out)
         return rich, rich.close
     return PlainProgress(out, verbose), (lambda: None)
+
+
+def hashing_progress(
+    enabled: bool, stream: TextIO | None = None
+) -> tuple[OnBytes, Callable[[], None]]:
+    """A byte counter for hashing sources before an import plan exists: a rich bar with
+    rate on a terminal, nothing otherwise (hashing has no natural milestones to print)."""
+    out = stream or sys.stderr
+    if not enabled or not out.isatty():
+        return (lambda _n: None), (lambda: None)
+    from rich.console import Console
+    from rich.progress import (
+        DownloadColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TransferSpeedColumn,
+    )
+
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("hashing sources"),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=Console(file=out),
+        transient=True,
+    )
+    task = bar.add_task("hash", total=None)
+    bar.start()
+    return (lambda n: bar.update(task, advance=n)), bar.stop

@@ -84,6 +84,15 @@ def run_fetches(steps: Sequence[FetchLayer], rt: Runtime) -> list[StepResult]:
             results.update({id(s): failure(s, exc, f"fetch weight manifest: {exc}") for s in group})
             continue
         ready.extend(group)
+    if ready:
+        rt.emit(
+            Event(
+                EventKind.PHASE,
+                phase="download",
+                nbytes=sum(s.layer.size for s in ready),
+                message=f"{len(ready)} layer(s)",
+            )
+        )
     fetched = run_parallel(ready, lambda s: _fetch_one(s, rt, repo), rt)
     results.update({id(s): r for s, r in zip(ready, fetched, strict=True)})
     _emit_weight_done(steps, results, rt)

@@ -704,7 +704,13 @@ def test_json_pull_prints_the_outcome_on_stdout_and_events_as_json_lines_on_stde
     kinds = [e["kind"] for e in events]
     assert kinds[0] == "weight-start" and kinds[-1] == "weight-done"
     assert "file-stored" in kinds and "layer-done" in kinds
-    assert all(e.get("weight") == "alpha" for e in events)
+    assert all(e.get("weight") == "alpha" for e in events if e["kind"] != "phase")
+    assert {
+        "kind": "phase",
+        "phase": "download",
+        "nbytes": outcome["results"][0]["layer"]["size"],
+        "message": "1 layer(s)",
+    } in events
 
 
 def test_quiet_pull_prints_no_progress(imported: Project) -> None:
