@@ -1,0 +1,383 @@
+"""Plan, apply, plan again: the real planner and executor must converge.
+
+A state machine (hypothesis' RuleBasedStateMachine, like Flocker's
+``run_to_convergence`` and pyrsistent's vector machine) keeps a real project
+directory (cog.yaml and weights.lock written here), a real FileStore and an
+in-memory FakeRegistry. Weights are made in memory from small generated files,
+packed with the real packer (plan_layers + stream_layer) and pushed as real
+OCI artifacts (config_blob + manifest_bytes), so the executor sees exactly
+what an import would have left behind.
+
+The model is small on purpose: which weights are locked (in lock order), which
+cog.yaml declares, and which registry layers are broken (lost or corrupted).
+Everything else is observed through gather_snapshot, as the CLI observes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import io
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from pyrsistent import pvector
+
+from cogw.core.digest import sha256_of
+from cogw.core.inventory import InventoryFile
+from cogw.core.lockfile import (
+    LockFile,
+    Lockfile,
+    LockLayer,
+    WeightEntry,
+    make_entry,
+    make_source,
+    render_lockfile,
+)
+from cogw.core.oci import MEDIA_TYPE_MANIFEST, config_blob, manifest_bytes, weight_tag
+from cogw.core.outcome import StepResult, StepStatus
+from cogw.core.packing import PackOptions, envelope_format, plan_layers
+from cogw.core.plan import FetchLayer, Operation, Plan, PruneLockEntry, make_plan
+from cogw.core.setdigest import dir_hash
+from cogw.core.snapshot import Snapshot
+from cogw.core.status import WeightStatus, make_status
+from cogw.shell.execute import Runtime, execute
+from cogw.shell.fs import remove_tree
+from cogw.shell.gather import Project, gather_snapshot
+from cogw.shell.layers import stream_layer
+from cogw.shell.prepare import mounts_root, release
+from cogw.shell.store import TEMP_PREFIX, FileStore
+from tests.fakes_registry import FakeRegistry
+
+if TYPE_CHECKING:
+    from cogw.core.events import Event
+    from cogw.shell.registry import RegistryClient
+
+pytestmark = pytest.mark.slow
+
+REPO = "acme/model"
+COMPRESSOR = "zlib-test"
+# Tiny limits so a handful of bytes still gives bundles, standalone gzip layers
+# and raw tar layers (.bin/.safetensors/.gz are incompressible extensions).
+OPTIONS = PackOptions(bundle_file_max=48, bundle_size_max=96)
+PATHS = ("README.md", "config.json", "model.bin", "sub/tok.txt", "sub/deep/w.safetensors", "x.gz")
+# Ops whose plans need no source inventories (import and sync hash sources).
+LOCK_OPERATIONS = (Operation.PULL, Operation.PREPARE, Operation.PRUNE)
+
+weight_files = st.dictionaries(
+    st.sampled_from(PATHS), st.binary(max_size=120), min_size=1, max_size=4
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltWeight:
+    """A weight as an import leaves it: its lock entry, file bytes and registry blobs."""
+
+    entry: WeightEntry
+    contents: dict[str, bytes]
+    layers: dict[str, bytes]
+    config: bytes
+    manifest: bytes
+
+
+def _pack(files: dict[str, bytes]) -> tuple[list[LockFile], list[LockLayer], dict[str, bytes]]:
+    inventory = [InventoryFile(p, len(b), sha256_of(b)) for p, b in sorted(files.items())]
+    lock_files: list[LockFile] = []
+    layers: list[LockLayer] = []
+    blobs: dict[str, bytes] = {}
+    for plan in plan_layers(inventory, OPTIONS):
+        blob = b"".join(stream_layer(plan, lambda f: io.BytesIO(files[f.path])))
+        digest = sha256_of(blob)
+        blobs[digest] = blob
+        layers.append(
+            LockLayer(digest, plan.media_type, len(blob), sum(f.size for f in plan.files))
+        )
+        lock_files += [LockFile(f.path, f.size, f.digest, digest) for f in plan.files]
+    return lock_files, layers, blobs
+
+
+def build_weight(name: str, files: dict[str, bytes]) -> BuiltWeight:
+    lock_files, layers, blobs = _pack(files)
+    fingerprint = dir_hash((f.path, f.digest) for f in lock_files)
+    entry = make_entry(
+        name=name,
+        target=f"/src/weights/{name}",
+        source=make_source(f"file://./weights/{name}", fingerprint),
+        digest="",  # the manifest does not include its own digest; filled in below
+        files=lock_files,
+        layers=layers,
+    )
+    config = config_blob(entry)
+    manifest = manifest_bytes(entry, config)
+    entry = dataclasses.replace(entry, digest=sha256_of(manifest))
+    return BuiltWeight(entry, dict(files), blobs, config, manifest)
+
+
+def push_weight(registry: FakeRegistry, weight: BuiltWeight) -> None:
+    for digest, blob in [*weight.layers.items(), (sha256_of(weight.config), weight.config)]:
+        registry.push_blob(REPO, digest, len(blob), functools.partial(iter, [blob]))
+    tag = weight_tag(weight.entry.name, weight.entry.set_digest)
+    registry.put_manifest(REPO, tag, weight.manifest, MEDIA_TYPE_MANIFEST)
+
+
+def config_yaml(weights: list[BuiltWeight]) -> str:
+    lines = ["build:", "  python_version: '3.11'", "image: 127.0.0.1:5000/acme/model"]
+    if weights:
+        lines.append("weights:")
+    for w in weights:
+        lines += [
+            f"  - name: {w.entry.name}",
+            f"    target: {w.entry.target}",
+            "    source:",
+            f"      uri: weights/{w.entry.name}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def files_under(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+class PlanApplyConvergence(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scratch = Path(tempfile.mkdtemp(prefix="cogw-converge-"))
+        project_dir = self.scratch / "project"
+        project_dir.mkdir()
+        self.project = Project(project_dir, project_dir / "cog.yaml", "cog.yaml")
+        self.store = FileStore(self.scratch / "weights")
+        self.registry = FakeRegistry()
+        self.events: list[Event] = []
+        self.locked: dict[str, BuiltWeight] = {}  # weights.lock entries, in lock order
+        self.declared: list[str] = []  # cog.yaml weights, in order
+        self.known_files: set[str] = set()  # every file digest ever generated
+        self.counter = 0
+        self._write_config()
+
+    def teardown(self) -> None:
+        remove_tree(self.scratch)
+
+    # ---- the project as the model says it is ----------------------------------------
+
+    def _write_config(self) -> None:
+        weights = [self.locked[n] for n in self.declared]
+        self.project.config_path.write_text(config_yaml(weights))
+
+    def _expected_lock(self) -> bytes:
+        entries = pvector(w.entry for w in self.locked.values())
+        envelope = envelope_format(PackOptions(), COMPRESSOR)
+        return render_lockfile(Lockfile(envelope_format=envelope, weights=entries))
+
+    def _gather(self) -> Snapshot:
+        return gather_snapshot(self.project, self.store.exists, COMPRESSOR).unwrap()
+
+    def _runtime(self) -> Runtime:
+        client = cast("RegistryClient", self.registry)
+        return Runtime(
+            self.project,
+            self.store,
+            registry=lambda: (client, REPO),
+            on_event=self.events.append,
+            jobs=2,
+        )
+
+    def _orphans(self) -> set[str]:
+        return set(self.locked) - set(self.declared)
+
+    def _layer_digests(self) -> list[str]:
+        return sorted({d for w in self.locked.values() for d in w.layers})
+
+    # ---- rules: the world changes ------------------------------------------------------
+
+    @rule(files=weight_files)
+    def declare_an_imported_weight(self, files: dict[str, bytes]) -> None:
+        name = f"w{self.counter}"
+        self.counter += 1
+        weight = build_weight(name, files)
+        push_weight(self.registry, weight)
+        self.locked[name] = weight
+        self.declared.append(name)
+        self.known_files |= {f.digest for f in weight.entry.files}
+        self.project.lock_path.write_bytes(self._expected_lock())
+        self._write_config()
+
+    @precondition(lambda self: self.declared)
+    @rule(data=st.data())
+    def forget_a_weight_in_cog_yaml(self, data: st.DataObject) -> None:
+        name = data.draw(st.sampled_from(self.declared), label="forget")
+        self.declared.remove(name)
+        self._write_config()
+
+    @precondition(lambda self: self._orphans())
+    @rule(data=st.data())
+    def declare_an_orphan_again(self, data: st.DataObject) -> None:
+        name = data.draw(st.sampled_from(sorted(self._orphans())), label="redeclare")
+        self.declared.append(name)
+        self._write_config()
+
+    @precondition(lambda self: any(True for _ in self.store.list()))
+    @rule(data=st.data())
+    def lose_blobs_from_the_store(self, data: st.DataObject) -> None:
+        present = [info.digest for info in self.store.list()]
+        lost = data.draw(st.lists(st.sampled_from(present), min_size=1, unique=True), label="lose")
+        for digest in lost:
+            self.store.delete(digest)
+
+    @precondition(lambda self: self.locked)
+    @rule(data=st.data(), offset=st.integers(min_value=0))
+    def corrupt_a_registry_layer(self, data: st.DataObject, offset: int) -> None:
+        digest = data.draw(st.sampled_from(self._layer_digests()), label="corrupt")
+        self.registry.corrupt_blob(digest, offset)
+
+    @precondition(lambda self: self.locked)
+    @rule(data=st.data())
+    def lose_a_registry_layer(self, data: st.DataObject) -> None:
+        self.registry.lose_blob(data.draw(st.sampled_from(self._layer_digests()), label="lose"))
+
+    @precondition(lambda self: self.registry.broken())
+    @rule(data=st.data())
+    def repair_a_registry_layer(self, data: st.DataObject) -> None:
+        digest = data.draw(st.sampled_from(sorted(self.registry.broken())), label="repair")
+        self.registry.restore_blob(digest)
+
+    # ---- rules: apply ------------------------------------------------------------------
+
+    def _apply(self, plan: Plan) -> list[StepResult]:
+        """Execute, checking the registry was asked for exactly the plan's fetches."""
+        before = len(self.registry.calls)
+        results = execute(plan, self._runtime())
+        asked = self.registry.calls[before:]
+        fetches = [s for s in plan.steps if isinstance(s, FetchLayer)]
+        assert Counter(c.ref for c in asked if c.method == "iter_blob") == Counter(
+            s.layer.digest for s in fetches
+        )
+        assert sorted(c.ref for c in asked if c.method == "get_manifest") == sorted(
+            {s.manifest for s in fetches}
+        )
+        return results
+
+    def _check_fetch_results(self, results: list[StepResult]) -> None:
+        """A fetch fails exactly when its registry layer is broken."""
+        broken = self.registry.broken()
+        for result in results:
+            if isinstance(result.step, FetchLayer):
+                failed = result.status is StepStatus.FAILED
+                assert failed == (result.step.layer.digest in broken), result
+
+    @rule()
+    def apply_pull(self) -> None:
+        plan = make_plan(self._gather(), Operation.PULL)
+        assert plan.applyable, plan.problems
+        results = self._apply(plan)
+        self._check_fetch_results(results)
+        remaining = make_plan(self._gather(), Operation.PULL)
+        left = [s for s in remaining.steps if isinstance(s, FetchLayer)]
+        assert len(left) == len(remaining.steps)
+        if all(r.status is StepStatus.DONE for r in results):
+            assert remaining.is_empty, remaining.steps  # convergence
+        # The next pull fetches only layers that failed (some of their files may
+        # have been stored, verified, before the failure).
+        assert {s.layer.digest for s in left} <= self.registry.broken()
+
+    @rule()
+    def apply_prune(self) -> None:
+        plan = make_plan(self._gather(), Operation.PRUNE)
+        assert plan.applyable, plan.problems
+        assert {s.weight for s in plan.steps if isinstance(s, PruneLockEntry)} == self._orphans()
+        results = self._apply(plan)
+        assert all(r.status is StepStatus.DONE for r in results), results
+        self.locked = {n: w for n, w in self.locked.items() if n in self.declared}
+        after = self._gather()
+        assert not [r for r in make_status(after) if r.status is WeightStatus.ORPHANED]
+        assert make_plan(after, Operation.PRUNE).is_empty
+
+    @rule(pull=st.booleans())
+    def prepare_then_release(self, pull: bool) -> None:
+        wanted = [self.locked[n] for n in self.locked if n in self.declared]
+        cached = all(self.store.exists(f.digest) for w in wanted for f in w.entry.files)
+        plan = make_plan(self._gather(), Operation.PREPARE, pull=pull)
+        assert plan.applyable == (pull or cached), plan.problems
+        if plan.applyable:
+            rt = self._runtime()
+            results = execute(plan, rt)
+            self._check_fetch_results(results)
+            if all(r.status is StepStatus.DONE for r in results):
+                self._check_mounts(rt, wanted)
+            else:
+                assert not rt.mounts
+                assert not self._mount_dirs(), "a failed prepare left a mount behind"
+        release(self.project.dir, None)
+        assert not self._mount_dirs()
+
+    def _mount_dirs(self) -> list[Path]:
+        root = mounts_root(self.project.dir)
+        return sorted(root.iterdir()) if root.is_dir() else []
+
+    def _check_mounts(self, rt: Runtime, wanted: list[BuiltWeight]) -> None:
+        """Each mount holds exactly its lock entry's files, byte for byte."""
+        assert [target for _, target in rt.mounts] == [w.entry.target for w in wanted]
+        for (host_dir, _), weight in zip(rt.mounts, wanted, strict=True):
+            assert files_under(Path(host_dir)) == weight.contents
+
+    # ---- invariants --------------------------------------------------------------------
+
+    @invariant()
+    def planning_twice_gives_equal_plans(self) -> None:
+        first, second = self._gather(), self._gather()
+        assert first == second
+        for op in LOCK_OPERATIONS:
+            assert make_plan(first, op) == make_plan(first, op)
+
+    @invariant()
+    def the_store_holds_only_blobs_that_hash_to_their_names(self) -> None:
+        for info in self.store.list():
+            data = self.store.path(info.digest).read_bytes()
+            assert "sha256:" + hashlib.sha256(data).hexdigest() == info.digest
+            assert info.digest in self.known_files
+
+    @invariant()
+    def no_temp_files_remain(self) -> None:
+        assert not list(self.store.root.rglob(TEMP_PREFIX + "*"))
+        assert not list(self.project.dir.glob(".weights-*"))
+
+    @invariant()
+    def weights_lock_is_what_the_model_says(self) -> None:
+        if self.project.lock_path.exists():
+            assert self.project.lock_path.read_bytes() == self._expected_lock()
+        else:
+            assert not self.locked
+
+
+TestPlanApplyConvergence = PlanApplyConvergence.TestCase
+TestPlanApplyConvergence.settings = settings(
+    max_examples=40,
+    stateful_step_count=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+# ---- examples pinned by hand --------------------------------------------------------------
+
+
+def test_a_corrupted_layer_fails_its_pull_and_the_next_pull_converges() -> None:
+    machine = PlanApplyConvergence()
+    try:
+        machine.declare_an_imported_weight({"model.bin": b"m" * 60, "README.md": b"hi"})
+        layer = machine._layer_digests()[0]
+        machine.registry.corrupt_blob(layer, 1000)
+        machine.apply_pull()
+        assert machine.registry.broken() == {layer}
+        machine.registry.restore_blob(layer)
+        machine.apply_pull()
+        assert make_plan(machine._gather(), Operation.PULL).is_empty
+    finally:
+        machine.teardown()
