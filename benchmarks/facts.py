@@ -92,5 +92,5 @@ def machine_facts(
         ("cogw", _first_line([*cogw, "--version"], env)),
         ("docker-registry", _first_line(["docker-registry", "--version"])),
         ("skopeo", _first_line(["skopeo", "--version"])),
-        ("curl", _first_line(["curl", "--version"])),
+        ("curl", " ".join(_first_line(["curl", "--version"]).split()[:2])),
     ]
