@@ -13,7 +13,7 @@ from pyrsistent import pvector
 from cogw.core.config import WeightSpec
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.inventory import InventoryFile
-from cogw.core.lockfile import LockFile, LockLayer
+from cogw.core.lockfile import LockFile, LockLayer, file_json, layer_json
 from cogw.core.plan import (
     FetchLayer,
     ImportStatus,
@@ -26,19 +26,6 @@ from cogw.core.plan import (
 )
 
 Json = dict[str, Any]
-
-
-def _file_json(f: LockFile) -> Json:
-    return {"path": f.path, "size": f.size, "digest": f.digest, "layer": f.layer}
-
-
-def _layer_json(layer: LockLayer) -> Json:
-    return {
-        "digest": layer.digest,
-        "mediaType": layer.media_type,
-        "size": layer.size,
-        "sizeUncompressed": layer.size_uncompressed,
-    }
 
 
 def _spec_json(spec: WeightSpec) -> Json:
@@ -57,17 +44,17 @@ def step_to_json(step: Step) -> Json:
             "action": "fetch",
             "weight": step.weight,
             "manifest": step.manifest,
-            "layer": _layer_json(step.layer),
+            "layer": layer_json(step.layer),
             "missing": list(step.missing),
             "missingBytes": step.missing_bytes,
-            "files": [_file_json(f) for f in step.files],
+            "files": [file_json(f) for f in step.files],
         }
     if isinstance(step, LinkWeight):
         return {
             "action": "link",
             "weight": step.weight,
             "target": step.target,
-            "files": [_file_json(f) for f in step.files],
+            "files": [file_json(f) for f in step.files],
         }
     if isinstance(step, PruneLockEntry):
         return {"action": "prune", "weight": step.weight, "target": step.target}

@@ -69,7 +69,9 @@ __all__ = [
     "canonicalize",
     "canonicalize_entry",
     "entries_equal",
+    "file_json",
     "find_weight",
+    "layer_json",
     "make_entry",
     "make_source",
     "parse_lockfile",
@@ -135,11 +137,11 @@ def _version_problem(version: int, filename: str) -> Diagnostic:
 # Rendering
 
 
-def _file_json(f: LockFile) -> dict[str, Any]:
+def file_json(f: LockFile) -> dict[str, Any]:
     return {"path": f.path, "size": f.size, "digest": f.digest, "layer": f.layer}
 
 
-def _layer_json(layer: LockLayer) -> dict[str, Any]:
+def layer_json(layer: LockLayer) -> dict[str, Any]:
     return {
         "digest": layer.digest,
         "mediaType": layer.media_type,
@@ -176,8 +178,8 @@ def _entry_json(entry: WeightEntry, shape: Shape) -> dict[str, Any]:
     out["setDigest"] = entry.set_digest
     out["size"] = entry.size
     out["sizeCompressed"] = entry.size_compressed
-    out["files"] = [_file_json(f) for f in entry.files]
-    out["layers"] = [_layer_json(layer) for layer in entry.layers]
+    out["files"] = [file_json(f) for f in entry.files]
+    out["layers"] = [layer_json(layer) for layer in entry.layers]
     return out
 
 

@@ -513,54 +513,36 @@ def apply_command(
     apply_operation(opts, op, names, plan_file, yes, as_json, quiet, verbose)
 
 
-@cli.command("import")
-@click.argument("names", nargs=-1)
-@with_output
-@common_options
-def import_command(
-    names: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool, **kwargs: Any
-) -> None:
+def direct_command(op: Operation, doc: str) -> None:
+    """`cogw import` and `cogw pull`: `cogw apply OP --yes` without the step preview."""
+
+    @cli.command(op.value, help=doc)
+    @click.argument("names", nargs=-1)
+    @with_output
+    @common_options
+    def command(
+        names: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool, **kwargs: Any
+    ) -> None:
+        opts = options_from(kwargs)
+        apply_operation(opts, op, list(names), None, True, as_json, quiet, verbose, show_plan=False)
+
+
+direct_command(
+    Operation.IMPORT,
     """Import weights from their sources into the registry and weights.lock.
 
     Same as 'cogw apply import --yes NAME...'. Unchanged weights are skipped;
     weights.lock is written only after every push succeeded.
-    """
-    apply_operation(
-        options_from(kwargs),
-        Operation.IMPORT,
-        list(names),
-        None,
-        True,
-        as_json,
-        quiet,
-        verbose,
-        show_plan=False,
-    )
-
-
-@cli.command("pull")
-@click.argument("names", nargs=-1)
-@with_output
-@common_options
-def pull_command(
-    names: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool, **kwargs: Any
-) -> None:
+    """,
+)
+direct_command(
+    Operation.PULL,
     """Fetch the files the local store lacks, only from the layers that hold them.
 
     Same as 'cogw apply pull --yes NAME...'. Fully cached weights need no
     registry access. Every byte is verified.
-    """
-    apply_operation(
-        options_from(kwargs),
-        Operation.PULL,
-        list(names),
-        None,
-        True,
-        as_json,
-        quiet,
-        verbose,
-        show_plan=False,
-    )
+    """,
+)
 
 
 @cli.command("prepare")

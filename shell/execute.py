@@ -68,34 +68,32 @@ def execute(plan: Plan, rt: Runtime) -> list[StepResult]:
     """Run every step of an applyable plan, in the order imports → prune → fetch → link."""
     steps = list(plan.steps)
     results: dict[int, StepResult] = {}
-    imports = [(i, s) for i, s in enumerate(steps) if isinstance(s, ImportWeight)]
-    if imports:
+    for kind in (ImportWeight, PruneLockEntry, FetchLayer, LinkWeight):
+        group = [(i, s) for i, s in enumerate(steps) if isinstance(s, kind)]
+        if group:
+            ran = _run_group(kind, [s for _, s in group], rt, list(results.values()))
+            results.update(zip([i for i, _ in group], ran, strict=True))
+    return [results[i] for i in range(len(steps))]
+
+
+def _run_group(
+    kind: type, steps: list[Any], rt: Runtime, earlier: list[StepResult]
+) -> list[StepResult]:
+    # Runners are imported lazily: a prepare never loads the registry client.
+    if kind is ImportWeight:
         from cogw.shell.importer import run_imports
 
-        results.update(
-            zip([i for i, _ in imports], run_imports([s for _, s in imports], rt), strict=True)
-        )
-    prunes = [(i, s) for i, s in enumerate(steps) if isinstance(s, PruneLockEntry)]
-    if prunes:
-        results.update(
-            zip([i for i, _ in prunes], run_prunes([s for _, s in prunes], rt), strict=True)
-        )
-    fetches = [(i, s) for i, s in enumerate(steps) if isinstance(s, FetchLayer)]
-    if fetches:
+        return run_imports(steps, rt)
+    if kind is PruneLockEntry:
+        return run_prunes(steps, rt)
+    if kind is FetchLayer:
         from cogw.shell.pull import run_fetches
 
-        results.update(
-            zip([i for i, _ in fetches], run_fetches([s for _, s in fetches], rt), strict=True)
-        )
-    links = [(i, s) for i, s in enumerate(steps) if isinstance(s, LinkWeight)]
-    if links:
-        from cogw.shell.prepare import run_links
+        return run_fetches(steps, rt)
+    from cogw.shell.prepare import run_links
 
-        blocked = {r.step.weight for r in results.values() if r.status is StepStatus.FAILED}
-        results.update(
-            zip([i for i, _ in links], run_links([s for _, s in links], rt, blocked), strict=True)
-        )
-    return [results[i] for i in range(len(steps))]
+    blocked = {r.step.weight for r in earlier if r.status is StepStatus.FAILED}
+    return run_links(steps, rt, blocked)
 
 
 def run_prunes(steps: Sequence[PruneLockEntry], rt: Runtime) -> list[StepResult]:
