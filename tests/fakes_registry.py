@@ -43,7 +43,10 @@ class RegistryCall:
 class FakeRegistry:
     """Blobs and manifests held in memory; safe to call from the executor's worker threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_chunk: int | None = None) -> None:
+        # Real registries answer in pieces of any size; a small ``max_chunk`` makes
+        # a consumer that stops reading early leave unread chunks behind.
+        self.max_chunk = max_chunk
         self.blobs: dict[tuple[str, str], bytes] = {}
         self.manifests: dict[tuple[str, str], tuple[bytes, str]] = {}
         self.calls: list[RegistryCall] = []
@@ -148,6 +151,7 @@ class FakeRegistry:
         """Stream the blob; like the real client, check size and digest after the last byte."""
         self._record("iter_blob", repo, digest)
         data = self._served(repo, digest)
+        chunk_size = min(chunk_size, self.max_chunk or chunk_size)
         hasher = hashlib.sha256()
         for start in range(0, len(data), chunk_size):
             if cancel is not None and cancel.is_set():

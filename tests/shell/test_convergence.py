@@ -15,6 +15,7 @@ Everything else is observed through gather_snapshot, as the CLI observes it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -26,8 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from pyrsistent import pvector
 
@@ -146,6 +148,18 @@ def files_under(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
+def _summary(results: list[StepResult]) -> str:
+    if not results:
+        return "nothing to do"
+    return "some steps failed" if any(r.status is StepStatus.FAILED for r in results) else "done"
+
+
+def _count(label: str) -> None:
+    """Tell hypothesis' statistics which branches ran (--hypothesis-show-statistics)."""
+    with contextlib.suppress(InvalidArgument):  # a hand-run example, outside hypothesis
+        event(label)
+
+
 class PlanApplyConvergence(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -154,7 +168,7 @@ class PlanApplyConvergence(RuleBasedStateMachine):
         project_dir.mkdir()
         self.project = Project(project_dir, project_dir / "cog.yaml", "cog.yaml")
         self.store = FileStore(self.scratch / "weights")
-        self.registry = FakeRegistry()
+        self.registry = FakeRegistry(max_chunk=512)
         self.events: list[Event] = []
         self.locked: dict[str, BuiltWeight] = {}  # weights.lock entries, in lock order
         self.declared: list[str] = []  # cog.yaml weights, in order
@@ -232,15 +246,14 @@ class PlanApplyConvergence(RuleBasedStateMachine):
             self.store.delete(digest)
 
     @precondition(lambda self: self.locked)
-    @rule(data=st.data(), offset=st.integers(min_value=0))
-    def corrupt_a_registry_layer(self, data: st.DataObject, offset: int) -> None:
-        digest = data.draw(st.sampled_from(self._layer_digests()), label="corrupt")
-        self.registry.corrupt_blob(digest, offset)
-
-    @precondition(lambda self: self.locked)
-    @rule(data=st.data())
-    def lose_a_registry_layer(self, data: st.DataObject) -> None:
-        self.registry.lose_blob(data.draw(st.sampled_from(self._layer_digests()), label="lose"))
+    @rule(data=st.data(), offset=st.integers(min_value=0) | st.none())
+    def break_a_registry_layer(self, data: st.DataObject, offset: int | None) -> None:
+        """Flip the byte at ``offset`` (modulo the size), or lose the blob when None."""
+        digest = data.draw(st.sampled_from(self._layer_digests()), label="break")
+        if offset is None:
+            self.registry.lose_blob(digest)
+        else:
+            self.registry.corrupt_blob(digest, offset)
 
     @precondition(lambda self: self.registry.broken())
     @rule(data=st.data())
@@ -278,6 +291,7 @@ class PlanApplyConvergence(RuleBasedStateMachine):
         assert plan.applyable, plan.problems
         results = self._apply(plan)
         self._check_fetch_results(results)
+        _count(f"pull: {_summary(results)}")
         remaining = make_plan(self._gather(), Operation.PULL)
         left = [s for s in remaining.steps if isinstance(s, FetchLayer)]
         assert len(left) == len(remaining.steps)
@@ -305,10 +319,12 @@ class PlanApplyConvergence(RuleBasedStateMachine):
         cached = all(self.store.exists(f.digest) for w in wanted for f in w.entry.files)
         plan = make_plan(self._gather(), Operation.PREPARE, pull=pull)
         assert plan.applyable == (pull or cached), plan.problems
+        _count(f"prepare: {'applyable' if plan.applyable else 'refused, not cached'}")
         if plan.applyable:
             rt = self._runtime()
             results = execute(plan, rt)
             self._check_fetch_results(results)
+            _count(f"prepare: {_summary(results)}")
             if all(r.status is StepStatus.DONE for r in results):
                 self._check_mounts(rt, wanted)
             else:
@@ -358,8 +374,8 @@ class PlanApplyConvergence(RuleBasedStateMachine):
 
 TestPlanApplyConvergence = PlanApplyConvergence.TestCase
 TestPlanApplyConvergence.settings = settings(
-    max_examples=40,
-    stateful_step_count=15,
+    max_examples=50,
+    stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
