@@ -121,8 +121,9 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 
 def _result_line(result: StepResult) -> str:
     if result.status.value == "failed":
-        reason = result.diagnostic.summary if result.diagnostic else result.detail
-        return f"  ✗ {step_line(result.step)}: {reason}"
+        # The reason itself follows once, in the error lines after the summary.
+        reason = "" if result.diagnostic else f": {result.detail}"
+        return f"  ✗ {step_line(result.step)}: failed{reason}"
     if result.status.value == "skipped":
         return f"  · {step_line(result.step)}: skipped ({result.detail})"
     detail = f": {result.detail}" if result.detail else ""
