@@ -71,6 +71,7 @@ class Options:
         )
         self.ca_bundle = ca_bundle or os.environ.get("COGW_CA_BUNDLE") or None
         self.jobs = jobs
+        self.ingest_mode = "auto"  # set by the commands that import (--ingest)
 
     @functools.cached_property
     def store(self) -> Any:
@@ -132,7 +133,8 @@ def common_options(fn: F) -> F:
 
 
 def options_from(kwargs: dict[str, Any]) -> Options:
-    return Options(
+    ingest_mode = kwargs.pop("ingest_mode", "auto")
+    opts = Options(
         kwargs.pop("project"),
         kwargs.pop("config"),
         kwargs.pop("cache_dir"),
@@ -140,6 +142,8 @@ def options_from(kwargs: dict[str, Any]) -> Options:
         kwargs.pop("ca_bundle"),
         kwargs.pop("jobs"),
     )
+    opts.ingest_mode = ingest_mode
+    return opts
 
 
 def echo_err(line: str) -> None:
@@ -399,6 +403,7 @@ def run_plan(
         sink,
         jobs=opts.jobs,
         link_mode=link_mode,
+        ingest_mode=opts.ingest_mode,
         envelope=snapshot_envelope,
         stat_cache_path=str(opts.store.root / "stat-cache.sqlite"),
     )
@@ -475,6 +480,18 @@ output_options = [
 ]
 
 
+ingest_option = click.option(
+    "--ingest",
+    "ingest_mode",
+    type=click.Choice(["auto", "reflink", "hardlink", "copy"]),
+    default="auto",
+    show_default=True,
+    help="How local source files enter the store: auto reflinks where possible, hardlinks "
+    "read-only files, else copies (verified); hardlink makes the source files themselves "
+    "read-only store blobs (no copy).",
+)
+
+
 def with_output(fn: F) -> F:
     for decorator in reversed(output_options):
         fn = decorator(fn)
@@ -490,6 +507,7 @@ def with_output(fn: F) -> F:
     help="Apply a plan saved with 'cogw plan --out'; refused when stale.",
 )
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@ingest_option
 @with_output
 @common_options
 def apply_command(
@@ -516,15 +534,16 @@ def apply_command(
 def direct_command(op: Operation, doc: str) -> None:
     """`cogw import` and `cogw pull`: `cogw apply OP --yes` without the step preview."""
 
-    @cli.command(op.value, help=doc)
-    @click.argument("names", nargs=-1)
-    @with_output
-    @common_options
     def command(
         names: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool, **kwargs: Any
     ) -> None:
         opts = options_from(kwargs)
         apply_operation(opts, op, list(names), None, True, as_json, quiet, verbose, show_plan=False)
+
+    decorated = common_options(with_output(command))
+    if op is Operation.IMPORT:
+        decorated = ingest_option(decorated)
+    cli.command(op.value, help=doc)(click.argument("names", nargs=-1)(decorated))
 
 
 direct_command(

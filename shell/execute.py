@@ -45,6 +45,9 @@ class Runtime:
     on_event: EventSink
     jobs: int = 4
     link_mode: str = "hardlink"
+    # How import places local source files into the store: "auto" reflinks where the
+    # filesystem can, hardlinks read-only sources, else makes a verified copy.
+    ingest_mode: str = "auto"
     cancel: threading.Event = field(default_factory=threading.Event)
     mounts: list[tuple[str, str]] = field(
         default_factory=list

@@ -72,6 +72,7 @@ from cogw.shell.layers import (
     digest_layers,
     stream_layer,
 )
+from cogw.shell.store import LinkMode
 
 if TYPE_CHECKING:
     from cogw.shell.sources import Source
@@ -135,7 +136,7 @@ def _ingest_file(
     ``layer_path``, that layer's digest too."""
     local = source.local_path(f.path)
     if local is not None:
-        rt.store.ingest_path(f.digest, f.size, local)
+        rt.store.ingest_path(f.digest, f.size, local, mode=cast(LinkMode, rt.ingest_mode))
         return None
     with source.open(f.path) as reader:
         if layer_path is None:

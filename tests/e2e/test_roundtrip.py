@@ -169,3 +169,24 @@ def test_prepare_without_cached_files_names_cogw_pull(project, make_weights):
     with_pull = project.run("prepare", "--pull", "--docker")
     assert with_pull.exit_code == 0, with_pull.stderr
     assert with_pull.stdout.startswith("-v ") and ":/src/weights/alpha:ro" in with_pull.stdout
+
+
+def test_import_with_ingest_hardlink_makes_the_source_file_the_store_blob(project, make_weights):
+    src = make_weights("alpha", SMALL_FILES)
+    project.write_config(ALPHA)
+    result = project.run("import", "--ingest", "hardlink")
+    assert result.exit_code == 0, result.stderr
+    lock = json.loads(project.lock.read_bytes())
+    digest = {f["path"]: f["digest"] for f in lock["weights"][0]["files"]}["config.json"]
+    hexpart = digest.split(":")[1]
+    blob = project.cache / "weights/files/sha256" / hexpart[:2] / hexpart
+    assert os.stat(blob).st_ino == os.stat(src / "config.json").st_ino
+    assert os.stat(blob).st_mode & 0o777 == 0o444
+
+
+def test_import_with_default_ingest_leaves_a_writable_source_untouched(project, make_weights):
+    src = make_weights("alpha", SMALL_FILES)
+    project.write_config(ALPHA)
+    assert project.run("import").exit_code == 0
+    assert os.stat(src / "config.json").st_mode & 0o200
+    assert os.stat(src / "config.json").st_nlink == 1
