@@ -88,6 +88,16 @@ def _cpu(m: Measurement) -> str:
     return "?" if m.cpu_seconds is None else f"{m.cpu_seconds:.2f} s"
 
 
+def _cpu_line(r: Results) -> str:
+    p, i = r.pulls, r.imports
+    return (
+        f"- Client CPU seconds (medians; less sensitive to load than wall time): "
+        f"pull: cogw {_cpu(p.cogw)}, skopeo {_cpu(p.skopeo)}, curl {_cpu(p.curl)}, fsync floor "
+        f"{_cpu(p.floor_fsync)}; cold import: cogw {_cpu(i.cold)}, floor {_cpu(i.floor)}. "
+        "On 2 shared CPUs, CPU spent per byte is what a busy machine turns into wall time."
+    )
+
+
 def _startup_line(r: Results) -> str:
     # CPU seconds, not wall time: on a loaded machine sub-second wall times mostly
     # measure waiting for a CPU.
@@ -112,6 +122,7 @@ def analysis_lines(r: Results, verdicts: Sequence[Target]) -> list[str]:
         *_load_lines(r),
         *_missed_lines(verdicts),
         *_floor_lines(r),
+        _cpu_line(r),
         _startup_line(r),
         *_profile_lines(r),
         "",
