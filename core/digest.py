@@ -43,6 +43,8 @@ def digest_error(value: str) -> str | None:
     >>> digest_error("no-colon")
     'invalid digest "no-colon": missing algorithm prefix'
     """
+    if len(value) == 71 and value.startswith(PREFIX) and _HEX.issuperset(value[7:]):
+        return None  # the common case, decided without building a message
     prefix = f"invalid digest {go_quote(value)}: "
     algo, sep, hexpart = value.partition(":")
     if not sep:

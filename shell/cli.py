@@ -391,9 +391,13 @@ def run_plan(
     pull: bool = False,
 ) -> tuple[Outcome, list[tuple[str, str]]]:
     """Execute, then re-plan from a fresh snapshot: anything left is an error."""
+    from pyrsistent import pvector
+
     from cogw.shell.execute import Runtime, execute
     from cogw.shell.progress import make_progress
 
+    if plan.is_empty and plan.operation is not Operation.PREPARE:
+        return Outcome(plan, pvector()), []  # nothing ran, so nothing can be left over
     sink, finish = make_progress(as_json, quiet, verbose)
     snapshot_envelope = _envelope()
     rt = Runtime(
@@ -405,7 +409,6 @@ def run_plan(
         link_mode=link_mode,
         ingest_mode=opts.ingest_mode,
         envelope=snapshot_envelope,
-        stat_cache_path=str(opts.store.root / "stat-cache.sqlite"),
     )
     try:
         with user_errors():
@@ -416,8 +419,6 @@ def run_plan(
     if plan.operation is not Operation.PREPARE:
         after = snapshot_for(opts, plan.operation, list(plan.names))
         remaining = make_plan(after, plan.operation, list(plan.names), pull=pull)
-    from pyrsistent import pvector
-
     return Outcome(plan, pvector(results), remaining), list(rt.mounts)
 
 

@@ -52,7 +52,6 @@ class Runtime:
     mounts: list[tuple[str, str]] = field(
         default_factory=list
     )  # (host dir, target) made by prepare
-    stat_cache_path: str = ""
     envelope: str = ""  # the envelopeFormat this build stamps (snapshot.envelope_format)
     _emit_lock: threading.Lock = field(default_factory=threading.Lock)
 
