@@ -28,13 +28,13 @@ test-slow *ARGS:
 
 # ruff lint and format check
 lint:
-    {{venv}}/ruff check core shell tests cogw/__init__.py
-    {{venv}}/ruff format --check core shell tests cogw/__init__.py
+    {{venv}}/ruff check core shell tests benchmarks cogw/__init__.py
+    {{venv}}/ruff format --check core shell tests benchmarks cogw/__init__.py
 
 # ruff autofix and format
 fmt:
-    {{venv}}/ruff check --fix core shell tests cogw/__init__.py
-    {{venv}}/ruff format core shell tests cogw/__init__.py
+    {{venv}}/ruff check --fix core shell tests benchmarks cogw/__init__.py
+    {{venv}}/ruff format core shell tests benchmarks cogw/__init__.py
 
 # mypy --strict on cogw (core and shell)
 types:
