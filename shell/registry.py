@@ -5,7 +5,11 @@ registries speak it — Basic and Bearer (token server) auth from a ``WWW-Authen
 challenge, blob GETs resumed with ``Range`` after a reset or a stall, monolithic and
 chunked uploads, cross-repository mounts, manifests by tag or digest. Every byte it moves is
 hashed: a blob or manifest whose digest differs from the one asked for is an error, and an
-upload whose stream does not match its digest is cancelled before the commit.
+upload whose stream does not match its digest is cancelled before the commit. A server that
+ignores ``Range`` on a resume is read again from the start, the bytes already delivered
+dropped. Cancelling (a caller's ``cancel`` Event, or ``abort()``) is prompt: the socket of
+the request in flight is shut down, so a read or write blocked on a stalled peer fails at
+once, and the operation raises RegistryCancelled instead of retrying.
 
 What it does not know: what a weight, a lockfile or a layer *means*; where credentials come
 from (``cogw.shell.auth``); progress bars (callers pass ``on_bytes``).
@@ -29,16 +33,20 @@ import hashlib
 import json
 import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 import requests.adapters
+import urllib3.connection
+import urllib3.connectionpool
 import urllib3.exceptions
+import urllib3.poolmanager
 
 from cogw.core.digest import digest_error, is_digest, sha256_of
 from cogw.core.reference import is_loopback_host
@@ -233,6 +241,8 @@ _BODY_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
 )
 _RETRY_CANDIDATES: tuple[type[BaseException], ...] = (*_TRANSIENT_ERRORS, RegistryError)
+# How a request fails when its socket is shut down under it (TLS may report a bad record).
+_ABORT_SYMPTOMS: tuple[type[BaseException], ...] = (*_BODY_ERRORS, RegistryTLSError)
 
 # What users need from a transport failure, without urllib3's pool internals.
 _TRANSPORT_REASONS = (
@@ -314,6 +324,54 @@ def _body_pieces(response: requests.Response, chunk_size: int) -> Iterator[bytes
         yield bytes(buffer)
 
 
+class _BlobSink:
+    """Where a download's bytes go before the consumer: hashed, counted, size-checked."""
+
+    def __init__(
+        self, digest: str, expected_size: int | None, on_bytes: Callable[[int], None] | None
+    ) -> None:
+        self.digest = digest
+        self.expected_size = expected_size
+        self.received = 0
+        self._hasher = hashlib.sha256()
+        self._on_bytes = on_bytes
+
+    def take(self, chunk: bytes) -> bytes:
+        self._hasher.update(chunk)
+        self.received += len(chunk)
+        _check_not_oversized(self.digest, self.received, self.expected_size)
+        if self._on_bytes is not None:
+            self._on_bytes(len(chunk))
+        return chunk
+
+    def check(self) -> None:
+        actual = "sha256:" + self._hasher.hexdigest()
+        _check_blob(self.digest, actual, self.received, self.expected_size)
+
+
+def _drop_first(chunks: Iterable[bytes], n: int) -> Iterator[bytes]:
+    """The pieces without their first ``n`` bytes."""
+    for chunk in chunks:
+        if n == 0:
+            yield chunk
+        elif len(chunk) <= n:
+            n -= len(chunk)
+        else:
+            yield chunk[n:]
+            n = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _BlobUpload:
+    """What one push_blob sends, for each attempt."""
+
+    digest: str
+    size: int
+    open_stream: Callable[[], Iterable[bytes]]
+    scopes: tuple[str, ...]
+    on_bytes: Callable[[int], None] | None
+
+
 class _HashingReader:
     """Pulls exact byte counts out of an iterable of arbitrary-sized chunks, hashing all of it."""
 
@@ -370,13 +428,162 @@ class _SizedBody:
         return iter(self._chunks)
 
 
+# The transfer whose request this thread is sending, so the connection that carries it can
+# register itself (requests gives no other way to reach the socket of a request in flight).
+_current = threading.local()
+_CANCEL_POLL_SECONDS = 0.05
+
+
+def _shut_down(connection: urllib3.connection.HTTPConnection) -> None:
+    sock = connection.sock
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):
+        # The plain socket's shutdown: SSLSocket.shutdown would also drop its TLS state
+        # under the feet of the thread blocked in it. Unlike close(), shutdown wakes a
+        # thread blocked in recv or send on Linux.
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Transfer:
+    """One public operation's hold on the connection it is using, so another thread (the
+    cancel watcher, or abort()) can break a read or write blocked on a stalled peer at once
+    instead of after the read timeout."""
+
+    def __init__(self, cancel: threading.Event | None) -> None:
+        self.cancel = cancel
+        self.stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._connection: urllib3.connection.HTTPConnection | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.stopped.is_set() or (self.cancel is not None and self.cancel.is_set())
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep, waking early when cancelled; True when cancelled."""
+        return self.stopped.wait(seconds) or self.cancelled
+
+    def attach(self, connection: urllib3.connection.HTTPConnection) -> None:
+        with self._lock:
+            self._connection = connection
+        if self.stopped.is_set():
+            _shut_down(connection)  # stopped before this request reached its socket
+
+    def detach(self) -> None:
+        with self._lock:
+            self._connection = None
+
+    def abort(self) -> None:
+        self.stopped.set()
+        with self._lock:
+            connection = self._connection
+        if connection is not None:
+            _shut_down(connection)
+
+
+class _CancelWatcher:
+    """Aborts the transfers whose cancel event gets set. It polls, because a thread cannot
+    wait on several Events at once, and it runs only while a transfer has a cancel event."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._transfers: set[_Transfer] = set()
+        self._running = False
+        self.aborted = False
+
+    def add(self, transfer: _Transfer) -> None:
+        with self._lock:
+            self._transfers.add(transfer)
+            aborted = self.aborted
+            start = transfer.cancel is not None and not self._running
+            self._running = self._running or start
+        if aborted:
+            transfer.abort()
+        if start:
+            threading.Thread(target=self._run, name="registry-cancel", daemon=True).start()
+
+    def remove(self, transfer: _Transfer) -> None:
+        with self._lock:
+            self._transfers.discard(transfer)
+
+    def abort_all(self) -> None:
+        with self._lock:
+            self.aborted = True
+            transfers = list(self._transfers)
+        for transfer in transfers:
+            transfer.abort()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                watched = [t for t in self._transfers if t.cancel is not None]
+                if not watched:
+                    self._running = False
+                    return
+            for transfer in watched:
+                wanted = transfer.cancel is not None and transfer.cancel.is_set()
+                if wanted and not transfer.stopped.is_set():
+                    transfer.abort()
+            time.sleep(_CANCEL_POLL_SECONDS)
+
+
+def _attach_to_current_transfer(connection: urllib3.connection.HTTPConnection) -> None:
+    transfer: _Transfer | None = getattr(_current, "transfer", None)
+    if transfer is not None:
+        transfer.attach(connection)
+
+
+class _TrackedHTTPConnection(urllib3.connection.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _attach_to_current_transfer(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _attach_to_current_transfer(self)
+        super().request(*args, **kwargs)
+
+
+class _TrackedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _attach_to_current_transfer(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _attach_to_current_transfer(self)
+        super().request(*args, **kwargs)
+
+
+class _TrackedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _TrackedHTTPConnection
+
+
+class _TrackedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _TrackedHTTPSConnection
+
+
+_TRACKED_POOLS = {"http": _TrackedHTTPPool, "https": _TrackedHTTPSPool}
+
+
+class _TrackingAdapter(requests.adapters.HTTPAdapter):
+    """An adapter whose connections tell the current transfer which socket they use."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _TRACKED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if type(manager) is urllib3.poolmanager.ProxyManager:  # not SOCKS: own pool classes
+            manager.pool_classes_by_scheme = _TRACKED_POOLS
+        return manager
+
+
 def _new_session(pool_size: int) -> requests.Session:
     session = requests.Session()
     # Retries are ours (they must resume, re-authenticate and re-open streams); urllib3's
     # would resend blindly.
-    adapter = requests.adapters.HTTPAdapter(
-        pool_connections=4, pool_maxsize=pool_size, max_retries=0
-    )
+    adapter = _TrackingAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = "cogw"
@@ -411,9 +618,27 @@ class RegistryClient:
         # cannot replace it; without it, requests' default (system CAs or that variable).
         self._verify: bool | str = options.ca_bundle if options.ca_bundle else True
         self._timeout = (options.connect_timeout, options.read_timeout)
+        self._watcher = _CancelWatcher()
 
     def close(self) -> None:
         self._session.close()
+
+    def abort(self) -> None:
+        """Stop every operation in flight at once, from any thread (Ctrl-C): a read or
+        write blocked on the network fails now instead of at the read timeout, and the
+        operation raises RegistryCancelled; so does every later one on this client."""
+        self._watcher.abort_all()
+
+    @contextlib.contextmanager
+    def _transfer(self, cancel: threading.Event | None = None) -> Iterator[_Transfer]:
+        """One public operation: abort() and ``cancel`` reach the connection it uses."""
+        transfer = _Transfer(cancel)
+        self._watcher.add(transfer)
+        try:
+            yield transfer
+        finally:
+            transfer.detach()
+            self._watcher.remove(transfer)
 
     @property
     def base_url(self) -> str:
@@ -452,15 +677,18 @@ class RegistryClient:
 
     def ping(self) -> None:
         """Check the registry answers the v2 API and accepts our credentials."""
-        self._request("GET", f"{self.base_url}/v2/", (), ok={200}).close()
+        with self._transfer() as transfer:
+            self._request("GET", f"{self.base_url}/v2/", (), transfer, ok={200}).close()
 
     def head_manifest(self, repo: str, ref: str) -> str | None:
         """The manifest's digest, or None when the registry does not have it."""
         _require_reference(ref)
         url = f"{self.base_url}/v2/{repo}/manifests/{ref}"
         headers = {"Accept": ACCEPT_MANIFESTS}
-        response = self._request("HEAD", url, (pull_scope(repo),), ok={200, 404}, headers=headers)
-        response.close()
+        with self._transfer() as transfer:
+            scopes = (pull_scope(repo),)
+            response = self._request("HEAD", url, scopes, transfer, ok={200, 404}, headers=headers)
+            response.close()
         if response.status_code == 404:
             return None
         found = response.headers.get("Docker-Content-Digest", "")
@@ -472,16 +700,18 @@ class RegistryClient:
         """The manifest's exact bytes; when ``ref`` is a digest, they are checked against it."""
         _require_reference(ref)
         url = f"{self.base_url}/v2/{repo}/manifests/{ref}"
-        response = self._request(
-            "GET",
-            url,
-            (pull_scope(repo),),
-            ok={200},
-            headers={"Accept": ACCEPT_MANIFESTS},
-            stream=True,
-        )
-        with response:
-            raw = self._read_limited(response, url)
+        with self._transfer() as transfer:
+            response = self._request(
+                "GET",
+                url,
+                (pull_scope(repo),),
+                transfer,
+                ok={200},
+                headers={"Accept": ACCEPT_MANIFESTS},
+                stream=True,
+            )
+            with response:
+                raw = self._read_limited(response, url, transfer)
         digest = sha256_of(raw)
         if is_digest(ref) and digest != ref:
             raise RegistryDigestMismatch(
@@ -507,15 +737,17 @@ class RegistryClient:
         if is_digest(ref) and ref != digest:
             raise RegistryDigestMismatch(f"manifest bytes have digest {digest}, not {ref}")
         url = f"{self.base_url}/v2/{repo}/manifests/{ref}"
-        response = self._request(
-            "PUT",
-            url,
-            (push_scope(repo),),
-            ok={200, 201},
-            headers={"Content-Type": media_type},
-            body=raw,
-        )
-        response.close()
+        with self._transfer() as transfer:
+            response = self._request(
+                "PUT",
+                url,
+                (push_scope(repo),),
+                transfer,
+                ok={200, 201},
+                headers={"Content-Type": media_type},
+                body=raw,
+            )
+            response.close()
         claimed = response.headers.get("Docker-Content-Digest", "")
         if claimed and claimed != digest:
             raise RegistryDigestMismatch(
@@ -525,12 +757,15 @@ class RegistryClient:
         return digest
 
     def blob_exists(self, repo: str, digest: str) -> bool:
-        return self._blob_exists(repo, digest, (pull_scope(repo),))
+        with self._transfer() as transfer:
+            return self._blob_exists(repo, digest, (pull_scope(repo),), transfer)
 
-    def _blob_exists(self, repo: str, digest: str, scopes: tuple[str, ...]) -> bool:
+    def _blob_exists(
+        self, repo: str, digest: str, scopes: tuple[str, ...], transfer: _Transfer
+    ) -> bool:
         _require_digest(digest)
         url = f"{self.base_url}/v2/{repo}/blobs/{digest}"
-        response = self._request("HEAD", url, scopes, ok={200, 404})
+        response = self._request("HEAD", url, scopes, transfer, ok={200, 404})
         response.close()
         return response.status_code == 200
 
@@ -549,56 +784,59 @@ class RegistryClient:
         """Stream a blob, resuming with ``Range`` after a reset, truncation or stall.
 
         The size and digest are checked after the last byte: a consumer must read to the
-        end to get that guarantee (and RegistryDigestMismatch if it fails)."""
+        end to get that guarantee (and RegistryDigestMismatch if it fails). Setting
+        ``cancel`` stops the download promptly, even mid-read, with RegistryCancelled."""
         _require_digest(digest)
-        url = f"{self.base_url}/v2/{repo}/blobs/{digest}"
-        hasher = hashlib.sha256()
-        offset, failures = 0, 0
-        total = expected_size
+        with self._transfer(cancel) as transfer:
+            url = f"{self.base_url}/v2/{repo}/blobs/{digest}"
+            sink = _BlobSink(digest, expected_size, on_bytes)
+            yield from self._download(url, repo, sink, chunk_size, transfer)
+            self._check_cancel(transfer)  # an aborted close-delimited body looks complete
+            sink.check()
+
+    def _download(
+        self, url: str, repo: str, sink: _BlobSink, chunk_size: int, transfer: _Transfer
+    ) -> Iterator[bytes]:
+        failures, total = 0, sink.expected_size
         while True:
-            self._check_cancel(cancel)
-            response = self._open_blob(url, repo, offset, cancel)
+            self._check_cancel(transfer)
+            response, skip = self._open_blob(url, repo, sink.received, transfer)
             total = total if total is not None else _body_length(response)
-            before = offset
+            before = sink.received
             try:
                 with response:
-                    for chunk in _body_chunks(response, chunk_size):
-                        self._check_cancel(cancel)
-                        hasher.update(chunk)
-                        offset += len(chunk)
-                        _check_not_oversized(digest, offset, expected_size)
-                        if on_bytes is not None:
-                            on_bytes(len(chunk))
-                        yield chunk
-                break
+                    for chunk in _drop_first(_body_chunks(response, chunk_size), skip):
+                        self._check_cancel(transfer)
+                        yield sink.take(chunk)
+                return
             except _BodyBroken as err:
-                if total is not None and offset == total:
-                    break  # every byte arrived; only the connection's end was lost
-                failures = 0 if offset > before else failures + 1
-                self._pause_or_raise(f"blob {digest}", failures, str(err), None, cancel)
-        _check_blob(digest, "sha256:" + hasher.hexdigest(), offset, expected_size)
+                if total is not None and sink.received == total:
+                    return  # every byte arrived; only the connection's end was lost
+                failures = 0 if sink.received > before else failures + 1
+                self._pause_or_raise(f"blob {sink.digest}", failures, str(err), None, transfer)
+            finally:
+                transfer.detach()
 
     def _open_blob(
-        self, url: str, repo: str, offset: int, cancel: threading.Event | None
-    ) -> requests.Response:
+        self, url: str, repo: str, offset: int, transfer: _Transfer
+    ) -> tuple[requests.Response, int]:
+        """The response to read from and how many of its first bytes were delivered already."""
         headers = {"Range": f"bytes={offset}-"} if offset else {}
         response = self._request(
             "GET",
             url,
             (pull_scope(repo),),
+            transfer,
             ok={200, 206},
             headers=headers,
             stream=True,
-            cancel=cancel,
         )
         if offset == 0:
-            return response
+            return response, 0
         if response.status_code == 200:
-            response.close()
-            raise RegistryError(
-                f"{_display(url)}: the registry ignored a Range request, so the download "
-                f"cannot resume after {offset} bytes"
-            )
+            # The server ignored Range and starts over: read the delivered bytes again and
+            # drop them (the digest check at the end still covers every byte).
+            return response, offset
         start = re.match(r"bytes\s+(\d+)-", response.headers.get("Content-Range", ""))
         if start is None or int(start.group(1)) != offset:
             response.close()
@@ -606,7 +844,7 @@ class RegistryClient:
                 f"{_display(url)}: asked to resume at byte {offset}, the registry answered "
                 f"Content-Range {response.headers.get('Content-Range', '(none)')!r}"
             )
-        return response
+        return response, 0
 
     # ---- blob upload -------------------------------------------------------------------
 
@@ -625,66 +863,69 @@ class RegistryClient:
         of the same registry, or uploaded from ``open_stream()`` (called again on each
         retry). The streamed bytes are hashed and the upload is cancelled, never committed,
         when they do not match ``digest`` and ``size``. ``on_bytes`` counts bytes sent,
-        including bytes re-sent after a failure."""
+        including bytes re-sent after a failure. Setting ``cancel`` stops the upload
+        promptly, even mid-write, with RegistryCancelled."""
         _require_digest(digest)
         sources = [s for s in mount_from if s != repo]
         scopes = (push_scope(repo), *(pull_scope(s) for s in sources))
-        if self._blob_exists(repo, digest, scopes):
-            return "exists"
-        for source in sources:
-            if self._try_mount(repo, digest, source, scopes):
-                return "mounted"
+        with self._transfer(cancel) as transfer:
+            if self._blob_exists(repo, digest, scopes, transfer):
+                return "exists"
+            for source in sources:
+                if self._try_mount(repo, digest, source, scopes, transfer):
+                    return "mounted"
+            blob = _BlobUpload(digest, size, open_stream, scopes, on_bytes)
+            self._upload_with_restarts(repo, blob, transfer)
+            return "uploaded"
+
+    def _upload_with_restarts(self, repo: str, blob: _BlobUpload, transfer: _Transfer) -> None:
         failures = 0
         while True:
-            self._check_cancel(cancel)
+            self._check_cancel(transfer)
             try:
-                self._upload(repo, digest, size, open_stream, scopes, cancel, on_bytes)
-                return "uploaded"
+                self._upload(repo, blob, transfer)
+                return
             except _RETRY_CANDIDATES as err:
                 if not _worth_restarting(err):
                     raise
                 failures += 1
-                self._pause_or_raise(f"upload of {digest}", failures, str(err), None, cancel)
+                what = f"upload of {blob.digest}"
+                self._pause_or_raise(what, failures, str(err), None, transfer)
                 # A commit whose answer was lost may have landed after all.
-                if self._blob_exists(repo, digest, scopes):
-                    return "uploaded"
+                if self._blob_exists(repo, blob.digest, blob.scopes, transfer):
+                    return
 
-    def _try_mount(self, repo: str, digest: str, source: str, scopes: tuple[str, ...]) -> bool:
+    def _try_mount(
+        self, repo: str, digest: str, source: str, scopes: tuple[str, ...], transfer: _Transfer
+    ) -> bool:
         url = _with_query(
             f"{self.base_url}/v2/{repo}/blobs/uploads/", {"mount": digest, "from": source}
         )
-        response = self._request("POST", url, scopes, ok={201, 202})
+        response = self._request("POST", url, scopes, transfer, ok={201, 202})
         response.close()
         if response.status_code == 201:
             return True
         # 202: the registry could not mount and opened an ordinary upload; drop it.
-        self._cancel_upload(self._location(response, url), scopes)
+        self._cancel_upload(self._location(response, url), scopes, transfer)
         return False
 
-    def _upload(
-        self,
-        repo: str,
-        digest: str,
-        size: int,
-        open_stream: Callable[[], Iterable[bytes]],
-        scopes: tuple[str, ...],
-        cancel: threading.Event | None,
-        on_bytes: Callable[[int], None] | None,
-    ) -> None:
-        location, chunk = self._start_upload(repo, scopes)
-        upload = _ChunkedUpload(self, location, scopes, chunk, cancel, on_bytes)
+    def _upload(self, repo: str, blob: _BlobUpload, transfer: _Transfer) -> None:
+        location, chunk = self._start_upload(repo, blob.scopes, transfer)
+        upload = _ChunkedUpload(self, location, blob.scopes, chunk, transfer, blob.on_bytes)
         try:
-            if size <= self.options.monolithic_limit:
-                self._upload_monolithic(location, digest, size, open_stream(), scopes, on_bytes)
+            if blob.size <= self.options.monolithic_limit:
+                self._upload_monolithic(location, blob, transfer)
             else:
-                upload.run(digest, size, open_stream)
+                upload.run(blob.digest, blob.size, blob.open_stream)
         except BaseException:
-            self._cancel_upload(upload.location, scopes)
+            self._cancel_upload(upload.location, blob.scopes, transfer)
             raise
 
-    def _start_upload(self, repo: str, scopes: tuple[str, ...]) -> tuple[str, int]:
+    def _start_upload(
+        self, repo: str, scopes: tuple[str, ...], transfer: _Transfer
+    ) -> tuple[str, int]:
         url = f"{self.base_url}/v2/{repo}/blobs/uploads/"
-        response = self._request("POST", url, scopes, ok={202})
+        response = self._request("POST", url, scopes, transfer, ok={202})
         response.close()
         return self._location(response, url), self._chunk_size(response)
 
@@ -698,34 +939,30 @@ class RegistryClient:
             chunk = max(chunk, minimum)
         return chunk
 
-    def _upload_monolithic(
-        self,
-        location: str,
-        digest: str,
-        size: int,
-        chunks: Iterable[bytes],
-        scopes: tuple[str, ...],
-        on_bytes: Callable[[int], None] | None,
-    ) -> None:
+    def _upload_monolithic(self, location: str, blob: _BlobUpload, transfer: _Transfer) -> None:
         # Small blobs are read whole (bounded by the limit) so they can be verified before
         # a single PUT commits them.
-        reader = _HashingReader(chunks)
+        reader = _HashingReader(blob.open_stream())
         try:
-            data = b"".join(reader.take(size))
+            data = b"".join(reader.take(blob.size))
         except _StreamLengthMismatch as err:
-            raise _stream_mismatch(digest, size, err.consumed) from None
-        _check_upload(reader, digest, size)
-        url = _with_query(location, {"digest": digest})
+            raise _stream_mismatch(blob.digest, blob.size, err.consumed) from None
+        _check_upload(reader, blob.digest, blob.size)
+        url = _with_query(location, {"digest": blob.digest})
         headers = {"Content-Type": "application/octet-stream"}
-        response = self._request("PUT", url, scopes, ok={201}, headers=headers, body=data)
-        response.close()
-        if on_bytes is not None:
-            on_bytes(size)
+        self._request(
+            "PUT", url, blob.scopes, transfer, ok={201}, headers=headers, body=data
+        ).close()
+        if blob.on_bytes is not None:
+            blob.on_bytes(blob.size)
 
-    def _cancel_upload(self, location: str, scopes: tuple[str, ...]) -> None:
-        # Best effort: registries purge abandoned uploads anyway.
+    def _cancel_upload(self, location: str, scopes: tuple[str, ...], transfer: _Transfer) -> None:
+        # Best effort: registries purge abandoned uploads anyway. After a cancel it is not
+        # even tried: the user asked to stop now, and the registry may be the stalled party.
+        if transfer.cancelled:
+            return
         with contextlib.suppress(Exception):
-            self._exchange("DELETE", location, scopes).close()
+            self._exchange("DELETE", location, scopes, transfer).close()
 
     def _location(self, response: requests.Response, url: str) -> str:
         location = response.headers.get("Location")
@@ -740,21 +977,21 @@ class RegistryClient:
         method: str,
         url: str,
         scopes: tuple[str, ...],
+        transfer: _Transfer,
         *,
         ok: set[int],
         headers: dict[str, str] | None = None,
         body: bytes | None = None,
         stream: bool = False,
-        cancel: threading.Event | None = None,
     ) -> requests.Response:
         """Send until a status in ``ok`` arrives, retrying transient failures with backoff;
         any other status becomes a RegistryError."""
         failures = 0
         while True:
-            self._check_cancel(cancel)
+            self._check_cancel(transfer)
             retry_after = None
             try:
-                response = self._exchange(method, url, scopes, headers, body, stream)
+                response = self._exchange(method, url, scopes, transfer, headers, body, stream)
             except _TRANSIENT_ERRORS as err:
                 reason = transport_reason(err)
             else:
@@ -767,16 +1004,44 @@ class RegistryClient:
                     raise self._status_error(method, url, response)
                 response.close()
             failures += 1
-            self._pause_or_raise(f"{method} {_display(url)}", failures, reason, retry_after, cancel)
+            what = f"{method} {_display(url)}"
+            self._pause_or_raise(what, failures, reason, retry_after, transfer)
 
     def _exchange(
         self,
         method: str,
         url: str,
         scopes: tuple[str, ...],
+        transfer: _Transfer,
         headers: dict[str, str] | None = None,
         body: bytes | _SizedBody | None = None,
         stream: bool = False,
+    ) -> requests.Response:
+        """One exchange on behalf of ``transfer``: its connections (token server included)
+        are the ones a cancel breaks, and a failure caused by that break is
+        RegistryCancelled, never a network error to retry."""
+        previous = getattr(_current, "transfer", None)
+        _current.transfer = transfer
+        try:
+            response = self._authorized_exchange(method, url, scopes, headers, body, stream)
+        except _ABORT_SYMPTOMS:
+            if transfer.cancelled:
+                raise RegistryCancelled(f"{method} {_display(url)}: cancelled") from None
+            raise
+        finally:
+            _current.transfer = previous
+        if not stream:
+            transfer.detach()  # the connection went back to the pool with the whole body
+        return response
+
+    def _authorized_exchange(
+        self,
+        method: str,
+        url: str,
+        scopes: tuple[str, ...],
+        headers: dict[str, str] | None,
+        body: bytes | _SizedBody | None,
+        stream: bool,
     ) -> requests.Response:
         """One authenticated exchange: on 401, re-authenticate once from the challenge and,
         when the body can be sent again, resend; a streamed body raises _Interrupted."""
@@ -882,9 +1147,11 @@ class RegistryClient:
         failures: int,
         reason: str,
         retry_after: float | None,
-        cancel: threading.Event | None,
+        transfer: _Transfer,
     ) -> None:
-        """Wait before the next attempt, or give up when the retry budget is spent."""
+        """Wait before the next attempt, or give up when the retry budget is spent; a
+        cancelled transfer is never retried."""
+        self._check_cancel(transfer)
         attempts = self.options.max_retries + 1
         if failures >= attempts:
             raise RegistryError(f"{what}: giving up after {failures} attempts: {reason}")
@@ -895,27 +1162,32 @@ class RegistryClient:
             delay = min(nominal * (1 + 0.25 * random.random()), MAX_BACKOFF_SECONDS)
         if self.options.on_retry is not None:
             self.options.on_retry(RetryNotice(what, failures, attempts, delay, reason))
-        if cancel is not None:
-            if cancel.wait(delay):
-                raise RegistryCancelled(f"{what}: cancelled")
-        else:
-            time.sleep(delay)
+        if transfer.wait(delay):
+            raise RegistryCancelled(f"{what}: cancelled")
 
     @staticmethod
-    def _check_cancel(cancel: threading.Event | None) -> None:
-        if cancel is not None and cancel.is_set():
+    def _check_cancel(transfer: _Transfer) -> None:
+        if transfer.cancelled:
             raise RegistryCancelled("cancelled")
 
-    def _read_limited(self, response: requests.Response, url: str) -> bytes:
+    def _read_limited(self, response: requests.Response, url: str, transfer: _Transfer) -> bytes:
         declared = _positive_int(response.headers.get("Content-Length"))
         if declared is not None and declared > MAX_MANIFEST_BYTES:
             raise RegistryError(f"{_display(url)}: manifest of {declared} bytes is too large")
         parts, total = [], 0
-        for chunk in response.iter_content(64 * 1024):
-            total += len(chunk)
-            if total > MAX_MANIFEST_BYTES:
-                raise RegistryError(f"{_display(url)}: manifest larger than {MAX_MANIFEST_BYTES}")
-            parts.append(chunk)
+        try:
+            for chunk in response.iter_content(64 * 1024):
+                total += len(chunk)
+                if total > MAX_MANIFEST_BYTES:
+                    raise RegistryError(
+                        f"{_display(url)}: manifest larger than {MAX_MANIFEST_BYTES}"
+                    )
+                parts.append(chunk)
+        except _BODY_ERRORS as err:
+            self._check_cancel(transfer)
+            raise RegistryError(
+                f"GET {_display(url)}: the manifest broke off: {transport_reason(err)}"
+            ) from err
         return b"".join(parts)
 
     # ---- authentication ------------------------------------------------------------------
@@ -1037,14 +1309,14 @@ class _ChunkedUpload:
         location: str,
         scopes: tuple[str, ...],
         chunk_size: int,
-        cancel: threading.Event | None,
+        transfer: _Transfer,
         on_bytes: Callable[[int], None] | None,
     ) -> None:
         self.client = client
         self.location = location
         self.scopes = scopes
         self.chunk_size = chunk_size
-        self.cancel = cancel
+        self.transfer = transfer
         self.on_bytes = on_bytes
 
     def run(self, digest: str, size: int, open_stream: Callable[[], Iterable[bytes]]) -> None:
@@ -1063,7 +1335,7 @@ class _ChunkedUpload:
                     raise
                 failures += 1
                 self.client._pause_or_raise(
-                    f"chunk upload of {digest}", failures, str(err), None, self.cancel
+                    f"chunk upload of {digest}", failures, str(err), None, self.transfer
                 )
                 offset = self._server_offset()
                 reader = _HashingReader(open_stream())
@@ -1077,7 +1349,9 @@ class _ChunkedUpload:
             "Content-Range": f"{offset}-{offset + n - 1}",  # no "bytes " prefix: distribution
         }
         body = _SizedBody(self._counted(reader.take(n)), n)
-        response = self.client._exchange("PATCH", self.location, self.scopes, headers, body)
+        response = self.client._exchange(
+            "PATCH", self.location, self.scopes, self.transfer, headers, body
+        )
         with response:
             if response.status_code not in (201, 202, 204):
                 raise self.client._status_error("PATCH", self.location, response)
@@ -1091,14 +1365,16 @@ class _ChunkedUpload:
 
     def _counted(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
         for piece in pieces:
-            RegistryClient._check_cancel(self.cancel)
+            RegistryClient._check_cancel(self.transfer)
             yield piece
             if self.on_bytes is not None:
                 self.on_bytes(len(piece))
 
     def _server_offset(self) -> int:
         """How many bytes the registry kept (GET on the upload URL answers ``Range: 0-<end>``)."""
-        response = self.client._request("GET", self.location, self.scopes, ok={204, 200})
+        response = self.client._request(
+            "GET", self.location, self.scopes, self.transfer, ok={204, 200}
+        )
         response.close()
         if response.headers.get("Location"):
             self.location = urljoin(self.location, response.headers["Location"])
@@ -1109,7 +1385,9 @@ class _ChunkedUpload:
     def _commit(self, digest: str) -> None:
         url = _with_query(self.location, {"digest": digest})
         headers = {"Content-Type": "application/octet-stream"}
-        self.client._request("PUT", url, self.scopes, ok={201}, headers=headers, body=b"").close()
+        self.client._request(
+            "PUT", url, self.scopes, self.transfer, ok={201}, headers=headers, body=b""
+        ).close()
 
 
 def _is_certificate_problem(err: requests.exceptions.SSLError) -> bool:

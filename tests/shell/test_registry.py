@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import shutil
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +31,7 @@ from cogw.shell.registry import (
     RegistryOptions,
     RegistryTLSError,
     RetryNotice,
+    _drop_first,
     parse_challenge,
     registry_scheme,
 )
@@ -848,15 +851,186 @@ def test_invalid_manifest_reference_is_refused_before_any_request(
     assert [r for r in proxy.recorded if "/manifests/" in r.target] == []
 
 
-def test_download_that_cannot_resume_raises_instead_of_restarting_after_bytes_were_yielded(
+@pytest.mark.parametrize(
+    "cut", [1, 64 * KIB, 200 * KIB + 7], ids=["one-byte", "chunk-boundary", "mid-chunk"]
+)
+def test_download_continues_when_the_server_ignores_range_and_delivers_each_byte_once(
+    cut: int, registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    repo, data, digest = pushed_blob(registry, 1 * MIB)
+    proxy = fault_proxy(registry)
+    proxy.add(FaultRule("truncate", path="/blobs/sha256:", after_bytes=cut))
+    proxy.add(FaultRule("ignore-range", path="/blobs/sha256:"))
+    counted: list[int] = []
+    client = RegistryClient(proxy.host, fast_options())
+    chunks = client.iter_blob(
+        repo, digest, expected_size=len(data), chunk_size=64 * KIB, on_bytes=counted.append
+    )
+    assert b"".join(chunks) == data
+    assert sum(counted) == len(data)
+    gets = proxy.requests_matching("GET", "/blobs/sha256:")
+    assert [(g.headers.get("range"), g.status, g.fault) for g in gets] == [
+        (None, 200, "truncate"),
+        (f"bytes={cut}-", 200, "ignore-range"),
+    ]
+    assert gets[1].body_bytes_sent == len(data)
+
+
+def test_server_ignoring_range_with_other_content_raises_digest_mismatch(
+    registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    # The resumed answer is a different blob (a redirect to the wrong one): the bytes the
+    # client drops are not checked, but the digest at the end catches the splice.
+    repo, data, digest = pushed_blob(registry, 1 * MIB)
+    with client_for(registry) as client:
+        other, other_digest = random_blob(len(data))
+        client.push_blob(repo, other_digest, len(other), chunks_of(other))
+    proxy = fault_proxy(registry)
+    proxy.add(FaultRule("truncate", path="/blobs/sha256:", after_bytes=300 * KIB))
+    proxy.add(
+        FaultRule("redirect", path="/blobs/sha256:", location=f"/v2/{repo}/blobs/{other_digest}")
+    )
+    proxy.add(FaultRule("ignore-range", path=other_digest))
+    client = RegistryClient(proxy.host, fast_options())
+    with pytest.raises(RegistryDigestMismatch, match=digest):
+        b"".join(client.iter_blob(repo, digest, expected_size=len(data)))
+
+
+@given(st.binary(max_size=200), st.lists(st.integers(0, 200), max_size=8), st.integers(0, 220))
+def test_dropping_a_prefix_from_pieces_equals_slicing_the_joined_bytes(
+    data: bytes, cuts: list[int], n: int
+) -> None:
+    bounds = sorted({0, len(data), *(c for c in cuts if c <= len(data))})
+    pieces = [data[a:b] for a, b in itertools.pairwise(bounds)]
+    assert b"".join(_drop_first(pieces, n)) == data[n:]
+
+
+# ---- cancellation of blocked transfers ---------------------------------------------------
+
+STALL_SECONDS = 20
+# Far below the stall and the read timeout, far above a prompt cancel on a loaded machine.
+PROMPT_BOUND_SECONDS = 10
+
+
+class StopWhenStuck:
+    """Calls ``stop`` (cancel.set, client.abort) 0.3 s after the proxy began spoiling a
+    request, so the client is stuck on that request whatever the machine's load; records
+    when, so the promptness bound starts there."""
+
+    def __init__(self, proxy: FaultProxy, method: str, stop: Callable[[], object]) -> None:
+        self.stopped_at: float | None = None
+        self._proxy, self._method, self._stop = proxy, method, stop
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + 60
+        while not any(r.fault for r in self._proxy.requests_matching(self._method, "/v2/")):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.02)
+        time.sleep(0.3)
+        self.stopped_at = time.monotonic()
+        self._stop()
+
+    def assert_prompt(self) -> None:
+        assert self.stopped_at is not None, "the client never got stuck"
+        assert time.monotonic() - self.stopped_at < PROMPT_BOUND_SECONDS
+
+
+def test_cancel_breaks_a_download_stalled_mid_body_without_retrying(
     registry: RunningRegistry, fault_proxy: ProxyFactory
 ) -> None:
     repo, _data, digest = pushed_blob(registry, 1 * MIB)
     proxy = fault_proxy(registry)
-    proxy.add(FaultRule("truncate", path="/blobs/sha256:", after_bytes=200 * KIB))
-    proxy.add(FaultRule("ignore-range", path="/blobs/sha256:"))
+    proxy.add(
+        FaultRule(
+            "stall", path="/blobs/sha256:", after_bytes=300 * KIB, stall_seconds=STALL_SECONDS
+        )
+    )
+    client = RegistryClient(proxy.host, fast_options(read_timeout=60))
+    cancel = threading.Event()
     received: list[bytes] = []
-    with pytest.raises(RegistryError, match="ignored a Range request"):
-        for chunk in RegistryClient(proxy.host, fast_options()).iter_blob(repo, digest):
+    stuck = StopWhenStuck(proxy, "GET", cancel.set)
+    with pytest.raises(RegistryCancelled):
+        for chunk in client.iter_blob(repo, digest, chunk_size=64 * KIB, cancel=cancel):
             received.append(chunk)
-    assert sum(map(len, received)) == 200 * KIB
+    stuck.assert_prompt()
+    assert sum(map(len, received)) <= 300 * KIB
+    assert len(proxy.requests_matching("GET", "/blobs/sha256:")) == 1
+
+
+def test_cancel_breaks_a_download_waiting_for_the_answer(
+    registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    repo, _data, digest = pushed_blob(registry, 100 * KIB)
+    proxy = fault_proxy(registry)
+    proxy.add(FaultRule("hang", path="/blobs/sha256:", stall_seconds=STALL_SECONDS))
+    client = RegistryClient(proxy.host, fast_options(read_timeout=60))
+    cancel = threading.Event()
+    stuck = StopWhenStuck(proxy, "GET", cancel.set)
+    with pytest.raises(RegistryCancelled):
+        b"".join(client.iter_blob(repo, digest, cancel=cancel))
+    stuck.assert_prompt()
+    assert len(proxy.requests_matching("GET", "/blobs/sha256:")) == 1
+
+
+@pytest.mark.parametrize(
+    ("size", "method"),
+    [(100 * KIB, "PUT"), (700 * KIB, "PATCH")],
+    ids=["monolithic-put", "chunk-patch"],
+)
+def test_cancel_breaks_an_upload_the_registry_stopped_reading_and_commits_nothing(
+    size: int, method: str, registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    proxy = fault_proxy(registry)
+    proxy.add(FaultRule("hang", method=method, path="/blobs/uploads/", stall_seconds=STALL_SECONDS))
+    repo = new_repo("cancel")
+    data, digest = random_blob(size)
+    client = RegistryClient(proxy.host, fast_options(read_timeout=60, **SMALL_CHUNKS))
+    cancel = threading.Event()
+    stuck = StopWhenStuck(proxy, method, cancel.set)
+    with pytest.raises(RegistryCancelled):
+        client.push_blob(repo, digest, size, chunks_of(data), cancel=cancel)
+    stuck.assert_prompt()
+    assert len(proxy.requests_matching("POST", "/blobs/uploads/")) == 1
+    assert len(proxy.requests_matching(method, "/blobs/uploads/")) == 1
+    assert client_for(registry).blob_exists(repo, digest) is False
+
+
+def test_abort_breaks_a_stalled_download_and_refuses_later_operations(
+    registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    repo, _data, digest = pushed_blob(registry, 1 * MIB)
+    proxy = fault_proxy(registry)
+    proxy.add(
+        FaultRule(
+            "stall", path="/blobs/sha256:", after_bytes=100 * KIB, stall_seconds=STALL_SECONDS
+        )
+    )
+    client = RegistryClient(proxy.host, fast_options(read_timeout=60))
+    client.ping()
+    chunks = client.iter_blob(repo, digest, chunk_size=64 * KIB)
+    next(chunks)  # the download is under way, about to block on the stalled body
+    stuck = StopWhenStuck(proxy, "GET", client.abort)
+    with pytest.raises(RegistryCancelled):
+        b"".join(chunks)
+    stuck.assert_prompt()
+    pings = len(proxy.requests_matching("GET", "^/v2/$"))
+    with pytest.raises(RegistryCancelled):
+        client.ping()
+    assert len(proxy.requests_matching("GET", "^/v2/$")) == pings
+
+
+def test_cancel_set_during_a_retry_wait_stops_without_another_attempt(
+    registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    repo, _data, digest = pushed_blob(registry, 10 * KIB)
+    proxy = fault_proxy(registry)
+    proxy.add(FaultRule("status", path="/blobs/sha256:", status=503, times=5))
+    cancel = threading.Event()
+    client = RegistryClient(
+        proxy.host, fast_options(backoff_base=STALL_SECONDS, on_retry=lambda _n: cancel.set())
+    )
+    with pytest.raises(RegistryCancelled):
+        b"".join(client.iter_blob(repo, digest, cancel=cancel))
+    assert len(proxy.requests_matching("GET", "/blobs/sha256:")) == 1
