@@ -114,8 +114,20 @@ def _bundles(small: Sequence[InventoryFile], options: PackOptions) -> list[Layer
     ]
 
 
+def is_standalone_raw(path: str, size: int, options: PackOptions = DEFAULT_OPTIONS) -> bool:
+    """True when :func:`plan_layers` gives this file its own uncompressed layer.
+
+    Such a layer's digest is a fixed tar frame around the file bytes, so a
+    source can compute it in the same read as the file digest.
+
+    >>> is_standalone_raw("m.safetensors", 64 * MIB), is_standalone_raw("m.json", 64 * MIB)
+    (True, False)
+    """
+    return size >= options.bundle_file_max and file_ext(path) in options.incompressible_exts
+
+
 def _standalone(f: InventoryFile, options: PackOptions) -> LayerPlan:
-    if file_ext(f.path) in options.incompressible_exts:
+    if is_standalone_raw(f.path, f.size, options):
         return LayerPlan(pvector([f]), MEDIA_TYPE_TAR, None)
     return LayerPlan(pvector([f]), MEDIA_TYPE_TAR_GZIP, options.gzip_level_large)
 

@@ -24,6 +24,7 @@ from cogw.core.packing import (
     envelope_format,
     envelope_json,
     file_ext,
+    is_standalone_raw,
     plan_layers,
 )
 
@@ -171,6 +172,43 @@ def test_every_file_is_planned_once_bundles_respect_the_cap_and_order_does_not_m
     shuffled = list(files)
     seed.shuffle(shuffled)
     assert plan_layers(shuffled, TINY) == plan
+
+
+@pytest.mark.parametrize(
+    ("path", "size", "expected"),
+    [
+        ("model.safetensors", 64 * MIB, True),
+        ("shards/Model.GGUF", 1 << 40, True),
+        ("model.safetensors", 64 * MIB - 1, False),
+        ("model.json", 64 * MIB, False),
+        ("safetensors", 64 * MIB, False),
+        (".bin", 64 * MIB, True),
+    ],
+    ids=[
+        "at-the-bundle-limit",
+        "uppercase-extension-of-a-huge-file",
+        "one-byte-under-the-limit",
+        "compressible-extension",
+        "no-extension",
+        "a-dotfile-is-all-extension-as-in-go",
+    ],
+)
+def test_is_standalone_raw_says_which_files_get_their_own_uncompressed_layer(
+    path: str, size: int, expected: bool
+) -> None:
+    assert is_standalone_raw(path, size) is expected
+
+
+@pytest.mark.slow
+@given(files=_INVENTORIES)
+def test_is_standalone_raw_agrees_with_the_plan(files: list[InventoryFile]) -> None:
+    options = replace(TINY, incompressible_exts=frozenset({".a", ".xy"}))
+    raw = {
+        layer.files[0].path
+        for layer in plan_layers(files, options)
+        if layer.media_type == MEDIA_TYPE_TAR
+    }
+    assert raw == {f.path for f in files if is_standalone_raw(f.path, f.size, options)}
 
 
 @pytest.mark.parametrize(
