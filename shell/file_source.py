@@ -22,6 +22,8 @@ Rules (Cog v0.19.3 compatible where Cog succeeds, fixed where it fails):
   characters or backslashes).
 * All problems of a walk are reported together in one :class:`SourceError`.
 * Files are hashed in parallel through the stat cache, each real file once.
+  A file that will be its own uncompressed layer (:func:`cogw.core.packing.is_standalone_raw`)
+  also gets that layer's digest from the same read, cached for import to reuse.
 * The fingerprint is ``sha256:`` DirHash over the (unfiltered) inventory.
 """
 
@@ -35,9 +37,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cogw.core.inventory import Inventory, InventoryFile
+from cogw.core.packing import DEFAULT_OPTIONS, file_ext, is_standalone_raw
 from cogw.core.paths import path_error, quote
 from cogw.core.setdigest import dir_hash
-from cogw.shell.hashing import NotRegularFile, SourceChanged, StatCache, hash_files
+from cogw.core.tarformat import standalone_framing
+from cogw.shell.hashing import Framing, NotRegularFile, SourceChanged, StatCache, hash_files
 from cogw.shell.source_base import OnBytes, SourceError, problem_list, sorted_inventory
 
 SKIPPED_DIRS = (".git", ".cache/huggingface")
@@ -91,7 +95,10 @@ class FileSource:
         # Several links may name one file: read each real file once.
         reals = list(dict.fromkeys(w.real for w in walked))
         try:
-            results = hash_files(reals, jobs, self.cache, cancel=cancel, on_bytes=on_bytes)
+            framings = _layer_framings(walked, reals)
+            results = hash_files(
+                reals, jobs, self.cache, framings=framings, cancel=cancel, on_bytes=on_bytes
+            )
         except (SourceChanged, NotRegularFile) as e:
             raise SourceError(f"weight source {self.uri}: {e}") from e
         except OSError as e:
@@ -130,6 +137,24 @@ class FileSource:
         if not _inside(real, root) or not os.path.isfile(real):
             raise SourceError(f"{quote(path)} is not a regular file in weight source {self.uri}")
         return Path(real)
+
+
+def _layer_framings(walked: list[_Walked], reals: list[Path]) -> list[Framing | None]:
+    """For each real file, the tar framing of its standalone uncompressed layer, if it gets one.
+
+    Hashing that layer in the inventory's own read (and caching it by stat)
+    lets import push such a file without reading it again. A file reached
+    through several paths is framed for the first one that needs it; the
+    others are digested at import, as before.
+    """
+    framed: dict[Path, Framing] = {}
+    for w in walked:
+        if w.real in framed or file_ext(w.rel) not in DEFAULT_OPTIONS.incompressible_exts:
+            continue  # cheap test first: only tensor-like files are stat'ed
+        size = os.stat(w.real).st_size
+        if is_standalone_raw(w.rel, size):
+            framed[w.real] = standalone_framing(w.rel, size)
+    return [framed.get(real) for real in reals]
 
 
 def _inside(real: str, root: str) -> bool:

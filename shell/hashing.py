@@ -39,6 +39,9 @@ from cogw.core.digest import PREFIX
 Framing = tuple[bytes, bytes]
 OnBytes = Callable[[int], None]
 
+# The stat cache's file name inside the weights store directory.
+STAT_CACHE_NAME = "stat-cache.sqlite"
+
 
 class SourceChanged(Exception):
     """A file's size or modification time changed while it was being read."""
@@ -292,6 +295,24 @@ def framing_key(framing: Framing) -> str:
     h.update(framing[0])
     h.update(framing[1])
     return h.hexdigest()
+
+
+def cached_layer_digest(cache: StatCache, path: Path, digest: str, framing: Framing) -> str | None:
+    """The layer digest remembered for ``path`` in ``framing``, if the file is still the one
+    that was hashed to ``digest``.
+
+    "Still the one" means its current (dev, ino, size, mtime_ns) is the key the
+    file digest was stored under: the same trust a cached inventory gives. None
+    when the file changed, is not a regular file, cannot be stat'ed, or the
+    cache has no entry, so the caller reads the file instead.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or cache.lookup(st) != digest:
+        return None
+    return cache.lookup(st, framing_key(framing))
 
 
 # --- parallel hashing -------------------------------------------------------------------------

@@ -12,10 +12,12 @@ a lockfile naming manifests the registry lacks.
 Bytes are read as few times as the checks allow, because a cold import of a
 large model is bound by disk and network, not by CPU:
 
-* a large local file (a one-file uncompressed layer) is read once for its file
-  and layer digests together, then pushed straight from the source while the
-  store copy runs in the background; the file digest proves the layer digest
-  names the inventoried bytes, and the manifest waits for the copy;
+* a large local file (a one-file uncompressed layer) gets its file and layer
+  digests from the inventory's one read (remembered in the stat cache under
+  the file's stat; if the file's stat changed, or nothing is cached, it is
+  read again for both, and the file digest proves the layer digest names the
+  inventoried bytes), then is pushed straight from the source while the store
+  copy runs in the background; the manifest waits for the copy;
 * a large remote file is hashed into its layer digest while it streams into
   the store, then pushed from the store;
 * small files are packed into gzip bundles from the store, after ingest.
@@ -64,6 +66,7 @@ from cogw.core.tarformat import standalone_framing
 from cogw.core.timefmt import format_go_time
 from cogw.shell.execute import Runtime, failure, read_lock_strict
 from cogw.shell.fs import atomic_write, project_lock
+from cogw.shell.hashing import STAT_CACHE_NAME, StatCache, cached_layer_digest
 from cogw.shell.layers import (
     LayerSourceError,
     OpenFile,
@@ -362,13 +365,29 @@ def _file_opener(local: Path) -> OpenFile:
     return open_file
 
 
-def _direct_layer(plan: LayerPlan, local: Path) -> PackedLayer:
-    """One read of a local file gives its layer digest, checked through its file digest.
+def _direct_layer(plan: LayerPlan, local: Path, cache: StatCache | None) -> PackedLayer:
+    """The layer digest of a large local file: remembered by the inventory, else read.
 
-    The file digest proves the bytes are the inventoried ones, so the layer
-    digest (which the registry checks on upload) names exactly those bytes.
+    Either way the digest names the inventoried bytes: the cached one was
+    hashed in the inventory's read of this very file (same stat), the read
+    one is checked through the file digest. The registry client checks the
+    pushed bytes against it before the upload is committed.
     """
-    f = plan.files[0]
+    known = _known_layer(plan.files[0], local, cache) if cache is not None else None
+    return known if known is not None else _read_layer(plan.files[0], local)
+
+
+def _known_layer(f: InventoryFile, local: Path, cache: StatCache) -> PackedLayer | None:
+    """The layer the inventory hashed along with ``f``, if ``local`` has not changed since."""
+    before, after = standalone_framing(f.path, f.size)
+    digest = cached_layer_digest(cache, local, f.digest, (before, after))
+    if digest is None:
+        return None
+    return PackedLayer(digest, len(before) + f.size + len(after), f.size, MEDIA_TYPE_TAR)
+
+
+def _read_layer(f: InventoryFile, local: Path) -> PackedLayer:
+    """One read of a local file gives its layer digest, checked through its file digest."""
     try:
         with open(local, "rb") as reader:
             digest, layer = digest_file_and_layer(f.path, f.size, reader)
@@ -386,9 +405,19 @@ def _digest_and_push_direct(
     step: ImportWeight, plans: Sequence[LayerPlan], local: dict[int, Path], rt: Runtime
 ) -> dict[int, PackedLayer]:
     """Digest each large local file and push its layer straight from the source."""
+    with StatCache(rt.store.root / STAT_CACHE_NAME) as cache:
+        return _push_direct(step, plans, local, cache, rt)
 
+
+def _push_direct(
+    step: ImportWeight,
+    plans: Sequence[LayerPlan],
+    local: dict[int, Path],
+    cache: StatCache,
+    rt: Runtime,
+) -> dict[int, PackedLayer]:
     def one(i: int) -> PackedLayer:
-        layer = _direct_layer(plans[i], local[i])
+        layer = _direct_layer(plans[i], local[i], cache)
         _push_layer(step, plans[i], layer, _file_opener(local[i]), rt)
         return layer
 
