@@ -144,11 +144,11 @@ def _layer_framings(walked: list[_Walked], reals: list[Path]) -> list[Framing | 
 
     Hashing that layer in the inventory's own read (and caching it by stat)
     lets import push such a file without reading it again. A file reached
-    through several paths is framed for the first one that needs it; the
-    others are digested at import, as before.
+    through several paths is framed for the first of them in path order that
+    needs it; the others are digested at import, as before.
     """
     framed: dict[Path, Framing] = {}
-    for w in walked:
+    for w in sorted(walked, key=lambda w: w.rel):
         if w.real in framed or file_ext(w.rel) not in DEFAULT_OPTIONS.incompressible_exts:
             continue  # cheap test first: only tensor-like files are stat'ed
         size = os.stat(w.real).st_size

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from cogw.shell.hashing import (
     NotRegularFile,
     SourceChanged,
     StatCache,
+    cached_layer_digest,
     framing_key,
     hash_file,
     hash_files,
@@ -203,6 +205,79 @@ def test_layer_digests_are_cached_per_framing(tmp_path: Path) -> None:
     assert (same.total, other.total) == (0, 7)
     assert (r1.layer_digest, r2.layer_digest) == (sha(b"<1content>"), sha(b"<2content>"))
     assert framing_key(one) != framing_key(two)
+
+
+FRAME = (b"<head>", b"<tail>")
+
+
+def _unchanged(path: Path) -> None:
+    pass
+
+
+def _touched(path: Path) -> None:
+    os.utime(path, ns=(OLD_NS + 1, OLD_NS + 1))
+
+
+def _rewritten_same_size_new_inode(path: Path) -> None:
+    # A new inode with the old size and mtime: only the inode number tells it apart.
+    other = write(path.with_name("new"), b"CONTENT")
+    os.replace(other, path)
+
+
+def _removed(path: Path) -> None:
+    path.unlink()
+
+
+def _replaced_by_a_directory(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (_unchanged, sha(b"<head>content<tail>")),
+        (_touched, None),
+        (_rewritten_same_size_new_inode, None),
+        (_removed, None),
+        (_replaced_by_a_directory, None),
+    ],
+    ids=["unchanged", "touched", "new-inode", "removed", "now-a-directory"],
+)
+def test_a_cached_layer_digest_is_given_only_while_the_file_keeps_its_hashed_stat(
+    tmp_path: Path, change: Callable[[Path], None], expected: str | None
+) -> None:
+    path = write(tmp_path / "f", b"content")
+    with StatCache(tmp_path / "cache.sqlite") as cache:
+        hash_files([path], jobs=1, cache=cache, framings=[FRAME])
+        change(path)
+        found = cached_layer_digest(cache, path, sha(b"content"), FRAME)
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("digest", "framing", "framed_read"),
+    [
+        (sha(b"something else"), FRAME, True),
+        (sha(b"content"), (b"<other>", b"<tail>"), True),
+        (sha(b"content"), FRAME, False),
+    ],
+    ids=["another-file-digest", "another-framing", "hashed-without-framing"],
+)
+def test_a_cached_layer_digest_needs_the_same_file_digest_and_framing(
+    tmp_path: Path, digest: str, framing: tuple[bytes, bytes], framed_read: bool
+) -> None:
+    path = write(tmp_path / "f", b"content")
+    with StatCache(tmp_path / "cache.sqlite") as cache:
+        hash_files([path], jobs=1, cache=cache, framings=[FRAME if framed_read else None])
+        assert cached_layer_digest(cache, path, digest, framing) is None
+
+
+def test_a_just_modified_file_has_no_cached_layer_digest(tmp_path: Path) -> None:
+    path = write(tmp_path / "f", b"content", old=False)
+    with StatCache(tmp_path / "cache.sqlite") as cache:
+        hash_files([path], jobs=1, cache=cache, framings=[FRAME])
+        assert cached_layer_digest(cache, path, sha(b"content"), FRAME) is None
 
 
 def test_the_cache_persists_across_instances(tmp_path: Path) -> None:

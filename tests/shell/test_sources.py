@@ -16,8 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cogw.core.inventory import Inventory
-from cogw.shell.hashing import StatCache
+from cogw.core.inventory import Inventory, InventoryFile
+from cogw.core.packing import plan_layers
+from cogw.core.tarformat import standalone_framing
+from cogw.shell.hashing import StatCache, cached_layer_digest
+from cogw.shell.layers import digest_layers
 from cogw.shell.sources import SourceError, parse_hf_uri, source_for
 from tests.fixtures.hfserver import HfServer
 
@@ -38,6 +41,18 @@ def make_tree(root: Path, files: dict[str, bytes]) -> Path:
 
 def listing(inv: Inventory) -> list[tuple[str, int, str]]:
     return [(f.path, f.size, f.digest) for f in inv.files]
+
+
+class ByteCounter:
+    """A thread-safe on_bytes callback that adds up what was read."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, n: int) -> None:
+        with self._lock:
+            self.total += n
 
 
 def inventory_of(project: Path, uri: str = "file://./weights") -> Inventory:
@@ -401,6 +416,67 @@ def test_a_warm_stat_cache_reinventories_without_reading_file_bytes(tmp_path: Pa
         warm = src.inventory(on_bytes=count)
     assert (cold_bytes, sum(reads)) == (7000, 0)
     assert cold == warm
+
+
+LARGE = 64 << 20  # the default bundle_file_max: from here a file gets its own layer
+
+
+def _large_file(path: Path, size: int = LARGE) -> Path:
+    """A sparse file of ``size`` bytes with random bytes at the start: cheap to make and read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(os.urandom(4096))
+        f.truncate(size)
+    os.utime(path, ns=(OLD_NS, OLD_NS))
+    return path
+
+
+def _layer_digest_by_packing(root: Path, rel: str, size: int, digest: str) -> str:
+    """The standalone layer's digest as the importer's tar writer computes it."""
+    (plan,) = plan_layers([InventoryFile(rel, size, digest)])
+    (packed,) = digest_layers([plan], lambda f: (root / f.path).open("rb"), 1)
+    return packed.digest
+
+
+def test_the_inventory_hashes_a_large_tensors_own_layer_in_the_same_read(tmp_path: Path) -> None:
+    root = tmp_path / "weights"
+    _large_file(root / "shards/model.safetensors")
+    _large_file(root / "notes.json")  # large but compressible: a gzip layer, not framed
+    (root / "small.safetensors").write_bytes(b"tiny")  # small: bundled, not framed
+    counter = ByteCounter()
+    with StatCache(tmp_path / "stat-cache.sqlite") as cache:
+        inv = source_for("file://./weights", tmp_path, cache=cache).inventory(on_bytes=counter)
+        found = {
+            f.path: cached_layer_digest(
+                cache, root / f.path, f.digest, standalone_framing(f.path, f.size)
+            )
+            for f in inv.files
+        }
+    digests = {f.path: f.digest for f in inv.files}
+    expected = _layer_digest_by_packing(
+        root, "shards/model.safetensors", LARGE, digests["shards/model.safetensors"]
+    )
+    assert found == {
+        "notes.json": None,
+        "shards/model.safetensors": expected,
+        "small.safetensors": None,
+    }
+    assert counter.total == 2 * LARGE + 4  # every file read once
+
+
+def test_a_large_tensor_under_two_names_is_framed_for_the_first_name(tmp_path: Path) -> None:
+    root = tmp_path / "weights"
+    real = _large_file(root / "b.safetensors")
+    (root / "a.safetensors").symlink_to("b.safetensors")
+    with StatCache(tmp_path / "stat-cache.sqlite") as cache:
+        inv = source_for("file://./weights", tmp_path, cache=cache).inventory()
+        found = {
+            f.path: cached_layer_digest(cache, real, f.digest, standalone_framing(f.path, f.size))
+            for f in inv.files
+        }
+    (digest,) = {f.digest for f in inv.files}
+    first = _layer_digest_by_packing(root, "a.safetensors", LARGE, digest)
+    assert found == {"a.safetensors": first, "b.safetensors": None}
 
 
 # --- the real model ---------------------------------------------------------------------------
