@@ -6,7 +6,9 @@ the same exception types and the same end-of-stream checks as the real client
 the last byte), and records every call as a ``RegistryCall`` value instead of
 mocking. Two switches break it on purpose: ``lose_blob`` makes a blob answer
 404, ``corrupt_blob`` makes it serve other bytes of the same length (what a
-registry that does not re-verify its storage does after disk rot).
+registry that does not re-verify its storage does after disk rot), and
+``replace_blob`` makes it serve any other bytes (a well-formed blob that is
+simply not the one asked for).
 
 It does not know HTTP, authentication, retries, ranges or cross-repository
 mounts; tests of those run against the real registry (tests/e2e).
@@ -65,6 +67,11 @@ class FakeRegistry:
         data = next(v for (_, d), v in self.blobs.items() if d == digest)
         at = offset % len(data)
         self.corrupted[digest] = data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
+
+    def replace_blob(self, digest: str, data: bytes) -> None:
+        """Serve ``data`` under ``digest`` (a no-op when they match)."""
+        if sha256_of(data) != digest:
+            self.corrupted[digest] = data
 
     def restore_blob(self, digest: str) -> None:
         self.lost.discard(digest)

@@ -34,6 +34,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from pyrsistent import pvector
 
 from cogw.core.digest import sha256_of
+from cogw.core.events import Event, EventKind
 from cogw.core.inventory import InventoryFile
 from cogw.core.lockfile import (
     LockFile,
@@ -46,7 +47,7 @@ from cogw.core.lockfile import (
 )
 from cogw.core.oci import MEDIA_TYPE_MANIFEST, config_blob, manifest_bytes, weight_tag
 from cogw.core.outcome import StepResult, StepStatus
-from cogw.core.packing import PackOptions, envelope_format, plan_layers
+from cogw.core.packing import LayerPlan, PackOptions, envelope_format, plan_layers
 from cogw.core.plan import FetchLayer, Operation, Plan, PruneLockEntry, make_plan
 from cogw.core.setdigest import dir_hash
 from cogw.core.snapshot import Snapshot
@@ -60,7 +61,6 @@ from cogw.shell.store import TEMP_PREFIX, FileStore
 from tests.fakes_registry import FakeRegistry
 
 if TYPE_CHECKING:
-    from cogw.core.events import Event
     from cogw.shell.registry import RegistryClient
 
 pytestmark = pytest.mark.slow
@@ -86,28 +86,34 @@ class BuiltWeight:
     entry: WeightEntry
     contents: dict[str, bytes]
     layers: dict[str, bytes]
+    plans: dict[str, LayerPlan]  # how each layer was packed, to pack impostors alike
     config: bytes
     manifest: bytes
 
 
-def _pack(files: dict[str, bytes]) -> tuple[list[LockFile], list[LockLayer], dict[str, bytes]]:
+Packed = tuple[list[LockFile], list[LockLayer], dict[str, bytes], dict[str, LayerPlan]]
+
+
+def _pack(files: dict[str, bytes]) -> Packed:
     inventory = [InventoryFile(p, len(b), sha256_of(b)) for p, b in sorted(files.items())]
     lock_files: list[LockFile] = []
     layers: list[LockLayer] = []
     blobs: dict[str, bytes] = {}
+    plans: dict[str, LayerPlan] = {}
     for plan in plan_layers(inventory, OPTIONS):
         blob = b"".join(stream_layer(plan, lambda f: io.BytesIO(files[f.path])))
         digest = sha256_of(blob)
         blobs[digest] = blob
+        plans[digest] = plan
         layers.append(
             LockLayer(digest, plan.media_type, len(blob), sum(f.size for f in plan.files))
         )
         lock_files += [LockFile(f.path, f.size, f.digest, digest) for f in plan.files]
-    return lock_files, layers, blobs
+    return lock_files, layers, blobs, plans
 
 
 def build_weight(name: str, files: dict[str, bytes]) -> BuiltWeight:
-    lock_files, layers, blobs = _pack(files)
+    lock_files, layers, blobs, plans = _pack(files)
     fingerprint = dir_hash((f.path, f.digest) for f in lock_files)
     entry = make_entry(
         name=name,
@@ -120,7 +126,18 @@ def build_weight(name: str, files: dict[str, bytes]) -> BuiltWeight:
     config = config_blob(entry)
     manifest = manifest_bytes(entry, config)
     entry = dataclasses.replace(entry, digest=sha256_of(manifest))
-    return BuiltWeight(entry, dict(files), blobs, config, manifest)
+    return BuiltWeight(entry, dict(files), blobs, plans, config, manifest)
+
+
+def impostor_layer(weight: BuiltWeight, digest: str) -> bytes:
+    """A well-formed layer packed like ``digest`` whose files have every byte inverted:
+    same names and sizes, wrong contents (only the per-file digests can tell)."""
+    return b"".join(
+        stream_layer(
+            weight.plans[digest],
+            lambda f: io.BytesIO(bytes(b ^ 0xFF for b in weight.contents[f.path])),
+        )
+    )
 
 
 def push_weight(registry: FakeRegistry, weight: BuiltWeight) -> None:
@@ -246,14 +263,20 @@ class PlanApplyConvergence(RuleBasedStateMachine):
             self.store.delete(digest)
 
     @precondition(lambda self: self.locked)
-    @rule(data=st.data(), offset=st.integers(min_value=0) | st.none())
-    def break_a_registry_layer(self, data: st.DataObject, offset: int | None) -> None:
-        """Flip the byte at ``offset`` (modulo the size), or lose the blob when None."""
-        digest = data.draw(st.sampled_from(self._layer_digests()), label="break")
-        if offset is None:
-            self.registry.lose_blob(digest)
-        else:
+    @rule(data=st.data(), how=st.sampled_from(["flip", "impostor", "lose"]), offset=st.integers(0))
+    def break_a_registry_layer(self, data: st.DataObject, how: str, offset: int) -> None:
+        """Flip the byte at ``offset`` (modulo the size), serve a well-formed layer with
+        wrong file contents, or lose the blob."""
+        weight, digest = data.draw(
+            st.sampled_from([(w, d) for w in self.locked.values() for d in sorted(w.layers)]),
+            label="break",
+        )
+        if how == "flip":
             self.registry.corrupt_blob(digest, offset)
+        elif how == "impostor":
+            self.registry.replace_blob(digest, impostor_layer(weight, digest))
+        else:
+            self.registry.lose_blob(digest)
 
     @precondition(lambda self: self.registry.broken())
     @rule(data=st.data())
@@ -263,10 +286,14 @@ class PlanApplyConvergence(RuleBasedStateMachine):
 
     # ---- rules: apply ------------------------------------------------------------------
 
-    def _apply(self, plan: Plan) -> list[StepResult]:
-        """Execute, checking the registry was asked for exactly the plan's fetches."""
+    def _apply(self, plan: Plan, rt: Runtime | None = None) -> list[StepResult]:
+        """Execute, checking the registry was asked for exactly the plan's fetches and
+        that every file an event reports as stored is in the store."""
         before = len(self.registry.calls)
-        results = execute(plan, self._runtime())
+        self.events.clear()
+        results = execute(plan, rt or self._runtime())
+        stored = [e.file_digest for e in self.events if e.kind is EventKind.FILE_STORED]
+        assert all(self.store.exists(d) for d in stored)
         asked = self.registry.calls[before:]
         fetches = [s for s in plan.steps if isinstance(s, FetchLayer)]
         assert Counter(c.ref for c in asked if c.method == "iter_blob") == Counter(
@@ -322,7 +349,7 @@ class PlanApplyConvergence(RuleBasedStateMachine):
         _count(f"prepare: {'applyable' if plan.applyable else 'refused, not cached'}")
         if plan.applyable:
             rt = self._runtime()
-            results = execute(plan, rt)
+            results = self._apply(plan, rt)
             self._check_fetch_results(results)
             _count(f"prepare: {_summary(results)}")
             if all(r.status is StepStatus.DONE for r in results):
