@@ -672,3 +672,85 @@ def test_a_file_rewritten_between_inventory_and_ingest_fails_the_import_and_writ
     assert "run the import again" in failed.diagnostic.summary
     assert not project.lock.exists()
     assert registry_tags(project) == []
+
+
+# --- a large local file: its layer digest comes from the inventory's read ---------------------
+
+OLD_NS = 1_600_000_000 * 10**9  # far in the past: the stat cache keeps the file's digests
+
+
+def _old_large_tensor(root: Path, rel: str = "model.safetensors") -> Path:
+    """A 64 MiB sparse tensor (random head) with an old mtime: a cached standalone layer."""
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(os.urandom(4096))
+        f.truncate(64 * MIB)
+    os.utime(path, ns=(OLD_NS, OLD_NS))
+    return path
+
+
+def _cached_layer(project: Project, path: Path, rel: str, digest: str) -> str | None:
+    from cogw.core.tarformat import standalone_framing
+    from cogw.shell.hashing import STAT_CACHE_NAME, StatCache, cached_layer_digest
+
+    with StatCache(project.cache / "weights" / STAT_CACHE_NAME) as cache:
+        return cached_layer_digest(cache, path, digest, standalone_framing(rel, 64 * MIB))
+
+
+def _poison_layer_digest(project: Project, path: Path, rel: str) -> None:
+    """Replace the layer digest the inventory cached for ``path`` by a wrong one."""
+    from cogw.core.tarformat import standalone_framing
+    from cogw.shell.hashing import STAT_CACHE_NAME, StatCache, framing_key
+
+    with StatCache(project.cache / "weights" / STAT_CACHE_NAME) as cache:
+        key = framing_key(standalone_framing(rel, 64 * MIB))
+        cache.store(path.stat(), "sha256:" + "0" * 64, key)
+
+
+def test_a_cold_import_records_the_layer_digest_the_inventory_cached(project, make_weights):
+    src = make_weights("alpha", SMALL_FILES)
+    tensor = _old_large_tensor(src, "shards/model.safetensors")
+    project.write_config(weights_yaml(weight_yaml("alpha", "weights/alpha")))
+    imported = project.run("import")
+    assert imported.exit_code == 0, imported.stderr
+    (locked,) = [f for f in entries(project)["alpha"]["files"] if f["path"].startswith("shards/")]
+    cached = _cached_layer(project, tensor, locked["path"], locked["digest"])
+    assert cached == locked["layer"]
+    blob = project.registry.blob_path(locked["layer"])
+    assert "sha256:" + hashlib.file_digest(blob.open("rb"), "sha256").hexdigest() == cached
+
+
+def test_a_wrong_cached_layer_digest_is_used_and_then_refused_by_the_push_check(
+    project, make_weights
+):
+    # The import takes the layer digest from the stat cache without reading the
+    # file: a poisoned entry reaches the push, whose digest check refuses it.
+    src = make_weights("alpha", SMALL_FILES)
+    tensor = _old_large_tensor(src)
+    project.write_config(weights_yaml(weight_yaml("alpha", "weights/alpha")))
+    outcome = _plan_then_apply(
+        project, lambda: _poison_layer_digest(project, tensor, "model.safetensors")
+    )
+    (failed,) = outcome.failed
+    assert "sha256:" + "0" * 64 in failed.diagnostic.summary
+    assert not project.lock.exists()
+    assert registry_tags(project) == []
+
+
+def test_a_cached_tensor_rewritten_after_the_inventory_is_read_again_and_refused(
+    project, make_weights
+):
+    src = make_weights("alpha", SMALL_FILES)
+    tensor = _old_large_tensor(src)
+    project.write_config(weights_yaml(weight_yaml("alpha", "weights/alpha")))
+
+    def rewrite_same_size_and_mtime_but_new_inode() -> None:
+        fresh = _old_large_tensor(src, "fresh.tmp")
+        os.replace(fresh, tensor)
+
+    outcome = _plan_then_apply(project, rewrite_same_size_and_mtime_but_new_inode)
+    (failed,) = outcome.failed
+    assert "changed since it was inventoried" in failed.diagnostic.summary
+    assert not project.lock.exists()
+    assert registry_tags(project) == []
