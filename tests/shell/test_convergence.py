@@ -312,14 +312,24 @@ class PlanApplyConvergence(RuleBasedStateMachine):
                 failed = result.status is StepStatus.FAILED
                 assert failed == (result.step.layer.digest in broken), result
 
-    @rule()
-    def apply_pull(self) -> None:
-        plan = make_plan(self._gather(), Operation.PULL)
+    @rule(data=st.data())
+    def apply_pull(self, data: st.DataObject) -> None:
+        """Pull everything cog.yaml declares, or the named weights (orphans included)."""
+        some = st.lists(st.sampled_from(sorted(self.locked)), unique=True, max_size=2)
+        self.pull(data.draw(some if self.locked else st.just([]), label="names"))
+
+    def pull(self, names: list[str]) -> None:
+        plan = make_plan(self._gather(), Operation.PULL, names)
         assert plan.applyable, plan.problems
+        chosen = set(names) if names else set(self.declared)
+        assert {s.weight for s in plan.steps if isinstance(s, FetchLayer)} <= chosen
+        if not names:
+            for orphan in self._orphans():
+                assert any(n.startswith(f"{orphan}: removed from cog.yaml") for n in plan.notes)
         results = self._apply(plan)
         self._check_fetch_results(results)
         _count(f"pull: {_summary(results)}")
-        remaining = make_plan(self._gather(), Operation.PULL)
+        remaining = make_plan(self._gather(), Operation.PULL, names)
         left = [s for s in remaining.steps if isinstance(s, FetchLayer)]
         assert len(left) == len(remaining.steps)
         if all(r.status is StepStatus.DONE for r in results):
@@ -417,10 +427,10 @@ def test_a_corrupted_layer_fails_its_pull_and_the_next_pull_converges() -> None:
         machine.declare_an_imported_weight({"model.bin": b"m" * 60, "README.md": b"hi"})
         layer = machine._layer_digests()[0]
         machine.registry.corrupt_blob(layer, 1000)
-        machine.apply_pull()
+        machine.pull([])
         assert machine.registry.broken() == {layer}
         machine.registry.restore_blob(layer)
-        machine.apply_pull()
+        machine.pull([])
         assert make_plan(machine._gather(), Operation.PULL).is_empty
     finally:
         machine.teardown()
