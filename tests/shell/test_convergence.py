@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import hashlib
 import io
+import stat
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
@@ -350,15 +351,15 @@ class PlanApplyConvergence(RuleBasedStateMachine):
         assert not [r for r in make_status(after) if r.status is WeightStatus.ORPHANED]
         assert make_plan(after, Operation.PRUNE).is_empty
 
-    @rule(pull=st.booleans())
-    def prepare_then_release(self, pull: bool) -> None:
+    @rule(pull=st.booleans(), link_mode=st.sampled_from(["hardlink", "copy"]))
+    def prepare_then_release(self, pull: bool, link_mode: str) -> None:
         wanted = [self.locked[n] for n in self.locked if n in self.declared]
         cached = all(self.store.exists(f.digest) for w in wanted for f in w.entry.files)
         plan = make_plan(self._gather(), Operation.PREPARE, pull=pull)
         assert plan.applyable == (pull or cached), plan.problems
         _count(f"prepare: {'applyable' if plan.applyable else 'refused, not cached'}")
         if plan.applyable:
-            rt = self._runtime()
+            rt = dataclasses.replace(self._runtime(), link_mode=link_mode)
             results = self._apply(plan, rt)
             self._check_fetch_results(results)
             _count(f"prepare: {_summary(results)}")
@@ -379,6 +380,10 @@ class PlanApplyConvergence(RuleBasedStateMachine):
         assert [target for _, target in rt.mounts] == [w.entry.target for w in wanted]
         for (host_dir, _), weight in zip(rt.mounts, wanted, strict=True):
             assert files_under(Path(host_dir)) == weight.contents
+            modes = {
+                stat.S_IMODE(p.stat().st_mode) for p in Path(host_dir).rglob("*") if p.is_file()
+            }
+            assert modes == {0o444}, f"mounted files must be read-only for everyone: {modes}"
 
     # ---- invariants --------------------------------------------------------------------
 
