@@ -59,7 +59,8 @@ class FakeRegistry:
     # ---- switches ------------------------------------------------------------------------
 
     def lose_blob(self, digest: str) -> None:
-        """The blob answers 404 from now on (until ``restore_blob``)."""
+        """The blob, or the manifest with this digest, answers 404 from now on
+        (until ``restore_blob``)."""
         self.lost.add(digest)
 
     def corrupt_blob(self, digest: str, offset: int) -> None:
@@ -93,7 +94,7 @@ class FakeRegistry:
     def get_manifest(self, repo: str, ref: str) -> Manifest:
         self._record("get_manifest", repo, ref)
         found = self.manifests.get((repo, ref))
-        if found is None:
+        if found is None or ref in self.lost:
             raise RegistryNotFound(f"manifest {repo}:{ref} not found", status=404)
         raw, media_type = found
         digest = sha256_of(raw)

@@ -264,10 +264,14 @@ class PlanApplyConvergence(RuleBasedStateMachine):
             self.store.delete(digest)
 
     @precondition(lambda self: self.locked)
-    @rule(data=st.data(), how=st.sampled_from(["flip", "impostor", "lose"]), offset=st.integers(0))
+    @rule(
+        data=st.data(),
+        how=st.sampled_from(["flip", "impostor", "lose", "lose-manifest"]),
+        offset=st.integers(0),
+    )
     def break_a_registry_layer(self, data: st.DataObject, how: str, offset: int) -> None:
         """Flip the byte at ``offset`` (modulo the size), serve a well-formed layer with
-        wrong file contents, or lose the blob."""
+        wrong file contents, lose the blob, or lose the weight's manifest."""
         weight, digest = data.draw(
             st.sampled_from([(w, d) for w in self.locked.values() for d in sorted(w.layers)]),
             label="break",
@@ -276,6 +280,8 @@ class PlanApplyConvergence(RuleBasedStateMachine):
             self.registry.corrupt_blob(digest, offset)
         elif how == "impostor":
             self.registry.replace_blob(digest, impostor_layer(weight, digest))
+        elif how == "lose-manifest":
+            self.registry.lose_blob(weight.entry.digest)
         else:
             self.registry.lose_blob(digest)
 
@@ -306,12 +312,15 @@ class PlanApplyConvergence(RuleBasedStateMachine):
         return results
 
     def _check_fetch_results(self, results: list[StepResult]) -> None:
-        """A fetch fails exactly when its registry layer is broken."""
-        broken = self.registry.broken()
+        """A fetch fails exactly when its registry layer or manifest is broken."""
         for result in results:
             if isinstance(result.step, FetchLayer):
                 failed = result.status is StepStatus.FAILED
-                assert failed == (result.step.layer.digest in broken), result
+                assert failed == self._unfetchable(result.step), result
+
+    def _unfetchable(self, step: FetchLayer) -> bool:
+        broken = self.registry.broken()
+        return step.layer.digest in broken or step.manifest in broken
 
     @rule(data=st.data())
     def apply_pull(self, data: st.DataObject) -> None:
@@ -337,7 +346,7 @@ class PlanApplyConvergence(RuleBasedStateMachine):
             assert remaining.is_empty, remaining.steps  # convergence
         # The next pull fetches only layers that failed (some of their files may
         # have been stored, verified, before the failure).
-        assert {s.layer.digest for s in left} <= self.registry.broken()
+        assert all(self._unfetchable(s) for s in left), left
 
     @rule()
     def apply_prune(self) -> None:
