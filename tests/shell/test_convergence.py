@@ -58,6 +58,7 @@ from cogw.shell.fs import remove_tree
 from cogw.shell.gather import Project, gather_snapshot
 from cogw.shell.layers import stream_layer
 from cogw.shell.prepare import mounts_root, release
+from cogw.shell.registry import RegistryDigestMismatch, RegistryNotFound
 from cogw.shell.store import TEMP_PREFIX, FileStore
 from tests.fakes_registry import FakeRegistry
 
@@ -448,3 +449,46 @@ def test_a_corrupted_layer_fails_its_pull_and_the_next_pull_converges() -> None:
         assert make_plan(machine._gather(), Operation.PULL).is_empty
     finally:
         machine.teardown()
+
+
+BLOB = bytes(range(256)) * 5
+BLOB_DIGEST = sha256_of(BLOB)
+
+
+def _broken_registry(how: str) -> FakeRegistry:
+    registry = FakeRegistry(max_chunk=512)
+    registry.push_blob(REPO, BLOB_DIGEST, len(BLOB), functools.partial(iter, [BLOB]))
+    if how == "flip":
+        registry.corrupt_blob(BLOB_DIGEST, 700)
+    elif how == "replace":
+        registry.replace_blob(BLOB_DIGEST, BLOB[::-1])
+    elif how == "lose":
+        registry.lose_blob(BLOB_DIGEST)
+    return registry
+
+
+@pytest.mark.parametrize(
+    ("how", "delivered", "error"),
+    [
+        pytest.param("intact", len(BLOB), None, id="intact-blob-streams-whole"),
+        pytest.param("flip", len(BLOB), RegistryDigestMismatch, id="flipped-byte-fails-at-end"),
+        pytest.param("replace", len(BLOB), RegistryDigestMismatch, id="other-bytes-fail-at-end"),
+        pytest.param("lose", 0, RegistryNotFound, id="lost-blob-fails-before-any-byte"),
+    ],
+)
+def test_the_fake_registry_reports_a_broken_blob_as_the_real_client_does(
+    how: str, delivered: int, error: type[Exception] | None
+) -> None:
+    """Size and digest are checked after the last byte, so a consumer that stops
+    early never learns the blob was wrong: pull must read to the end."""
+    registry = _broken_registry(how)
+    received: list[bytes] = []
+    stream = registry.iter_blob(REPO, BLOB_DIGEST, expected_size=len(BLOB))
+    if error is None:
+        received.extend(stream)
+    else:
+        with pytest.raises(error):
+            received.extend(stream)
+    assert sum(map(len, received)) == delivered
+    assert all(len(chunk) <= 512 for chunk in received)
+    assert [c.method for c in registry.calls][-1] == "iter_blob"
