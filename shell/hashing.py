@@ -130,6 +130,28 @@ def _feed(
     stop: Callable[[], bool],
     on_bytes: OnBytes | None,
 ) -> int:
+    if layer_hash is None:
+        return _read_chunks(f, file_hash.update, chunk_size, stop, on_bytes)
+    # Two digests of one large file: the layer digest is computed on a second
+    # thread (hashlib releases the GIL), so the framed read costs the wall time
+    # of one hash, not two.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="layer-hash") as side:
+
+        def both(chunk: memoryview) -> None:
+            pending = side.submit(layer_hash.update, chunk)
+            file_hash.update(chunk)
+            pending.result()  # the buffer is refilled only after both hashes read it
+
+        return _read_chunks(f, both, chunk_size, stop, on_bytes)
+
+
+def _read_chunks(
+    f: io.FileIO,
+    consume: Callable[[memoryview], None],
+    chunk_size: int,
+    stop: Callable[[], bool],
+    on_bytes: OnBytes | None,
+) -> int:
     # One reusable buffer: memory stays flat whatever the file size.
     buf = bytearray(chunk_size)
     view = memoryview(buf)
@@ -140,10 +162,7 @@ def _feed(
         n = f.readinto(buf)
         if not n:
             return total
-        chunk = view[:n]
-        file_hash.update(chunk)
-        if layer_hash is not None:
-            layer_hash.update(chunk)
+        consume(view[:n])
         total += n
         if on_bytes is not None:
             on_bytes(n)
