@@ -8,9 +8,12 @@ packed with the real packer (plan_layers + stream_layer) and pushed as real
 OCI artifacts (config_blob + manifest_bytes), so the executor sees exactly
 what an import would have left behind.
 
-The model is small on purpose: which weights are locked (in lock order), which
-cog.yaml declares, and which registry layers are broken (lost or corrupted).
-Everything else is observed through gather_snapshot, as the CLI observes it.
+The model is small on purpose: which weights are locked (in lock order) and
+which cog.yaml declares; the FakeRegistry says which layers and manifests are
+broken (lost, corrupted, or replaced by a well-formed impostor). Everything
+else is observed through gather_snapshot, as the CLI observes it. The
+registry serves 512-byte chunks so a reader that stops at the tar's end
+leaves bytes unread, as it would over HTTP.
 """
 
 from __future__ import annotations
@@ -273,10 +276,11 @@ class PlanApplyConvergence(RuleBasedStateMachine):
     def break_a_registry_layer(self, data: st.DataObject, how: str, offset: int) -> None:
         """Flip the byte at ``offset`` (modulo the size), serve a well-formed layer with
         wrong file contents, lose the blob, or lose the weight's manifest."""
-        weight, digest = data.draw(
-            st.sampled_from([(w, d) for w in self.locked.values() for d in sorted(w.layers)]),
+        name, digest = data.draw(
+            st.sampled_from([(n, d) for n, w in self.locked.items() for d in sorted(w.layers)]),
             label="break",
         )
+        weight = self.locked[name]
         if how == "flip":
             self.registry.corrupt_blob(digest, offset)
         elif how == "impostor":
