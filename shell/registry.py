@@ -31,6 +31,7 @@ import contextlib
 import email.utils
 import hashlib
 import json
+import queue
 import random
 import re
 import socket
@@ -309,19 +310,51 @@ def _body_pieces(response: requests.Response, chunk_size: int) -> Iterator[bytes
     if response.headers.get("Content-Encoding", "identity") != "identity":
         yield from response.iter_content(chunk_size)  # decoded; resumes lose a partial piece
         return
-    buffer = bytearray()
+    # Pieces are gathered into ~chunk_size blocks with one join (one copy) per block.
+    pieces: list[bytes] = []
+    held = 0
     try:
-        while piece := response.raw.read1(chunk_size - len(buffer), decode_content=False):
-            buffer += piece
-            if len(buffer) >= chunk_size:
-                yield bytes(buffer)
-                buffer.clear()
+        while piece := response.raw.read1(chunk_size - held, decode_content=False):
+            pieces.append(piece)
+            held += len(piece)
+            if held >= chunk_size:
+                yield pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                pieces, held = [], 0
     except _BODY_ERRORS:
-        if buffer:
-            yield bytes(buffer)
+        if pieces:
+            yield b"".join(pieces)
         raise
-    if buffer:
-        yield bytes(buffer)
+    if pieces:
+        yield b"".join(pieces)
+
+
+class _BackgroundHasher:
+    """sha256 on its own thread: hashlib releases the GIL, so on a multi-core machine
+    the blob digest costs no time on the thread that parses and stores the layer.
+    The queue is bounded, so memory stays flat if hashing ever falls behind."""
+
+    def __init__(self) -> None:
+        self._hasher = hashlib.sha256()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=32)
+        self._thread = threading.Thread(target=self._run, name="blob-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            self._hasher.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        self._queue.put(chunk)
+
+    def hexdigest(self) -> str:
+        self.close()
+        return self._hasher.hexdigest()
+
+    def close(self) -> None:
+        """Finish the thread (idempotent); the digest then covers what was queued."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
 
 
 class _BlobSink:
@@ -333,7 +366,7 @@ class _BlobSink:
         self.digest = digest
         self.expected_size = expected_size
         self.received = 0
-        self._hasher = hashlib.sha256()
+        self._hasher = _BackgroundHasher()
         self._on_bytes = on_bytes
 
     def take(self, chunk: bytes) -> bytes:
@@ -347,6 +380,9 @@ class _BlobSink:
     def check(self) -> None:
         actual = "sha256:" + self._hasher.hexdigest()
         _check_blob(self.digest, actual, self.received, self.expected_size)
+
+    def close(self) -> None:
+        self._hasher.close()
 
 
 def _drop_first(chunks: Iterable[bytes], n: int) -> Iterator[bytes]:
@@ -790,9 +826,12 @@ class RegistryClient:
         with self._transfer(cancel) as transfer:
             url = f"{self.base_url}/v2/{repo}/blobs/{digest}"
             sink = _BlobSink(digest, expected_size, on_bytes)
-            yield from self._download(url, repo, sink, chunk_size, transfer)
-            self._check_cancel(transfer)  # an aborted close-delimited body looks complete
-            sink.check()
+            try:
+                yield from self._download(url, repo, sink, chunk_size, transfer)
+                self._check_cancel(transfer)  # an aborted close-delimited body looks complete
+                sink.check()
+            finally:
+                sink.close()  # stops the hashing thread if the consumer gave up early
 
     def _download(
         self, url: str, repo: str, sink: _BlobSink, chunk_size: int, transfer: _Transfer
