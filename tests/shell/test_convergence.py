@@ -152,16 +152,16 @@ def push_weight(registry: FakeRegistry, weight: BuiltWeight) -> None:
     registry.put_manifest(REPO, tag, weight.manifest, MEDIA_TYPE_MANIFEST)
 
 
-def config_yaml(weights: list[BuiltWeight]) -> str:
+def config_yaml(names: list[str]) -> str:
     lines = ["build:", "  python_version: '3.11'", "image: 127.0.0.1:5000/acme/model"]
-    if weights:
+    if names:
         lines.append("weights:")
-    for w in weights:
+    for name in names:
         lines += [
-            f"  - name: {w.entry.name}",
-            f"    target: {w.entry.target}",
+            f"  - name: {name}",
+            f"    target: /src/weights/{name}",
             "    source:",
-            f"      uri: weights/{w.entry.name}",
+            f"      uri: weights/{name}",
         ]
     return "\n".join(lines) + "\n"
 
@@ -193,7 +193,7 @@ class PlanApplyConvergence(RuleBasedStateMachine):
         self.registry = FakeRegistry(max_chunk=512)
         self.events: list[Event] = []
         self.locked: dict[str, BuiltWeight] = {}  # weights.lock entries, in lock order
-        self.declared: list[str] = []  # cog.yaml weights, in order
+        self.declared: list[str] = []  # cog.yaml weights, in order (some maybe pending)
         self.known_files: set[str] = set()  # every file digest ever generated
         self.counter = 0
         self._write_config()
@@ -204,8 +204,7 @@ class PlanApplyConvergence(RuleBasedStateMachine):
     # ---- the project as the model says it is ----------------------------------------
 
     def _write_config(self) -> None:
-        weights = [self.locked[n] for n in self.declared]
-        self.project.config_path.write_text(config_yaml(weights))
+        self.project.config_path.write_text(config_yaml(self.declared))
 
     def _expected_lock(self) -> bytes:
         entries = pvector(w.entry for w in self.locked.values())
@@ -228,6 +227,9 @@ class PlanApplyConvergence(RuleBasedStateMachine):
     def _orphans(self) -> set[str]:
         return set(self.locked) - set(self.declared)
 
+    def _pending(self) -> set[str]:
+        return set(self.declared) - set(self.locked)
+
     def _layer_digests(self) -> list[str]:
         return sorted({d for w in self.locked.values() for d in w.layers})
 
@@ -243,6 +245,12 @@ class PlanApplyConvergence(RuleBasedStateMachine):
         self.declared.append(name)
         self.known_files |= {f.digest for f in weight.entry.files}
         self.project.lock_path.write_bytes(self._expected_lock())
+        self._write_config()
+
+    @rule()
+    def declare_a_weight_never_imported(self) -> None:
+        self.declared.append(f"p{self.counter}")
+        self.counter += 1
         self._write_config()
 
     @precondition(lambda self: self.declared)
@@ -345,17 +353,29 @@ class PlanApplyConvergence(RuleBasedStateMachine):
         if not names:
             for orphan in self._orphans():
                 assert any(n.startswith(f"{orphan}: removed from cog.yaml") for n in plan.notes)
+            for pending in self._pending():
+                assert any(n.startswith(f"{pending}: not imported yet") for n in plan.notes)
         results = self._apply(plan)
         self._check_fetch_results(results)
         _count(f"pull: {_summary(results)}")
-        remaining = make_plan(self._gather(), Operation.PULL, names)
+        after = self._gather()
+        remaining = make_plan(after, Operation.PULL, names)
         left = [s for s in remaining.steps if isinstance(s, FetchLayer)]
         assert len(left) == len(remaining.steps)
         if all(r.status is StepStatus.DONE for r in results):
             assert remaining.is_empty, remaining.steps  # convergence
+            if not names:
+                self._check_ready(after)
         # The next pull fetches only layers that failed (some of their files may
         # have been stored, verified, before the failure).
         assert all(self._unfetchable(s) for s in left), left
+
+    def _check_ready(self, snapshot: Snapshot) -> None:
+        """After a full pull every imported weight is ready and the rest say why not."""
+        expected = {n: WeightStatus.READY for n in self.declared if n in self.locked}
+        expected |= {n: WeightStatus.PENDING for n in self._pending()}
+        expected |= {n: WeightStatus.ORPHANED for n in self._orphans()}
+        assert {r.name: r.status for r in make_status(snapshot)} == expected
 
     @rule()
     def apply_prune(self) -> None:
