@@ -196,12 +196,12 @@ def read_inventory_for(
     opts: Options, on_bytes: Callable[[int], None] | None = None
 ) -> Callable[[str, str], Result[Inventory, Diagnostic]]:
     def read(name: str, uri: str) -> Result[Inventory, Diagnostic]:
-        from cogw.shell.hashing import StatCache
+        from cogw.shell.hashing import STAT_CACHE_NAME, StatCache
         from cogw.shell.sources import SourceError, source_for
 
         subject = f'{opts.project.config_name}: weight "{name}"'
         try:
-            with StatCache(opts.store.root / "stat-cache.sqlite") as cache:
+            with StatCache(opts.store.root / STAT_CACHE_NAME) as cache:
                 source = source_for(uri, opts.project.dir, cache=cache)
                 return Success(source.inventory(jobs=opts.jobs, on_bytes=on_bytes))
         except SourceError as exc:

@@ -9,8 +9,9 @@ and propagates; temp files are cleaned by the store and fs primitives.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,18 @@ class Runtime:
         # Workers run in threads; handlers are promised in-order, one at a time.
         with self._emit_lock:
             self.on_event(event)
+
+
+@contextlib.contextmanager
+def cancel_on_interrupt(cancel: threading.Event) -> Iterator[None]:
+    """Set ``cancel`` when Ctrl-C leaves the block, so workers of a thread pool
+    opened around it stop at their next read before the pool waits for them.
+    Ordinary errors do not cancel: one failing weight must not stop the others."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        cancel.set()
+        raise
 
 
 def failure(step: Step, exc: BaseException, summary: str | None = None) -> StepResult:

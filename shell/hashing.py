@@ -368,8 +368,12 @@ def hash_files(
         return [one(i) for i in range(len(paths))]
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="hash") as pool:
         futures = [pool.submit(one, i) for i in range(len(paths))]
-        wait(futures, return_when=FIRST_EXCEPTION)
-        failed.set()  # no-op when all succeeded; otherwise stops the rest quickly
+        try:
+            wait(futures, return_when=FIRST_EXCEPTION)
+        finally:
+            # No-op when all succeeded; after a failure or Ctrl-C it stops the rest
+            # at their next read instead of hashing every submitted file first.
+            failed.set()
         wait(futures)
     _raise_first_failure(futures)
     return [f.result() for f in futures]

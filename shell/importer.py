@@ -64,7 +64,7 @@ from cogw.core.plan import ImportWeight
 from cogw.core.render import format_size
 from cogw.core.tarformat import standalone_framing
 from cogw.core.timefmt import format_go_time
-from cogw.shell.execute import Runtime, failure, read_lock_strict
+from cogw.shell.execute import Runtime, cancel_on_interrupt, failure, read_lock_strict
 from cogw.shell.fs import atomic_write, project_lock
 from cogw.shell.hashing import STAT_CACHE_NAME, StatCache, cached_layer_digest
 from cogw.shell.layers import (
@@ -189,7 +189,7 @@ def _ingest(
 def _map_parallel(
     fn: Callable[[InventoryFile], None], items: Sequence[InventoryFile], rt: Runtime
 ) -> None:
-    with ThreadPoolExecutor(max_workers=max(1, rt.jobs)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, rt.jobs)) as pool, cancel_on_interrupt(rt.cancel):
         for _ in pool.map(fn, items):
             pass
 
@@ -306,7 +306,7 @@ def _push_layers(
     rt.emit(
         Event(EventKind.PHASE, weight=step.weight, phase="push", nbytes=sum(p.size for p in packed))
     )
-    with ThreadPoolExecutor(max_workers=max(1, rt.jobs)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, rt.jobs)) as pool, cancel_on_interrupt(rt.cancel):
         list(
             pool.map(
                 lambda i: _push_layer(step, plans[i], packed[i], open_file, rt), range(len(plans))
@@ -429,7 +429,7 @@ def _push_direct(
             nbytes=sum(plans[i].files[0].size for i in local),
         )
     )
-    with ThreadPoolExecutor(max_workers=max(1, rt.jobs)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, rt.jobs)) as pool, cancel_on_interrupt(rt.cancel):
         return dict(zip(local, pool.map(one, local), strict=True))
 
 
@@ -446,7 +446,10 @@ def _pack_overlapped(
     registry, so running them together hides the shorter one. Small files are
     packed from the store once the copy is done; the manifest waits for both.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as background:
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as background,
+        cancel_on_interrupt(rt.cancel),
+    ):
         ingesting = background.submit(_ingest, step, source, None, rt)
         direct = _digest_and_push_direct(step, plans, local, rt)
         ingesting.result()  # a failed copy fails the import before any manifest
