@@ -190,3 +190,39 @@ def test_import_with_default_ingest_leaves_a_writable_source_untouched(project, 
     assert project.run("import").exit_code == 0
     assert os.stat(src / "config.json").st_mode & 0o200
     assert os.stat(src / "config.json").st_nlink == 1
+
+
+def test_ctrl_c_during_an_import_upload_exits_130_and_writes_nothing(
+    project, make_weights, fault_proxy
+):
+    import signal
+    import sys
+    import time
+
+    from tests.fixtures.faultproxy import FaultRule
+
+    make_weights("alpha", {**SMALL_FILES, "model.safetensors": os.urandom(1 << 20) * 70})
+    proxy = fault_proxy(project.registry)
+    # The upload of the big layer hangs: the proxy reads the head and never answers.
+    proxy.add(FaultRule("hang", method="PUT", path="/blobs/uploads/", stall_seconds=25))
+    proxy.add(FaultRule("hang", method="PATCH", path="/blobs/uploads/", stall_seconds=25))
+    project.write_config(ALPHA, image=f"{proxy.host}/{project.repo}")
+    cogw = os.path.join(os.path.dirname(sys.executable), "cogw")
+    env = {**os.environ, "COG_CACHE_DIR": str(project.cache)}
+    proc = subprocess.Popen(
+        [cogw, "import", "-q", "--project", str(project.dir)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not any(r.fault == "hang" for r in list(proxy.recorded)):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)  # well before the 25 s hang ends
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert not project.lock.exists()
+    assert list(project.cache.rglob("put-*")) == []
