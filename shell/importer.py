@@ -75,6 +75,7 @@ from cogw.shell.layers import (
     digest_layers,
     stream_layer,
 )
+from cogw.shell.registry import RegistryDigestMismatch
 from cogw.shell.store import LinkMode
 
 if TYPE_CHECKING:
@@ -499,7 +500,14 @@ def import_one(
     existing = find_weight(lock, step.weight) if lock else None
     same_envelope = lock is not None and lock.envelope_format == envelope
     reused = _reusable_layers(plans, existing, same_envelope)
-    packed = _pack_and_push(step, plans, reused, rt)
+    try:
+        packed = _pack_and_push(step, plans, reused, rt)
+    except RegistryDigestMismatch:
+        if reused is None:
+            raise
+        # The recorded digests were not made by these bytes (an entry another packer
+        # wrote, under this file's envelope) and the registry lacks the blobs: re-pack.
+        packed = _pack_and_push(step, plans, None, rt)
     entry, config, manifest = build_entry(
         step, plans, packed, existing, format_go_time(datetime.now(UTC))
     )

@@ -226,3 +226,27 @@ def test_ctrl_c_during_an_import_upload_exits_130_and_writes_nothing(
     assert "Traceback" not in err
     assert not project.lock.exists()
     assert list(project.cache.rglob("put-*")) == []
+
+
+def test_a_recorded_layer_digest_this_packer_cannot_reproduce_is_repacked(project, make_weights):
+    """An entry whose gzip layer another packer made (its blob gone from the registry) is
+    re-packed on re-import instead of failing on the digest check before the commit."""
+    make_weights("alpha", SMALL_FILES)
+    project.write_config(ALPHA)
+    assert project.run("import").exit_code == 0
+    lock = json.loads(project.lock.read_bytes())
+    entry = lock["weights"][0]
+    foreign = "sha256:" + "ab" * 32  # as if another packer's gzip bytes, unknown to the registry
+    old = entry["layers"][0]["digest"]
+    entry["layers"][0]["digest"] = foreign
+    for f in entry["files"]:
+        if f["layer"] == old:
+            f["layer"] = foreign
+    project.lock.write_text(json.dumps(lock, indent=2))
+    project.write_config(ALPHA.replace("/src/weights/alpha", "/src/weights/moved"))
+
+    result = project.run("import")
+    assert result.exit_code == 0, result.stderr
+    entry = json.loads(project.lock.read_bytes())["weights"][0]
+    assert entry["target"] == "/src/weights/moved"
+    assert [layer["digest"] for layer in entry["layers"]] == [old]
