@@ -21,9 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from returns.result import Failure, Success
+
 from cogw.core.digest import PREFIX, is_digest
 from cogw.core.inventory import Inventory, InventoryFile
 from cogw.core.paths import path_error, quote
+from cogw.core.uri import parse_hf_uri as core_parse_hf_uri
 from cogw.shell.hashing import HashCancelled
 from cogw.shell.http_source import body_stream, hash_body, http_get, http_session
 from cogw.shell.source_base import OnBytes, SourceError, problem_list, sorted_inventory
@@ -37,25 +40,13 @@ _HF_AUTH_HINT = "set HF_TOKEN or HUGGING_FACE_HUB_TOKEN"
 
 
 def parse_hf_uri(uri: str) -> tuple[str, str]:
-    """``hf://org/repo[@ref]`` -> (``org/repo``, ref), with Cog's rules and messages."""
-    for prefix in ("hf://", "huggingface://"):
-        if uri.startswith(prefix):
-            rest = uri[len(prefix) :]
-            break
-    else:
-        raise SourceError(f"not an hf:// URI: {quote(uri)}")
-    if not rest:
-        raise SourceError("empty hf:// URI")
-    repo, ref = rest, "main"
-    at = rest.rfind("@")
-    if at > 0:
-        repo, ref = rest[:at], rest[at + 1 :]
-        if not ref:
-            raise SourceError(f"empty ref in hf:// URI: {quote(uri)}")
-    parts = repo.split("/")
-    if len(parts) != 2 or not all(parts):
-        raise SourceError(f"invalid hf:// repo {quote(repo)}: expected org/repo")
-    return repo, ref
+    """``hf://org/repo[@ref]`` -> (``org/repo``, ref); the core parser's error as SourceError."""
+    match core_parse_hf_uri(uri):
+        case Success(ref):
+            return ref.repo_id, ref.ref
+        case Failure(message):
+            raise SourceError(message)
+    raise AssertionError("unreachable")
 
 
 @dataclass(slots=True)
