@@ -15,7 +15,10 @@ weight for no reason (§17 #6). A negative uncompressed size is still refused.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+import orjson
 
 from cogw.core.digest import hex_of, sha256_of
 from cogw.core.gojson import go_marshal
@@ -156,3 +159,26 @@ def weight_tag(name: str, set_digest: str) -> str:
         name_hash = hashlib.sha256(name.encode()).hexdigest()[:_TAG_NAME_HASH]
         name = f"{name[: room - _TAG_NAME_HASH - 1]}-{name_hash}"
     return f"{TAG_PREFIX}{name}{suffix}"
+
+
+def manifest_layer_problem(raw: bytes, manifest: str, layers: Iterable[LockLayer]) -> str | None:
+    """Why a manifest fetched from a registry does not describe the recorded ``layers``
+    (each listed with its digest and size), or None when it does. When weights.lock and
+    the registry disagree, re-importing is the fix, so the message says so."""
+    try:
+        listed = {d["digest"]: d for d in orjson.loads(raw).get("layers", [])}
+    except (orjson.JSONDecodeError, AttributeError, TypeError, KeyError) as exc:
+        return f"weight manifest is not valid JSON: {exc}"
+    for layer in layers:
+        desc = listed.get(layer.digest)
+        if desc is None:
+            return (
+                f"manifest {manifest} does not list layer {layer.digest}; "
+                "run 'cogw import' to push it again"
+            )
+        if desc.get("size") != layer.size:
+            return (
+                f"layer {layer.digest}: manifest size {desc.get('size')} "
+                f"differs from weights.lock size {layer.size}; run 'cogw import' to push it again"
+            )
+    return None

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-import orjson
-
 from cogw.core.events import Event, EventKind
 from cogw.core.lockfile import LockFile
+from cogw.core.oci import manifest_layer_problem
 from cogw.core.outcome import StepResult, StepStatus
 from cogw.core.plan import FetchLayer
 from cogw.core.render import format_size, plural
@@ -32,25 +31,9 @@ class ManifestMismatch(Exception):
 
 
 def check_manifest_layers(raw: bytes, steps: Sequence[FetchLayer]) -> None:
-    """Every layer we will fetch must be in the manifest with the recorded digest and
-    size; otherwise weights.lock and the registry disagree and re-import is the fix."""
-    try:
-        layers = {d["digest"]: d for d in orjson.loads(raw).get("layers", [])}
-    except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
-        raise ManifestMismatch(f"weight manifest is not valid JSON: {exc}") from exc
-    for step in steps:
-        desc = layers.get(step.layer.digest)
-        if desc is None:
-            raise ManifestMismatch(
-                f"manifest {step.manifest} does not list layer {step.layer.digest}; "
-                "run 'cogw import' to push it again"
-            )
-        if desc.get("size") != step.layer.size:
-            raise ManifestMismatch(
-                f"layer {step.layer.digest}: manifest size {desc.get('size')} "
-                f"differs from weights.lock size {step.layer.size}; "
-                "run 'cogw import' to push it again"
-            )
+    problem = manifest_layer_problem(raw, steps[0].manifest, [s.layer for s in steps])
+    if problem is not None:
+        raise ManifestMismatch(problem)
 
 
 def _group(steps: Sequence[FetchLayer]) -> dict[str, list[FetchLayer]]:

@@ -31,6 +31,7 @@ from cogw.core.oci import (
     config_blob,
     manifest_bytes,
     manifest_descriptor,
+    manifest_layer_problem,
     manifest_problems,
     weight_tag,
 )
@@ -232,3 +233,22 @@ def test_weight_tag_is_always_a_valid_oci_tag(name: str, hexpart: str) -> None:
     assert _TAG.fullmatch(tag), tag
     if len(name) <= 107:
         assert tag.startswith(f"weights-{name}")
+
+
+LAYER = LockLayer("sha256:" + "1" * 64, "application/vnd.oci.image.layer.v1.tar", 4096, 10)
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (b'{"layers":[{"digest":"sha256:' + b"1" * 64 + b'","size":4096}]}', None),
+        (b'{"layers":[]}', "does not list layer"),
+        (b'{"layers":[{"digest":"sha256:' + b"1" * 64 + b'","size":5}]}', "manifest size 5"),
+        (b"not json", "not valid JSON"),
+        (b'{"layers":["x"]}', "not valid JSON"),
+    ],
+    ids=["matches", "layer-missing", "size-differs", "not-json", "malformed-layers"],
+)
+def test_a_fetched_manifest_must_list_every_recorded_layer_with_its_size(raw, problem):
+    found = manifest_layer_problem(raw, "sha256:" + "9" * 64, [LAYER])
+    assert found is None if problem is None else problem in found
