@@ -19,7 +19,7 @@ Differences from Cog v0.19.3, on purpose:
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pyrsistent import PVector, pvector
@@ -27,7 +27,7 @@ from pyrsistent import PVector, pvector
 from cogw.core.digest import sha256_of
 from cogw.core.gojson import go_marshal
 from cogw.core.inventory import InventoryFile
-from cogw.core.lockfile import MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP
+from cogw.core.lockfile import MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP, LockLayer, WeightEntry
 
 MIB = 1 << 20
 ENVELOPE_REVISION = 1
@@ -176,3 +176,28 @@ def envelope_format(options: PackOptions, compressor: str) -> str:
     zlib, so a lockfile from another compressor must not take the fast path.
     """
     return sha256_of(envelope_json(options, compressor))
+
+
+def _layer_key(files: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(files))
+
+
+def reusable_layers(
+    plans: Sequence[LayerPlan], existing: WeightEntry | None, same_envelope: bool
+) -> list[LockLayer] | None:
+    """Cog's fast path: the recorded layers, in plan order, when this packer made them
+    (``same_envelope``) and every planned layer holds exactly the (path, digest) pairs
+    and media type of a recorded layer; None when any layer must be packed again."""
+    if existing is None or not same_envelope or len(existing.layers) != len(plans):
+        return None
+    by_key = {
+        _layer_key((f.path, f.digest) for f in existing.files if f.layer == layer.digest): layer
+        for layer in existing.layers
+    }
+    reused = []
+    for plan in plans:
+        found = by_key.get(_layer_key((f.path, f.digest) for f in plan.files))
+        if found is None or found.media_type != plan.media_type:
+            return None
+        reused.append(found)
+    return reused

@@ -28,7 +28,7 @@ This module does not know tar bytes, registry protocols or how sources list file
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -59,7 +59,7 @@ from cogw.core.oci import (
     weight_tag,
 )
 from cogw.core.outcome import StepResult, StepStatus
-from cogw.core.packing import LayerPlan, PackOptions, plan_layers
+from cogw.core.packing import LayerPlan, PackOptions, plan_layers, reusable_layers
 from cogw.core.plan import ImportWeight
 from cogw.core.render import format_size
 from cogw.core.tarformat import standalone_framing
@@ -202,30 +202,14 @@ def _opener(rt: Runtime) -> OpenFile:
     return open_file
 
 
-def _layer_key(files: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(files))
-
-
 def _reusable_layers(
     plans: Sequence[LayerPlan], existing: WeightEntry | None, same_envelope: bool
 ) -> list[PackedLayer] | None:
-    """Cog's fast path: the lockfile's layer digests, when this packer made them
-    and every planned layer holds exactly the files of a recorded layer."""
-    if existing is None or not same_envelope or len(existing.layers) != len(plans):
+    """The fast path's recorded layers (core/packing.py decides) as packed layers."""
+    found = reusable_layers(plans, existing, same_envelope)
+    if found is None:
         return None
-    by_key: dict[tuple[tuple[str, str], ...], LockLayer] = {}
-    for layer in existing.layers:
-        key = _layer_key((f.path, f.digest) for f in existing.files if f.layer == layer.digest)
-        by_key[key] = layer
-    reused = []
-    for plan in plans:
-        found = by_key.get(_layer_key((f.path, f.digest) for f in plan.files))
-        if found is None or found.media_type != plan.media_type:
-            return None
-        reused.append(
-            PackedLayer(found.digest, found.size, found.size_uncompressed, found.media_type)
-        )
-    return reused
+    return [PackedLayer(x.digest, x.size, x.size_uncompressed, x.media_type) for x in found]
 
 
 def build_entry(

@@ -26,6 +26,7 @@ from cogw.core.packing import (
     file_ext,
     is_standalone_raw,
     plan_layers,
+    reusable_layers,
 )
 
 GOLDEN = Path(__file__).parent / "golden" / "cog_example_weights.lock"
@@ -265,3 +266,37 @@ def test_changing_any_packing_input_changes_the_envelope(
     baseline = envelope_format(PackOptions(), "zlib-1.2.13")
     assert envelope_format(options, compressor) != baseline
     assert envelope_format(options, compressor) != envelope_format(COG_OPTIONS, compressor)
+
+
+def _recorded_entry(plans):
+    from cogw.core.lockfile import LockFile, LockLayer, LockSource, make_entry
+
+    files, layers = [], []
+    for i, plan in enumerate(plans):
+        digest = "sha256:" + f"{i + 1:x}" * 64
+        layers.append(LockLayer(digest, plan.media_type, 1000 + i, sum(f.size for f in plan.files)))
+        files += [LockFile(f.path, f.size, f.digest, digest) for f in plan.files]
+    return make_entry(
+        name="w",
+        target="/w",
+        source=LockSource("file://./w", "sha256:x"),
+        digest="",
+        files=files,
+        layers=layers,
+    )
+
+
+def test_recorded_layers_are_reused_only_for_the_same_packer_and_file_grouping():
+    files = [
+        InventoryFile("a.json", 10, "sha256:" + "a" * 64),
+        InventoryFile("m.safetensors", 100 << 20, "sha256:" + "b" * 64),
+    ]
+    plans = plan_layers(files)
+    entry = _recorded_entry(plans)
+    reused = reusable_layers(plans, entry, same_envelope=True)
+    assert reused is not None
+    assert [r.digest for r in reused] == ["sha256:" + "1" * 64, "sha256:" + "2" * 64]
+    assert reusable_layers(plans, entry, same_envelope=False) is None
+    assert reusable_layers(plans, None, same_envelope=True) is None
+    edited = [files[0], InventoryFile("m.safetensors", 100 << 20, "sha256:" + "c" * 64)]
+    assert reusable_layers(plan_layers(edited), entry, same_envelope=True) is None
