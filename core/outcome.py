@@ -48,7 +48,3 @@ class Outcome:
     @property
     def exit_code(self) -> int:
         return 0 if not self.failed and self.converged and self.plan.applyable else 1
-
-
-def failed_weights(outcome: Outcome) -> list[str]:
-    return list(dict.fromkeys(r.step.weight for r in outcome.failed))

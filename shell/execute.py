@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from returns.result import Failure, Success
 
 from cogw.core.diagnostics import Diagnostic
-from cogw.core.events import Event, EventKind
+from cogw.core.events import Event
 from cogw.core.lockfile import FILENAME as LOCK_FILENAME
 from cogw.core.lockfile import Lockfile, parse_lockfile, render_lockfile, retain
 from cogw.core.outcome import StepResult, StepStatus
@@ -171,7 +171,3 @@ def run_parallel(
         raise
     pool.shutdown(wait=True)
     return [f.result() for f in futures]
-
-
-def event(kind: EventKind, **fields: Any) -> Event:
-    return Event(kind, **fields)

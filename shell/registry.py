@@ -571,6 +571,8 @@ def _attach_to_current_transfer(connection: urllib3.connection.HTTPConnection) -
 
 
 class _TrackedHTTPConnection(urllib3.connection.HTTPConnection):
+    """A connection that registers with the transfer using it, so a cancel can shut it."""
+
     def connect(self) -> None:
         super().connect()
         _attach_to_current_transfer(self)
@@ -580,14 +582,8 @@ class _TrackedHTTPConnection(urllib3.connection.HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _TrackedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _attach_to_current_transfer(self)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _attach_to_current_transfer(self)
-        super().request(*args, **kwargs)
+class _TrackedHTTPSConnection(_TrackedHTTPConnection, urllib3.connection.HTTPSConnection):
+    """The same for TLS (the MRO puts HTTPSConnection's connect under the tracking one)."""
 
 
 class _TrackedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
