@@ -393,8 +393,9 @@ def run_plan(
     """Execute, then re-plan from a fresh snapshot: anything left is an error."""
     from pyrsistent import pvector
 
-    from cogw.shell.execute import Runtime, execute
+    from cogw.shell.execute import execute
     from cogw.shell.progress import make_progress
+    from cogw.shell.runtime import Runtime
 
     if plan.is_empty and plan.operation is not Operation.PREPARE:
         return Outcome(plan, pvector()), []  # nothing ran, so nothing can be left over

@@ -64,7 +64,6 @@ from cogw.core.plan import ImportWeight
 from cogw.core.render import format_size
 from cogw.core.tarformat import standalone_framing
 from cogw.core.timefmt import format_go_time
-from cogw.shell.execute import Runtime, cancel_on_interrupt, failure, read_lock_strict
 from cogw.shell.fs import atomic_write, project_lock
 from cogw.shell.hashing import STAT_CACHE_NAME, StatCache, cached_layer_digest
 from cogw.shell.layers import (
@@ -76,6 +75,7 @@ from cogw.shell.layers import (
     stream_layer,
 )
 from cogw.shell.registry import RegistryDigestMismatch
+from cogw.shell.runtime import Runtime, cancel_on_interrupt, failure, read_lock_strict
 from cogw.shell.store import LinkMode
 
 if TYPE_CHECKING:

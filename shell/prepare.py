@@ -19,8 +19,8 @@ from cogw.core.outcome import StepResult, StepStatus
 from cogw.core.paths import safe_join
 from cogw.core.plan import LinkWeight
 from cogw.core.render import plural
-from cogw.shell.execute import Runtime, failure
 from cogw.shell.fs import link_file, remove_tree
+from cogw.shell.runtime import Runtime, failure
 
 MOUNT_ID = re.compile(r"^[0-9a-f]{16}$")
 

@@ -23,7 +23,7 @@ from cogw.core.oci import manifest_layer_problem
 from cogw.core.outcome import StepResult, StepStatus
 from cogw.core.plan import FetchLayer
 from cogw.core.render import format_size, plural
-from cogw.shell.execute import Runtime, failure, run_parallel
+from cogw.shell.runtime import Runtime, failure, run_parallel
 
 
 class ManifestMismatch(Exception):

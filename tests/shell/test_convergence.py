@@ -56,12 +56,13 @@ from cogw.core.plan import FetchLayer, Operation, Plan, PruneLockEntry, make_pla
 from cogw.core.setdigest import dir_hash
 from cogw.core.snapshot import Snapshot
 from cogw.core.status import WeightStatus, make_status
-from cogw.shell.execute import Runtime, execute
+from cogw.shell.execute import execute
 from cogw.shell.fs import remove_tree
 from cogw.shell.gather import Project, gather_snapshot
 from cogw.shell.layers import stream_layer
 from cogw.shell.prepare import mounts_root, release
 from cogw.shell.registry import RegistryDigestMismatch, RegistryNotFound
+from cogw.shell.runtime import Runtime
 from cogw.shell.store import TEMP_PREFIX, FileStore
 from tests.fakes_registry import FakeRegistry
 
