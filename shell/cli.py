@@ -26,7 +26,7 @@ from returns.result import Failure, Result, Success
 from cogw import __version__
 from cogw.core.diagnostics import Diagnostic, Problems
 from cogw.core.inventory import Inventory
-from cogw.core.outcome import Outcome
+from cogw.core.outcome import Mounted, Outcome, mounts
 from cogw.core.plan import Operation, Plan, make_plan
 from cogw.core.render import (
     outcome_json,
@@ -389,7 +389,7 @@ def run_plan(
     verbose: bool = False,
     link_mode: str = "hardlink",
     pull: bool = False,
-) -> tuple[Outcome, list[tuple[str, str]]]:
+) -> Outcome:
     """Execute, then re-plan from a fresh snapshot: anything left is an error."""
     from pyrsistent import pvector
 
@@ -398,7 +398,7 @@ def run_plan(
     from cogw.shell.runtime import Runtime
 
     if plan.is_empty and plan.operation is not Operation.PREPARE:
-        return Outcome(plan, pvector()), []  # nothing ran, so nothing can be left over
+        return Outcome(plan, pvector())  # nothing ran, so nothing can be left over
     sink, finish = make_progress(as_json, quiet, verbose)
     snapshot_envelope = _envelope()
     rt = Runtime(
@@ -420,7 +420,7 @@ def run_plan(
     if plan.operation is not Operation.PREPARE:
         after = snapshot_for(opts, plan.operation, list(plan.names))
         remaining = make_plan(after, plan.operation, list(plan.names), pull=pull)
-    return Outcome(plan, pvector(results), remaining), list(rt.mounts)
+    return Outcome(plan, pvector(results), remaining)
 
 
 def _envelope() -> str:
@@ -466,7 +466,7 @@ def apply_operation(
         fail(plan.problems)
     if not plan_file:
         confirm_or_exit(plan, yes)
-    outcome, _ = run_plan(opts, plan, as_json, quiet, verbose, pull=pull)
+    outcome = run_plan(opts, plan, as_json, quiet, verbose, pull=pull)
     report(outcome, as_json)
 
 
@@ -605,31 +605,31 @@ def prepare_command(
     )
     if plan.problems:
         fail(plan.problems)
-    outcome, mounts = run_plan(
+    outcome = run_plan(
         opts, plan, False, quiet or as_json or docker, link_mode=link_mode, pull=pull
     )
     if outcome.exit_code != 0:
         report(outcome, as_json)
-    print_mounts(mounts, as_json, docker)
+    print_mounts(mounts(outcome.results), as_json, docker)
 
 
-def print_mounts(mounts: list[tuple[str, str]], as_json: bool, docker: bool) -> None:
-    mount_id = Path(mounts[0][0]).parent.name if mounts else ""
+def print_mounts(made: Sequence[Mounted], as_json: bool, docker: bool) -> None:
+    mount_id = Path(made[0].path).parent.name if made else ""
     if as_json:
         print_json(
             {
                 "id": mount_id,
-                "mounts": [{"source": s, "target": t, "readOnly": True} for s, t in mounts],
+                "mounts": [{"source": m.path, "target": m.target, "readOnly": True} for m in made],
             }
         )
     elif docker:
-        click.echo(" ".join(f"-v {shlex.quote(f'{s}:{t}:ro')}" for s, t in mounts))
-    elif not mounts:
+        click.echo(" ".join(f"-v {shlex.quote(f'{m.path}:{m.target}:ro')}" for m in made))
+    elif not made:
         echo_err("No weights to mount.")
     else:
         echo_err(f"Prepared mounts {mount_id} (release with: cogw release {mount_id})")
-        for source, target in mounts:
-            click.echo(f"{source} -> {target} (read-only)")
+        for m in made:
+            click.echo(f"{m.path} -> {m.target} (read-only)")
 
 
 @cli.command("release")

@@ -12,42 +12,61 @@ what they share (shell/runtime.py) live below it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cogw.core.outcome import StepResult, StepStatus
 from cogw.core.plan import FetchLayer, ImportWeight, LinkWeight, Plan, PruneLockEntry
+from cogw.core.stepkind import types_in_order
 from cogw.shell.runtime import Runtime
+
+# A runner gets its steps, the runtime and the results of the kinds that ran before.
+Runner = Callable[[list[Any], Runtime, list[StepResult]], list[StepResult]]
 
 
 def execute(plan: Plan, rt: Runtime) -> list[StepResult]:
-    """Run every step of an applyable plan, in the order imports → prune → fetch → link."""
+    """Run every step of an applyable plan, kind by kind (imports → prune → fetch → link)."""
     steps = list(plan.steps)
     results: dict[int, StepResult] = {}
-    for kind in (ImportWeight, PruneLockEntry, FetchLayer, LinkWeight):
-        group = [(i, s) for i, s in enumerate(steps) if isinstance(s, kind)]
+    for step_type in types_in_order():
+        group = [(i, s) for i, s in enumerate(steps) if type(s) is step_type]
         if group:
-            ran = _run_group(kind, [s for _, s in group], rt, list(results.values()))
+            ran = _RUNNERS[step_type]([s for _, s in group], rt, list(results.values()))
             results.update(zip([i for i, _ in group], ran, strict=True))
     return [results[i] for i in range(len(steps))]
 
 
-def _run_group(
-    kind: type, steps: list[Any], rt: Runtime, earlier: list[StepResult]
-) -> list[StepResult]:
-    # Runners are imported lazily: a prepare never loads the registry client.
-    if kind is ImportWeight:
-        from cogw.shell.importer import run_imports
+# Runners are imported lazily: a prepare never loads the registry client.
 
-        return run_imports(steps, rt)
-    if kind is PruneLockEntry:
-        from cogw.shell.prune import run_prunes
 
-        return run_prunes(steps, rt)
-    if kind is FetchLayer:
-        from cogw.shell.pull import run_fetches
+def _imports(steps: list[Any], rt: Runtime, _earlier: list[StepResult]) -> list[StepResult]:
+    from cogw.shell.importer import run_imports
 
-        return run_fetches(steps, rt)
+    return run_imports(steps, rt)
+
+
+def _prunes(steps: list[Any], rt: Runtime, _earlier: list[StepResult]) -> list[StepResult]:
+    from cogw.shell.prune import run_prunes
+
+    return run_prunes(steps, rt)
+
+
+def _fetches(steps: list[Any], rt: Runtime, _earlier: list[StepResult]) -> list[StepResult]:
+    from cogw.shell.pull import run_fetches
+
+    return run_fetches(steps, rt)
+
+
+def _links(steps: list[Any], rt: Runtime, earlier: list[StepResult]) -> list[StepResult]:
     from cogw.shell.prepare import run_links
 
     blocked = {r.step.weight for r in earlier if r.status is StepStatus.FAILED}
     return run_links(steps, rt, blocked)
+
+
+_RUNNERS: dict[type, Runner] = {
+    ImportWeight: _imports,
+    PruneLockEntry: _prunes,
+    FetchLayer: _fetches,
+    LinkWeight: _links,
+}

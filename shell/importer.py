@@ -58,10 +58,9 @@ from cogw.core.oci import (
     manifest_problems,
     weight_tag,
 )
-from cogw.core.outcome import StepResult, StepStatus
+from cogw.core.outcome import Pushed, StepResult, StepStatus
 from cogw.core.packing import LayerPlan, PackOptions, plan_layers, reusable_layers
 from cogw.core.plan import ImportWeight
-from cogw.core.render import format_size
 from cogw.core.tarformat import standalone_framing
 from cogw.core.timefmt import format_go_time
 from cogw.shell.fs import atomic_write, project_lock
@@ -512,11 +511,7 @@ def run_imports(steps: Sequence[ImportWeight], rt: Runtime) -> list[StepResult]:
             continue
         entries.append(entry)
         results.append(
-            StepResult(
-                step,
-                StepStatus.DONE,
-                f"{ref} ({len(entry.layers)} layer(s), {format_size(entry.size_compressed)})",
-            )
+            StepResult(step, StepStatus.DONE, Pushed(ref, len(entry.layers), entry.size_compressed))
         )
     if entries:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cogw.core.lockfile import render_lockfile, retain
-from cogw.core.outcome import StepResult, StepStatus
+from cogw.core.outcome import AlreadyAbsent, StepResult, StepStatus
 from cogw.core.plan import PruneLockEntry
 from cogw.shell.fs import atomic_write, project_lock
 from cogw.shell.runtime import Runtime, failure, read_lock_strict
@@ -29,6 +29,6 @@ def run_prunes(steps: Sequence[PruneLockEntry], rt: Runtime) -> list[StepResult]
     return [
         StepResult(s, StepStatus.DONE)
         if s.weight in present
-        else StepResult(s, StepStatus.SKIPPED, "already absent")
+        else StepResult(s, StepStatus.SKIPPED, AlreadyAbsent())
         for s in steps
     ]

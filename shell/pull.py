@@ -20,9 +20,8 @@ from collections.abc import Iterator, Sequence
 from cogw.core.events import Event, EventKind
 from cogw.core.lockfile import LockFile
 from cogw.core.oci import manifest_layer_problem
-from cogw.core.outcome import StepResult, StepStatus
+from cogw.core.outcome import StepResult, StepStatus, Stored
 from cogw.core.plan import FetchLayer
-from cogw.core.render import format_size, plural
 from cogw.shell.runtime import Runtime, failure, run_parallel
 
 
@@ -156,8 +155,7 @@ def _fetch_one(step: FetchLayer, rt: Runtime, repo: str) -> StepResult:
         )
         return failure(step, exc, f"layer {layer.digest}: {exc}")
     rt.emit(Event(EventKind.LAYER_DONE, weight=step.weight, layer_digest=layer.digest))
-    detail = f"stored {plural(len(step.missing), 'file')} ({format_size(step.missing_bytes)})"
-    return StepResult(step, StepStatus.DONE, detail)
+    return StepResult(step, StepStatus.DONE, Stored(len(step.missing), step.missing_bytes))
 
 
 def _stored(rt: Runtime, step: FetchLayer, f: LockFile) -> None:

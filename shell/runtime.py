@@ -47,9 +47,6 @@ class Runtime:
     # filesystem can, hardlinks read-only sources, else makes a verified copy.
     ingest_mode: str = "auto"
     cancel: threading.Event = field(default_factory=threading.Event)
-    mounts: list[tuple[str, str]] = field(
-        default_factory=list
-    )  # (host dir, target) made by prepare
     envelope: str = ""  # the envelopeFormat this build stamps (snapshot.envelope_format)
     _emit_lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -645,7 +645,7 @@ def _plan_then_apply(project: Project, change: Callable[[], None]):
     plan = make_plan(snapshot_for(opts, Operation.IMPORT, []), Operation.IMPORT, [])
     assert len(plan.steps) == 1
     change()
-    outcome, _ = run_plan(opts, plan, as_json=False, quiet=True)
+    outcome = run_plan(opts, plan, as_json=False, quiet=True)
     return outcome
 
 
