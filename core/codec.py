@@ -6,6 +6,7 @@ reads in `cogw plan --json` is exactly what `cogw apply --plan` will run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pyrsistent import pvector
@@ -24,6 +25,7 @@ from cogw.core.plan import (
     PruneLockEntry,
     Step,
 )
+from cogw.core.stepkind import STEP_TYPES_BY_ACTION, kind_of
 
 Json = dict[str, Any]
 
@@ -38,29 +40,26 @@ def _spec_json(spec: WeightSpec) -> Json:
     }
 
 
-def step_to_json(step: Step) -> Json:
-    if isinstance(step, FetchLayer):
-        return {
-            "action": "fetch",
-            "weight": step.weight,
-            "manifest": step.manifest,
-            "layer": layer_json(step.layer),
-            "missing": list(step.missing),
-            "missingBytes": step.missing_bytes,
-            "files": [file_json(f) for f in step.files],
-        }
-    if isinstance(step, LinkWeight):
-        return {
-            "action": "link",
-            "weight": step.weight,
-            "target": step.target,
-            "files": [file_json(f) for f in step.files],
-        }
-    if isinstance(step, PruneLockEntry):
-        return {"action": "prune", "weight": step.weight, "target": step.target}
+def _fetch_json(step: FetchLayer) -> Json:
     return {
-        "action": "import",
-        "weight": step.weight,
+        "manifest": step.manifest,
+        "layer": layer_json(step.layer),
+        "missing": list(step.missing),
+        "missingBytes": step.missing_bytes,
+        "files": [file_json(f) for f in step.files],
+    }
+
+
+def _link_json(step: LinkWeight) -> Json:
+    return {"target": step.target, "files": [file_json(f) for f in step.files]}
+
+
+def _prune_json(step: PruneLockEntry) -> Json:
+    return {"target": step.target}
+
+
+def _import_json(step: ImportWeight) -> Json:
+    return {
         "status": step.status.value,
         "changes": list(step.changes),
         "fingerprint": step.fingerprint,
@@ -72,6 +71,19 @@ def step_to_json(step: Step) -> Json:
         "bytesToIngest": step.bytes_to_ingest,
         "files": [{"path": f.path, "size": f.size, "digest": f.digest} for f in step.files],
     }
+
+
+# Each step type's own fields; "action" and "weight" come first for every step.
+_ENCODERS: dict[type, Callable[[Any], Json]] = {
+    FetchLayer: _fetch_json,
+    LinkWeight: _link_json,
+    PruneLockEntry: _prune_json,
+    ImportWeight: _import_json,
+}
+
+
+def step_to_json(step: Step) -> Json:
+    return {"action": kind_of(step).action, "weight": step.weight, **_ENCODERS[type(step)](step)}
 
 
 def diagnostic_from_json(d: Json) -> Diagnostic:
@@ -109,37 +121,55 @@ def _spec(d: Json) -> WeightSpec:
     )
 
 
+def _fetch_from_json(d: Json) -> FetchLayer:
+    return FetchLayer(
+        d["weight"],
+        d["manifest"],
+        _lock_layer(d["layer"]),
+        pvector(_lock_file(f) for f in d.get("files", [])),
+        pvector(d["missing"]),
+    )
+
+
+def _link_from_json(d: Json) -> LinkWeight:
+    return LinkWeight(d["weight"], d["target"], pvector(_lock_file(f) for f in d.get("files", [])))
+
+
+def _prune_from_json(d: Json) -> PruneLockEntry:
+    return PruneLockEntry(d["weight"], d["target"])
+
+
+def _import_from_json(d: Json) -> ImportWeight:
+    inv = [InventoryFile(str(f["path"]), int(f["size"]), str(f["digest"])) for f in d["files"]]
+    return ImportWeight(
+        d["weight"],
+        _spec(d["spec"]),
+        ImportStatus(d["status"]),
+        pvector(d["changes"]),
+        d["fingerprint"],
+        pvector(inv),
+        int(d["added"]),
+        int(d["removed"]),
+        int(d["changed"]),
+        int(d["bytesToIngest"]),
+    )
+
+
+_DECODERS: dict[type, Callable[[Json], Step]] = {
+    FetchLayer: _fetch_from_json,
+    LinkWeight: _link_from_json,
+    PruneLockEntry: _prune_from_json,
+    ImportWeight: _import_from_json,
+}
+
+
 def step_from_json(d: Json) -> Step:
     """Inverse of step_to_json; raises KeyError/ValueError/TypeError on malformed input."""
     action = d["action"]
-    files = [_lock_file(f) for f in d.get("files", [])] if action != "import" else []
-    if action == "fetch":
-        return FetchLayer(
-            d["weight"],
-            d["manifest"],
-            _lock_layer(d["layer"]),
-            pvector(files),
-            pvector(d["missing"]),
-        )
-    if action == "link":
-        return LinkWeight(d["weight"], d["target"], pvector(files))
-    if action == "prune":
-        return PruneLockEntry(d["weight"], d["target"])
-    if action == "import":
-        inv = [InventoryFile(str(f["path"]), int(f["size"]), str(f["digest"])) for f in d["files"]]
-        return ImportWeight(
-            d["weight"],
-            _spec(d["spec"]),
-            ImportStatus(d["status"]),
-            pvector(d["changes"]),
-            d["fingerprint"],
-            pvector(inv),
-            int(d["added"]),
-            int(d["removed"]),
-            int(d["changed"]),
-            int(d["bytesToIngest"]),
-        )
-    raise ValueError(f"unknown step action {action!r}")
+    step_type = STEP_TYPES_BY_ACTION.get(action)
+    if step_type is None:
+        raise ValueError(f"unknown step action {action!r}")
+    return _DECODERS[step_type](d)
 
 
 def plan_from_json(d: Json) -> Plan:

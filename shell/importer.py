@@ -58,13 +58,11 @@ from cogw.core.oci import (
     manifest_problems,
     weight_tag,
 )
-from cogw.core.outcome import StepResult, StepStatus
+from cogw.core.outcome import Pushed, StepResult, StepStatus
 from cogw.core.packing import LayerPlan, PackOptions, plan_layers, reusable_layers
 from cogw.core.plan import ImportWeight
-from cogw.core.render import format_size
 from cogw.core.tarformat import standalone_framing
 from cogw.core.timefmt import format_go_time
-from cogw.shell.execute import Runtime, cancel_on_interrupt, failure, read_lock_strict
 from cogw.shell.fs import atomic_write, project_lock
 from cogw.shell.hashing import STAT_CACHE_NAME, StatCache, cached_layer_digest
 from cogw.shell.layers import (
@@ -76,6 +74,7 @@ from cogw.shell.layers import (
     stream_layer,
 )
 from cogw.shell.registry import RegistryDigestMismatch
+from cogw.shell.runtime import Runtime, cancel_on_interrupt, failure, read_lock_strict
 from cogw.shell.store import LinkMode
 
 if TYPE_CHECKING:
@@ -512,11 +511,7 @@ def run_imports(steps: Sequence[ImportWeight], rt: Runtime) -> list[StepResult]:
             continue
         entries.append(entry)
         results.append(
-            StepResult(
-                step,
-                StepStatus.DONE,
-                f"{ref} ({len(entry.layers)} layer(s), {format_size(entry.size_compressed)})",
-            )
+            StepResult(step, StepStatus.DONE, Pushed(ref, len(entry.layers), entry.size_compressed))
         )
     if entries:
         try:

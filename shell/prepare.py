@@ -15,12 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cogw.core.events import Event, EventKind
-from cogw.core.outcome import StepResult, StepStatus
+from cogw.core.outcome import Aborted, Mounted, StepResult, StepStatus
 from cogw.core.paths import safe_join
 from cogw.core.plan import LinkWeight
-from cogw.core.render import plural
-from cogw.shell.execute import Runtime, failure
 from cogw.shell.fs import link_file, remove_tree
+from cogw.shell.runtime import Runtime, failure
 
 MOUNT_ID = re.compile(r"^[0-9a-f]{16}$")
 
@@ -61,7 +60,6 @@ def run_links(steps: Sequence[LinkWeight], rt: Runtime, blocked: set[str]) -> li
             if step.weight in blocked:
                 raise RuntimeError(f'weight "{step.weight}" could not be fetched')
             weight_dir = _link_weight(step, root, rt)
-            rt.mounts.append((str(weight_dir), step.target))
             rt.emit(
                 Event(
                     EventKind.LINKED,
@@ -71,21 +69,15 @@ def run_links(steps: Sequence[LinkWeight], rt: Runtime, blocked: set[str]) -> li
                     total_files=len(step.files),
                 )
             )
-            results.append(
-                StepResult(
-                    step, StepStatus.DONE, f"{plural(len(step.files), 'file')} in {weight_dir}"
-                )
-            )
+            mounted = Mounted(str(weight_dir), step.target, len(step.files))
+            results.append(StepResult(step, StepStatus.DONE, mounted))
     except BaseException as exc:
         remove_tree(root)
-        rt.mounts.clear()
         if not isinstance(exc, Exception):
             raise
         done = len(results)
-        undone = [
-            StepResult(r.step, StepStatus.FAILED, "prepare aborted; mount removed") for r in results
-        ]
-        rest = [StepResult(s, StepStatus.FAILED, "prepare aborted") for s in steps[done + 1 :]]
+        undone = [StepResult(r.step, StepStatus.FAILED, Aborted(True)) for r in results]
+        rest = [StepResult(s, StepStatus.FAILED, Aborted(False)) for s in steps[done + 1 :]]
         return [*undone, failure(steps[done], exc), *rest]
     return results
 

@@ -639,13 +639,14 @@ def _plan_then_apply(project: Project, change: Callable[[], None]):
     """Plan an import, run ``change``, then apply that plan: the window between
     the inventory and the ingest that a slow import leaves open."""
     from cogw.core.plan import Operation, make_plan
-    from cogw.shell.cli import Options, run_plan, snapshot_for
+    from cogw.shell.compose import run_plan, snapshot_for
+    from cogw.shell.options import Options, Output
 
     opts = Options(str(project.dir), None, str(project.cache), (), None, 2)
     plan = make_plan(snapshot_for(opts, Operation.IMPORT, []), Operation.IMPORT, [])
     assert len(plan.steps) == 1
     change()
-    outcome, _ = run_plan(opts, plan, as_json=False, quiet=True)
+    outcome = run_plan(opts, plan, Output(quiet=True))
     return outcome
 
 
