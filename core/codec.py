@@ -15,6 +15,7 @@ from cogw.core.config import WeightSpec
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.inventory import InventoryFile
 from cogw.core.lockfile import LockFile, LockLayer, file_json, layer_json
+from cogw.core.packing import LayerPlan
 from cogw.core.plan import (
     FetchLayer,
     ImportStatus,
@@ -37,6 +38,25 @@ def _spec_json(spec: WeightSpec) -> Json:
         "uri": spec.uri,
         "include": list(spec.include),
         "exclude": list(spec.exclude),
+    }
+
+
+def _layer_plan_json(layer: LayerPlan) -> Json:
+    """A planned layer names its files by path (the step lists each file once)."""
+    return {
+        "mediaType": layer.media_type,
+        "gzipLevel": layer.gzip_level,
+        "files": [f.path for f in layer.files],
+        "reuse": layer_json(layer.reuse) if layer.reuse is not None else None,
+    }
+
+
+def _layer_counts_json(step: ImportWeight) -> Json:
+    return {
+        "reusedLayers": len(step.reused_layers),
+        "reusedBytes": step.reused_bytes,
+        "packedLayers": len(step.packed_layers),
+        "packedBytes": step.packed_bytes,
     }
 
 
@@ -70,6 +90,8 @@ def _import_json(step: ImportWeight) -> Json:
         "totalBytes": step.total_bytes,
         "bytesToIngest": step.bytes_to_ingest,
         "files": [{"path": f.path, "size": f.size, "digest": f.digest} for f in step.files],
+        "layers": [_layer_plan_json(layer) for layer in step.layers],
+        **_layer_counts_json(step),
     }
 
 
@@ -121,6 +143,37 @@ def _spec(d: Json) -> WeightSpec:
     )
 
 
+def _layer_plan(d: Json, files: dict[str, InventoryFile]) -> LayerPlan:
+    level = d["gzipLevel"]
+    return LayerPlan(
+        pvector(files[str(p)] for p in d["files"]),
+        str(d["mediaType"]),
+        None if level is None else int(level),
+        None if d["reuse"] is None else _lock_layer(d["reuse"]),
+    )
+
+
+def _import_weight(d: Json) -> ImportWeight:
+    inv = [InventoryFile(str(f["path"]), int(f["size"]), str(f["digest"])) for f in d["files"]]
+    by_path = {f.path: f for f in inv}
+    in_layers = [str(p) for layer in d["layers"] for p in layer["files"]]
+    if sorted(in_layers) != sorted(by_path) or len(by_path) != len(inv):
+        raise ValueError(f"weight {d['weight']!r}: layers must hold every file exactly once")
+    return ImportWeight(
+        weight=d["weight"],
+        spec=_spec(d["spec"]),
+        status=ImportStatus(d["status"]),
+        changes=pvector(d["changes"]),
+        fingerprint=d["fingerprint"],
+        files=pvector(inv),
+        layers=pvector(_layer_plan(layer, by_path) for layer in d["layers"]),
+        added=int(d["added"]),
+        removed=int(d["removed"]),
+        changed=int(d["changed"]),
+        bytes_to_ingest=int(d["bytesToIngest"]),
+    )
+
+
 def _fetch_from_json(d: Json) -> FetchLayer:
     return FetchLayer(
         d["weight"],
@@ -139,27 +192,11 @@ def _prune_from_json(d: Json) -> PruneLockEntry:
     return PruneLockEntry(d["weight"], d["target"])
 
 
-def _import_from_json(d: Json) -> ImportWeight:
-    inv = [InventoryFile(str(f["path"]), int(f["size"]), str(f["digest"])) for f in d["files"]]
-    return ImportWeight(
-        d["weight"],
-        _spec(d["spec"]),
-        ImportStatus(d["status"]),
-        pvector(d["changes"]),
-        d["fingerprint"],
-        pvector(inv),
-        int(d["added"]),
-        int(d["removed"]),
-        int(d["changed"]),
-        int(d["bytesToIngest"]),
-    )
-
-
 _DECODERS: dict[type, Callable[[Json], Step]] = {
     FetchLayer: _fetch_from_json,
     LinkWeight: _link_from_json,
     PruneLockEntry: _prune_from_json,
-    ImportWeight: _import_from_json,
+    ImportWeight: _import_weight,
 }
 
 

@@ -79,7 +79,17 @@ def _import_details(step: ImportWeight) -> list[str]:
         f"  size: {format_size(step.total_bytes)}"
         f"  to ingest: {format_size(step.bytes_to_ingest)}"
     )
+    lines.append("    layers: " + layer_counts(step))
     return lines
+
+
+def layer_counts(step: ImportWeight) -> str:
+    """How many planned layers are reused from weights.lock and how many packed, with
+    their file bytes: "3 reused (90.9MB), 1 packed and pushed (12.0KB)"."""
+    return (
+        f"{len(step.reused_layers)} reused ({format_size(step.reused_bytes)}), "
+        f"{len(step.packed_layers)} packed and pushed ({format_size(step.packed_bytes)})"
+    )
 
 
 def _summary_kinds() -> list[StepKind]:
