@@ -75,11 +75,14 @@ class Options:
 
     @functools.cached_property
     def store(self) -> Any:
+        from cogw.shell.cli_cache import hold_cache
         from cogw.shell.store import open_store
 
         match resolve_store_dir(self.cache_dir):
             case Success(path):
-                return open_store(path)
+                store = open_store(path)
+                hold_cache(store.root, self.project.dir)  # gc's roots and lock
+                return store
             case Failure(diag):
                 fail((diag,))
         raise AssertionError("unreachable")
@@ -718,6 +721,11 @@ def canonical_lock(where: Project) -> tuple[bytes, bytes]:
             (Diagnostic(f"no weights.lock in {where.dir}", hint="run 'cogw import' to create it"),)
         )
     return data, render_lockfile(unwrap(parse_lockfile(data, "weights.lock")))
+
+
+from cogw.shell.cli_cache import register  # noqa: E402
+
+register(cli)  # cache, gc, verify; plan/apply gc; release --stale
 
 
 def main() -> None:
