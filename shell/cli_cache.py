@@ -153,7 +153,8 @@ def run_gc(
     saved = _load(plan_file) if plan_file else None
     if saved is not None:
         opts, reviewed = saved.options, saved.plan
-        extra = tuple(Path(p) for p in saved.extra_projects)
+        named = (*saved.extra_projects, *kwargs.get("projects", ()))
+        extra = tuple(Path(p) for p in dict.fromkeys(named))
     else:
         opts, extra = gc_options(kwargs)
         reviewed = unwrap_one(make_gc_plan(root, opts, extra))
@@ -165,7 +166,8 @@ def run_gc(
             return print_json(gc_plan_json(reviewed)) if as_json else None
         _confirm(yes)
     check = (saved, plan_file or "", __version__) if saved is not None else None
-    done = unwrap_one(collect(root, reviewed, opts, extra, _waiting, check))
+    agreed = None if yes and saved is None else reviewed  # --yes: what is unused under the lock
+    done = unwrap_one(collect(root, agreed, opts, extra, _waiting, check))
     if as_json:
         print_json(gc_plan_json(done))
     else:
@@ -218,9 +220,11 @@ gc = _command("gc", gc_command, [YES_OPTION, JSON_OPTION, *CACHE_OPTIONS, *GC_OP
 apply_gc = _command("apply gc", gc_command, [YES_OPTION, JSON_OPTION, *CACHE_OPTIONS, *GC_OPTIONS])
 
 
-def apply_gc_file(plan_file: str, as_json: bool, cache_dir: str | None, **_: Any) -> None:
+def apply_gc_file(
+    plan_file: str, as_json: bool, cache_dir: str | None, projects: tuple[str, ...], **_: Any
+) -> None:
     """Apply a saved gc plan; refused when any root changed since it was made."""
-    run_gc(True, as_json, cache_dir, plan_file)
+    run_gc(True, as_json, cache_dir, plan_file, projects=projects)
 
 
 @click.group("cache")
@@ -298,6 +302,7 @@ apply_gc_plan = _command(
         click.option("-y", "--yes", is_flag=True),
         JSON_OPTION,
         *CACHE_OPTIONS,
+        GC_OPTIONS[0],
     ],
 )
 

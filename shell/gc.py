@@ -77,13 +77,14 @@ def execute_gc(weights_dir: Path, plan: GcPlan, now_ns: int) -> GcPlan:
 
 def collect(
     weights_dir: Path,
-    reviewed: GcPlan,
+    reviewed: GcPlan | None,
     opts: GcOptions,
     extra: tuple[Path, ...],
     on_wait: Callable[[], None],
     saved: tuple[SavedGcPlan, str, str] | None = None,
 ) -> Result[GcPlan, Diagnostic]:
-    """Apply ``reviewed`` (or a saved plan: (plan, file name, cogw version)) safely."""
+    """Apply ``reviewed`` (or a saved plan: (plan, file name, cogw version)) safely;
+    ``reviewed=None`` (gc --yes) applies the plan made under the lock as it is."""
     with exclusive_store(weights_dir, on_wait):
         fresh_snap = snapshot(weights_dir, extra)
         if not isinstance(fresh_snap, Success):
@@ -94,10 +95,13 @@ def collect(
             return Failure(fresh.problems[0])
         if saved is not None:
             plan, filename, version = saved
+            reviewed = plan.plan
             checked = check_saved_gc_plan(plan, fresh.roots, version, filename)
             if not isinstance(checked, Success):
                 return checked
-        elif reviewed.roots != fresh.roots:
+        if reviewed is None:
+            return Success(execute_gc(weights_dir, fresh, snap.now_ns))
+        if saved is None and reviewed.roots != fresh.roots:
             return Failure(
                 Diagnostic(
                     "the cache's roots changed while you were reviewing the plan",
