@@ -313,5 +313,10 @@ def canonical_lock(where: Project) -> tuple[bytes, bytes]:
     return data, render_lockfile(unwrap(parse_lockfile(data, "weights.lock")))
 
 
+from cogw.shell.cli_cache import register  # noqa: E402
+
+register(cli)  # cache, gc, verify; plan/apply gc; release --stale
+
+
 def main() -> None:
     cli(prog_name="cogw")

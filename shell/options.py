@@ -41,11 +41,14 @@ class Options:
 
     @functools.cached_property
     def store(self) -> Any:
+        from cogw.shell.cachecommon import hold_cache
         from cogw.shell.store import open_store
 
         match resolve_store_dir(self.cache_dir):
             case Success(path):
-                return open_store(path)
+                store = open_store(path)
+                hold_cache(store.root, self.project.dir)  # gc's roots and lock
+                return store
             case Failure(diag):
                 fail((diag,))
         raise AssertionError("unreachable")
