@@ -271,3 +271,12 @@ def _applies(mirror: Mirror, rule: RegistryRule | None, by_digest: bool) -> bool
     if rule is not None and rule.mirror_by_digest_only:
         return False
     return mirror.pull_from_mirror in ("all", "tag-only")
+
+
+def mirror_note(endpoints: Sequence[Endpoint]) -> str:
+    """What `cogw plan` says about where layers will come from."""
+    origin = endpoints[-1].registry
+    mirrors = [e.registry for e in endpoints[:-1]]
+    if not mirrors:
+        return f"layers come from {origin} (no mirror configured)"
+    return f"layers will be tried from mirror {', then '.join(mirrors)}, then origin {origin}"

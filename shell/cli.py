@@ -39,6 +39,7 @@ from cogw.core.render import (
 from cogw.core.savedplan import SavedPlan, check_saved_plan, decode_saved_plan, encode_saved_plan
 from cogw.core.snapshot import Snapshot
 from cogw.core.status import all_ready, make_status
+from cogw.shell.cli_fleet import mirror_option, with_mirror_note
 from cogw.shell.gather import (
     Project,
     gather_snapshot,
@@ -72,6 +73,13 @@ class Options:
         self.ca_bundle = ca_bundle or os.environ.get("COGW_CA_BUNDLE") or None
         self.jobs = jobs
         self.ingest_mode = "auto"  # set by the commands that import (--ingest)
+        self.mirrors: Sequence[str] = ()  # --mirror (shell/cli_fleet.py)
+
+    @functools.cached_property
+    def mirror_setup(self) -> Any:
+        from cogw.shell.cli_fleet import mirror_setup
+
+        return unwrap(mirror_setup(self.mirrors))
 
     @functools.cached_property
     def store(self) -> Any:
@@ -126,6 +134,7 @@ def common_options(fn: F) -> F:
             show_default=True,
             help="Parallel layer transfers and hashing threads.",
         ),
+        mirror_option,
     ]
     for decorator in reversed(decorators):
         fn = decorator(fn)
@@ -143,6 +152,7 @@ def options_from(kwargs: dict[str, Any]) -> Options:
         kwargs.pop("jobs"),
     )
     opts.ingest_mode = ingest_mode
+    opts.mirrors = kwargs.pop("mirrors", ())
     return opts
 
 
@@ -250,7 +260,8 @@ def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Any, str]]
         if not cached:
             from cogw.core.reference import parse_repository
             from cogw.shell.auth import default_credentials
-            from cogw.shell.registry import RegistryClient, RegistryOptions
+            from cogw.shell.cli_fleet import pull_client
+            from cogw.shell.registry import RegistryOptions
 
             if not image:
                 raise click.ClickException(
@@ -258,9 +269,8 @@ def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Any, str]]
                 )
             repo = parse_repository(image).alt(_raise).unwrap()
             options = RegistryOptions(insecure_hosts=opts.insecure, ca_bundle=opts.ca_bundle)
-            client = RegistryClient(
-                repo.registry, options, default_credentials(os.environ, Path.home())
-            )
+            credentials = default_credentials(os.environ, Path.home())
+            client = pull_client(repo, options, credentials, opts.mirror_setup)
             cached.append((client, repo.path))
         return cached[0]
 
@@ -332,7 +342,7 @@ def plan_command(
     opts = options_from(kwargs)
     op, names = split_operation(args)
     snapshot = snapshot_for(opts, op, names, progress=not as_json)
-    plan = make_plan(snapshot, op, names, pull=pull)
+    plan = with_mirror_note(make_plan(snapshot, op, names, pull=pull), opts.mirror_setup)
     if as_json:
         print_json(plan_json(plan))
     else:

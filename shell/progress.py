@@ -45,6 +45,8 @@ class PlainProgress:
         if k is EventKind.LAYER_START and self.verbose:
             size = format_size(e.layer_size) if e.layer_size else "unknown size"
             return f"  layer {short_digest(e.layer_digest)} ({size})"
+        if k is EventKind.LAYER_DONE and self.verbose and e.message:
+            return f"  layer {short_digest(e.layer_digest)} from {e.message}"
         if k is EventKind.FILE_STORED and self.verbose:
             return f"    {e.path} ({format_size(e.file_size)}) {short_digest(e.file_digest)}"
         if k is EventKind.STEP_FAILED and e.layer_digest:

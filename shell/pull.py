@@ -146,6 +146,8 @@ def _fetch_one(step: FetchLayer, rt: Runtime, repo: str) -> StepResult:
         if absent:
             raise ManifestMismatch(f'layer {layer.digest}: missing expected file "{absent[0]}"')
     except Exception as exc:
+        if _another_source(client, repo, layer.digest, rt):
+            return _fetch_one(step, rt, repo)
         rt.emit(
             Event(
                 EventKind.STEP_FAILED,
@@ -155,9 +157,24 @@ def _fetch_one(step: FetchLayer, rt: Runtime, repo: str) -> StepResult:
             )
         )
         return failure(step, exc, f"layer {layer.digest}: {exc}")
-    rt.emit(Event(EventKind.LAYER_DONE, weight=step.weight, layer_digest=layer.digest))
+    source = _source(client, repo, layer.digest)
+    rt.emit(
+        Event(EventKind.LAYER_DONE, weight=step.weight, layer_digest=layer.digest, message=source)
+    )
     detail = f"stored {plural(len(step.missing), 'file')} ({format_size(step.missing_bytes)})"
+    detail += f" from {source}" if source else ""
     return StepResult(step, StepStatus.DONE, detail)
+
+
+def _another_source(client: object, repo: str, digest: str, rt: Runtime) -> bool:
+    # A mirrored client (shell/mirrored.py) can try the layer again from its next endpoint.
+    retry = getattr(client, "retry_layer", None)
+    return retry is not None and not rt.cancel.is_set() and bool(retry(repo, digest))
+
+
+def _source(client: object, repo: str, digest: str) -> str:
+    source_of = getattr(client, "source_of", None)
+    return str(source_of(repo, digest)) if source_of is not None else ""
 
 
 def _stored(rt: Runtime, step: FetchLayer, f: LockFile) -> None:

@@ -10,6 +10,7 @@ from cogw.core.mirrors import (
     MirrorConfig,
     RegistryRule,
     config_candidates,
+    mirror_note,
     parse_mirror_overrides,
     parse_registries_conf,
     prefix_matches,
@@ -194,3 +195,12 @@ def test_config_lookup_order() -> None:
         "/etc/containers/registries.conf",
     )
     assert config_candidates({}, "/h")[0] == "/h/.config/containers/registries.conf"
+
+
+def test_plan_note_names_the_mirrors_then_the_origin() -> None:
+    endpoints = pull_endpoints(REPO, config()).unwrap()
+    assert mirror_note(endpoints) == (
+        "layers will be tried from mirror mirror-a.local:5000, then mirror-b.local,"
+        " then origin registry.example.com"
+    )
+    assert "no mirror" in mirror_note(endpoints[-1:])
