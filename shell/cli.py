@@ -28,6 +28,7 @@ from cogw.core.diagnostics import Diagnostic, Problems
 from cogw.core.inventory import Inventory
 from cogw.core.outcome import Outcome
 from cogw.core.plan import Operation, Plan, make_plan
+from cogw.core.refpull import looks_like_reference
 from cogw.core.render import (
     outcome_json,
     outcome_lines,
@@ -39,7 +40,13 @@ from cogw.core.render import (
 from cogw.core.savedplan import SavedPlan, check_saved_plan, decode_saved_plan, encode_saved_plan
 from cogw.core.snapshot import Snapshot
 from cogw.core.status import all_ready, make_status
-from cogw.shell.cli_fleet import mirror_option, with_mirror_note
+from cogw.shell.cli_fleet import (
+    mirror_option,
+    pull_link_option,
+    pull_reference_command,
+    to_option,
+    with_mirror_note,
+)
 from cogw.shell.gather import (
     Project,
     gather_snapshot,
@@ -548,12 +555,20 @@ def direct_command(op: Operation, doc: str) -> None:
     def command(
         names: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool, **kwargs: Any
     ) -> None:
+        to, link_mode = kwargs.pop("to", None), kwargs.pop("link_mode", "hardlink")
         opts = options_from(kwargs)
+        if op is Operation.PULL and names and looks_like_reference(names[0]):
+            output = (as_json, quiet, verbose)
+            pull_reference_command(opts, names, to, link_mode, output)
+        if to:
+            raise click.UsageError("--to needs a REGISTRY/REPO@DIGEST reference")
         apply_operation(opts, op, list(names), None, True, as_json, quiet, verbose, show_plan=False)
 
     decorated = common_options(with_output(command))
     if op is Operation.IMPORT:
         decorated = ingest_option(decorated)
+    if op is Operation.PULL:
+        decorated = to_option(pull_link_option(decorated))
     cli.command(op.value, help=doc)(click.argument("names", nargs=-1)(decorated))
 
 
@@ -571,6 +586,10 @@ direct_command(
 
     Same as 'cogw apply pull --yes NAME...'. Fully cached weights need no
     registry access. Every byte is verified.
+
+    With REGISTRY/REPO@sha256:... (or :TAG) instead of names, pulls that published
+    weight (or every weight of a Cog bundle index) without a project; --to DIR
+    links its files into DIR.
     """,
 )
 
