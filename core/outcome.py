@@ -39,6 +39,7 @@ class Stored:
 
     files: int
     nbytes: int
+    source: str = ""  # where the layer came from ("mirror HOST", "origin HOST"), if known
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,8 +154,9 @@ def result_detail(data: ResultData) -> str:
     match data:
         case Pushed(ref, layers, nbytes):
             return f"{ref} ({layers} layer(s), {format_size(nbytes)})"
-        case Stored(files, nbytes):
-            return f"stored {plural(files, 'file')} ({format_size(nbytes)})"
+        case Stored(files, nbytes, source):
+            stored = f"stored {plural(files, 'file')} ({format_size(nbytes)})"
+            return f"{stored} from {source}" if source else stored
         case Mounted(path, _, files):
             return f"{plural(files, 'file')} in {path}"
         case AlreadyAbsent():

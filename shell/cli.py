@@ -21,11 +21,14 @@ from cogw import __version__
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.outcome import mounts
 from cogw.core.plan import Operation, make_plan
+from cogw.core.refpull import looks_like_reference
 from cogw.core.render import plan_json, plan_lines, status_json, status_lines
 from cogw.core.savedplan import SavedPlan, encode_saved_plan
 from cogw.core.status import all_ready, make_status
+from cogw.shell.cli_fleet import pull_link_option, pull_reference_command, to_option
 from cogw.shell.compose import apply_operation, run_plan, snapshot_for, split_operation
 from cogw.shell.gather import Project, locate_project, read_lock_bytes
+from cogw.shell.mirrorsetup import with_mirror_note
 from cogw.shell.options import (
     Output,
     common_options,
@@ -92,7 +95,7 @@ def plan_command(
     opts = options_from(kwargs)
     op, names = split_operation(args)
     snapshot = snapshot_for(opts, op, names, progress=not as_json)
-    plan = make_plan(snapshot, op, names, pull=pull)
+    plan = with_mirror_note(make_plan(snapshot, op, names, pull=pull), opts.mirror_setup)
     if as_json:
         print_json(plan_json(plan))
     else:
@@ -150,13 +153,20 @@ def direct_command(op: Operation, doc: str) -> None:
     def command(
         names: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool, **kwargs: Any
     ) -> None:
+        to, link_mode = kwargs.pop("to", None), kwargs.pop("link_mode", "hardlink")
         opts = options_from(kwargs)
         output = Output(as_json, quiet, verbose)
+        if op is Operation.PULL and names and looks_like_reference(names[0]):
+            pull_reference_command(opts, names, to, link_mode, output)
+        if to:
+            raise click.UsageError("--to needs a REGISTRY/REPO@DIGEST reference")
         apply_operation(opts, op, list(names), None, True, output, show_plan=False)
 
     decorated = common_options(with_output(command))
     if op is Operation.IMPORT:
         decorated = ingest_option(decorated)
+    if op is Operation.PULL:
+        decorated = to_option(pull_link_option(decorated))
     cli.command(op.value, help=doc)(click.argument("names", nargs=-1)(decorated))
 
 

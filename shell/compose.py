@@ -91,7 +91,8 @@ def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Any, str]]
         if not cached:
             from cogw.core.reference import parse_repository
             from cogw.shell.auth import default_credentials
-            from cogw.shell.registry import RegistryClient, RegistryOptions
+            from cogw.shell.mirrorsetup import pull_client
+            from cogw.shell.registry import RegistryOptions
 
             if not image:
                 raise click.ClickException(
@@ -99,9 +100,8 @@ def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Any, str]]
                 )
             repo = parse_repository(image).alt(_raise).unwrap()
             options = RegistryOptions(insecure_hosts=opts.insecure, ca_bundle=opts.ca_bundle)
-            client = RegistryClient(
-                repo.registry, options, default_credentials(os.environ, Path.home())
-            )
+            credentials = default_credentials(os.environ, Path.home())
+            client = pull_client(repo, options, credentials, opts.mirror_setup)
             cached.append((client, repo.path))
         return cached[0]
 

@@ -13,6 +13,7 @@ import click
 from returns.result import Failure, Success
 
 from cogw.shell.gather import locate_project, resolve_store_dir
+from cogw.shell.mirrorsetup import mirror_option
 from cogw.shell.output import fail
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,6 +39,14 @@ class Options:
         self.ca_bundle = ca_bundle or os.environ.get("COGW_CA_BUNDLE") or None
         self.jobs = jobs
         self.ingest_mode = "auto"  # set by the commands that import (--ingest)
+        self.mirrors: Sequence[str] = ()  # --mirror (shell/cli_fleet.py)
+
+    @functools.cached_property
+    def mirror_setup(self) -> Any:
+        from cogw.shell.mirrorsetup import mirror_setup
+        from cogw.shell.output import unwrap
+
+        return unwrap(mirror_setup(self.mirrors))
 
     @functools.cached_property
     def store(self) -> Any:
@@ -107,6 +116,7 @@ _COMMON = [
         show_default=True,
         help="Parallel layer transfers and hashing threads.",
     ),
+    mirror_option,
 ]
 
 
@@ -127,6 +137,7 @@ def options_from(kwargs: dict[str, Any]) -> Options:
         kwargs.pop("jobs"),
     )
     opts.ingest_mode = ingest_mode
+    opts.mirrors = kwargs.pop("mirrors", ())
     return opts
 
 

@@ -62,6 +62,8 @@ class PlainProgress:
         if k is EventKind.LAYER_START:
             size = format_size(e.layer_size) if e.layer_size else "unknown size"
             return f"  layer {short_digest(e.layer_digest)} ({size})"
+        if k is EventKind.LAYER_DONE and e.message:
+            return f"  layer {short_digest(e.layer_digest)} from {e.message}"
         if k is EventKind.FILE_STORED:
             return f"    {e.path} ({format_size(e.file_size)}) {short_digest(e.file_digest)}"
         if k is EventKind.PUSH_BLOB:

@@ -124,6 +124,8 @@ def _fetch_one(step: FetchLayer, rt: Runtime, repo: str) -> StepResult:
     try:
         _stream_and_store(step, client, repo, rt)
     except Exception as exc:
+        if _another_source(client, repo, layer.digest, rt):
+            return _fetch_one(step, rt, repo)
         rt.emit(
             Event(
                 EventKind.STEP_FAILED,
@@ -133,8 +135,22 @@ def _fetch_one(step: FetchLayer, rt: Runtime, repo: str) -> StepResult:
             )
         )
         return failure(step, exc, f"layer {layer.digest}: {exc}")
-    rt.emit(Event(EventKind.LAYER_DONE, weight=step.weight, layer_digest=layer.digest))
-    return StepResult(step, StepStatus.DONE, Stored(len(step.missing), step.missing_bytes))
+    source = _source(client, repo, layer.digest)
+    rt.emit(
+        Event(EventKind.LAYER_DONE, weight=step.weight, layer_digest=layer.digest, message=source)
+    )
+    return StepResult(step, StepStatus.DONE, Stored(len(step.missing), step.missing_bytes, source))
+
+
+def _another_source(client: object, repo: str, digest: str, rt: Runtime) -> bool:
+    # A mirrored client (shell/mirrored.py) can try the layer again from its next endpoint.
+    retry = getattr(client, "retry_layer", None)
+    return retry is not None and not rt.cancel.is_set() and bool(retry(repo, digest))
+
+
+def _source(client: object, repo: str, digest: str) -> str:
+    source_of = getattr(client, "source_of", None)
+    return str(source_of(repo, digest)) if source_of is not None else ""
 
 
 def _stream_and_store(step: FetchLayer, client: RegistryClient, repo: str, rt: Runtime) -> None:
