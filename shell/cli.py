@@ -721,4 +721,6 @@ def canonical_lock(where: Project) -> tuple[bytes, bytes]:
 
 
 def main() -> None:
-    cli(prog_name="cogw")
+    from cogw.shell.signals import run_terminable
+
+    run_terminable(lambda: cli(prog_name="cogw"))
