@@ -16,11 +16,13 @@ was written through a mount (root ignores 0444) and is never linked again.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import secrets
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from cogw.core.events import Event, EventKind
@@ -94,26 +96,8 @@ def run_links(steps: Sequence[LinkWeight], rt: Runtime, blocked: set[str]) -> li
     try:
         _refuse_symlinks(rt.project.dir)
         root.mkdir(parents=True)
-        (root / MARKER).write_bytes(b"")
-        for step in steps:
-            if step.weight in blocked:
-                raise RuntimeError(f'weight "{step.weight}" could not be fetched')
-            weight_dir = _link_weight(step, root, rt)
-            rt.mounts.append((str(weight_dir), step.target))
-            rt.emit(
-                Event(
-                    EventKind.LINKED,
-                    weight=step.weight,
-                    target=step.target,
-                    path=str(weight_dir),
-                    total_files=len(step.files),
-                )
-            )
-            results.append(
-                StepResult(
-                    step, StepStatus.DONE, f"{plural(len(step.files), 'file')} in {weight_dir}"
-                )
-            )
+        with _building(root):
+            _link_all(steps, rt, blocked, root, results)
     except BaseException as exc:
         remove_tree(root)
         rt.mounts.clear()
@@ -126,6 +110,62 @@ def run_links(steps: Sequence[LinkWeight], rt: Runtime, blocked: set[str]) -> li
         rest = [StepResult(s, StepStatus.FAILED, "prepare aborted") for s in steps[done + 1 :]]
         return [*undone, failure(steps[done], exc), *rest]
     return results
+
+
+@contextlib.contextmanager
+def _building(root: Path) -> Iterator[None]:
+    """Hold the mount's lock while it is built; a release waits for it.
+
+    The marker is locked under a temp name and only then renamed into place, so a
+    release never sees a marked mount whose lock it could take before the build."""
+    pending = root / (MARKER + ".building")
+    fd = os.open(pending, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(pending, root / MARKER)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _remove_mount(mount: Path) -> None:
+    """Wait for a prepare still building ``mount``, then remove it."""
+    try:
+        fd = os.open(mount / MARKER, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        remove_tree(mount)  # removed by its failed prepare meanwhile
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        remove_tree(mount)
+    finally:
+        os.close(fd)
+
+
+def _link_all(
+    steps: Sequence[LinkWeight],
+    rt: Runtime,
+    blocked: set[str],
+    root: Path,
+    results: list[StepResult],
+) -> None:
+    for step in steps:
+        if step.weight in blocked:
+            raise RuntimeError(f'weight "{step.weight}" could not be fetched')
+        weight_dir = _link_weight(step, root, rt)
+        rt.mounts.append((str(weight_dir), step.target))
+        rt.emit(
+            Event(
+                EventKind.LINKED,
+                weight=step.weight,
+                target=step.target,
+                path=str(weight_dir),
+                total_files=len(step.files),
+            )
+        )
+        results.append(
+            StepResult(step, StepStatus.DONE, f"{plural(len(step.files), 'file')} in {weight_dir}")
+        )
 
 
 def release(project_dir: Path, mount_id: str | None) -> list[str]:
@@ -148,7 +188,7 @@ def release(project_dir: Path, mount_id: str | None) -> list[str]:
             else []
         )
     for t in targets:
-        remove_tree(t)
+        _remove_mount(t)
     return [t.name for t in targets]
 
 

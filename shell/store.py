@@ -50,6 +50,8 @@ LinkMode = Literal["auto", "hardlink", "reflink", "copy"]
 CHUNK_SIZE = 1 << 20
 BLOB_MODE = 0o444
 TEMP_PREFIX = "put-"
+#: errnos with which a filesystem refuses a hardlink it cannot make at all.
+_NO_HARDLINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS})
 #: A temp file this old belongs to nobody, whatever its name says.
 STALE_TEMP_AGE = 24 * 3600.0
 
@@ -120,6 +122,12 @@ class Store(Protocol):
     def path(self, digest: str) -> Path:
         """Where the blob lives; BlobNotFound when absent. Treat the file as read-only."""
         ...
+
+    def _replace(self, tmp: Path, final: Path) -> None:
+        try:
+            os.replace(tmp, final)
+        except OSError as err:
+            raise StoreError(f"rename {final}: {err}") from err
 
     def list(self) -> Iterator[FileInfo]:
         """Every blob, in lexical digest order."""
@@ -414,12 +422,26 @@ class FileStore:
         return fd, Path(name)
 
     def _publish(self, tmp: Path, final: Path) -> None:
-        """Rename the verified, sealed temp into place; replacing a twin is harmless.
+        """Link the verified, sealed temp into place, then drop the temp name.
 
-        The directory is not fsynced: the blob's bytes already are, so a crash can
-        only lose the rename (the blob is then missing and fetched again), never
-        leave a truncated blob under its name. One fsync per file instead of two.
+        A twin already published by a concurrent writer is kept, never replaced:
+        mounts hardlink the blob's inode, and replacing it would leave their files
+        no longer links of what the store holds. The directory is not fsynced: the
+        blob's bytes already are, so a crash can only lose the new name (the blob is
+        then missing and fetched again), never leave a truncated blob under it.
         """
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            pass  # an identical, verified twin won the race; keep its inode
+        except OSError as err:
+            if err.errno not in _NO_HARDLINKS:
+                raise StoreError(f"link {final}: {err}") from err
+            self._replace(tmp, final)  # no hardlinks here, so no mount shares the inode
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _replace(self, tmp: Path, final: Path) -> None:
         try:
             os.replace(tmp, final)
         except OSError as err:

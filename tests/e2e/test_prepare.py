@@ -381,3 +381,45 @@ def test_prepare_refuses_a_blob_written_through_a_mount(imported: Project, damag
     assert "was changed after it was stored" in again.output
     assert "Traceback" not in again.output
     assert mount_ids(imported) == before
+
+
+# --- concurrency ----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_concurrent_prepare_release_and_pull_never_leave_an_incomplete_mount(
+    imported: Project,
+) -> None:
+    """5 rounds of prepare, release --all and pull at once, as processes."""
+    import shutil
+    import subprocess
+    import sys
+
+    cogw = shutil.which("cogw", path=str(Path(sys.executable).parent)) or "cogw"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(imported.dir), "COG_CACHE_DIR": str(imported.cache)}
+
+    def start(*args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [cogw, *args, "--project", str(imported.dir)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    failures = []
+    for _ in range(5):
+        procs = [start("prepare", "--json"), start("release", "--all"), start("pull")]
+        procs += [start("prepare", "--json"), start("release", "--all")]
+        for proc in procs:
+            out, err = proc.communicate(timeout=120)
+            if proc.returncode != 0:
+                failures.append((proc.args, proc.returncode, err))
+    assert failures == []
+    for mount_id in mount_ids(imported):
+        root = mounts_dir(imported) / mount_id
+        assert (root / ".cogw-mount").is_file()
+        assert tree(root / "beta") == BETA_FILES
+        for rel, data in BETA_FILES.items():
+            assert (root / "beta" / rel).stat().st_ino == store_blob(imported, data).stat().st_ino
