@@ -8,7 +8,7 @@ Layout, shared with Cog v0.19.3 so both tools use one cache:
 ``<root>/files/sha256/<hex[:2]>/<hex>``, temp files ``put-*`` beside the blobs.
 cogw names its temp files ``put-<pid>-<random>``; :func:`open_store` reclaims those
 whose process is gone (a kill -9, a power cut), and any other ``put-*`` older than
-:data:`STALE_TEMP_AGE` (Cog's, or cogw's after its pid was reused).
+:data:`cogw.shell.storetemps.STALE_TEMP_AGE` (Cog's, or cogw's after its pid was reused).
 
 Guarantees, stronger than Cog's (runtime spec §2, §15):
 * a blob appears under its final name only after its size and digest were
@@ -44,16 +44,15 @@ from typing import BinaryIO, Literal, Protocol
 
 from cogw.core.digest import PREFIX, digest_error, hex_of
 from cogw.shell.fs import CrossDeviceLink, LinkError, LinkUnsupported, link_file
+from cogw.shell.storetemps import TEMP_PREFIX as TEMP_PREFIX
+from cogw.shell.storetemps import own_temp_prefix, reclaim_temp_files
 
 LinkMode = Literal["auto", "hardlink", "reflink", "copy"]
 
 CHUNK_SIZE = 1 << 20
 BLOB_MODE = 0o444
-TEMP_PREFIX = "put-"
 #: errnos with which a filesystem refuses a hardlink it cannot make at all.
 _NO_HARDLINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS})
-#: A temp file this old belongs to nobody, whatever its name says.
-STALE_TEMP_AGE = 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,60 +221,13 @@ def _seal(fd: int) -> None:
 def _create_temp(directory: Path, create: Callable[[Path], None]) -> Path:
     """Run ``create`` on a fresh ``put-<random>`` name in ``directory``; return that name."""
     for _ in range(100):
-        candidate = directory / f"{_own_temp_prefix()}{secrets.token_hex(8)}"
+        candidate = directory / f"{own_temp_prefix()}{secrets.token_hex(8)}"
         try:
             create(candidate)
         except FileExistsError:
             continue
         return candidate
     raise StoreError(f"create temp file: no free temp name in {directory}")
-
-
-def _own_temp_prefix() -> str:
-    return f"{TEMP_PREFIX}{os.getpid()}-"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
-
-
-def _temp_is_orphaned(name: str, age: float) -> bool:
-    """A temp file no live process owns: its pid is gone, or it is older than a day."""
-    if age > STALE_TEMP_AGE:
-        return True
-    owner, dash, _ = name[len(TEMP_PREFIX) :].partition("-")
-    return bool(dash) and owner.isdigit() and not _pid_alive(int(owner))
-
-
-def reclaim_temp_files(files_dir: Path, now: float) -> list[Path]:
-    """Remove the orphaned ``put-*`` files under ``files_dir``; the paths removed."""
-    removed: list[Path] = []
-    try:
-        prefixes = _dir_names(files_dir)
-    except OSError:
-        return removed
-    for prefix in prefixes:
-        try:
-            entries = list(os.scandir(files_dir / prefix))
-        except OSError:
-            continue
-        for entry in entries:
-            if not entry.name.startswith(TEMP_PREFIX):
-                continue
-            try:
-                age = now - entry.stat(follow_symlinks=False).st_mtime
-                if _temp_is_orphaned(entry.name, age):
-                    os.unlink(entry.path)
-                    removed.append(Path(entry.path))
-            except OSError:
-                continue  # gone meanwhile, or not ours to remove
-    return removed
 
 
 def _open_new(path: Path) -> None:
@@ -416,7 +368,7 @@ class FileStore:
     def _make_temp_file(self, prefix: Path) -> tuple[int, Path]:
         self._make_prefix(prefix)
         try:
-            fd, name = tempfile.mkstemp(prefix=_own_temp_prefix(), dir=prefix)
+            fd, name = tempfile.mkstemp(prefix=own_temp_prefix(), dir=prefix)
         except OSError as err:
             raise StoreError(f"create temp file: {err}") from err
         return fd, Path(name)

@@ -413,7 +413,7 @@ def test_concurrent_prepare_release_and_pull_never_leave_an_incomplete_mount(
         procs = [start("prepare", "--json"), start("release", "--all"), start("pull")]
         procs += [start("prepare", "--json"), start("release", "--all")]
         for proc in procs:
-            out, err = proc.communicate(timeout=120)
+            _, err = proc.communicate(timeout=120)
             if proc.returncode != 0:
                 failures.append((proc.args, proc.returncode, err))
     assert failures == []

@@ -486,7 +486,8 @@ def test_opening_the_store_reclaims_temp_files_no_live_process_owns(tmp_path: Pa
     import sys
     import time
 
-    from cogw.shell.store import STALE_TEMP_AGE, open_store
+    from cogw.shell.store import open_store
+    from cogw.shell.storetemps import STALE_TEMP_AGE
 
     prefix = tmp_path / "files" / "sha256" / "ab"
     prefix.mkdir(parents=True)
