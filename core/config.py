@@ -33,7 +33,7 @@ from returns.result import Failure, Result
 from cogw.core.configschema import Checker, RawWeight, read_image, read_weights
 from cogw.core.diagnostics import Diagnostic, Problems, collect
 from cogw.core.digest import go_quote
-from cogw.core.filters import pattern_error
+from cogw.core.filters import pattern_error, patterns_error
 from cogw.core.lockfile import WeightEntry
 from cogw.core.paths import go_clean, is_subpath
 from cogw.core.uri import SUPPORTED_SCHEMES, HFRef, normalize_uri, parse_hf_uri, scheme_of
@@ -184,6 +184,11 @@ def _check_name(raw: RawWeight, names: set[str], check: Checker) -> None:
 
 def _check_patterns(raw: RawWeight, check: Checker) -> None:
     for key, patterns in (("include", raw.include), ("exclude", raw.exclude)):
+        too_many = patterns_error(patterns or ())
+        if too_many is not None:
+            fld = f"weights[{raw.index}].source.{key}"
+            check.invalid(raw, fld, None, too_many, "merge patterns, e.g. with ** or [...]")
+            continue
         for j, pattern in enumerate(patterns or ()):
             message = pattern_error(pattern)
             if message is None:

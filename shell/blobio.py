@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cogw.core.digest import PREFIX, digest_error
+from cogw.shell.storetemps import TEMP_PREFIX as TEMP_PREFIX
+from cogw.shell.storetemps import own_temp_prefix
 
 CHUNK_SIZE = 1 << 20
 BLOB_MODE = 0o444
-TEMP_PREFIX = "put-"
 
 
 class StoreError(Exception):
@@ -129,7 +130,7 @@ def seal(fd: int) -> None:
 def create_temp(directory: Path, create: Callable[[Path], None]) -> Path:
     """Run ``create`` on a fresh ``put-<random>`` name in ``directory``; return that name."""
     for _ in range(100):
-        candidate = directory / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+        candidate = directory / f"{own_temp_prefix()}{secrets.token_hex(8)}"
         try:
             create(candidate)
         except FileExistsError:

@@ -329,4 +329,6 @@ register(cli)  # cache, gc, verify; plan/apply gc; release --stale
 
 
 def main() -> None:
-    cli(prog_name="cogw")
+    from cogw.shell.signals import run_terminable
+
+    run_terminable(lambda: cli(prog_name="cogw"))

@@ -31,6 +31,7 @@ import os
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,6 @@ from cogw.core.digest import PREFIX, hex_of
 # keep importing them from here, the store's one public face.
 from cogw.shell.blobio import BLOB_MODE as BLOB_MODE
 from cogw.shell.blobio import CHUNK_SIZE as CHUNK_SIZE
-from cogw.shell.blobio import TEMP_PREFIX as TEMP_PREFIX
 from cogw.shell.blobio import BlobNotFound as BlobNotFound
 from cogw.shell.blobio import Cancelled as Cancelled
 from cogw.shell.blobio import DigestMismatch as DigestMismatch
@@ -54,8 +54,12 @@ from cogw.shell.blobio import check_digest as check_digest
 from cogw.shell.blobio import create_temp, hash_file, seal, stream_hashing
 from cogw.shell.blobio import drain as drain
 from cogw.shell.fs import CrossDeviceLink, LinkError, LinkUnsupported, link_file
+from cogw.shell.storetemps import TEMP_PREFIX as TEMP_PREFIX
+from cogw.shell.storetemps import own_temp_prefix, reclaim_temp_files
 
 LinkMode = Literal["auto", "hardlink", "reflink", "copy"]
+#: errnos with which a filesystem refuses a hardlink it cannot make at all.
+_NO_HARDLINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,18 +249,32 @@ class FileStore:
     def _make_temp_file(self, prefix: Path) -> tuple[int, Path]:
         self._make_prefix(prefix)
         try:
-            fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=prefix)
+            fd, name = tempfile.mkstemp(prefix=own_temp_prefix(), dir=prefix)
         except OSError as err:
             raise StoreError(f"create temp file: {err}") from err
         return fd, Path(name)
 
     def _publish(self, tmp: Path, final: Path) -> None:
-        """Rename the verified, sealed temp into place; replacing a twin is harmless.
+        """Link the verified, sealed temp into place, then drop the temp name.
 
-        The directory is not fsynced: the blob's bytes already are, so a crash can
-        only lose the rename (the blob is then missing and fetched again), never
-        leave a truncated blob under its name. One fsync per file instead of two.
+        A twin already published by a concurrent writer is kept, never replaced:
+        mounts hardlink the blob's inode, and replacing it would leave their files
+        no longer links of what the store holds. The directory is not fsynced: the
+        blob's bytes already are, so a crash can only lose the new name (the blob is
+        then missing and fetched again), never leave a truncated blob under it.
         """
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            pass  # an identical, verified twin won the race; keep its inode
+        except OSError as err:
+            if err.errno not in _NO_HARDLINKS:
+                raise StoreError(f"link {final}: {err}") from err
+            self._replace(tmp, final)  # no hardlinks here, so no mount shares the inode
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _replace(self, tmp: Path, final: Path) -> None:
         try:
             os.replace(tmp, final)
         except OSError as err:
@@ -340,4 +358,5 @@ def open_store(weights_dir: str | Path) -> FileStore:
         (root / "files" / "sha256").mkdir(mode=0o755, parents=True, exist_ok=True)
     except OSError as err:
         raise StoreError(f"file store: create root: {err}") from err
+    reclaim_temp_files(root / "files" / "sha256", time.time())
     return FileStore(root)
