@@ -249,7 +249,7 @@ def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Any, str]]
     def make() -> tuple[Any, str]:
         if not cached:
             from cogw.core.reference import parse_repository
-            from cogw.shell.auth import default_credentials
+            from cogw.shell.registry.credentials import default_credentials
             from cogw.shell.registry import RegistryClient, RegistryOptions
 
             if not image:
