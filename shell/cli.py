@@ -17,7 +17,7 @@ import shlex
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 import orjson
@@ -46,6 +46,9 @@ from cogw.shell.gather import (
     read_lock_bytes,
     resolve_store_dir,
 )
+
+if TYPE_CHECKING:
+    from cogw.shell.registry.protocol import Registry
 
 F = TypeVar("F", bound=Callable[..., Any])
 OPERATIONS = [op.value for op in Operation]
@@ -243,14 +246,14 @@ def snapshot_for(
     return unwrap(result)
 
 
-def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Any, str]]:
-    cached: list[tuple[Any, str]] = []
+def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Registry, str]]:
+    cached: list[tuple[Registry, str]] = []
 
-    def make() -> tuple[Any, str]:
+    def make() -> tuple[Registry, str]:
         if not cached:
             from cogw.core.reference import parse_repository
-            from cogw.shell.registry.credentials import default_credentials
             from cogw.shell.registry import RegistryClient, RegistryOptions
+            from cogw.shell.registry.credentials import default_credentials
 
             if not image:
                 raise click.ClickException(
