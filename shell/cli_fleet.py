@@ -64,11 +64,11 @@ def pull_reference_command(
 def _pull_one(
     opts: Any, ref: Any, to: str | None, link_mode: str, output: Output
 ) -> tuple[Any, list[tuple[str, str]]]:
-    from cogw.shell.auth import default_credentials
     from cogw.shell.output import fail
     from cogw.shell.progress import make_progress
     from cogw.shell.pull_ref import ReferenceError_, fetch_plan, link_into, read_entries
     from cogw.shell.registry import RegistryError, RegistryOptions
+    from cogw.shell.registry.credentials import default_credentials
     from cogw.shell.runtime import Runtime
 
     options = RegistryOptions(insecure_hosts=opts.insecure, ca_bundle=opts.ca_bundle)

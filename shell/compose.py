@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from returns.result import Failure, Result, Success
@@ -31,6 +31,9 @@ from cogw.shell.output import echo_err, fail, report, unwrap, user_errors
 
 OPERATIONS = [op.value for op in Operation]
 IMPORTING = (Operation.IMPORT, Operation.SYNC)
+
+if TYPE_CHECKING:
+    from cogw.shell.registry.protocol import Registry
 
 
 def read_inventory_for(
@@ -84,15 +87,15 @@ def snapshot_for(
     return unwrap(result)
 
 
-def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Any, str]]:
-    cached: list[tuple[Any, str]] = []
+def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Registry, str]]:
+    cached: list[tuple[Registry, str]] = []
 
-    def make() -> tuple[Any, str]:
+    def make() -> tuple[Registry, str]:
         if not cached:
             from cogw.core.reference import parse_repository
-            from cogw.shell.auth import default_credentials
             from cogw.shell.mirrorsetup import pull_client
             from cogw.shell.registry import RegistryOptions
+            from cogw.shell.registry.credentials import default_credentials
 
             if not image:
                 raise click.ClickException(

@@ -29,7 +29,6 @@ from returns.result import Failure
 from cogw.core.digest import is_digest
 from cogw.core.mirrors import Endpoint, Mirror, MirrorConfig, pull_endpoints
 from cogw.core.reference import Repository
-from cogw.shell.auth import CredentialSource
 from cogw.shell.registry import (
     Manifest,
     RegistryAuthError,
@@ -40,6 +39,7 @@ from cogw.shell.registry import (
     RegistryNotFound,
     RegistryOptions,
 )
+from cogw.shell.registry.credentials import CredentialSource
 
 _ANSWERED = (RegistryNotFound, RegistryDigestMismatch, RegistryAuthError)
 

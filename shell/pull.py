@@ -26,7 +26,7 @@ from cogw.core.plan import FetchLayer
 from cogw.shell.runtime import Runtime, failure, run_parallel
 
 if TYPE_CHECKING:
-    from cogw.shell.registry import RegistryClient
+    from cogw.shell.registry.protocol import Registry
 
 
 class ManifestMismatch(Exception):
@@ -153,7 +153,7 @@ def _source(client: object, repo: str, digest: str) -> str:
     return str(source_of(repo, digest)) if source_of is not None else ""
 
 
-def _stream_and_store(step: FetchLayer, client: RegistryClient, repo: str, rt: Runtime) -> None:
+def _stream_and_store(step: FetchLayer, client: Registry, repo: str, rt: Runtime) -> None:
     """Stream the layer's blob into the store; every path it should hold must arrive."""
     from cogw.shell.untar import extract_layer
 

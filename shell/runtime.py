@@ -26,10 +26,10 @@ from cogw.shell.gather import Project
 from cogw.shell.store import Store
 
 if TYPE_CHECKING:
-    from cogw.shell.registry import RegistryClient
+    from cogw.shell.registry.protocol import Registry
 
 EventSink = Callable[[Event], None]
-RegistryFactory = Callable[[], "tuple[RegistryClient, str]"]
+RegistryFactory = Callable[[], "tuple[Registry, str]"]
 
 
 @dataclass

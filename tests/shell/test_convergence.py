@@ -28,7 +28,6 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 import pytest
 from hypothesis import HealthCheck, Phase, event, settings
@@ -65,9 +64,6 @@ from cogw.shell.registry import RegistryDigestMismatch, RegistryNotFound
 from cogw.shell.runtime import Runtime
 from cogw.shell.store import TEMP_PREFIX, FileStore
 from tests.fakes_registry import FakeRegistry
-
-if TYPE_CHECKING:
-    from cogw.shell.registry import RegistryClient
 
 pytestmark = pytest.mark.slow
 
@@ -216,11 +212,10 @@ class PlanApplyConvergence(RuleBasedStateMachine):
         return gather_snapshot(self.project, self.store.exists, COMPRESSOR).unwrap()
 
     def _runtime(self) -> Runtime:
-        client = cast("RegistryClient", self.registry)
         return Runtime(
             self.project,
             self.store,
-            registry=lambda: (client, REPO),
+            registry=lambda: (self.registry, REPO),
             on_event=self.events.append,
             jobs=2,
         )
