@@ -25,7 +25,7 @@ from pathlib import Path
 
 from returns.result import Failure, Result, Success
 
-from cogw.core.cacheindex import (
+from cogw.core.cache.cacheindex import (
     FILENAME,
     ProjectIndex,
     add_project,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from returns.result import Success
 
-from cogw.core.cachesnap import (
+from cogw.core.cache.cachesnap import (
     Blob,
     CacheSnapshot,
     Mount,
@@ -27,8 +27,8 @@ from cogw.core.cachesnap import (
     TempFile,
     WeightFiles,
 )
-from cogw.core.lockfile import FILENAME as LOCK_FILENAME
-from cogw.core.lockfile import parse_lockfile
+from cogw.core.lock.lockfile import FILENAME as LOCK_FILENAME
+from cogw.core.lock.lockfile import parse_lockfile
 from cogw.shell.prepare import MOUNT_ID, mounts_root
 from cogw.shell.store import TEMP_PREFIX
 

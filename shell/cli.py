@@ -19,12 +19,12 @@ import click
 
 from cogw import __version__
 from cogw.core.diagnostics import Diagnostic
-from cogw.core.outcome import mounts
-from cogw.core.plan import Operation, make_plan
-from cogw.core.refpull import looks_like_reference
-from cogw.core.render import plan_json, plan_lines, status_json, status_lines
-from cogw.core.savedplan import SavedPlan, encode_saved_plan
-from cogw.core.status import all_ready, make_status
+from cogw.core.plan.outcome import mounts
+from cogw.core.plan.planner import Operation, make_plan
+from cogw.core.plan.render import plan_json, plan_lines, status_json, status_lines
+from cogw.core.plan.savedplan import SavedPlan, encode_saved_plan
+from cogw.core.plan.status import all_ready, make_status
+from cogw.core.registry.refpull import looks_like_reference
 from cogw.shell.cli_fleet import pull_link_option, pull_reference_command, to_option
 from cogw.shell.compose import apply_operation, run_plan, snapshot_for, split_operation
 from cogw.shell.gather import Project, locate_project, read_lock_bytes
@@ -313,7 +313,7 @@ def lock_fmt(check: bool, project: str | None, config: str | None) -> None:
 
 def canonical_lock(where: Project) -> tuple[bytes, bytes]:
     """The lockfile's bytes and their canonical form; a missing or invalid file exits 1."""
-    from cogw.core.lockfile import parse_lockfile, render_lockfile
+    from cogw.core.lock.lockfile import parse_lockfile, render_lockfile
 
     data = unwrap(read_lock_bytes(where))
     if data is None:

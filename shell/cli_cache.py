@@ -52,7 +52,7 @@ def _decorate(fn: Callable[..., Any], options: list[Any]) -> Callable[..., Any]:
 
 
 def gc_options(kwargs: dict[str, Any]) -> tuple[Any, tuple[Path, ...]]:
-    from cogw.core.gc import GcOptions, parse_duration
+    from cogw.core.cache.gc import GcOptions, parse_duration
 
     keep = kwargs.pop("keep_within", None)
     weights = tuple(kwargs.pop("weights", ()))
@@ -78,7 +78,12 @@ def _print(lines: list[str], err: bool = False) -> None:
 def plan_gc_command(as_json: bool, out: str | None, cache_dir: str | None, **kwargs: Any) -> None:
     """Show what gc would delete and the bytes it would free (changes nothing)."""
     from cogw import __version__
-    from cogw.core.gcfile import SavedGcPlan, encode_saved_gc_plan, gc_plan_json, gc_plan_lines
+    from cogw.core.cache.gcfile import (
+        SavedGcPlan,
+        encode_saved_gc_plan,
+        gc_plan_json,
+        gc_plan_lines,
+    )
     from cogw.shell.fs import atomic_write
     from cogw.shell.gc import make_gc_plan
     from cogw.shell.output import fail, print_json
@@ -120,7 +125,7 @@ def run_gc(
 ) -> None:
     """Plan, confirm, then collect under the store's exclusive lock."""
     from cogw import __version__
-    from cogw.core.gcfile import gc_plan_json, gc_plan_lines
+    from cogw.core.cache.gcfile import gc_plan_json, gc_plan_lines
     from cogw.shell.gc import collect, make_gc_plan
     from cogw.shell.output import fail, print_json
 
@@ -150,8 +155,8 @@ def run_gc(
 
 
 def _load(plan_file: str) -> Any:
+    from cogw.core.cache.gcfile import decode_saved_gc_plan
     from cogw.core.diagnostics import Diagnostic
-    from cogw.core.gcfile import decode_saved_gc_plan
     from cogw.shell.output import fail
 
     try:
@@ -212,7 +217,7 @@ def cache_group() -> None:
 @CACHE_OPTIONS[0]
 def cache_projects(as_json: bool, cache_dir: str | None) -> None:
     """List the projects known to the cache (recorded by pull, prepare, import, status)."""
-    from cogw.core.cachelist import project_lines, projects_json
+    from cogw.core.cache.cachelist import project_lines, projects_json
     from cogw.shell.gc import snapshot
     from cogw.shell.output import print_json
 
@@ -238,8 +243,8 @@ def cache_projects(as_json: bool, cache_dir: str | None) -> None:
 @GC_OPTIONS[0]
 def cache_ls(as_json: bool, by: str, cache_dir: str | None, projects: tuple[str, ...]) -> None:
     """Blobs (or weights) with sizes counted once, who uses them, and what gc would free."""
-    from cogw.core.cachelist import ls_json, ls_lines
-    from cogw.core.gc import GcOptions, plan_gc
+    from cogw.core.cache.cachelist import ls_json, ls_lines
+    from cogw.core.cache.gc import GcOptions, plan_gc
     from cogw.shell.gc import snapshot
     from cogw.shell.output import print_json
 
@@ -261,7 +266,7 @@ def _plan_file_of(args: list[str]) -> str | None:
 
 
 def _is_gc_file(path: str | None) -> bool:
-    from cogw.core.gcfile import is_gc_plan
+    from cogw.core.cache.gcfile import is_gc_plan
 
     try:
         return path is not None and is_gc_plan(Path(path).read_bytes())

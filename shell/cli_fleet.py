@@ -40,7 +40,7 @@ def pull_reference_command(
     """`cogw pull REF... [--to DIR]`: no project needed; exits like `cogw pull`."""
     import sys
 
-    from cogw.core.refpull import parse_pull_reference
+    from cogw.core.registry.refpull import parse_pull_reference
     from cogw.shell.output import fail, report, user_errors
 
     as_json, quiet = output.as_json, output.quiet

@@ -1,7 +1,7 @@
 """``cogw verify [NAME...] [--all] [--repair]`` and ``cogw release --stale``.
 
 Verify gathers a snapshot, lets the core pick what to hash, hashes it in
-parallel, and turns hashes into findings (core/verify.py). ``--repair`` then
+parallel, and turns hashes into findings (core/cache/verify.py). ``--repair`` then
 quarantines bad blobs, pulls the weights that use them through the normal
 verified pull, re-links the mounts that held them, and verifies again: the exit
 status is that of the second pass.
@@ -27,7 +27,7 @@ def _gather(opts: Any) -> tuple[Any, Any]:
 
 
 def _findings(opts: Any, names: tuple[str, ...], all_blobs: bool, progress: bool) -> Any:
-    from cogw.core.verify import blob_findings, mount_findings, select, to_hash
+    from cogw.core.cache.verify import blob_findings, mount_findings, select, to_hash
     from cogw.shell.cachecommon import unwrap_one
     from cogw.shell.progress import hashing_progress
     from cogw.shell.verify import hash_blobs
@@ -52,8 +52,8 @@ def _findings(opts: Any, names: tuple[str, ...], all_blobs: bool, progress: bool
 
 
 def _repair(opts: Any, project: Any, found: list[Any], quiet: bool) -> None:
-    from cogw.core.plan import Operation, make_plan
-    from cogw.core.verify import repair_plan
+    from cogw.core.cache.verify import repair_plan
+    from cogw.core.plan.planner import Operation, make_plan
     from cogw.shell.compose import run_plan, snapshot_for
     from cogw.shell.options import Output
     from cogw.shell.verify import quarantine, relink, seal
@@ -90,8 +90,8 @@ def _finding_json(f: Any) -> dict[str, Any]:
 
 
 def _report(expected: Any, hashed: int, found: list[Any], as_json: bool) -> None:
-    from cogw.core.render import format_size, plural
-    from cogw.core.verify import has_problems
+    from cogw.core.cache.verify import has_problems
+    from cogw.core.plan.render import format_size, plural
     from cogw.shell.output import print_json
 
     problems = [f for f in found if f.problem]
@@ -156,7 +156,7 @@ def release_stale(
     stale: bool, project: str | None, config: str | None, cache_dir: str | None
 ) -> None:
     """Remove mounts whose project, weights.lock entry or blobs are gone."""
-    from cogw.core.stalemounts import stale_mounts
+    from cogw.core.cache.stalemounts import stale_mounts
     from cogw.shell.cachecommon import weights_dir
     from cogw.shell.cachescan import scan_project, scan_store
     from cogw.shell.fs import remove_tree

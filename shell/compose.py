@@ -18,13 +18,13 @@ import click
 from returns.result import Failure, Result, Success
 
 from cogw import __version__
+from cogw.core.artifact.inventory import Inventory
 from cogw.core.diagnostics import Diagnostic
-from cogw.core.inventory import Inventory
-from cogw.core.outcome import Outcome
-from cogw.core.plan import Operation, Plan, make_plan
-from cogw.core.render import plan_lines
-from cogw.core.savedplan import check_saved_plan, decode_saved_plan
-from cogw.core.snapshot import Snapshot
+from cogw.core.plan.outcome import Outcome
+from cogw.core.plan.planner import Operation, Plan, make_plan
+from cogw.core.plan.render import plan_lines
+from cogw.core.plan.savedplan import check_saved_plan, decode_saved_plan
+from cogw.core.plan.snapshot import Snapshot
 from cogw.shell.gather import gather_snapshot
 from cogw.shell.options import Options, Output
 from cogw.shell.output import echo_err, fail, report, unwrap, user_errors
@@ -92,7 +92,7 @@ def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Registry, 
 
     def make() -> tuple[Registry, str]:
         if not cached:
-            from cogw.core.reference import parse_repository
+            from cogw.core.registry.reference import parse_repository
             from cogw.shell.mirrorsetup import pull_client
             from cogw.shell.registry import RegistryOptions
             from cogw.shell.registry.credentials import default_credentials
@@ -187,7 +187,7 @@ def run_plan(
 
 
 def _envelope() -> str:
-    from cogw.core.packing import PackOptions, envelope_format
+    from cogw.core.artifact.packing import PackOptions, envelope_format
 
     return envelope_format(PackOptions(), compressor())
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cogw.core.outcome import StepResult, StepStatus
-from cogw.core.plan import FetchLayer, ImportWeight, LinkWeight, Plan, PruneLockEntry
-from cogw.core.stepkind import types_in_order
+from cogw.core.plan.outcome import StepResult, StepStatus
+from cogw.core.plan.planner import FetchLayer, ImportWeight, LinkWeight, Plan, PruneLockEntry
+from cogw.core.plan.stepkind import types_in_order
 from cogw.shell.runtime import Runtime
 
 # A runner gets its steps, the runtime and the results of the kinds that ran before.

@@ -36,11 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from cogw.core.inventory import Inventory, InventoryFile
-from cogw.core.packing import DEFAULT_OPTIONS, file_ext, is_standalone_raw
+from cogw.core.artifact.inventory import Inventory, InventoryFile
+from cogw.core.artifact.packing import DEFAULT_OPTIONS, file_ext, is_standalone_raw
+from cogw.core.artifact.tarformat import standalone_framing
+from cogw.core.lock.setdigest import dir_hash
 from cogw.core.paths import path_error, quote
-from cogw.core.setdigest import dir_hash
-from cogw.core.tarformat import standalone_framing
 from cogw.shell.hashing import Framing, NotRegularFile, SourceChanged, StatCache, hash_files
 from cogw.shell.source_base import OnBytes, SourceError, problem_list, sorted_inventory
 

@@ -15,14 +15,14 @@ from pathlib import Path
 from pyrsistent import pmap
 from returns.result import Failure, Result, Success
 
-from cogw.core.cachedir import resolve_weights_dir
-from cogw.core.config import DEFAULT_CONFIG, ProjectConfig, parse_config
+from cogw.core.artifact.inventory import Inventory
+from cogw.core.artifact.packing import PackOptions, envelope_format
+from cogw.core.cache.cachedir import resolve_weights_dir
+from cogw.core.config.weights import DEFAULT_CONFIG, ProjectConfig, parse_config
 from cogw.core.diagnostics import Diagnostic, Problems
-from cogw.core.inventory import Inventory
-from cogw.core.lockfile import FILENAME as LOCK_FILENAME
-from cogw.core.lockfile import Lockfile, parse_lockfile
-from cogw.core.packing import PackOptions, envelope_format
-from cogw.core.snapshot import Snapshot, make_inputs
+from cogw.core.lock.lockfile import FILENAME as LOCK_FILENAME
+from cogw.core.lock.lockfile import Lockfile, parse_lockfile
+from cogw.core.plan.snapshot import Snapshot, make_inputs
 from cogw.shell.yamlload import YamlProblem, load_yaml
 
 

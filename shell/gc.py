@@ -15,11 +15,11 @@ from pathlib import Path
 
 from returns.result import Failure, Result, Success
 
-from cogw.core.cachesnap import CacheSnapshot
+from cogw.core.cache.cachesnap import CacheSnapshot
+from cogw.core.cache.gc import TEMP_SAFE_AGE_NS, GcOptions, GcPlan, plan_gc, restrict
+from cogw.core.cache.gcfile import SavedGcPlan, check_saved_gc_plan
+from cogw.core.cache.verify import blob_path
 from cogw.core.diagnostics import Diagnostic
-from cogw.core.gc import TEMP_SAFE_AGE_NS, GcOptions, GcPlan, plan_gc, restrict
-from cogw.core.gcfile import SavedGcPlan, check_saved_gc_plan
-from cogw.core.verify import blob_path
 from cogw.shell.cacheindex import exclusive_store, forget_projects, read_index
 from cogw.shell.cachescan import gather_cache
 from cogw.shell.fs import remove_tree

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from returns.result import Failure, Success
 
+from cogw.core.artifact.inventory import Inventory, InventoryFile
+from cogw.core.config.uri import parse_hf_uri as core_parse_hf_uri
 from cogw.core.digest import PREFIX, is_digest
-from cogw.core.inventory import Inventory, InventoryFile
 from cogw.core.paths import path_error, quote
-from cogw.core.uri import parse_hf_uri as core_parse_hf_uri
 from cogw.shell.hashing import HashCancelled
 from cogw.shell.http_source import body_stream, hash_body, http_get, http_session
 from cogw.shell.source_base import OnBytes, SourceError, problem_list, sorted_inventory

@@ -23,8 +23,8 @@ from urllib.parse import unquote, urlsplit
 
 from pyrsistent import pvector
 
+from cogw.core.artifact.inventory import Inventory, InventoryFile
 from cogw.core.digest import PREFIX
-from cogw.core.inventory import Inventory, InventoryFile
 from cogw.core.paths import path_error, quote
 from cogw.shell.hashing import HashCancelled
 from cogw.shell.source_base import OnBytes, SourceError

@@ -15,12 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from cogw.core.events import Event, EventKind
-from cogw.core.importplan import ImportWeight
-from cogw.core.inventory import InventoryFile
-from cogw.core.lockfile import MEDIA_TYPE_TAR, LockLayer
-from cogw.core.packing import LayerPlan
-from cogw.core.tarformat import standalone_framing
+from cogw.core.artifact.inventory import InventoryFile
+from cogw.core.artifact.packing import LayerPlan
+from cogw.core.artifact.tarformat import standalone_framing
+from cogw.core.lock.lockfile import MEDIA_TYPE_TAR, LockLayer
+from cogw.core.plan.events import Event, EventKind
+from cogw.core.plan.importplan import ImportWeight
 from cogw.shell.hashing import STAT_CACHE_NAME, StatCache, cached_layer_digest
 from cogw.shell.import_ingest import ImportFailed, is_standalone_raw
 from cogw.shell.import_push import push_layer

@@ -14,13 +14,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
+from cogw.core.artifact.inventory import InventoryFile
+from cogw.core.artifact.packing import LayerPlan
+from cogw.core.artifact.tarformat import standalone_framing
 from cogw.core.digest import PREFIX
-from cogw.core.events import Event, EventKind
-from cogw.core.importplan import ImportWeight
-from cogw.core.inventory import InventoryFile
-from cogw.core.lockfile import MEDIA_TYPE_TAR, LockLayer
-from cogw.core.packing import LayerPlan
-from cogw.core.tarformat import standalone_framing
+from cogw.core.lock.lockfile import MEDIA_TYPE_TAR, LockLayer
+from cogw.core.plan.events import Event, EventKind
+from cogw.core.plan.importplan import ImportWeight
 from cogw.shell.layers import OpenFile
 from cogw.shell.runtime import Runtime, cancel_on_interrupt
 from cogw.shell.store import LinkMode

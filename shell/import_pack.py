@@ -21,10 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cogw.core.events import Event, EventKind
-from cogw.core.importplan import ImportWeight
-from cogw.core.lockfile import LockLayer
-from cogw.core.packing import LayerPlan
+from cogw.core.artifact.packing import LayerPlan
+from cogw.core.lock.lockfile import LockLayer
+from cogw.core.plan.events import Event, EventKind
+from cogw.core.plan.importplan import ImportWeight
 from cogw.shell.import_direct import digest_and_push_direct, local_standalone
 from cogw.shell.import_ingest import Captured, ingest, store_opener
 from cogw.shell.import_push import push_layers

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from cogw.core.artifact.oci import MEDIA_TYPE_MANIFEST, weight_tag
+from cogw.core.artifact.packing import LayerPlan
 from cogw.core.digest import sha256_of
-from cogw.core.events import Event, EventKind
-from cogw.core.importplan import ImportWeight
-from cogw.core.lockfile import LockLayer, WeightEntry
-from cogw.core.oci import MEDIA_TYPE_MANIFEST, weight_tag
-from cogw.core.packing import LayerPlan
+from cogw.core.lock.lockfile import LockLayer, WeightEntry
+from cogw.core.plan.events import Event, EventKind
+from cogw.core.plan.importplan import ImportWeight
 from cogw.shell.import_ingest import ImportFailed, store_opener
 from cogw.shell.layers import OpenFile, stream_layer
 from cogw.shell.runtime import Runtime, cancel_on_interrupt

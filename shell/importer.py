@@ -1,7 +1,7 @@
 """Import: carry out ImportWeight steps, then record what the core built.
 
 The plan already decided everything that can be decided from a snapshot
-(``cogw.core.importplan``): the files, their layers, and which recorded layers
+(``cogw.core.plan.importplan``): the files, their layers, and which recorded layers
 are reused. For each step this module packs and pushes the layers
 (``cogw.shell.import_pack``), asks the core to build the entry from the layers
 packing produced (``cogw.core.importrecord.build_entry``), pushes the config
@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 
 from returns.pipeline import is_successful
 
-from cogw.core.events import Event, EventKind
-from cogw.core.importplan import ImportWeight, without_reuse
-from cogw.core.importrecord import build_entry, merge_imports
-from cogw.core.lockfile import FILENAME as LOCK_FILENAME
-from cogw.core.lockfile import WeightEntry
-from cogw.core.outcome import Pushed, StepResult, StepStatus
+from cogw.core.lock.lockfile import FILENAME as LOCK_FILENAME
+from cogw.core.lock.lockfile import WeightEntry
+from cogw.core.plan.events import Event, EventKind
+from cogw.core.plan.importplan import ImportWeight, without_reuse
+from cogw.core.plan.importrecord import build_entry, merge_imports
+from cogw.core.plan.outcome import Pushed, StepResult, StepStatus
 from cogw.core.timefmt import format_go_time
 from cogw.shell.fs import atomic_write, project_lock
 from cogw.shell.import_pack import pack_and_push

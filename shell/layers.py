@@ -4,7 +4,7 @@ Knows how to turn a ``LayerPlan`` plus a way to open each file into the exact
 blob bytes, chunk by chunk, so digesting and pushing re-run the same stream
 and memory stays flat whatever the file sizes (no tar is ever written to
 disk). Does not know where files come from (the caller's ``open_file``),
-registries, or which files belong in which layer (``cogw.core.packing``).
+registries, or which files belong in which layer (``cogw.core.artifact.packing``).
 
 Tar framing is byte-identical to Cog's; gzip uses Go's 10-byte header and
 CRC32/ISIZE trailer around zlib's raw deflate, whose bytes differ from Go's,
@@ -20,11 +20,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO
 
-from cogw.core.digest import PREFIX
-from cogw.core.inventory import InventoryFile
-from cogw.core.lockfile import MEDIA_TYPE_TAR, LockLayer
-from cogw.core.packing import LayerPlan
-from cogw.core.tarformat import (
+from cogw.core.artifact.inventory import InventoryFile
+from cogw.core.artifact.packing import LayerPlan
+from cogw.core.artifact.tarformat import (
     END_OF_ARCHIVE,
     ancestor_dirs,
     dir_entry,
@@ -32,6 +30,8 @@ from cogw.core.tarformat import (
     file_padding,
     standalone_framing,
 )
+from cogw.core.digest import PREFIX
+from cogw.core.lock.lockfile import MEDIA_TYPE_TAR, LockLayer
 
 # IO[bytes] rather than BinaryIO so plain ``open(path, "rb")`` callables fit.
 OpenFile = Callable[[InventoryFile], IO[bytes]]

@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 from returns.result import Failure
 
 from cogw.core.digest import is_digest
-from cogw.core.mirrors import Endpoint, Mirror, MirrorConfig, pull_endpoints
-from cogw.core.reference import Repository
+from cogw.core.registry.mirrors import Endpoint, Mirror, MirrorConfig, pull_endpoints
+from cogw.core.registry.reference import Repository
 from cogw.shell.registry import (
     Manifest,
     RegistryAuthError,

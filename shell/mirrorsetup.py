@@ -14,7 +14,8 @@ import click
 from returns.result import Failure, Result, Success
 
 from cogw.core.diagnostics import Diagnostic, Problems
-from cogw.core.mirrors import (
+from cogw.core.plan.planner import FetchLayer, Plan
+from cogw.core.registry.mirrors import (
     ENV_MIRRORS,
     Mirror,
     MirrorConfig,
@@ -24,8 +25,7 @@ from cogw.core.mirrors import (
     parse_registries_conf,
     pull_endpoints,
 )
-from cogw.core.plan import FetchLayer, Plan
-from cogw.core.reference import Repository
+from cogw.core.registry.reference import Repository
 
 mirror_option = click.option(
     "--mirror",
@@ -91,7 +91,7 @@ def pull_client(repo: Repository, options: Any, credentials: Any, setup: MirrorS
 
 def with_mirror_note(plan: Plan, setup: MirrorSetup) -> Plan:
     """The plan with a note saying where its layers will be fetched from."""
-    from cogw.core.reference import parse_repository
+    from cogw.core.registry.reference import parse_repository
 
     fetches = any(isinstance(s, FetchLayer) for s in plan.steps)
     if not fetches or not plan.repository or not setup.applies():

@@ -19,8 +19,8 @@ import orjson
 from returns.result import Failure, Result, Success
 
 from cogw.core.diagnostics import Problems
-from cogw.core.outcome import Mounted, Outcome
-from cogw.core.render import outcome_json, outcome_lines
+from cogw.core.plan.outcome import Mounted, Outcome
+from cogw.core.plan.render import outcome_json, outcome_lines
 
 T = TypeVar("T")
 

@@ -25,10 +25,10 @@ import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from cogw.core.events import Event, EventKind
-from cogw.core.outcome import Aborted, Mounted, StepResult, StepStatus
 from cogw.core.paths import safe_join
-from cogw.core.plan import LinkWeight
+from cogw.core.plan.events import Event, EventKind
+from cogw.core.plan.outcome import Aborted, Mounted, StepResult, StepStatus
+from cogw.core.plan.planner import LinkWeight
 from cogw.shell.fs import link_file, remove_tree
 from cogw.shell.runtime import Runtime, failure
 

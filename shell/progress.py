@@ -14,8 +14,8 @@ from typing import Any, TextIO
 import orjson
 
 from cogw.core.digest import format_digest_short, short_digest
-from cogw.core.events import Event, EventKind
-from cogw.core.render import format_size
+from cogw.core.plan.events import Event, EventKind
+from cogw.core.plan.render import format_size
 
 Sink = Callable[[Event], None]
 OnBytes = Callable[[int], None]

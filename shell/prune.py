@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cogw.core.lockfile import render_lockfile, retain
-from cogw.core.outcome import AlreadyAbsent, StepResult, StepStatus
-from cogw.core.plan import PruneLockEntry
+from cogw.core.lock.lockfile import render_lockfile, retain
+from cogw.core.plan.outcome import AlreadyAbsent, StepResult, StepStatus
+from cogw.core.plan.planner import PruneLockEntry
 from cogw.shell.fs import atomic_write, project_lock
 from cogw.shell.runtime import Runtime, failure, read_lock_strict
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from cogw.core.events import Event, EventKind
-from cogw.core.lockfile import LockFile
-from cogw.core.oci import manifest_layer_problem
-from cogw.core.outcome import StepResult, StepStatus, Stored
-from cogw.core.plan import FetchLayer
+from cogw.core.artifact.oci import manifest_layer_problem
+from cogw.core.lock.lockfile import LockFile
+from cogw.core.plan.events import Event, EventKind
+from cogw.core.plan.outcome import StepResult, StepStatus, Stored
+from cogw.core.plan.planner import FetchLayer
 from cogw.shell.runtime import Runtime, failure, run_parallel
 
 if TYPE_CHECKING:

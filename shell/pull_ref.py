@@ -1,7 +1,7 @@
 """`cogw pull REGISTRY/REPO@sha256:… [--to DIR]`: pull a published weight without a project.
 
 Reads the weight manifest (or a Cog bundle's index, then each weight manifest in it) and
-its config blob, turns them into lock entries (``cogw.core.refpull``) and runs the same
+its config blob, turns them into lock entries (``cogw.core.registry.refpull``) and runs the same
 verified, parallel fetch steps as `cogw pull` (``execute``), through the same mirrors. With
 ``--to`` every file is then linked into DIR (one weight) or DIR/<name> (a bundle).
 """
@@ -17,11 +17,11 @@ from pyrsistent import pvector
 from returns.result import Failure
 
 from cogw.core.diagnostics import Diagnostic, Problems
-from cogw.core.lockfile import WeightEntry
-from cogw.core.outcome import Outcome
+from cogw.core.lock.lockfile import WeightEntry
 from cogw.core.paths import safe_join
-from cogw.core.plan import Operation, Plan, plan_fetches
-from cogw.core.refpull import (
+from cogw.core.plan.outcome import Outcome
+from cogw.core.plan.planner import Operation, Plan, plan_fetches
+from cogw.core.registry.refpull import (
     MAX_CONFIG_BYTES,
     PullReference,
     config_digest,

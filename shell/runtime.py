@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from returns.result import Failure, Success
 
 from cogw.core.diagnostics import Diagnostic
-from cogw.core.events import Event
-from cogw.core.lockfile import FILENAME as LOCK_FILENAME
-from cogw.core.lockfile import Lockfile, parse_lockfile
-from cogw.core.outcome import StepResult, StepStatus
-from cogw.core.plan import Step
+from cogw.core.lock.lockfile import FILENAME as LOCK_FILENAME
+from cogw.core.lock.lockfile import Lockfile, parse_lockfile
+from cogw.core.plan.events import Event
+from cogw.core.plan.outcome import StepResult, StepStatus
+from cogw.core.plan.planner import Step
 from cogw.shell.gather import Project
 from cogw.shell.store import Store
 

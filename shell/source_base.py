@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from pyrsistent import pvector
 
-from cogw.core.inventory import Inventory, InventoryFile
+from cogw.core.artifact.inventory import Inventory, InventoryFile
 
 OnBytes = Callable[[int], None]
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from cogw.core.inventory import Inventory
+from cogw.core.artifact.inventory import Inventory
 from cogw.core.paths import quote
 from cogw.shell.file_source import SKIPPED_DIRS, FileSource
 from cogw.shell.hashing import StatCache

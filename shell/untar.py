@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, cast
 
-from cogw.core.lockfile import LockFile
+from cogw.core.lock.lockfile import LockFile
 from cogw.core.paths import quote
 from cogw.shell.layerstream import READ_SIZE, HostileLayer, Readable, open_layer
 from cogw.shell.store import Cancelled

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from cogw.core.cachesnap import BLOB_MODE, Blob
-from cogw.core.verify import Relink, blob_path
+from cogw.core.cache.cachesnap import BLOB_MODE, Blob
+from cogw.core.cache.verify import Relink, blob_path
 from cogw.shell.fs import link_file
 
 QUARANTINE_DIR = "quarantine"

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from hypothesis import strategies as st
 from pyrsistent import pvector
 
-from cogw.core.config import WeightSpec
-from cogw.core.importplan import ImportStatus, ImportWeight
-from cogw.core.inventory import InventoryFile
-from cogw.core.lockfile import (
+from cogw.core.artifact.inventory import InventoryFile
+from cogw.core.artifact.packing import LayerPlan
+from cogw.core.config.weights import WeightSpec
+from cogw.core.lock.lockfile import (
     MEDIA_TYPES,
     ZERO_TIME,
     LockFile,
@@ -28,7 +28,7 @@ from cogw.core.lockfile import (
     WeightEntry,
     make_entry,
 )
-from cogw.core.packing import LayerPlan
+from cogw.core.plan.importplan import ImportStatus, ImportWeight
 
 _HEX = "0123456789abcdef"
 # Printable text: no lone surrogates (they cannot be UTF-8) and no control characters.

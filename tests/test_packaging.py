@@ -23,7 +23,7 @@ def test_the_wheel_holds_only_the_cogw_package(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names}
     assert all(t == "cogw" or t.endswith(".dist-info") for t in top), top
-    assert "cogw/core/plan.py" in names and "cogw/shell/cli.py" in names
+    assert "cogw/core/plan/planner.py" in names and "cogw/shell/cli.py" in names
     assert not any(n.startswith(("core/", "shell/", "tests/", "benchmarks/")) for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "cogw = cogw.shell.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -14,7 +14,7 @@ once, and the operation raises RegistryCancelled instead of retrying.
 What it does not know: what a weight, a lockfile or a layer *means*; where credentials come
 from (``credentials``); progress bars (callers pass ``on_bytes``). The protocol's pure rules
 (challenges, scopes, error bodies, Retry-After, ranges, backoff, which failures to retry)
-are in ``cogw.core.registryrules``.
+are in ``cogw.core.registry.registryrules``.
 
 Why not plain ``requests`` behaviour: redirects are followed by hand so an Authorization
 header never reaches another host (blob storage); TLS verification always uses the CA

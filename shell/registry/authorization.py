@@ -14,7 +14,7 @@ import threading
 
 import requests
 
-from cogw.core.registryrules import Challenge, token_scopes
+from cogw.core.registry.registryrules import Challenge, token_scopes
 from cogw.shell.registry.credentials import Credentials, CredentialSource
 from cogw.shell.registry.errors import RegistryAuthError, tls_failure
 from cogw.shell.registry.urls import display

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import urljoin
 
-from cogw.core.registryrules import kept_bytes, range_end, worth_resuming
+from cogw.core.registry.registryrules import kept_bytes, range_end, worth_resuming
 from cogw.shell.registry.cancel import Transfer
 from cogw.shell.registry.streams import (
     HashingReader,

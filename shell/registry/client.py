@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from cogw.core.digest import digest_error, is_digest, sha256_of
-from cogw.core.registryrules import media_type_in, pull_scope, push_scope, reference_error
+from cogw.core.registry.registryrules import media_type_in, pull_scope, push_scope, reference_error
 from cogw.shell.registry.credentials import CredentialSource
 from cogw.shell.registry.download import BlobSink, download, read_manifest
 from cogw.shell.registry.errors import RegistryDigestMismatch, RegistryError

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import requests
 
-from cogw.core.registryrules import content_range_start, positive_int, pull_scope
+from cogw.core.registry.registryrules import content_range_start, positive_int, pull_scope
 from cogw.shell.registry.cancel import Transfer
 from cogw.shell.registry.errors import RegistryDigestMismatch, RegistryError
 from cogw.shell.registry.protocol import MAX_MANIFEST_BYTES

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cogw.core.registryrules import MAX_BACKOFF_SECONDS
+from cogw.core.registry.registryrules import MAX_BACKOFF_SECONDS
 
 MONOLITHIC_LIMIT = 32 * 1024 * 1024
 CHUNK_SIZE = 64 * 1024 * 1024

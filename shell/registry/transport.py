@@ -19,8 +19,8 @@ from urllib.parse import urljoin
 import requests
 import urllib3.exceptions
 
-from cogw.core import registryrules as rules
-from cogw.core.registryrules import RETRYABLE_STATUSES, FailureKind, parse_challenge
+from cogw.core.registry import registryrules as rules
+from cogw.core.registry.registryrules import RETRYABLE_STATUSES, FailureKind, parse_challenge
 from cogw.shell.registry.authorization import Authorizer
 from cogw.shell.registry.cancel import CancelWatcher, Transfer, sending_for
 from cogw.shell.registry.connections import new_session

@@ -16,7 +16,7 @@ from urllib.parse import urljoin
 
 import requests
 
-from cogw.core.registryrules import upload_chunk_size, worth_restarting
+from cogw.core.registry.registryrules import upload_chunk_size, worth_restarting
 from cogw.shell.registry.cancel import Transfer
 from cogw.shell.registry.chunked import ChunkedUpload
 from cogw.shell.registry.errors import RegistryError

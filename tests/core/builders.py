@@ -7,12 +7,19 @@ from collections.abc import Sequence
 
 from pyrsistent import pmap, pvector
 
-from cogw.core.config import ProjectConfig, WeightSpec
-from cogw.core.inventory import Inventory, InventoryFile
-from cogw.core.lockfile import LockFile, Lockfile, LockLayer, LockSource, WeightEntry, make_entry
-from cogw.core.packing import plan_layers
-from cogw.core.setdigest import dir_hash
-from cogw.core.snapshot import Inputs, Snapshot
+from cogw.core.artifact.inventory import Inventory, InventoryFile
+from cogw.core.artifact.packing import plan_layers
+from cogw.core.config.weights import ProjectConfig, WeightSpec
+from cogw.core.lock.lockfile import (
+    LockFile,
+    Lockfile,
+    LockLayer,
+    LockSource,
+    WeightEntry,
+    make_entry,
+)
+from cogw.core.lock.setdigest import dir_hash
+from cogw.core.plan.snapshot import Inputs, Snapshot
 
 
 def d(label: str) -> str:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from returns.result import Failure, Success
 
-from cogw.core.cachedir import go_clean, go_join, resolve_weights_dir
+from cogw.core.cache.cachedir import go_clean, go_join, resolve_weights_dir
 
 HOME = "/home/user"
 CWD = "/work/project"

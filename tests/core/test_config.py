@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from pyrsistent import pvector
 from returns.result import Failure, Success
 
-from cogw.core.config import (
+from cogw.core.config.weights import (
     HFRef,
     ProjectConfig,
     WeightSpec,
@@ -21,7 +21,7 @@ from cogw.core.config import (
     spec_from_entry,
     specs_equal,
 )
-from cogw.core.lockfile import LockSource, WeightEntry
+from cogw.core.lock.lockfile import LockSource, WeightEntry
 
 # ---------------------------------------------------------------- URIs
 

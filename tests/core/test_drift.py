@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pyrsistent import pvector
 
-from cogw.core.config import WeightSpec
-from cogw.core.drift import DriftKind, DriftResult, check_drift
-from cogw.core.lockfile import Lockfile, LockSource, WeightEntry
+from cogw.core.config.weights import WeightSpec
+from cogw.core.lock.lockfile import Lockfile, LockSource, WeightEntry
+from cogw.core.plan.drift import DriftKind, DriftResult, check_drift
 
 PENDING, ORPHANED, CHANGED = DriftKind.PENDING, DriftKind.ORPHANED, DriftKind.CONFIG_CHANGED
 

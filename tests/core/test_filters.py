@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from pyrsistent import pvector
 from returns.result import Failure, Success
 
-from cogw.core.config import parse_config
-from cogw.core.filters import (
+from cogw.core.artifact.inventory import Inventory, InventoryFile
+from cogw.core.config.filters import (
     MAX_PATTERN_LENGTH,
     MAX_PATTERNS,
     compile_filter,
@@ -20,7 +20,7 @@ from cogw.core.filters import (
     pattern_regex,
     patterns_error,
 )
-from cogw.core.inventory import Inventory, InventoryFile
+from cogw.core.config.weights import parse_config
 
 
 def selects(pattern: str, path: str) -> bool:

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cogw.core.filters import (
+from cogw.core.config.filters import (
     MAX_PATTERN_LENGTH,
     MAX_PATTERNS,
     compile_filter,

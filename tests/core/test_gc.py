@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from returns.result import Failure, Success
 
-from cogw.core.cacheindex import add_project, drop_projects, parse_index, render_index
-from cogw.core.cachesnap import (
+from cogw.core.cache.cacheindex import add_project, drop_projects, parse_index, render_index
+from cogw.core.cache.cachesnap import (
     Blob,
     CacheSnapshot,
     Mount,
@@ -16,7 +16,7 @@ from cogw.core.cachesnap import (
     TempFile,
     WeightFiles,
 )
-from cogw.core.gc import (
+from cogw.core.cache.gc import (
     TEMP_SAFE_AGE_NS,
     GcOptions,
     changed_roots,
@@ -25,14 +25,14 @@ from cogw.core.gc import (
     restrict,
     roots_of,
 )
-from cogw.core.gcfile import (
+from cogw.core.cache.gcfile import (
     SavedGcPlan,
     check_saved_gc_plan,
     decode_saved_gc_plan,
     encode_saved_gc_plan,
     is_gc_plan,
 )
-from cogw.core.lockfile import LockFile
+from cogw.core.lock.lockfile import LockFile
 
 HOUR = 3600 * 10**9
 NOW = 1000 * HOUR

@@ -6,13 +6,13 @@ import dataclasses
 
 from returns.result import Failure
 
-from cogw.core.codec import plan_from_json, plan_to_json
-from cogw.core.importplan import ImportStatus, ImportWeight, without_reuse
-from cogw.core.packing import LayerPlan, plan_layers
-from cogw.core.plan import Operation, make_plan
-from cogw.core.render import plan_lines
-from cogw.core.savedplan import SavedPlan, decode_saved_plan, encode_saved_plan
-from cogw.core.snapshot import Inputs
+from cogw.core.artifact.packing import LayerPlan, plan_layers
+from cogw.core.plan.codec import plan_from_json, plan_to_json
+from cogw.core.plan.importplan import ImportStatus, ImportWeight, without_reuse
+from cogw.core.plan.planner import Operation, make_plan
+from cogw.core.plan.render import plan_lines
+from cogw.core.plan.savedplan import SavedPlan, decode_saved_plan, encode_saved_plan
+from cogw.core.plan.snapshot import Inputs
 from tests.core.builders import d, inventory, packed_entry, snapshot, spec
 
 MIB = 1 << 20

@@ -8,10 +8,9 @@ import pytest
 from pyrsistent import pvector
 from returns.result import Failure, Success
 
+from cogw.core.artifact.oci import config_blob, manifest_bytes
 from cogw.core.digest import sha256_of
-from cogw.core.importplan import ImportStatus, ImportWeight
-from cogw.core.importrecord import build_entry, keep_imported_at, merge_imports
-from cogw.core.lockfile import (
+from cogw.core.lock.lockfile import (
     MEDIA_TYPE_TAR,
     MEDIA_TYPE_TAR_GZIP,
     Lockfile,
@@ -19,8 +18,9 @@ from cogw.core.lockfile import (
     parse_lockfile,
     render_lockfile,
 )
-from cogw.core.oci import config_blob, manifest_bytes
-from cogw.core.plan import Operation, make_plan
+from cogw.core.plan.importplan import ImportStatus, ImportWeight
+from cogw.core.plan.importrecord import build_entry, keep_imported_at, merge_imports
+from cogw.core.plan.planner import Operation, make_plan
 from tests.core.builders import d, inventory, packed_entry, snapshot, spec
 
 MIB = 1 << 20

@@ -15,7 +15,7 @@ from returns.pipeline import is_successful
 from returns.result import Failure, Success
 
 from cogw.core.diagnostics import Diagnostic
-from cogw.core.lockfile import (
+from cogw.core.lock.lockfile import (
     MEDIA_TYPE_TAR,
     MEDIA_TYPE_TAR_GZIP,
     ZERO_TIME,
@@ -36,7 +36,7 @@ from cogw.core.lockfile import (
     to_json_value,
     upsert,
 )
-from cogw.core.setdigest import set_digest_of
+from cogw.core.lock.setdigest import set_digest_of
 from tests.strategies import lockfiles, weight_entries
 
 GOLDEN = sorted((Path(__file__).parent / "golden").glob("*.lock"))

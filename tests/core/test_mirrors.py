@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from returns.result import Failure, Success
 
-from cogw.core.mirrors import (
+from cogw.core.registry.mirrors import (
     Endpoint,
     Mirror,
     MirrorConfig,
@@ -16,7 +16,7 @@ from cogw.core.mirrors import (
     prefix_matches,
     pull_endpoints,
 )
-from cogw.core.reference import Repository
+from cogw.core.registry.reference import Repository
 
 CONF = """
 unqualified-search-registries = ["docker.io"]

@@ -13,17 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pyrsistent import pvector
 
-from cogw.core.digest import sha256_of
-from cogw.core.lockfile import (
-    MEDIA_TYPE_TAR,
-    MEDIA_TYPE_TAR_GZIP,
-    LockFile,
-    LockLayer,
-    LockSource,
-    WeightEntry,
-    parse_lockfile,
-)
-from cogw.core.oci import (
+from cogw.core.artifact.oci import (
     ANNOTATION_SIZE_UNCOMPRESSED,
     ARTIFACT_TYPE,
     MEDIA_TYPE_CONFIG,
@@ -34,6 +24,16 @@ from cogw.core.oci import (
     manifest_layer_problem,
     manifest_problems,
     weight_tag,
+)
+from cogw.core.digest import sha256_of
+from cogw.core.lock.lockfile import (
+    MEDIA_TYPE_TAR,
+    MEDIA_TYPE_TAR_GZIP,
+    LockFile,
+    LockLayer,
+    LockSource,
+    WeightEntry,
+    parse_lockfile,
 )
 
 GOLDEN = Path(__file__).parent / "golden" / "cog_example_weights.lock"

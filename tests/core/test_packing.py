@@ -11,11 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cogw.core.digest import sha256_of
-from cogw.core.gojson import go_marshal
-from cogw.core.inventory import InventoryFile
-from cogw.core.lockfile import MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP
-from cogw.core.packing import (
+from cogw.core.artifact.inventory import InventoryFile
+from cogw.core.artifact.packing import (
     COG_INCOMPRESSIBLE_EXTS,
     INCOMPRESSIBLE_EXTS,
     MIB,
@@ -28,6 +25,9 @@ from cogw.core.packing import (
     plan_layers,
     reusable_layers,
 )
+from cogw.core.digest import sha256_of
+from cogw.core.lock.gojson import go_marshal
+from cogw.core.lock.lockfile import MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP
 
 GOLDEN = Path(__file__).parent / "golden" / "cog_example_weights.lock"
 COG_OPTIONS = PackOptions(incompressible_exts=COG_INCOMPRESSIBLE_EXTS, gzip_level_large=-1)
@@ -269,7 +269,7 @@ def test_changing_any_packing_input_changes_the_envelope(
 
 
 def _recorded_entry(plans):
-    from cogw.core.lockfile import LockFile, LockLayer, LockSource, make_entry
+    from cogw.core.lock.lockfile import LockFile, LockLayer, LockSource, make_entry
 
     files, layers = [], []
     for i, plan in enumerate(plans):

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cogw.core.diagnostics import Diagnostic
-from cogw.core.plan import (
+from cogw.core.plan.planner import (
     FetchLayer,
     ImportStatus,
     ImportWeight,

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from returns.result import Failure, Success
 
-from cogw.core.reference import Repository, is_loopback_host, parse_repository
+from cogw.core.registry.reference import Repository, is_loopback_host, parse_repository
 
 PARSED = [
     ("test/m", "index.docker.io", "test/m"),

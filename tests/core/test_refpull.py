@@ -6,11 +6,11 @@ import orjson
 import pytest
 from returns.result import Failure, Success
 
+from cogw.core.artifact.oci import ARTIFACT_TYPE, config_blob, manifest_bytes
 from cogw.core.digest import sha256_of
-from cogw.core.oci import ARTIFACT_TYPE, config_blob, manifest_bytes
-from cogw.core.plan import FetchLayer, plan_fetches
-from cogw.core.reference import Repository
-from cogw.core.refpull import (
+from cogw.core.plan.planner import FetchLayer, plan_fetches
+from cogw.core.registry.reference import Repository
+from cogw.core.registry.refpull import (
     PullReference,
     config_digest,
     entry_from_artifact,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cogw.core.registryrules import (
+from cogw.core.registry.registryrules import (
     MAX_BACKOFF_SECONDS,
     RETRYABLE_STATUSES,
     FailureKind,

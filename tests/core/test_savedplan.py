@@ -7,10 +7,15 @@ from hypothesis import strategies as st
 from pyrsistent import pmap, pvector
 from returns.result import Failure, Success
 
-from cogw.core.codec import plan_from_json, plan_to_json
-from cogw.core.plan import Operation, Plan, make_plan
-from cogw.core.savedplan import SavedPlan, check_saved_plan, decode_saved_plan, encode_saved_plan
-from cogw.core.snapshot import Inputs
+from cogw.core.plan.codec import plan_from_json, plan_to_json
+from cogw.core.plan.planner import Operation, Plan, make_plan
+from cogw.core.plan.savedplan import (
+    SavedPlan,
+    check_saved_plan,
+    decode_saved_plan,
+    encode_saved_plan,
+)
+from cogw.core.plan.snapshot import Inputs
 from tests.core.builders import d, entry, inventory, packed_entry, snapshot, spec
 from tests.strategies import import_weights
 

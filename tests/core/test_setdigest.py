@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cogw.core import setdigest
 from cogw.core.digest import EMPTY_SHA256, sha256_of
-from cogw.core.lockfile import LockFile
-from cogw.core.setdigest import dir_hash, set_digest_of
+from cogw.core.lock import setdigest
+from cogw.core.lock.lockfile import LockFile
+from cogw.core.lock.setdigest import dir_hash, set_digest_of
 from tests.strategies import digests, file_paths
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pyrsistent import pvector
 
-from cogw.core.outcome import Outcome, StepResult, StepStatus
-from cogw.core.plan import Operation, make_plan
-from cogw.core.render import (
+from cogw.core.plan.outcome import Outcome, StepResult, StepStatus
+from cogw.core.plan.planner import Operation, make_plan
+from cogw.core.plan.render import (
     format_size,
     outcome_lines,
     plan_lines,
@@ -15,7 +15,7 @@ from cogw.core.render import (
     status_lines,
     tabulate,
 )
-from cogw.core.status import WeightStatus, all_ready, make_status
+from cogw.core.plan.status import WeightStatus, all_ready, make_status
 from tests.core.builders import d, entry, snapshot, spec
 
 ALPHA = spec("alpha")

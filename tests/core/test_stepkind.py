@@ -6,9 +6,9 @@ import typing
 
 from pyrsistent import pvector
 
-from cogw.core.codec import step_from_json, step_to_json
 from cogw.core.diagnostics import Diagnostic
-from cogw.core.outcome import (
+from cogw.core.plan.codec import step_from_json, step_to_json
+from cogw.core.plan.outcome import (
     Aborted,
     AlreadyAbsent,
     Mounted,
@@ -19,9 +19,9 @@ from cogw.core.outcome import (
     Stored,
     mounts,
 )
-from cogw.core.plan import LinkWeight, Operation, PruneLockEntry, Step, make_plan
-from cogw.core.render import outcome_json, outcome_lines, plan_lines, result_detail
-from cogw.core.stepkind import STEP_KINDS, STEP_TYPES_BY_ACTION, kind_of, types_in_order
+from cogw.core.plan.planner import LinkWeight, Operation, PruneLockEntry, Step, make_plan
+from cogw.core.plan.render import outcome_json, outcome_lines, plan_lines, result_detail
+from cogw.core.plan.stepkind import STEP_KINDS, STEP_TYPES_BY_ACTION, kind_of, types_in_order
 from tests.core.builders import entry, snapshot, spec
 
 ALPHA = spec("alpha")

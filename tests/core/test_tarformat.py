@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cogw.core.tarformat import (
+from cogw.core.artifact.tarformat import (
     END_OF_ARCHIVE,
     ancestor_dirs,
     dir_entry,

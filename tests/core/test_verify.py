@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cogw.core.cachesnap import (
+from cogw.core.cache.cachesnap import (
     Blob,
     CacheSnapshot,
     Mount,
@@ -12,9 +12,9 @@ from cogw.core.cachesnap import (
     ProjectState,
     WeightFiles,
 )
-from cogw.core.lockfile import LockFile
-from cogw.core.stalemounts import stale_mounts
-from cogw.core.verify import blob_findings, mount_findings, repair_plan, select, to_hash
+from cogw.core.cache.stalemounts import stale_mounts
+from cogw.core.cache.verify import blob_findings, mount_findings, repair_plan, select, to_hash
+from cogw.core.lock.lockfile import LockFile
 
 
 def d(n: int) -> str:

@@ -23,7 +23,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from cogw.core.render import format_size
+from cogw.core.plan.render import format_size
 from cogw.shell.cli import cli
 from tests.e2e.conftest import SMALL_FILES, Project, mount_sources, tree, write_tree
 from tests.fixtures.faultproxy import FaultRule
@@ -639,7 +639,7 @@ def test_a_large_file_gets_one_layer_digest_whether_copied_hardlinked_or_downloa
 def _plan_then_apply(project: Project, change: Callable[[], None]):
     """Plan an import, run ``change``, then apply that plan: the window between
     the inventory and the ingest that a slow import leaves open."""
-    from cogw.core.plan import Operation, make_plan
+    from cogw.core.plan.planner import Operation, make_plan
     from cogw.shell.compose import run_plan, snapshot_for
     from cogw.shell.options import Options, Output
 
@@ -693,7 +693,7 @@ def _old_large_tensor(root: Path, rel: str = "model.safetensors") -> Path:
 
 
 def _cached_layer(project: Project, path: Path, rel: str, digest: str) -> str | None:
-    from cogw.core.tarformat import standalone_framing
+    from cogw.core.artifact.tarformat import standalone_framing
     from cogw.shell.hashing import STAT_CACHE_NAME, StatCache, cached_layer_digest
 
     with StatCache(project.cache / "weights" / STAT_CACHE_NAME) as cache:
@@ -702,7 +702,7 @@ def _cached_layer(project: Project, path: Path, rel: str, digest: str) -> str | 
 
 def _poison_layer_digest(project: Project, path: Path, rel: str) -> None:
     """Replace the layer digest the inventory cached for ``path`` by a wrong one."""
-    from cogw.core.tarformat import standalone_framing
+    from cogw.core.artifact.tarformat import standalone_framing
     from cogw.shell.hashing import STAT_CACHE_NAME, StatCache, framing_key
 
     with StatCache(project.cache / "weights" / STAT_CACHE_NAME) as cache:

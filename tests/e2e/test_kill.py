@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from returns.result import Success
 
-from cogw.core.lockfile import parse_lockfile
+from cogw.core.lock.lockfile import parse_lockfile
 from tests.e2e.conftest import write_tree
 from tests.fixtures.registry import RunningRegistry
 

@@ -48,7 +48,7 @@ def sha256(data: bytes) -> str:
 
 
 def set_digest(files: dict[str, bytes]) -> str:
-    # Cog's DirHash, written out independently of cogw.core.setdigest.
+    # Cog's DirHash, written out independently of cogw.core.lock.setdigest.
     lines = sorted(f"{hashlib.sha256(data).hexdigest()}  {path}" for path, data in files.items())
     return sha256("\n".join(lines).encode())
 

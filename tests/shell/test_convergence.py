@@ -36,10 +36,11 @@ from hypothesis.errors import InvalidArgument
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from pyrsistent import pvector
 
+from cogw.core.artifact.inventory import InventoryFile
+from cogw.core.artifact.oci import MEDIA_TYPE_MANIFEST, config_blob, manifest_bytes, weight_tag
+from cogw.core.artifact.packing import LayerPlan, PackOptions, envelope_format, plan_layers
 from cogw.core.digest import sha256_of
-from cogw.core.events import Event, EventKind
-from cogw.core.inventory import InventoryFile
-from cogw.core.lockfile import (
+from cogw.core.lock.lockfile import (
     LockFile,
     Lockfile,
     LockLayer,
@@ -48,13 +49,12 @@ from cogw.core.lockfile import (
     make_source,
     render_lockfile,
 )
-from cogw.core.oci import MEDIA_TYPE_MANIFEST, config_blob, manifest_bytes, weight_tag
-from cogw.core.outcome import StepResult, StepStatus, mounts
-from cogw.core.packing import LayerPlan, PackOptions, envelope_format, plan_layers
-from cogw.core.plan import FetchLayer, Operation, Plan, PruneLockEntry, make_plan
-from cogw.core.setdigest import dir_hash
-from cogw.core.snapshot import Snapshot
-from cogw.core.status import WeightStatus, make_status
+from cogw.core.lock.setdigest import dir_hash
+from cogw.core.plan.events import Event, EventKind
+from cogw.core.plan.outcome import StepResult, StepStatus, mounts
+from cogw.core.plan.planner import FetchLayer, Operation, Plan, PruneLockEntry, make_plan
+from cogw.core.plan.snapshot import Snapshot
+from cogw.core.plan.status import WeightStatus, make_status
 from cogw.shell.execute import execute
 from cogw.shell.fs import remove_tree
 from cogw.shell.gather import Project, gather_snapshot

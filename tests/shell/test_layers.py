@@ -18,30 +18,30 @@ from typing import IO
 import pytest
 from pyrsistent import pvector
 
-from cogw.core.digest import EMPTY_SHA256, PREFIX
-from cogw.core.inventory import InventoryFile
-from cogw.core.lockfile import (
-    MEDIA_TYPE_TAR,
-    MEDIA_TYPE_TAR_GZIP,
-    LockFile,
-    LockLayer,
-    LockSource,
-    WeightEntry,
-)
-from cogw.core.oci import (
+from cogw.core.artifact.inventory import InventoryFile
+from cogw.core.artifact.oci import (
     MEDIA_TYPE_MANIFEST,
     config_blob,
     manifest_bytes,
     manifest_problems,
     weight_tag,
 )
-from cogw.core.packing import LayerPlan
-from cogw.core.tarformat import (
+from cogw.core.artifact.packing import LayerPlan
+from cogw.core.artifact.tarformat import (
     END_OF_ARCHIVE,
     file_header,
     file_padding,
     standalone_framing,
     tar_size,
+)
+from cogw.core.digest import EMPTY_SHA256, PREFIX
+from cogw.core.lock.lockfile import (
+    MEDIA_TYPE_TAR,
+    MEDIA_TYPE_TAR_GZIP,
+    LockFile,
+    LockLayer,
+    LockSource,
+    WeightEntry,
 )
 from cogw.shell.layers import (
     LayerSourceError,

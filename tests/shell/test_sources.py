@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cogw.core.inventory import Inventory, InventoryFile
-from cogw.core.packing import plan_layers
-from cogw.core.tarformat import standalone_framing
+from cogw.core.artifact.inventory import Inventory, InventoryFile
+from cogw.core.artifact.packing import plan_layers
+from cogw.core.artifact.tarformat import standalone_framing
 from cogw.shell.hashing import StatCache, cached_layer_digest
 from cogw.shell.layers import digest_layers
 from cogw.shell.sources import SourceError, parse_hf_uri, source_for

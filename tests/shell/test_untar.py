@@ -20,10 +20,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pyrsistent import pvector
 
+from cogw.core.artifact.inventory import InventoryFile
+from cogw.core.artifact.packing import LayerPlan
 from cogw.core.digest import PREFIX
-from cogw.core.inventory import InventoryFile
-from cogw.core.lockfile import MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP, MEDIA_TYPE_TAR_ZSTD, LockFile
-from cogw.core.packing import LayerPlan
+from cogw.core.lock.lockfile import (
+    MEDIA_TYPE_TAR,
+    MEDIA_TYPE_TAR_GZIP,
+    MEDIA_TYPE_TAR_ZSTD,
+    LockFile,
+)
 from cogw.shell.layers import stream_layer
 from cogw.shell.layerstream import HostileLayer
 from cogw.shell.store import Cancelled

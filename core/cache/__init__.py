@@ -1,0 +1,1 @@
+"""The local cache: its location, known projects, gc, verify."""

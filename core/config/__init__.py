@@ -1,0 +1,1 @@
+"""cog.yaml's weights section: schema, semantic checks, source URIs, include/exclude filters."""

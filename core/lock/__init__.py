@@ -1,0 +1,1 @@
+"""weights.lock: the model, its reader, checks, canonical bytes and set digest."""

@@ -1,0 +1,170 @@
+"""weights.lock checks: what Cog leaves to fail later, reported up front and all at once.
+
+Cog decodes a lockfile and trusts it; a bad digest, an unsafe path or a file
+in an unknown layer then fails deep inside pull or prepare. These checks run
+on decoded records and name the entry and field of every problem, each with
+the same advice: weights.lock is written by ``cogw import``. They know values
+only, never the disk, and never compare ``importedAt``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from pyrsistent import PVector
+
+from cogw.core.diagnostics import Diagnostic
+from cogw.core.digest import digest_error, format_digest_short, is_digest
+from cogw.core.lock.lockrecords import MEDIA_TYPES, LockFile, LockLayer, WeightEntry
+from cogw.core.paths import go_clean, path_error, quote
+
+HINT_REWRITE = (
+    "weights.lock is written by 'cogw import': undo the hand edit, "
+    "or run 'cogw import' to rewrite the entry"
+)
+
+# The config's name rule: every name Cog or cogw imports satisfies it, and the
+# name becomes a directory under the mount root and part of a registry tag.
+_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
+_NAME_RULE = (
+    "must contain only lowercase alphanumeric characters, hyphens, dots, or underscores "
+    '(e.g. "my-model-weights")'
+)
+
+
+def entry_subject(filename: str, index: int, name: str) -> str:
+    """How problems name an entry: by index, and by name once it is known."""
+    return (
+        f"{filename}: weights[{index}] {quote(name)}" if name else f"{filename}: weights[{index}]"
+    )
+
+
+def problem(subject: str, summary: str, detail: str = "") -> Diagnostic:
+    """A problem in a hand-edited lockfile, with the advice to rewrite it."""
+    return Diagnostic(summary=summary, detail=detail, subject=subject, hint=HINT_REWRITE)
+
+
+def check_envelope(envelope: str, filename: str) -> list[Diagnostic]:
+    """``envelopeFormat`` is empty or a valid digest."""
+    error = digest_error(envelope) if envelope else None
+    return [] if error is None else [problem(filename, "malformed envelopeFormat", error)]
+
+
+def _check_identity(entry: WeightEntry, subject: str) -> Iterable[Diagnostic]:
+    if not entry.name:
+        yield problem(subject, "weight name is empty")
+    elif _NAME.fullmatch(entry.name) is None:
+        yield problem(subject, f"invalid weight name {quote(entry.name)}", _NAME_RULE)
+    if not entry.target.startswith("/"):
+        yield problem(
+            subject, "target must be an absolute path", f"target is {quote(entry.target)}"
+        )
+    for label, value in (("manifest digest", entry.digest), ("set digest", entry.set_digest)):
+        error = digest_error(value) if value else None
+        if error is not None:
+            yield problem(subject, f"malformed {label}", error)
+    for label, number in (("size", entry.size), ("sizeCompressed", entry.size_compressed)):
+        if number < 0:
+            yield problem(subject, f"{label} is negative ({number})")
+
+
+def _check_file(
+    f: LockFile, where: str, subject: str, layers: frozenset[str]
+) -> Iterable[Diagnostic]:
+    path_problem = path_error(f.path)
+    if path_problem is not None:
+        yield problem(subject, f"unsafe file path in {where}", path_problem)
+    for label, value in (("digest", f.digest), ("layer", f.layer)):
+        error = digest_error(value)
+        if error is not None:
+            yield problem(subject, f"malformed {label} in {where} {quote(f.path)}", error)
+    if f.size < 0:
+        yield problem(subject, f"{where}.size is negative ({f.size})")
+    if is_digest(f.layer) and f.layer not in layers:
+        yield problem(
+            subject,
+            f"{where} {quote(f.path)} is in layer {format_digest_short(f.layer)}, "
+            "which is not in layers",
+        )
+
+
+def _check_file_set(files: PVector[LockFile], subject: str) -> Iterable[Diagnostic]:
+    seen: dict[str, int] = {}
+    for index, f in enumerate(files):
+        if f.path in seen:
+            yield problem(
+                subject,
+                f"duplicate file path {quote(f.path)}",
+                f"files[{seen[f.path]}] and files[{index}] name the same file",
+            )
+        seen.setdefault(f.path, index)
+    for path in seen:
+        # A file cannot also be a directory of another file in the mount.
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            parent = "/".join(parts[:depth])
+            if parent in seen:
+                yield problem(
+                    subject, f"file path {quote(parent)} is also a directory of {quote(path)}"
+                )
+
+
+def _check_layer(layer: LockLayer, where: str, subject: str) -> Iterable[Diagnostic]:
+    error = digest_error(layer.digest)
+    if error is not None:
+        yield problem(subject, f"malformed digest in {where}", error)
+    if layer.media_type not in MEDIA_TYPES:
+        yield problem(
+            subject,
+            f"{where} has unsupported media type {quote(layer.media_type)}",
+            "layers are " + ", ".join(sorted(MEDIA_TYPES)),
+        )
+    for label, number in (("size", layer.size), ("sizeUncompressed", layer.size_uncompressed)):
+        if number < 0:
+            yield problem(subject, f"{where}.{label} is negative ({number})")
+
+
+def _check_layers(layers: PVector[LockLayer], subject: str) -> Iterable[Diagnostic]:
+    seen: set[str] = set()
+    for index, layer in enumerate(layers):
+        yield from _check_layer(layer, f"layers[{index}]", subject)
+        if layer.digest in seen:
+            short = format_digest_short(layer.digest)
+            yield problem(subject, f"duplicate layer {short}", f"layers[{index}]")
+        seen.add(layer.digest)
+
+
+def check_entry(entry: WeightEntry, subject: str) -> list[Diagnostic]:
+    """Every problem of one entry, in the order its fields appear in the file."""
+    problems = list(_check_identity(entry, subject))
+    known = frozenset(layer.digest for layer in entry.layers)
+    for index, f in enumerate(entry.files):
+        problems.extend(_check_file(f, f"files[{index}]", subject, known))
+    problems.extend(_check_file_set(entry.files, subject))
+    problems.extend(_check_layers(entry.layers, subject))
+    return problems
+
+
+def check_unique(weights: PVector[WeightEntry], filename: str) -> Iterable[Diagnostic]:
+    """Cog's uniqueness rules: names, then cleaned non-empty targets, entry by entry."""
+    names: dict[str, int] = {}
+    targets: dict[str, int] = {}
+    for index, entry in enumerate(weights):
+        subject = entry_subject(filename, index, entry.name)
+        if entry.name and entry.name in names:
+            yield problem(
+                subject,
+                f"duplicate weight name {quote(entry.name)}",
+                f"weights[{names[entry.name]}] has the same name",
+            )
+        names.setdefault(entry.name, index)
+        target = go_clean(entry.target) if entry.target else ""
+        if target and target in targets:
+            other = targets[target]
+            yield problem(
+                subject,
+                f"duplicate weight target {quote(entry.target)}",
+                f"the same directory as weights[{other}] {quote(weights[other].name)}",
+            )
+        targets.setdefault(target, index)

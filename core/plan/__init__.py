@@ -1,0 +1,1 @@
+"""Snapshots, steps, plans, saved plans, outcomes, events and their words."""

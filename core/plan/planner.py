@@ -1,0 +1,308 @@
+"""Plans: what an operation would do, computed purely from a Snapshot.
+
+``make_plan`` is total: drift, missing files and unknown names are data in the
+Plan (steps, notes, problems), never exceptions. The shell renders a Plan
+(``cogw plan``) or executes it (``cogw apply``); executing a Plan and planning
+again from a fresh Snapshot must give an empty plan (convergence).
+
+Steps are small immutable records named verb–noun (Terraform actions, Flocker
+state changes). Each is idempotent, so a saved plan may be applied to a store
+that changed since it was made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pyrsistent import PVector, pvector
+
+from cogw.core.config.weights import WeightSpec
+from cogw.core.diagnostics import Diagnostic, Problems
+from cogw.core.lock.lockfile import LockFile, LockLayer, WeightEntry
+from cogw.core.plan.drift import DriftKind, DriftResult, check_drift
+from cogw.core.plan.importplan import ImportStatus, ImportWeight, plan_imports
+from cogw.core.plan.snapshot import Snapshot
+
+# Import steps are planned in importplan; their records are part of this API too.
+__all__ = [
+    "Drift",
+    "FetchLayer",
+    "ImportStatus",
+    "ImportWeight",
+    "LinkWeight",
+    "Operation",
+    "Plan",
+    "PruneLockEntry",
+    "Step",
+    "dedupe",
+    "make_plan",
+    "make_prepare_plan",
+    "plan_fetches",
+    "select_locked",
+]
+
+# check_drift's results for the snapshot, computed once per plan.
+Drift = Sequence[DriftResult]
+
+
+class Operation(StrEnum):
+    SYNC = "sync"  # import what changed, prune orphans, pull what is missing
+    IMPORT = "import"
+    PULL = "pull"
+    PREPARE = "prepare"
+    PRUNE = "prune"
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLayer:
+    """Stream one layer from the registry and store the files it holds.
+
+    ``files`` are all files the lockfile assigns to the layer (the only names the
+    tar may contain); ``missing`` are the paths the store lacks, the reason to fetch.
+    """
+
+    weight: str
+    manifest: str
+    layer: LockLayer
+    files: PVector[LockFile]
+    missing: PVector[str]
+
+    @property
+    def missing_bytes(self) -> int:
+        wanted = set(self.missing)
+        return sum(f.size for f in self.files if f.path in wanted)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkWeight:
+    """Hardlink (or reflink/copy) every file of a weight into a mount directory."""
+
+    weight: str
+    target: str
+    files: PVector[LockFile]
+
+
+@dataclass(frozen=True, slots=True)
+class PruneLockEntry:
+    """Remove a weight that cog.yaml no longer declares from weights.lock."""
+
+    weight: str
+    target: str
+
+
+Step = FetchLayer | LinkWeight | PruneLockEntry | ImportWeight
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    operation: Operation
+    names: PVector[str] = field(default_factory=pvector)
+    repository: str = ""
+    steps: PVector[Step] = field(default_factory=pvector)
+    notes: PVector[str] = field(default_factory=pvector)
+    problems: Problems = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.steps
+
+    @property
+    def applyable(self) -> bool:
+        return not self.problems
+
+
+def dedupe(names: Iterable[str]) -> list[str]:
+    """Names in first-seen order without repeats (Cog processes `pull a a` twice)."""
+    return list(dict.fromkeys(names))
+
+
+def _unknown_names_problem(unknown: Sequence[str], snapshot: Snapshot) -> Diagnostic:
+    listed = ", ".join(f'"{n}"' for n in unknown)
+    return Diagnostic(
+        summary=f"unknown weight(s): {listed}",
+        subject=snapshot.config_name,
+        detail="neither cog.yaml nor weights.lock declares them",
+        hint="run 'cogw status' to list the weights",
+    )
+
+
+def _entries(snapshot: Snapshot) -> PVector[WeightEntry]:
+    return snapshot.lock.weights if snapshot.lock is not None else pvector()
+
+
+def _declared(snapshot: Snapshot) -> dict[str, WeightSpec]:
+    return {s.name: s for s in snapshot.config.weights}
+
+
+def select_locked(
+    snapshot: Snapshot, names: Sequence[str], verb: str, drift: Drift
+) -> tuple[list[WeightEntry], list[str], list[Diagnostic]]:
+    """Lock entries an operation on the lockfile (pull, prepare) acts on.
+
+    Without names: every entry cog.yaml still declares, in lockfile order.
+    Orphans and pending weights become notes rather than silent skips, and
+    naming a declared-but-unimported weight says so instead of "unknown"
+    (both were Cog bugs).
+    """
+    locked = {e.name: e for e in _entries(snapshot)}
+    declared = _declared(snapshot)
+    notes: list[str] = []
+    problems: list[Diagnostic] = []
+    if not names:
+        chosen = [e for e in _entries(snapshot) if e.name in declared]
+        notes += [
+            f"{r.name}: removed from cog.yaml; not {verb}ed (run 'cogw apply prune')"
+            for r in drift
+            if r.kind is DriftKind.ORPHANED
+        ]
+        notes += [
+            f"{r.name}: not imported yet (run 'cogw import {r.name}')"
+            for r in drift
+            if r.kind is DriftKind.PENDING
+        ]
+        return chosen, notes, problems
+    unknown = [n for n in names if n not in locked and n not in declared]
+    if unknown:
+        problems.append(_unknown_names_problem(unknown, snapshot))
+    for n in names:
+        if n in declared and n not in locked:
+            problems.append(
+                Diagnostic(
+                    summary=f'weight "{n}" is not imported yet',
+                    subject=snapshot.config_name,
+                    hint=f"run 'cogw import {n}' first",
+                )
+            )
+    return [locked[n] for n in names if n in locked], notes, problems
+
+
+def _missing_by_layer(entry: WeightEntry, present: frozenset[str]) -> list[FetchLayer]:
+    """Layers holding at least one file the store lacks, in lockfile layer order."""
+    steps = []
+    for layer in entry.layers:
+        files = pvector(f for f in entry.files if f.layer == layer.digest)
+        missing = pvector(f.path for f in files if f.digest not in present)
+        if missing:
+            steps.append(FetchLayer(entry.name, entry.digest, layer, files, missing))
+    return steps
+
+
+def plan_fetches(
+    entries: Iterable[WeightEntry], present: frozenset[str]
+) -> tuple[list[Step], list[str]]:
+    steps: list[Step] = []
+    notes: list[str] = []
+    for entry in entries:
+        fetches = _missing_by_layer(entry, present)
+        if not fetches:
+            notes.append(f"{entry.name}: cached ({len(entry.files)}/{len(entry.files)} files)")
+        steps.extend(fetches)
+    return steps, notes
+
+
+def _make_pull_plan(snapshot: Snapshot, names: Sequence[str], drift: Drift) -> Plan:
+    entries, notes, problems = select_locked(snapshot, names, "pull", drift)
+    steps, cached = plan_fetches(entries, snapshot.present)
+    return _plan(snapshot, Operation.PULL, names, steps, notes + cached, problems)
+
+
+def _not_cached_problem(entry: WeightEntry, present: frozenset[str]) -> Diagnostic | None:
+    missing = [f.path for f in entry.files if f.digest not in present]
+    if not missing:
+        return None
+    return Diagnostic(
+        summary=f'weight "{entry.name}" is not fully cached locally '
+        f"(missing {missing[0]}" + (f" and {len(missing) - 1} more)" if len(missing) > 1 else ")"),
+        hint=f"run 'cogw pull {entry.name}' first, or 'cogw prepare --pull'",
+    )
+
+
+def make_prepare_plan(
+    snapshot: Snapshot, names: Sequence[str], drift: Drift, pull: bool = False
+) -> Plan:
+    entries, notes, problems = select_locked(snapshot, names, "prepare", drift)
+    steps: list[Step] = []
+    if pull:
+        fetches, _ = plan_fetches(entries, snapshot.present)
+        steps.extend(fetches)
+    else:
+        problems += [p for e in entries if (p := _not_cached_problem(e, snapshot.present))]
+    steps += [LinkWeight(e.name, e.target, e.files) for e in entries]
+    return _plan(snapshot, Operation.PREPARE, names, steps, notes, problems)
+
+
+def _make_prune_plan(snapshot: Snapshot, names: Sequence[str], drift: Drift) -> Plan:
+    orphans = [r for r in drift if r.kind is DriftKind.ORPHANED]
+    wanted = set(names)
+    steps: list[Step] = [
+        PruneLockEntry(r.name, r.target) for r in orphans if not wanted or r.name in wanted
+    ]
+    problems = []
+    pruned = {r.name for r in orphans}
+    unknown = [n for n in names if n not in pruned]
+    if unknown:
+        problems.append(
+            Diagnostic(
+                summary="not orphaned: " + ", ".join(f'"{n}"' for n in unknown),
+                subject="weights.lock",
+                detail="prune removes only entries that cog.yaml no longer declares",
+            )
+        )
+    return _plan(snapshot, Operation.PRUNE, names, steps, [], problems)
+
+
+def _make_import_plan(snapshot: Snapshot, names: Sequence[str], drift: Drift) -> Plan:
+    steps, notes, problems = plan_imports(snapshot, names, drift)
+    return _plan(snapshot, Operation.IMPORT, names, steps, notes, problems)
+
+
+def _make_sync_plan(snapshot: Snapshot, names: Sequence[str], drift: Drift) -> Plan:
+    imports = _make_import_plan(snapshot, names, drift) if snapshot.config.weights else None
+    import_steps = list(imports.steps) if imports else []
+    importing = {s.weight for s in import_steps}
+    prune = _make_prune_plan(snapshot, [], drift)
+    declared = _declared(snapshot)
+    locked = [
+        e
+        for e in _entries(snapshot)
+        if e.name in declared and e.name not in importing and (not names or e.name in names)
+    ]
+    fetches, cached = plan_fetches(locked, snapshot.present)
+    steps = import_steps + list(prune.steps) + fetches
+    notes = (list(imports.notes) if imports else []) + cached
+    problems = list(imports.problems) if imports else []
+    return _plan(snapshot, Operation.SYNC, names, steps, notes, problems)
+
+
+def _plan(
+    snapshot: Snapshot,
+    op: Operation,
+    names: Sequence[str],
+    steps: Sequence[Step],
+    notes: Sequence[str],
+    problems: Sequence[Diagnostic],
+) -> Plan:
+    return Plan(
+        op, pvector(names), snapshot.config.image, pvector(steps), pvector(notes), tuple(problems)
+    )
+
+
+def make_plan(
+    snapshot: Snapshot, operation: Operation, names: Sequence[str] = (), pull: bool = False
+) -> Plan:
+    """The plan for ``operation`` on the named weights (all when ``names`` is empty)."""
+    names = dedupe(names)
+    drift = check_drift(snapshot.lock, snapshot.config.weights)
+    if operation is Operation.PULL:
+        plan = _make_pull_plan(snapshot, names, drift)
+    elif operation is Operation.PREPARE:
+        plan = make_prepare_plan(snapshot, names, drift, pull)
+    elif operation is Operation.PRUNE:
+        plan = _make_prune_plan(snapshot, names, drift)
+    elif operation is Operation.IMPORT:
+        plan = _make_import_plan(snapshot, names, drift)
+    else:
+        plan = _make_sync_plan(snapshot, names, drift)
+    return plan

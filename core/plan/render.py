@@ -1,0 +1,265 @@
+"""Plans, outcomes, statuses and diagnostics as text lines and JSON-ready values.
+
+`cogw plan` says what it *would* do and `cogw apply` what it *did* (Black's
+"would reformat" / "reformatted"); both share the step lines so a reviewed plan
+reads the same as its result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from cogw.core.digest import format_digest_short
+from cogw.core.plan.codec import plan_to_json, step_to_json
+from cogw.core.plan.outcome import (
+    Aborted,
+    AlreadyAbsent,
+    Mounted,
+    Outcome,
+    Pushed,
+    ResultData,
+    StepResult,
+    Stored,
+)
+from cogw.core.plan.planner import FetchLayer, ImportWeight, LinkWeight, Plan, PruneLockEntry, Step
+from cogw.core.plan.status import StatusRow
+from cogw.core.plan.stepkind import STEP_KINDS, StepKind, kind_of
+
+
+def format_size(n: int) -> str:
+    """Cog's formatSize: binary units, one decimal, no space (1536 → "1.5KB")."""
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f}{unit}"
+    return f"{n}B"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _fetch_line(step: FetchLayer) -> str:
+    return (
+        f"{step.weight} layer {format_digest_short(step.layer.digest)} "
+        f"({plural(len(step.missing), 'file')}, {format_size(step.missing_bytes)})"
+    )
+
+
+def _link_line(step: LinkWeight) -> str:
+    return f"{step.weight} → {step.target} ({plural(len(step.files), 'file')})"
+
+
+def _prune_line(step: PruneLockEntry) -> str:
+    return f"{step.weight} from weights.lock (removed from cog.yaml)"
+
+
+def _import_line(step: ImportWeight) -> str:
+    return f"{step.weight} {step.spec.uri} → {step.spec.target} ({step.status.value})"
+
+
+# What follows the verb on a step's line, per step type.
+_STEP_WORDS: dict[type, Callable[[Any], str]] = {
+    FetchLayer: _fetch_line,
+    LinkWeight: _link_line,
+    PruneLockEntry: _prune_line,
+    ImportWeight: _import_line,
+}
+
+
+def step_line(step: Step, done: bool = False) -> str:
+    kind = kind_of(step)
+    return f"{kind.done if done else kind.action} {_STEP_WORDS[type(step)](step)}"
+
+
+def _import_details(step: ImportWeight) -> list[str]:
+    lines = [f"    changed: {c}" for c in step.changes]
+    lines.append(
+        f"    files: {len(step.files)} (+{step.added} -{step.removed} ~{step.changed})"
+        f"  size: {format_size(step.total_bytes)}"
+        f"  to ingest: {format_size(step.bytes_to_ingest)}"
+    )
+    lines.append("    layers: " + layer_counts(step))
+    return lines
+
+
+def layer_counts(step: ImportWeight) -> str:
+    """How many planned layers are reused from weights.lock and how many packed, with
+    their file bytes: "3 reused (90.9MB), 1 packed and pushed (12.0KB)"."""
+    return (
+        f"{len(step.reused_layers)} reused ({format_size(step.reused_bytes)}), "
+        f"{len(step.packed_layers)} packed and pushed ({format_size(step.packed_bytes)})"
+    )
+
+
+def _summary_kinds() -> list[StepKind]:
+    # Summaries list kinds alphabetically, as they always have: fetch comes first.
+    return sorted(STEP_KINDS.values(), key=lambda k: k.action)
+
+
+def summary_counts(steps: Sequence[Step]) -> dict[str, int]:
+    counts = {k.action: 0 for k in _summary_kinds()}
+    for s in steps:
+        counts[kind_of(s).action] += 1
+    return counts
+
+
+def _counted(n: int, noun: str) -> str:
+    if n == 1:
+        return f"1 {noun}"
+    return f"{n} {noun[:-1] + 'ies' if noun.endswith('y') else noun + 's'}"
+
+
+def plan_summary(plan: Plan, done: bool = False) -> str:
+    """One line: "Plan: 2 layers to fetch (1.5MB), 1 entry to prune." or "Applied: ..."."""
+    counts = summary_counts(plan.steps)
+    parts = []
+    for kind in _summary_kinds():
+        n = counts[kind.action]
+        if not n:
+            continue
+        part = f"{_counted(n, kind.counts)} {kind.done if done else 'to ' + kind.action}"
+        if kind is STEP_KINDS[FetchLayer]:
+            fetch_bytes = sum(s.missing_bytes for s in plan.steps if isinstance(s, FetchLayer))
+            part += f" ({format_size(fetch_bytes)})"
+        parts.append(part)
+    if not parts:
+        return "Nothing to do."
+    return ("Applied: " if done else "Plan: ") + ", ".join(parts) + "."
+
+
+def plan_lines(plan: Plan) -> list[str]:
+    """`cogw plan` text: steps with markers, notes, then a one-line summary."""
+    lines: list[str] = []
+    if plan.steps:
+        lines.append(f"cogw would perform these actions ({plan.operation.value}):")
+        for step in plan.steps:
+            lines.append(f"  {kind_of(step).marker} {step_line(step)}")
+            if isinstance(step, ImportWeight):
+                lines.extend(_import_details(step))
+    lines.extend(f"  · {note}" for note in plan.notes)
+    lines.append(plan_summary(plan))
+    return lines
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    value = plan_to_json(plan)
+    value["summary"] = summary_counts(plan.steps)
+    value["empty"] = plan.is_empty
+    return value
+
+
+def result_detail(data: ResultData) -> str:
+    """What a step's result says after its line ("stored 3 files (1.2MB)")."""
+    match data:
+        case Pushed(ref, layers, nbytes):
+            return f"{ref} ({layers} layer(s), {format_size(nbytes)})"
+        case Stored(files, nbytes, source):
+            stored = f"stored {plural(files, 'file')} ({format_size(nbytes)})"
+            return f"{stored} from {source}" if source else stored
+        case Mounted(path, _, files):
+            return f"{plural(files, 'file')} in {path}"
+        case AlreadyAbsent():
+            return "already absent"
+        case Aborted(mount_removed):
+            return "prepare aborted; mount removed" if mount_removed else "prepare aborted"
+    return ""
+
+
+def _result_line(result: StepResult) -> str:
+    detail = result_detail(result.data)
+    if result.status.value == "failed":
+        # The reason itself follows once, in the error lines after the summary.
+        reason = "" if result.diagnostic else f": {detail}"
+        return f"  ✗ {step_line(result.step)}: failed{reason}"
+    if result.status.value == "skipped":
+        return f"  · {step_line(result.step)}: skipped ({detail})"
+    detail = f": {detail}" if detail else ""
+    return f"  {kind_of(result.step).marker} {step_line(result.step, done=True)}{detail}"
+
+
+def outcome_lines(outcome: Outcome) -> list[str]:
+    lines = [_result_line(r) for r in outcome.results]
+    failed = outcome.failed
+    if failed:
+        names = ", ".join(dict.fromkeys(r.step.weight for r in failed))
+        ok = len(outcome.results) - len(failed)
+        lines.append(f"Failed: {plural(len(failed), 'step')} ({names}); {ok} succeeded.")
+    else:
+        lines.append(plan_summary(outcome.plan, done=True))
+    if outcome.remaining is not None and not outcome.remaining.is_empty and not failed:
+        lines.append("error: apply did not converge; still to do:")
+        lines.extend(f"  {step_line(s)}" for s in outcome.remaining.steps)
+    return lines
+
+
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "operation": outcome.plan.operation.value,
+        "results": [
+            {
+                **step_to_json(r.step),
+                "status": r.status.value,
+                "detail": result_detail(r.data),
+                "error": r.diagnostic.to_json() if r.diagnostic else None,
+            }
+            for r in outcome.results
+        ],
+        "remaining": plan_to_json(outcome.remaining) if outcome.remaining else None,
+        "exitCode": outcome.exit_code,
+    }
+
+
+def _status_cells(row: StatusRow) -> list[str]:
+    e = row.entry
+    size = format_size(e.size) if e and e.size else "-"
+    files = str(len(e.files)) if e and e.files else "-"
+    digest = format_digest_short(e.digest) if e and e.digest else "-"
+    return [row.name, row.target, row.status.value, size, files, digest, row.next_command]
+
+
+def tabulate(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Go tabwriter layout (padding 2, left-aligned, last cell unpadded)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return ["".join(c.ljust(w + 2) for c, w in zip(r, widths, strict=False)) + r[-1] for r in rows]
+
+
+def status_lines(rows: Sequence[StatusRow]) -> list[str]:
+    if not rows:
+        return ["No weights configured."]
+    table = [["NAME", "TARGET", "STATUS", "SIZE", "FILES", "DIGEST", "NEXT"]]
+    table += [_status_cells(r) for r in rows]
+    lines = [line.rstrip() for line in tabulate(table)]
+    details = [f"  {r.name}: {r.details}" for r in rows if r.details]
+    missing = [
+        f"  {r.name}: {r.missing_files} file(s) missing from the local store "
+        f"({format_size(r.missing_bytes)})"
+        for r in rows
+        if r.missing_files
+    ]
+    return lines + details + missing
+
+
+def status_json(rows: Sequence[StatusRow]) -> dict[str, Any]:
+    out = []
+    for r in rows:
+        item: dict[str, Any] = {"name": r.name, "target": r.target, "status": r.status.value}
+        e = r.entry
+        if e is not None:
+            item.update(
+                size=e.size,
+                sizeCompressed=e.size_compressed,
+                layerCount=len(e.layers),
+                fileCount=len(e.files),
+                digest=e.digest,
+                setDigest=e.set_digest,
+                source={"uri": e.source.uri, "fingerprint": e.source.fingerprint},
+            )
+        if r.missing_files:
+            item.update(missingFiles=r.missing_files, missingBytes=r.missing_bytes)
+        if r.details:
+            item["details"] = r.details
+        if r.next_command:
+            item["next"] = r.next_command
+        out.append(item)
+    return {"weights": out, "ready": all(r.status.value == "ready" for r in rows)}

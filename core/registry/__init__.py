@@ -1,0 +1,1 @@
+"""Registry references, the OCI distribution protocol's rules, mirrors, pulls by reference."""
