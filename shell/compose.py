@@ -85,6 +85,8 @@ def snapshot_for(
 
 
 def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Any, str]]:
+    if opts.layout_registry is not None:  # `pull --from oci:DIR` reads the layout instead
+        return lambda: (opts.layout_registry, opts.layout_registry.registry)
     cached: list[tuple[Any, str]] = []
 
     def make() -> tuple[Any, str]:
