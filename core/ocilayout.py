@@ -18,10 +18,18 @@ import orjson
 from returns.result import Failure, Result, Success
 
 from cogw.core.diagnostics import Diagnostic, Problems, collect
-from cogw.core.digest import hex_of, is_digest
+from cogw.core.digest import hex_of, is_digest, sha256_of
 from cogw.core.gojson import go_marshal
-from cogw.core.lockfile import Lockfile, WeightEntry
-from cogw.core.oci import ARTIFACT_TYPE, MEDIA_TYPE_MANIFEST, Descriptor
+from cogw.core.lockfile import MEDIA_TYPE_TAR, LockFile, Lockfile, WeightEntry
+from cogw.core.oci import (
+    ARTIFACT_TYPE,
+    MEDIA_TYPE_MANIFEST,
+    Descriptor,
+    config_blob,
+    manifest_bytes,
+    manifest_problems,
+)
+from cogw.core.tarformat import standalone_framing
 
 LAYOUT_FILE = "oci-layout"
 INDEX_FILE = "index.json"
@@ -205,3 +213,24 @@ def export_entries(
     if not lock.weights:
         return Failure((Diagnostic(f"{lock_name} lists no weights", hint=hint),))
     return Success(tuple(lock.weights))
+
+
+def rebuilt_artifact(entry: WeightEntry) -> tuple[bytes, bytes] | None:
+    """The config blob and manifest rebuilt from the lock entry (byte-exact projections),
+    when the manifest hashes to the entry's digest; else None (fetch them instead)."""
+    if manifest_problems(entry):
+        return None
+    config = config_blob(entry)
+    manifest = manifest_bytes(entry, config)
+    return (config, manifest) if sha256_of(manifest) == entry.digest else None
+
+
+def standalone_file(entry: WeightEntry, layer_digest: str) -> LockFile | None:
+    """The one file of an uncompressed one-file layer, whose bytes are a fixed tar frame
+    around the file's (so the store can rebuild the layer); None for any other layer."""
+    layer = next((x for x in entry.layers if x.digest == layer_digest), None)
+    files = [f for f in entry.files if f.layer == layer_digest]
+    if layer is None or layer.media_type != MEDIA_TYPE_TAR or len(files) != 1:
+        return None
+    before, after = standalone_framing(files[0].path, files[0].size)
+    return files[0] if len(before) + files[0].size + len(after) == layer.size else None

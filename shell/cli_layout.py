@@ -73,7 +73,8 @@ def export_command(dest: str, quiet: bool, **kwargs: Any) -> None:
     """Write the project's weights as an OCI image layout, for an air-gapped site.
 
     DEST is a directory (created; blobs already in it are kept) or FILE.tar. Manifests,
-    config blobs and layers come from the registry, each checked against its digest;
+    config blobs and layers come from the registry, or are rebuilt from weights.lock and
+    the local store where they can be, each checked against its digest;
     index.json tags every weight with its registry tag (org.opencontainers.image.ref.name),
     so 'skopeo inspect oci:DIR:TAG' reads it. Load it with 'cogw pull --from oci:DEST' or
     'cogw push --from oci:DEST'.
@@ -91,9 +92,11 @@ def export_command(dest: str, quiet: bool, **kwargs: Any) -> None:
     notify = (lambda _line: None) if quiet else echo_err
     try:
         with user_errors():
-            client, repo = _registry(opts, snapshot.config.image)
+            from cogw.shell.compose import registry_factory
+
             writer = layout_writer(Path(dest))
-            done = export_weights(entries, client, repo, writer, notify)
+            registry = registry_factory(opts, snapshot.config.image)
+            done = export_weights(entries, registry, opts.store, writer, notify)
     except ProblemsError as exc:
         fail(exc.problems)
     except (RegistryError, LayoutWriteError, ValueError, OSError) as exc:

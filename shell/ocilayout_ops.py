@@ -1,9 +1,12 @@
 """`cogw export` and `cogw push --from oci:DIR`: moving weights between a registry and an
 OCI image layout.
 
-Export fetches, per weight of weights.lock, its manifest by digest (checked against the
-lockfile's layers), then its config blob and layers, each streamed through the writer's
-digest check (shell/ocilayout_write.py), and indexes the manifest under the weight's tag.
+Export writes, per weight of weights.lock, its manifest and config blob (rebuilt from the
+lock entry when that gives the recorded manifest digest, else fetched by digest), then its
+layers: an uncompressed one-file layer is rebuilt from the store's copy of the file, any
+other from the registry. Every blob streams through the writer's digest check
+(shell/ocilayout_write.py); the manifest is indexed under the weight's tag. A project
+whose store holds everything needs no registry at all.
 Push reads a layout (shell/ocilayout_read.py, which checks every byte it serves) and
 uploads each manifest's blobs with the registry client's ``push_blob`` (a HEAD first: a
 blob already there is not sent), then the manifest under its ref.name tag.
@@ -11,6 +14,7 @@ blob already there is not sent), then the manifest under its ref.name tag.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +24,15 @@ from returns.result import Failure, Result
 from cogw.core.diagnostics import Problems
 from cogw.core.lockfile import WeightEntry
 from cogw.core.oci import MEDIA_TYPE_MANIFEST, Descriptor, manifest_layer_problem, weight_tag
-from cogw.core.ocilayout import LayoutManifest, index_bytes, manifest_blobs
-from cogw.shell.ocilayout_write import LayoutWriter
+from cogw.core.ocilayout import (
+    LayoutManifest,
+    index_bytes,
+    manifest_blobs,
+    rebuilt_artifact,
+    standalone_file,
+)
+from cogw.core.tarformat import standalone_framing
+from cogw.shell.ocilayout_write import LayoutWriteError, LayoutWriter
 from cogw.shell.runtime import ProblemsError
 
 Notify = Callable[[str], None]
@@ -39,18 +50,25 @@ class Exported:
     tag: str
     digest: str
     manifest_size: int
-    blobs_written: int
-    bytes_written: int
+    from_registry: int  # blobs fetched from the registry
+    from_store: int  # blobs rebuilt from the local store
+
+
+Registry = Callable[[], tuple[Any, str]]
 
 
 def export_weights(
-    entries: Sequence[WeightEntry], client: Any, repo: str, writer: LayoutWriter, notify: Notify
+    entries: Sequence[WeightEntry],
+    registry: Registry,
+    store: Any,
+    writer: LayoutWriter,
+    notify: Notify,
 ) -> list[Exported]:
     """Write every weight into the layout; the index last. On any failure the writer is
-    aborted (a tar is discarded; a directory keeps only verified blobs, and no index)."""
-    done: list[Exported] = []
+    aborted (a tar is discarded; a directory keeps only verified blobs, and no index).
+    ``registry`` is called only when something must come from it."""
     try:
-        done = [_export_one(entry, client, repo, writer, notify) for entry in entries]
+        done = [_export_one(entry, registry, store, writer, notify) for entry in entries]
         writer.finish(index_bytes([LayoutManifest(e.tag, e.digest, e.manifest_size) for e in done]))
     except BaseException:
         writer.abort()
@@ -58,27 +76,58 @@ def export_weights(
     return done
 
 
+def _manifest_and_config(entry: WeightEntry, registry: Registry) -> tuple[bytes, bytes | None]:
+    rebuilt = rebuilt_artifact(entry)
+    if rebuilt is not None:
+        return rebuilt[1], rebuilt[0]
+    client, repo = registry()
+    raw = client.get_manifest(repo, entry.digest).raw  # checked against the digest
+    return raw, None
+
+
 def _export_one(
-    entry: WeightEntry, client: Any, repo: str, writer: LayoutWriter, notify: Notify
+    entry: WeightEntry, registry: Registry, store: Any, writer: LayoutWriter, notify: Notify
 ) -> Exported:
-    manifest = client.get_manifest(repo, entry.digest)  # checked against the digest
-    problem = manifest_layer_problem(manifest.raw, entry.digest, entry.layers)
+    raw, config = _manifest_and_config(entry, registry)
+    problem = manifest_layer_problem(raw, entry.digest, entry.layers)
     if problem is not None:
         raise ValueError(problem)
-    blobs: tuple[Descriptor, ...] = _ok(manifest_blobs(manifest.raw, f"{repo}@{entry.digest}"))
-    written, nbytes = 0, 0
-    for desc in blobs:
+    blobs: tuple[Descriptor, ...] = _ok(manifest_blobs(raw, f"{entry.name}@{entry.digest}"))
+    fetched = rebuilt = 0
+    for i, desc in enumerate(blobs):
         if writer.has(desc.digest, desc.size):
             continue
-        notify(f"{entry.name}: blob {desc.digest} ({desc.size} bytes)")
-        writer.add_blob(
-            desc.digest, desc.size, client.iter_blob(repo, desc.digest, expected_size=desc.size)
-        )
-        written, nbytes = written + 1, nbytes + desc.size
-    if not writer.has(entry.digest, len(manifest.raw)):
-        writer.add_blob(entry.digest, len(manifest.raw), [manifest.raw])
+        if i == 0 and config is not None:
+            writer.add_blob(desc.digest, desc.size, [config])
+        elif _from_store(entry, desc, store, writer):
+            rebuilt += 1
+        else:
+            notify(f"{entry.name}: fetching {desc.digest} ({desc.size} bytes)")
+            client, repo = registry()
+            chunks = client.iter_blob(repo, desc.digest, expected_size=desc.size)
+            writer.add_blob(desc.digest, desc.size, chunks)
+            fetched += 1
+    if not writer.has(entry.digest, len(raw)):
+        writer.add_blob(entry.digest, len(raw), [raw])
     tag = weight_tag(entry.name, entry.set_digest)
-    return Exported(entry.name, tag, entry.digest, len(manifest.raw), written, nbytes)
+    return Exported(entry.name, tag, entry.digest, len(raw), fetched, rebuilt)
+
+
+def _from_store(entry: WeightEntry, desc: Descriptor, store: Any, writer: LayoutWriter) -> bool:
+    """Rebuild an uncompressed one-file layer from the store's copy of its file; False
+    (nothing written) when the layer is another kind, the store lacks the file, or the
+    rebuilt bytes do not hash to the layer's digest."""
+    f = standalone_file(entry, desc.digest)
+    if f is None or not store.exists(f.digest):
+        return False
+    before, after = standalone_framing(f.path, f.size)
+    try:
+        with store.path(f.digest).open("rb") as reader:
+            body = iter(lambda: reader.read(1 << 20), b"")
+            writer.add_blob(desc.digest, desc.size, itertools.chain([before], body, [after]))
+    except LayoutWriteError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)

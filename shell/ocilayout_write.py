@@ -4,7 +4,8 @@ Both writers take each blob as a stream of chunks with its expected digest and s
 it while writing, and keep it only when both match: a directory blob goes to a temp file
 renamed into ``blobs/sha256/<hex>`` after the check (a blob already there with the right
 size is kept, so an interrupted export resumes); a tar is written to ``FILE.tar.partial``
-and renamed only when the whole layout is in it. ``index.json`` is written last, so a
+and renamed only when the whole layout is in it (a member that fails its check is cut off
+again, so the blob can be written from another source). ``index.json`` is written last, so a
 layout is never complete with a blob missing.
 """
 
@@ -118,7 +119,8 @@ class TarLayoutWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._partial = path.with_name(path.name + ".partial")
-        self._tar = tarfile.open(self._partial, "w", format=tarfile.PAX_FORMAT)  # noqa: SIM115
+        self._file = open(self._partial, "wb")  # noqa: SIM115  # closed by finish/abort
+        self._tar = tarfile.open(fileobj=self._file, mode="w", format=tarfile.PAX_FORMAT)  # noqa: SIM115
         self._added: set[str] = set()
         for directory in ("blobs", BLOBS_DIR):
             info = tarfile.TarInfo(directory)
@@ -139,20 +141,35 @@ class TarLayoutWriter:
         reader = _ChunkReader(checked.through(chunks))
         info = tarfile.TarInfo(blob_path(digest))
         info.size, info.mode = size, 0o644
-        # tarfile copies exactly info.size bytes (and raises if fewer arrive); a wrong
-        # digest is caught after, and then the whole .partial file is thrown away.
-        self._tar.addfile(info, reader)  # only read() is used
-        reader.drain()
-        checked.check()
+        start = self._tar.offset
+        try:
+            # tarfile copies exactly info.size bytes (and raises if fewer arrive); a wrong
+            # digest is caught after, and the member is cut off the archive again.
+            self._tar.addfile(info, reader)  # only read() is used
+            reader.drain()
+            checked.check()
+        except Exception:
+            self._rewind(start)
+            raise
         self._added.add(digest)
+
+    def _rewind(self, offset: int) -> None:
+        """Drop everything written after ``offset`` (a member that failed its check), so
+        the caller may write that blob again from another source."""
+        self._file.seek(offset)
+        self._file.truncate()
+        self._tar.offset = offset
 
     def finish(self, index: bytes) -> None:
         self._add(INDEX_FILE, index)
         self._tar.close()
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
         os.replace(self._partial, self.path)
 
     def abort(self) -> None:
-        self._tar.close()
+        self._file.close()
         with contextlib.suppress(FileNotFoundError):
             self._partial.unlink()
 

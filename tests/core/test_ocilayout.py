@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import orjson
 import pytest
 from pyrsistent import pvector
 from returns.result import Failure, Success
 
 from cogw.core.digest import sha256_of
-from cogw.core.lockfile import Lockfile
+from cogw.core.lockfile import MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP, Lockfile, WeightEntry
 from cogw.core.oci import ARTIFACT_TYPE, MEDIA_TYPE_CONFIG, config_blob, manifest_bytes
 from cogw.core.ocilayout import (
     ANNOTATION_REF_NAME,
@@ -22,9 +24,12 @@ from cogw.core.ocilayout import (
     manifest_blobs,
     parse_index,
     parse_layout_source,
+    rebuilt_artifact,
+    standalone_file,
     unique_blobs,
 )
-from tests.core.builders import entry, spec
+from cogw.core.tarformat import standalone_framing
+from tests.core.builders import d, entry, spec
 
 ENTRY = entry(
     spec("minilm"),
@@ -115,3 +120,33 @@ def test_export_needs_imported_weights() -> None:
     assert isinstance(export_entries(Lockfile(), "weights.lock"), Failure)
     lock = Lockfile(weights=pvector([ENTRY]))
     assert export_entries(lock, "weights.lock") == Success((ENTRY,))
+
+
+def test_manifest_and_config_are_rebuilt_only_when_they_hash_to_the_lock_digest() -> None:
+    assert rebuilt_artifact(ENTRY) is None  # the builder's digest is not the real one
+    real = replace(ENTRY, digest=sha256_of(MANIFEST))
+    assert rebuilt_artifact(real) == (CONFIG, MANIFEST)
+
+
+def _with_layer_size(e: WeightEntry, label: str, size: int, media_type: str) -> WeightEntry:
+    layers = [
+        replace(x, size=size, media_type=media_type) if x.digest == d(label) else x
+        for x in e.layers
+    ]
+    return replace(e, layers=pvector(layers))
+
+
+def test_only_an_uncompressed_one_file_layer_is_rebuilt_from_the_store() -> None:
+    before, after = standalone_framing("model.bin", 9000)
+    framed = len(before) + 9000 + len(after)
+    good = _with_layer_size(ENTRY, "big", framed, MEDIA_TYPE_TAR)
+    found = standalone_file(good, d("big"))
+    assert found is not None and found.path == "model.bin"
+    assert standalone_file(good, d("bundle")) is None  # two files
+    assert standalone_file(good, d("absent")) is None
+    assert (
+        standalone_file(_with_layer_size(ENTRY, "big", framed + 512, MEDIA_TYPE_TAR), d("big"))
+        is None
+    )
+    gzipped = _with_layer_size(ENTRY, "big", framed, MEDIA_TYPE_TAR_GZIP)
+    assert standalone_file(gzipped, d("big")) is None

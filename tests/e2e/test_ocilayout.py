@@ -188,3 +188,31 @@ def test_push_a_layout_to_an_empty_registry_then_pull_normally(
     result = site_project.run("pull")
     assert result.exit_code == 0, result.output
     assert stored_digests(site_project.cache) == lock_file_digests(project)
+
+
+def test_export_with_the_registry_down_rebuilds_from_weights_lock_and_the_store(
+    tmp_path: Path, registry_fleet: RegistryFleet
+) -> None:
+    # A large .safetensors file is its own uncompressed layer: a fixed tar frame around the
+    # file's bytes, so the store's copy rebuilds it; manifest and config come from the lock.
+    origin = registry_fleet.plain()
+    project = Project(tmp_path / "project", tmp_path / "cache-import", origin, "air/rebuilt")
+    block = hashlib.sha256(b"weights").digest() * (1 << 15)
+    big = {"model.safetensors": b"".join(bytes([i]) + block[1:] for i in range(64))}
+    write_tree(project.dir / "w", big)
+    project.write_config(
+        "weights:\n  - name: big\n    target: /src/big\n    source:\n      uri: w\n"
+    )
+    assert project.run("import").exit_code == 0
+    registry_fleet.stop(origin)
+    layout = tmp_path / "layout.tar"
+    result = project.run("export", str(layout), "--project", str(project.dir))
+    assert result.exit_code == 0, result.output
+    assert "fetching" not in result.output
+    (tag,) = tags_of(project)
+    raw = skopeo("inspect", "--raw", f"oci-archive:{layout}:{tag}")
+    assert raw.returncode == 0, raw.stderr
+    node = offline(project, tmp_path / "empty-cache")
+    pulled = node.run("pull", "--from", f"oci:{layout}")
+    assert pulled.exit_code == 0, pulled.output
+    assert stored_digests(node.cache) == lock_file_digests(project)
