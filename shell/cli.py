@@ -158,7 +158,7 @@ def direct_command(op: Operation, doc: str) -> None:
         from_layout = kwargs.pop("from_layout", None)
         opts = options_from(kwargs)
         if from_layout:
-            use_layout(opts, from_layout)  # the layout stands in for the registry
+            use_layout(opts, from_layout, names)  # the layout stands in for the registry
         output = Output(as_json, quiet, verbose)
         if op is Operation.PULL and names and looks_like_reference(names[0]):
             pull_reference_command(opts, names, to, link_mode, output)

@@ -9,6 +9,7 @@ Registered into the main group by :func:`register`; `cogw pull --from` is the no
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,12 @@ def open_layout(text: str) -> Any:
         fail((Diagnostic(f"cannot read the layout: {exc}", subject=text),))
 
 
-def use_layout(opts: Any, text: str) -> None:
+def use_layout(opts: Any, text: str, names: Sequence[str]) -> None:
     """Make ``opts``'s pulls read from the layout ``text`` instead of the registry."""
+    from cogw.core.refpull import looks_like_reference
+
+    if any(looks_like_reference(n) for n in names):
+        raise click.UsageError("--from pulls the project's weights; name weights, not a reference")
     opts.layout_registry = open_layout(text)
 
 

@@ -176,6 +176,10 @@ class LayoutRegistry:
         if actual != digest:
             raise RegistryDigestMismatch(f"blob {digest} in {self.source.name} has digest {actual}")
 
+    def source_of(self, repo: str, digest: str) -> str:
+        """Where a layer came from, for `-v` and `--json` (as a mirror says ``mirror HOST``)."""
+        return f"layout {self.source.name}"
+
     def close(self) -> None:
         pass
 

@@ -8,6 +8,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -132,8 +133,9 @@ def test_offline_pull_from_a_layout_with_no_registry_running(
     node = offline(project, tmp_path / "empty-cache")
     without = node.run("pull")
     assert without.exit_code == 1  # the registry is really gone
-    result = node.run("pull", "--from", f"oci:{dest}")
+    result = node.run("pull", "--from", f"oci:{dest}", "-v")
     assert result.exit_code == 0, result.output
+    assert f"from layout oci:{dest}" in result.output  # says where each layer came from
     assert stored_digests(node.cache) == lock_file_digests(project)
     status = node.run("status")
     assert status.exit_code == 0, status.output
@@ -185,9 +187,49 @@ def test_push_a_layout_to_an_empty_registry_then_pull_normally(
     again = site_project.run("push", "--from", f"oci:{layout}", "--project", str(project.dir))
     assert again.exit_code == 0, again.output
     assert "uploaded" not in again.output  # HEAD first: nothing is sent twice
+    for tag, digest in tags_of(project).items():  # each manifest under its ref.name tag
+        head = urllib.request.Request(
+            f"{site.url}/v2/{project.repo}/manifests/{tag}",
+            method="HEAD",
+            headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+        )
+        with urllib.request.urlopen(head) as response:
+            assert response.headers["Docker-Content-Digest"] == digest
     result = site_project.run("pull")
     assert result.exit_code == 0, result.output
     assert stored_digests(site_project.cache) == lock_file_digests(project)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("pull", "--from", "oci:{tmp}/absent"),
+        ("pull", "--from", "oci:{tmp}/absent.tar"),
+        ("pull", "--from", "{tmp}/no-prefix"),
+        ("pull", "--from", "oci:{tmp}/junk"),
+        ("push", "--from", "oci:{tmp}/junk"),
+    ],
+)
+def test_a_bad_layout_is_one_clear_error(
+    tmp_path: Path, project: Project, args: tuple[str, ...]
+) -> None:
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "oci-layout").write_bytes(b'{"imageLayoutVersion":"1.0.0"}')
+    (junk / "index.json").write_bytes(b'{"manifests": [{"digest": "sha256:nope"}]}')
+    project.write_config(WEIGHTS_YAML)
+    argv = [a.format(tmp=tmp_path) for a in args]
+    result = project.run(*argv, *(["--project", str(project.dir)] if args[0] == "push" else []))
+    assert result.exit_code == 1, result.output
+    assert "error:" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_from_a_layout_does_not_take_a_reference(tmp_path: Path, project: Project) -> None:
+    project.write_config(WEIGHTS_YAML)
+    result = project.run("pull", "--from", f"oci:{tmp_path}", "reg.example/a/b@sha256:" + "a" * 64)
+    assert result.exit_code == 2
+    assert "reference" in result.output
 
 
 def test_export_with_the_registry_down_rebuilds_from_weights_lock_and_the_store(
