@@ -101,7 +101,7 @@ def export_command(dest: str, quiet: bool, **kwargs: Any) -> None:
 
             writer = layout_writer(Path(dest))
             registry = registry_factory(opts, snapshot.config.image)
-            done = export_weights(entries, registry, opts.store, writer, notify)
+            done = export_weights(entries, registry, opts.store, writer, notify, opts.jobs)
     except ProblemsError as exc:
         fail(exc.problems)
     except (RegistryError, LayoutWriteError, ValueError, OSError) as exc:

@@ -15,8 +15,10 @@ blob already there is not sent), then the manifest under its ref.name tag.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from returns.result import Failure, Result
@@ -32,7 +34,7 @@ from cogw.core.ocilayout import (
     standalone_file,
 )
 from cogw.core.tarformat import standalone_framing
-from cogw.shell.ocilayout_write import LayoutWriteError, LayoutWriter
+from cogw.shell.ocilayout_write import DirLayoutWriter, LayoutWriteError, LayoutWriter
 from cogw.shell.runtime import ProblemsError
 
 Notify = Callable[[str], None]
@@ -63,14 +65,20 @@ def export_weights(
     store: Any,
     writer: LayoutWriter,
     notify: Notify,
+    jobs: int = 1,
 ) -> list[Exported]:
     """Write every weight into the layout; the index last. On any failure the writer is
     aborted (a tar is discarded; a directory keeps only verified blobs, and no index).
-    ``registry`` is called only when something must come from it."""
+    ``registry`` is called only when something must come from it. A directory takes
+    ``jobs`` blobs at once; a tar is written one member after the other."""
+    work = _Export(
+        registry, store, writer, notify, jobs if isinstance(writer, DirLayoutWriter) else 1
+    )
     try:
-        done = [_export_one(entry, registry, store, writer, notify) for entry in entries]
+        done = [work.one(entry) for entry in entries]
         writer.finish(index_bytes([LayoutManifest(e.tag, e.digest, e.manifest_size) for e in done]))
     except BaseException:
+        work.cancel.set()
         writer.abort()
         raise
     return done
@@ -85,32 +93,49 @@ def _manifest_and_config(entry: WeightEntry, registry: Registry) -> tuple[bytes,
     return raw, None
 
 
-def _export_one(
-    entry: WeightEntry, registry: Registry, store: Any, writer: LayoutWriter, notify: Notify
-) -> Exported:
-    raw, config = _manifest_and_config(entry, registry)
-    problem = manifest_layer_problem(raw, entry.digest, entry.layers)
-    if problem is not None:
-        raise ValueError(problem)
-    blobs: tuple[Descriptor, ...] = _ok(manifest_blobs(raw, f"{entry.name}@{entry.digest}"))
-    fetched = rebuilt = 0
-    for i, desc in enumerate(blobs):
-        if writer.has(desc.digest, desc.size):
-            continue
-        if i == 0 and config is not None:
-            writer.add_blob(desc.digest, desc.size, [config])
-        elif _from_store(entry, desc, store, writer):
-            rebuilt += 1
-        else:
-            notify(f"{entry.name}: fetching {desc.digest} ({desc.size} bytes)")
-            client, repo = registry()
-            chunks = client.iter_blob(repo, desc.digest, expected_size=desc.size)
-            writer.add_blob(desc.digest, desc.size, chunks)
-            fetched += 1
-    if not writer.has(entry.digest, len(raw)):
-        writer.add_blob(entry.digest, len(raw), [raw])
-    tag = weight_tag(entry.name, entry.set_digest)
-    return Exported(entry.name, tag, entry.digest, len(raw), fetched, rebuilt)
+@dataclass
+class _Export:
+    registry: Registry
+    store: Any
+    writer: LayoutWriter
+    notify: Notify
+    jobs: int
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def one(self, entry: WeightEntry) -> Exported:
+        raw, config = _manifest_and_config(entry, self.registry)
+        problem = manifest_layer_problem(raw, entry.digest, entry.layers)
+        if problem is not None:
+            raise ValueError(problem)
+        blobs: tuple[Descriptor, ...] = _ok(manifest_blobs(raw, f"{entry.name}@{entry.digest}"))
+        todo = [d for d in blobs if not self.writer.has(d.digest, d.size)]
+        config_digest = blobs[0].digest if config is not None else None
+        with ThreadPoolExecutor(max_workers=max(1, min(self.jobs, len(todo) or 1))) as pool:
+            try:
+                sources = list(pool.map(lambda d: self.blob(entry, d, config_digest, config), todo))
+            except BaseException:
+                self.cancel.set()  # the other transfers stop at their next read
+                raise
+        if not self.writer.has(entry.digest, len(raw)):
+            self.writer.add_blob(entry.digest, len(raw), [raw])
+        tag = weight_tag(entry.name, entry.set_digest)
+        fetched, rebuilt = sources.count("registry"), sources.count("store")
+        return Exported(entry.name, tag, entry.digest, len(raw), fetched, rebuilt)
+
+    def blob(
+        self, entry: WeightEntry, desc: Descriptor, config_digest: str | None, config: bytes | None
+    ) -> str:
+        """Write one blob; say where it came from (config, store or registry)."""
+        if desc.digest == config_digest and config is not None:
+            self.writer.add_blob(desc.digest, desc.size, [config])
+            return "config"
+        if _from_store(entry, desc, self.store, self.writer):
+            return "store"
+        self.notify(f"{entry.name}: fetching {desc.digest} ({desc.size} bytes)")
+        client, repo = self.registry()
+        chunks = client.iter_blob(repo, desc.digest, expected_size=desc.size, cancel=self.cancel)
+        self.writer.add_blob(desc.digest, desc.size, chunks)
+        return "registry"
 
 
 def _from_store(entry: WeightEntry, desc: Descriptor, store: Any, writer: LayoutWriter) -> bool:
