@@ -7,8 +7,10 @@ against the digest asked for, a blob's size and digest after its last byte (rais
 same ``RegistryDigestMismatch``), and the store still checks every file against
 weights.lock. The ``repo`` argument is ignored: a layout holds one repository.
 
-A tar is never extracted: its member table (names, data offsets, sizes) is read once and
-each blob is streamed from its offset, so memory stays flat for multi-GB layers.
+Writes (``put_manifest``, ``push_blob``) are refused: a pull never writes, and a layout
+is made with `cogw export`. A tar is never extracted: its member table (names, data
+offsets, sizes) is read once and each blob is streamed from its offset, so memory stays
+flat for multi-GB layers.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import tarfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from returns.result import Failure
 
@@ -175,6 +177,12 @@ class LayoutRegistry:
         actual = PREFIX + hasher.hexdigest()
         if actual != digest:
             raise RegistryDigestMismatch(f"blob {digest} in {self.source.name} has digest {actual}")
+
+    def put_manifest(self, repo: str, ref: str, raw: bytes, media_type: str) -> str:
+        raise RegistryError(f"{self.source.name} is read-only: push to a registry instead")
+
+    def push_blob(self, repo: str, digest: str, size: int, *args: Any, **kwargs: Any) -> str:
+        raise RegistryError(f"{self.source.name} is read-only: push to a registry instead")
 
     def source_of(self, repo: str, digest: str) -> str:
         """Where a layer came from, for `-v` and `--json` (as a mirror says ``mirror HOST``)."""

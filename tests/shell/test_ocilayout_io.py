@@ -16,7 +16,12 @@ from cogw.core.digest import sha256_of
 from cogw.core.ocilayout import LayoutManifest, LayoutSource, blob_path, index_bytes
 from cogw.shell.ocilayout_read import LayoutError, LayoutRegistry
 from cogw.shell.ocilayout_write import LayoutWriteError, layout_writer
-from cogw.shell.registry import RegistryCancelled, RegistryDigestMismatch, RegistryNotFound
+from cogw.shell.registry import (
+    RegistryCancelled,
+    RegistryDigestMismatch,
+    RegistryError,
+    RegistryNotFound,
+)
 
 MANIFEST = b'{"schemaVersion":2,"layers":[]}'
 LAYER = b"layer bytes " * 1000
@@ -144,3 +149,13 @@ def test_memory_stays_flat_for_a_large_blob(dest: Path) -> None:
         tracemalloc.stop()
     assert read == size
     assert peak < 8 * len(BLOCK), f"peak {peak} bytes for a {size}-byte blob"
+
+
+def test_a_layout_is_read_only(tmp_path: Path) -> None:
+    dest = tmp_path / "layout"
+    write_layout(dest, [MANIFEST])
+    layout = LayoutRegistry(LayoutSource(str(dest), False))
+    with pytest.raises(RegistryError, match="read-only"):
+        layout.put_manifest("", "t", MANIFEST, "m")
+    with pytest.raises(RegistryError, match="read-only"):
+        layout.push_blob("", sha256_of(LAYER), len(LAYER), lambda: [LAYER])
