@@ -26,6 +26,7 @@ from cogw.core.plan.savedplan import SavedPlan, encode_saved_plan
 from cogw.core.plan.status import all_ready, make_status
 from cogw.core.registry.refpull import looks_like_reference
 from cogw.shell.cli_fleet import pull_link_option, pull_reference_command, to_option
+from cogw.shell.cli_layout import from_option, register_layout, use_layout
 from cogw.shell.compose import apply_operation, run_plan, snapshot_for, split_operation
 from cogw.shell.gather import Project, locate_project, read_lock_bytes
 from cogw.shell.mirrorsetup import with_mirror_note
@@ -154,7 +155,10 @@ def direct_command(op: Operation, doc: str) -> None:
         names: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool, **kwargs: Any
     ) -> None:
         to, link_mode = kwargs.pop("to", None), kwargs.pop("link_mode", "hardlink")
+        from_layout = kwargs.pop("from_layout", None)
         opts = options_from(kwargs)
+        if from_layout:
+            use_layout(opts, from_layout, names)  # the layout stands in for the registry
         output = Output(as_json, quiet, verbose)
         if op is Operation.PULL and names and looks_like_reference(names[0]):
             pull_reference_command(opts, names, to, link_mode, output)
@@ -166,7 +170,7 @@ def direct_command(op: Operation, doc: str) -> None:
     if op is Operation.IMPORT:
         decorated = ingest_option(decorated)
     if op is Operation.PULL:
-        decorated = to_option(pull_link_option(decorated))
+        decorated = from_option(to_option(pull_link_option(decorated)))
     cli.command(op.value, help=doc)(click.argument("names", nargs=-1)(decorated))
 
 
@@ -326,6 +330,7 @@ def canonical_lock(where: Project) -> tuple[bytes, bytes]:
 from cogw.shell.cli_cache import register  # noqa: E402
 
 register(cli)  # cache, gc, verify; plan/apply gc; release --stale
+register_layout(cli)  # export; push --from oci:DIR
 
 
 def main() -> None:

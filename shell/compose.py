@@ -88,6 +88,9 @@ def snapshot_for(
 
 
 def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Registry, str]]:
+    if opts.layout_registry is not None:  # `pull --from oci:DIR` reads the layout instead
+        layout = opts.layout_registry
+        return lambda: (layout, layout.registry)
     cached: list[tuple[Registry, str]] = []
 
     def make() -> tuple[Registry, str]:

@@ -40,6 +40,7 @@ class Options:
         self.jobs = jobs
         self.ingest_mode = "auto"  # set by the commands that import (--ingest)
         self.mirrors: Sequence[str] = ()  # --mirror (shell/cli_fleet.py)
+        self.layout_registry: Any = None  # pull --from oci:DIR (shell/cli_layout.py)
 
     @functools.cached_property
     def mirror_setup(self) -> Any:
