@@ -1,8 +1,10 @@
-"""cog.yaml's ``image:`` and ``weights:`` section as validated, normalised values.
+"""cog.yaml's ``model:`` / ``image:`` and ``weights:`` section as validated, normalised values.
 
 The shell parses YAML into plain Python data; this module validates that data
 with every rule of Cog v0.19.3 (schema and semantic checks, import spec §2) and
-reports all problems at once, each naming its file, weight and field: the
+reports all problems at once, each naming its file, weight and field; where
+the weights are pushed (``model:`` and the ``COG_MODEL*`` environment, or
+``image:``) is resolved by :mod:`cogw.core.modelref`; the
 schema checks live in :mod:`cogw.core.configschema`, Cog's source URI
 normalisation (import spec §3.1) in :mod:`cogw.core.uri` (re-exported here), so
 a config that loads carries canonical URIs. It knows nothing about the disk:
@@ -24,17 +26,25 @@ Deliberate differences from Cog:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pyrsistent import PVector, pvector
 from returns.pipeline import is_successful
 from returns.result import Failure, Result
 
-from cogw.core.configschema import Checker, RawWeight, read_image, read_weights
+from cogw.core.configschema import Checker, RawWeight, read_image, read_model, read_weights
 from cogw.core.diagnostics import Diagnostic, Problems, collect
 from cogw.core.digest import go_quote
 from cogw.core.filters import pattern_error
 from cogw.core.lockfile import WeightEntry
+from cogw.core.modelref import (
+    BOTH_SET,
+    IMAGE_WITH_ENV,
+    NEEDS_MODEL,
+    model_field_problem,
+    resolve_model,
+)
 from cogw.core.paths import go_clean, is_subpath
 from cogw.core.uri import SUPPORTED_SCHEMES, HFRef, normalize_uri, parse_hf_uri, scheme_of
 
@@ -72,8 +82,19 @@ class WeightSpec:
 
 @dataclass(frozen=True, slots=True)
 class ProjectConfig:
+    """``image`` and ``model`` as written; ``repository`` is where weights are pushed:
+    ``image`` itself (v0.19.3) or the fully qualified name ``model`` and the
+    environment resolve to (current Cog); empty when there are no weights."""
+
     image: str = ""
     weights: PVector[WeightSpec] = field(default_factory=pvector)
+    model: str = ""
+    repository: str = ""
+
+    @property
+    def uses_model(self) -> bool:
+        """True for a current-Cog project (``model:``), which gets current-Cog files."""
+        return bool(self.model)
 
 
 # ---------------------------------------------------------------- lockfile side
@@ -104,11 +125,14 @@ def specs_equal(a: WeightSpec, b: WeightSpec) -> bool:
 # ---------------------------------------------------------------- cog.yaml
 
 
-def parse_config(raw: object, filename: str = DEFAULT_CONFIG) -> Result[ProjectConfig, Problems]:
+def parse_config(
+    raw: object, filename: str = DEFAULT_CONFIG, env: Mapping[str, str] | None = None
+) -> Result[ProjectConfig, Problems]:
     """Validate what ``yaml.safe_load`` returned for cog.yaml; every problem at once.
 
-    Keys other than ``image`` and ``weights`` (build, predict, ...) are Cog's
-    business and are ignored here.
+    ``env`` holds the ``COG_MODEL*`` variables (the shell passes them in).
+    Keys other than ``model``, ``image`` and ``weights`` (build, run, ...) are
+    Cog's business and are ignored here.
     """
     check = Checker(filename)
     if raw is None:
@@ -116,25 +140,58 @@ def parse_config(raw: object, filename: str = DEFAULT_CONFIG) -> Result[ProjectC
     if not isinstance(raw, dict):
         check.schema("(root)", "must be a mapping", f"{filename} must be a YAML mapping of keys")
         return Failure(tuple(check.problems))
-    image = read_image(raw, check)
+    image = read_image(raw, check) or ""
+    model = read_model(raw, check) or ""
     items = read_weights(raw.get("weights"), check)
-    specs = _check_weights(items, image, check)
-    return collect(ProjectConfig(image=image or "", weights=pvector(specs)), check.problems)
+    repository = _check_repository(image, model, bool(items), env or {}, check)
+    specs = _check_weights(items, check)
+    config = ProjectConfig(image, pvector(specs), model, repository)
+    return collect(config, check.problems)
 
 
-def _check_weights(items: list[RawWeight], image: str | None, check: Checker) -> list[WeightSpec]:
+def _repo_problem(check: Checker, message: str, subject: str, hint: str) -> None:
+    check.problems.append(Diagnostic(summary=message, subject=subject, hint=hint))
+
+
+_MODEL_HINT = (
+    "set model: to the repository weights are pushed to, e.g. registry.example.com/acme/model "
+    "(a Cog v0.19.3 project uses image: instead)"
+)
+_ENV_HINT = "fix or unset the variable; COG_MODEL is a full reference, COG_MODEL_REPO a path"
+
+
+def _check_repository(
+    image: str, model: str, has_weights: bool, env: Mapping[str, str], check: Checker
+) -> str:
+    """Cog's model/image rules, in its order; the repository weights are pushed to."""
+    where = f"{check.filename}: model"
+    if model and image:
+        _repo_problem(check, f"invalid model: {BOTH_SET}", where, "keep one of them")
+    problem = model_field_problem(model)
+    if problem:
+        _repo_problem(check, problem, where, _MODEL_HINT)
+    if not has_weights or problem or (model and image):
+        return ""
+    if not model and not image:
+        _repo_problem(check, f"invalid model: {NEEDS_MODEL}", where, _MODEL_HINT)
+        return ""
+    if image:
+        if resolve_model("", env).value_or(None) is not None:
+            _repo_problem(check, IMAGE_WITH_ENV, f"{check.filename}: image", _ENV_HINT)
+        return image
+    resolved = resolve_model(model, env)
+    if isinstance(resolved, Failure):
+        for message in resolved.failure():
+            _repo_problem(check, message, "environment", _ENV_HINT)
+        return ""
+    repository = resolved.unwrap()
+    return repository.name if repository is not None else ""
+
+
+def _check_weights(items: list[RawWeight], check: Checker) -> list[WeightSpec]:
     """Cog's semantic checks, in its order, then URI normalisation; specs of clean items."""
     if not items:
         return []
-    if not image:
-        check.problems.append(
-            Diagnostic(
-                summary="invalid image: image is required when weights are configured",
-                subject=f"{check.filename}: image",
-                hint="set image: to the repository weights are pushed to, "
-                "e.g. registry.example.com/acme/model",
-            )
-        )
     names: set[str] = set()
     targets: list[str] = []
     specs: list[WeightSpec] = []

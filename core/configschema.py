@@ -1,4 +1,4 @@
-"""cog.yaml's shape: the ``image:`` and ``weights:`` items read as far as their types allow.
+"""cog.yaml's shape: ``image:``, ``model:`` and ``weights:`` read as far as their types allow.
 
 Cog validates cog.yaml against a JSON schema before anything else; this module
 reports those schema problems with Cog's wording (``schema error in
@@ -72,14 +72,23 @@ class Checker:
 
 def read_image(raw: dict[Any, Any], check: Checker) -> str | None:
     """``image:`` if it is a string (or absent: None); a schema problem otherwise."""
-    image = raw.get("image")
-    if image is None or isinstance(image, str):
-        return image
+    return _top_string(raw, "image", check)
+
+
+def read_model(raw: dict[Any, Any], check: Checker) -> str | None:
+    """``model:`` (current Cog) if it is a string (or absent: None); a schema problem otherwise."""
+    return _top_string(raw, "model", check)
+
+
+def _top_string(raw: dict[Any, Any], key: str, check: Checker) -> str | None:
+    value = raw.get(key)
+    if value is None or isinstance(value, str):
+        return value
     check.schema(
-        "image",
+        key,
         "must be a string",
-        "set image: to a repository such as registry.example.com/acme/model",
-        f"{check.filename}: image",
+        f"set {key}: to a repository such as registry.example.com/acme/model",
+        f"{check.filename}: {key}",
     )
     return None
 

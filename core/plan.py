@@ -421,7 +421,12 @@ def _plan(
     problems: Sequence[Diagnostic],
 ) -> Plan:
     return Plan(
-        op, pvector(names), snapshot.config.image, pvector(steps), pvector(notes), tuple(problems)
+        op,
+        pvector(names),
+        snapshot.config.repository,
+        pvector(steps),
+        pvector(notes),
+        tuple(problems),
     )
 
 

@@ -253,8 +253,9 @@ def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Any, str]]
             from cogw.shell.registry import RegistryClient, RegistryOptions
 
             if not image:
+                config = opts.project.config_name
                 raise click.ClickException(
-                    f"no 'image' in {opts.project.config_name}: cannot reach a registry"
+                    f"no 'model' (or 'image') in {config}: cannot reach a registry"
                 )
             repo = parse_repository(image).alt(_raise).unwrap()
             options = RegistryOptions(insecure_hosts=opts.insecure, ca_bundle=opts.ca_bundle)

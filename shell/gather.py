@@ -22,6 +22,7 @@ from cogw.core.diagnostics import Diagnostic, Problems
 from cogw.core.inventory import Inventory
 from cogw.core.lockfile import FILENAME as LOCK_FILENAME
 from cogw.core.lockfile import Lockfile, parse_lockfile
+from cogw.core.modelref import MODEL_ENV
 from cogw.core.packing import PackOptions, envelope_format
 from cogw.core.snapshot import Snapshot, make_inputs
 
@@ -88,7 +89,8 @@ def read_config(project: Project) -> Result[ProjectConfig, Problems]:
         raw = yaml.safe_load(data)
     except yaml.YAMLError as exc:
         return Failure((_yaml_problem(project, exc),))
-    return parse_config({} if raw is None else raw, project.config_name)
+    env = {key: os.environ[key] for key in MODEL_ENV if key in os.environ}
+    return parse_config({} if raw is None else raw, project.config_name, env)
 
 
 def read_lock_bytes(project: Project) -> Result[bytes | None, Problems]:
