@@ -170,8 +170,11 @@ def _source_json(source: LockSource, *, with_time: bool) -> dict[str, Any]:
 def _entry_json(entry: WeightEntry, shape: Shape) -> dict[str, Any]:
     out: dict[str, Any] = {"name": entry.name, "target": entry.target}
     if shape is Shape.SOURCES:
-        out["sources"] = [_source_json(entry.source, with_time=False)]
+        out["sources"] = [_source_json(s, with_time=False) for s in entry.sources]
         out["importedAt"] = _imported_at(entry.source)
+    elif entry.more_sources:
+        # The shape choice (cogw.core.lockshape) never gets here: refusing beats losing sources.
+        raise ValueError(f"weight {entry.name!r} has several sources: Cog v0.19.3's shape has one")
     else:
         out["source"] = _source_json(entry.source, with_time=True)
     out["digest"] = entry.digest
@@ -252,7 +255,8 @@ def _without_time(entry: WeightEntry) -> WeightEntry:
 
 
 def entries_equal(a: WeightEntry | None, b: WeightEntry | None) -> bool:
-    """Cog's EntriesEqual: every field but ``importedAt``; False if either is None.
+    """Cog's EntriesEqual: every field but ``importedAt``, sources positionally
+    (their count included); False if either is None.
 
     Files and layers compare positionally, so compare canonical entries.
     """

@@ -572,13 +572,27 @@ def test_sources_layout_is_read_and_written_back_in_the_same_layout() -> None:
     assert render_lockfile(lock) == data
 
 
-def test_a_weight_with_several_sources_is_refused_with_the_count() -> None:
+def test_a_weight_with_several_sources_reads_all_of_them_and_renders_back() -> None:
+    first = {"uri": "hf://a/b", "fingerprint": "commit:1", "include": [], "exclude": []}
+    second = {
+        "uri": "file://./extra",
+        "fingerprint": "sha256:" + "3" * 64,
+        "include": ["*.json"],
+        "exclude": [],
+    }
+    data = _bytes(_lock_json(_sources_entry(first, second)))
+    lock = _ok(data)
+    (entry,) = lock.weights
+    assert [s.uri for s in entry.sources] == ["hf://a/b", "file://./extra"]
+    assert list(entry.sources[1].include) == ["*.json"]
+    assert render_lockfile(lock) == data
+
+
+def test_several_sources_cannot_be_rendered_in_the_v0_19_3_shape() -> None:
     source = {"uri": "hf://a/b", "fingerprint": "commit:1", "include": [], "exclude": []}
-    problems = _problems(_bytes(_lock_json(_sources_entry(source, source, source))))
-    assert [(p.subject, p.summary) for p in problems] == [
-        (ALPHA, "holds 3 sources; cogw supports one source per weight")
-    ]
-    assert "one weight per source" in problems[0].hint
+    lock = _ok(_bytes(_lock_json(_sources_entry(source, source))))
+    with pytest.raises(ValueError, match="several sources"):
+        render_lockfile(dataclasses.replace(lock, shape=Shape.SOURCE))
 
 
 @pytest.mark.parametrize("sources", [[], None], ids=["empty list", "null"])
