@@ -33,7 +33,14 @@ from pyrsistent import PVector, pvector
 from returns.pipeline import is_successful
 from returns.result import Failure, Result
 
-from cogw.core.configschema import Checker, RawWeight, read_image, read_model, read_weights
+from cogw.core.configschema import (
+    Checker,
+    RawSource,
+    RawWeight,
+    read_image,
+    read_model,
+    read_weights,
+)
 from cogw.core.diagnostics import Diagnostic, Problems, collect
 from cogw.core.digest import go_quote
 from cogw.core.filters import pattern_error
@@ -69,15 +76,35 @@ _NAME_RE = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 
 
 @dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """One source of a weight: a normalised ``uri`` and its trimmed, sorted patterns."""
+
+    uri: str
+    include: PVector[str] = field(default_factory=pvector)
+    exclude: PVector[str] = field(default_factory=pvector)
+
+
+@dataclass(frozen=True, slots=True)
 class WeightSpec:
     """User intent for one weight. ``uri`` is normalised; include/exclude are
-    trimmed and sorted; ``target`` is verbatim (Cog compares it uncleaned)."""
+    trimmed and sorted; ``target`` is verbatim (Cog compares it uncleaned).
+
+    ``uri``/``include``/``exclude`` are the first (for Cog v0.19.3 the only)
+    source; current Cog's further sources follow in ``more_sources``, so code
+    that knows one source keeps working. :attr:`sources` lists them all.
+    """
 
     name: str
     target: str
     uri: str
     include: PVector[str] = field(default_factory=pvector)
     exclude: PVector[str] = field(default_factory=pvector)
+    more_sources: PVector[SourceSpec] = field(default_factory=pvector)
+
+    @property
+    def sources(self) -> tuple[SourceSpec, ...]:
+        """Every source in declared order; for a path two provide, the later one wins."""
+        return (SourceSpec(self.uri, self.include, self.exclude), *self.more_sources)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,17 +136,13 @@ def spec_from_entry(entry: WeightEntry) -> WeightSpec:
         uri=entry.source.uri,
         include=entry.source.include,
         exclude=entry.source.exclude,
+        more_sources=pvector(SourceSpec(s.uri, s.include, s.exclude) for s in entry.more_sources),
     )
 
 
 def specs_equal(a: WeightSpec, b: WeightSpec) -> bool:
-    """Same target, URI and pattern lists (positionally); the name is ignored."""
-    return (
-        a.target == b.target
-        and a.uri == b.uri
-        and list(a.include) == list(b.include)
-        and list(a.exclude) == list(b.exclude)
-    )
+    """Same target and sources (URI and pattern lists, positionally); the name is ignored."""
+    return a.target == b.target and a.sources == b.sources
 
 
 # ---------------------------------------------------------------- cog.yaml
@@ -200,21 +223,33 @@ def _check_weights(items: list[RawWeight], check: Checker) -> list[WeightSpec]:
             continue  # nothing to check: the schema problem says it all
         before = len(check.problems)
         _check_name(raw, names, check)
-        _check_patterns(raw, check)
+        for j, source in enumerate(raw.sources):
+            _check_patterns(raw, j, source, check)
         _check_target(raw, targets, check)
-        uri = _check_uri(raw, check)
-        if len(check.problems) == before and raw.name and raw.target and uri:
-            specs.append(_spec(raw, uri))
+        uris = [_check_uri(raw, j, source, check) for j, source in enumerate(raw.sources)]
+        clean = len(check.problems) == before and raw.name and raw.target
+        if clean and uris and all(uris):
+            specs.append(_spec(raw, [u for u in uris if u]))
     return specs
 
 
-def _spec(raw: RawWeight, uri: str) -> WeightSpec:
-    return WeightSpec(
-        name=raw.name or "",
-        target=raw.target or "",
+def _source_spec(raw: RawSource, uri: str) -> SourceSpec:
+    return SourceSpec(
         uri=uri,
         include=pvector(sorted(p.strip() for p in raw.include or ())),
         exclude=pvector(sorted(p.strip() for p in raw.exclude or ())),
+    )
+
+
+def _spec(raw: RawWeight, uris: list[str]) -> WeightSpec:
+    first, *more = (_source_spec(s, u) for s, u in zip(raw.sources, uris, strict=True))
+    return WeightSpec(
+        name=raw.name or "",
+        target=raw.target or "",
+        uri=first.uri,
+        include=first.include,
+        exclude=first.exclude,
+        more_sources=pvector(more),
     )
 
 
@@ -239,14 +274,14 @@ def _check_name(raw: RawWeight, names: set[str], check: Checker) -> None:
         names.add(raw.name)
 
 
-def _check_patterns(raw: RawWeight, check: Checker) -> None:
-    for key, patterns in (("include", raw.include), ("exclude", raw.exclude)):
-        for j, pattern in enumerate(patterns or ()):
+def _check_patterns(raw: RawWeight, j: int, source: RawSource, check: Checker) -> None:
+    for key, patterns in (("include", source.include), ("exclude", source.exclude)):
+        for k, pattern in enumerate(patterns or ()):
             message = pattern_error(pattern)
             if message is None:
                 continue
             value = pattern.strip() or None
-            fld = f"weights[{raw.index}].source.{key}[{j}]"
+            fld = f"{raw.source_field(j)}.{key}[{k}]"
             check.invalid(raw, fld, value, message, "fix or remove this pattern")
 
 
@@ -277,15 +312,15 @@ def _check_target(raw: RawWeight, targets: list[str], check: Checker) -> None:
         targets.append(clean)
 
 
-def _check_uri(raw: RawWeight, check: Checker) -> str | None:
-    if raw.uri is None:
+def _check_uri(raw: RawWeight, j: int, source: RawSource, check: Checker) -> str | None:
+    if source.uri is None:
         return None  # missing or mistyped: already a schema problem
-    result = normalize_uri(raw.uri)
+    result = normalize_uri(source.uri)
     if is_successful(result):
         return result.unwrap()
     check.invalid(
         raw,
-        f"weights[{raw.index}].source.uri",
+        f"{raw.source_field(j)}.uri",
         None,
         result.failure(),
         "use a project-relative path, file://, hf://org/repo[@ref] or an https:// file URL",

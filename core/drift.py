@@ -5,6 +5,11 @@ records, exactly and field by field, and formats the user-facing error. It does
 not read either file and does not decide what to do about drift: callers turn
 results into plan steps or a refusal.
 
+The details text follows the Cog that reads the lockfile: v0.19.3's order
+(uri, target, include, exclude) for a ``"source"`` lockfile of one-source
+weights, current Cog's otherwise (target first, then ``source count: a → b``
+or each source's changes, prefixed ``source[i].`` among several).
+
 Unlike Cog's ``weights.CheckDrift`` wrapper, nothing here skips the comparison
 when the config declares no weights, so removing every weight from cog.yaml
 still reports the lockfile's entries as orphaned (runtime spec §15.1 #4).
@@ -20,7 +25,8 @@ from pyrsistent import PVector, pvector
 
 from cogw.core.config import DEFAULT_CONFIG, WeightSpec, spec_from_entry
 from cogw.core.digest import go_quote
-from cogw.core.lockfile import FILENAME, Lockfile
+from cogw.core.lockfile import FILENAME, Lockfile, Shape
+from cogw.core.multisource import spec_changes
 
 
 class DriftKind(str, Enum):  # noqa: UP042 -- the shape others code against
@@ -47,6 +53,7 @@ def check_drift(lock: Lockfile | None, specs: Sequence[WeightSpec]) -> PVector[D
     lockfile (None) makes every configured weight pending. Pure.
     """
     entries = list(lock.weights) if lock is not None else []
+    current = lock is not None and lock.shape is Shape.SOURCES
     locked = {e.name: spec_from_entry(e) for e in entries}
     results: list[DriftResult] = []
     for spec in specs:
@@ -54,7 +61,7 @@ def check_drift(lock: Lockfile | None, specs: Sequence[WeightSpec]) -> PVector[D
         if recorded is None:
             results.append(DriftResult(spec.name, DriftKind.PENDING, "", spec.target))
             continue
-        details = change_details(recorded, spec)
+        details = change_details(recorded, spec, current=current)
         if details:
             results.append(DriftResult(spec.name, DriftKind.CONFIG_CHANGED, details, spec.target))
     configured = {s.name for s in specs}
@@ -66,12 +73,18 @@ def check_drift(lock: Lockfile | None, specs: Sequence[WeightSpec]) -> PVector[D
     return pvector(results)
 
 
-def change_details(locked: WeightSpec, wanted: WeightSpec) -> str:
-    """Cog's details text: ``uri: a → b; target: ...; include: [x] → [y]; exclude: ...``.
+def change_details(locked: WeightSpec, wanted: WeightSpec, *, current: bool = False) -> str:
+    """Cog's details text: ``uri: a → b; target: ...; include: [x] → [y]; exclude: ...``
+    (v0.19.3), or current Cog's (``current``, or whenever either side has several sources).
 
     >>> change_details(WeightSpec("w", "/w", "file://./a"), WeightSpec("w", "/w", "file://./b"))
     'uri: file://./a → file://./b'
     """
+    if current or len(locked.sources) > 1 or len(wanted.sources) > 1:
+        changes = spec_changes(
+            locked.target, locked.sources, wanted.target, wanted.sources, quote=False
+        )
+        return "; ".join(changes)
     parts = []
     if locked.uri != wanted.uri:
         parts.append(f"uri: {locked.uri} → {wanted.uri}")

@@ -24,6 +24,7 @@ from cogw.core.diagnostics import Diagnostic, Problems
 from cogw.core.filters import filter_inventory
 from cogw.core.inventory import Inventory, InventoryFile
 from cogw.core.lockfile import LockFile, LockLayer, WeightEntry
+from cogw.core.multisource import spec_changes
 from cogw.core.snapshot import Snapshot
 
 
@@ -275,6 +276,9 @@ def _list_change(field_name: str, old: Sequence[str], new: Sequence[str]) -> str
 def config_changes(spec: WeightSpec, entry: WeightEntry) -> list[str]:
     """Cog's import-plan change strings, in Cog's order (uri, target, include, exclude)."""
     locked = spec_from_entry(entry)
+    if len(locked.sources) > 1 or len(spec.sources) > 1:
+        # Current Cog's multi-source form: target first, then source by source.
+        return spec_changes(locked.target, locked.sources, spec.target, spec.sources, quote=True)
     changes = []
     if locked.uri != spec.uri:
         changes.append(_quoted_change("uri", locked.uri, spec.uri))

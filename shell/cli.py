@@ -43,6 +43,7 @@ from cogw.shell.gather import (
     Project,
     gather_snapshot,
     locate_project,
+    read_config,
     read_lock_bytes,
     resolve_store_dir,
 )
@@ -401,6 +402,9 @@ def run_plan(
         return Outcome(plan, pvector()), []  # nothing ran, so nothing can be left over
     sink, finish = make_progress(as_json, quiet, verbose)
     snapshot_envelope = _envelope()
+    # The config decides the shape of a new weights.lock (and its tags); a saved
+    # plan was checked against this same config before it got here.
+    config = read_config(opts.project).value_or(None)
     rt = Runtime(
         opts.project,
         opts.store,
@@ -410,6 +414,7 @@ def run_plan(
         link_mode=link_mode,
         ingest_mode=opts.ingest_mode,
         envelope=snapshot_envelope,
+        config=config,
     )
     try:
         with user_errors():

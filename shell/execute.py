@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from returns.result import Failure, Success
 
+from cogw.core.config import ProjectConfig
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.events import Event
 from cogw.core.lockfile import FILENAME as LOCK_FILENAME
@@ -54,6 +55,9 @@ class Runtime:
         default_factory=list
     )  # (host dir, target) made by prepare
     envelope: str = ""  # the envelopeFormat this build stamps (snapshot.envelope_format)
+    # The config the plan was made from: which weights.lock shape a new file gets and
+    # which entries an import's write keeps (None: keep the lockfile's own shape).
+    config: ProjectConfig | None = None
     _emit_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def emit(self, event: Event) -> None:

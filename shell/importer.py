@@ -35,6 +35,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
+from returns.result import Failure, Result, Success
+
+from cogw.core.diagnostics import Diagnostic
 from cogw.core.digest import PREFIX, sha256_of
 from cogw.core.events import Event, EventKind
 from cogw.core.inventory import InventoryFile
@@ -44,6 +47,7 @@ from cogw.core.lockfile import (
     Lockfile,
     LockLayer,
     LockSource,
+    Shape,
     WeightEntry,
     entries_equal,
     find_weight,
@@ -51,20 +55,26 @@ from cogw.core.lockfile import (
     render_lockfile,
     upsert,
 )
+from cogw.core.lockshape import choose_shape
 from cogw.core.oci import (
     MEDIA_TYPE_MANIFEST,
     config_blob,
     manifest_bytes,
     manifest_problems,
-    weight_tag,
 )
 from cogw.core.outcome import StepResult, StepStatus
 from cogw.core.packing import LayerPlan, PackOptions, plan_layers, reusable_layers
 from cogw.core.plan import ImportWeight
 from cogw.core.render import format_size
+from cogw.core.tags import tag_for
 from cogw.core.tarformat import standalone_framing
 from cogw.core.timefmt import format_go_time
-from cogw.shell.execute import Runtime, cancel_on_interrupt, failure, read_lock_strict
+from cogw.shell.execute import (
+    Runtime,
+    cancel_on_interrupt,
+    failure,
+    read_lock_strict,
+)
 from cogw.shell.fs import atomic_write, project_lock
 from cogw.shell.hashing import STAT_CACHE_NAME, StatCache, cached_layer_digest
 from cogw.shell.layers import (
@@ -299,11 +309,14 @@ def _push_layers(
         )
 
 
-def _push_manifest(entry: WeightEntry, config: bytes, manifest: bytes, rt: Runtime) -> str:
-    """The config blob, then the manifest: only now can a puller see the weight."""
+def _push_manifest(
+    entry: WeightEntry, config: bytes, manifest: bytes, shape: Shape, rt: Runtime
+) -> str:
+    """The config blob, then the manifest: only now can a puller see the weight.
+    The tag is the one the Cog that reads a lockfile of ``shape`` makes."""
     client, repo = rt.registry()
     client.push_blob(repo, sha256_of(config), len(config), lambda: iter([config]))
-    tag = weight_tag(entry.name, entry.set_digest)
+    tag = tag_for(shape, entry.name, entry.set_digest)
     pushed = client.put_manifest(repo, tag, manifest, MEDIA_TYPE_MANIFEST)
     if pushed != entry.digest:
         raise ImportFailed(f"registry stored manifest {pushed}, expected {entry.digest}")
@@ -478,7 +491,11 @@ def _pack_and_push(
 
 
 def import_one(
-    step: ImportWeight, lock: Lockfile | None, envelope: str, rt: Runtime
+    step: ImportWeight,
+    lock: Lockfile | None,
+    envelope: str,
+    rt: Runtime,
+    shape: Shape = Shape.SOURCE,
 ) -> tuple[WeightEntry, str]:
     plans = plan_layers(list(step.files), PackOptions())
     existing = find_weight(lock, step.weight) if lock else None
@@ -495,17 +512,25 @@ def import_one(
     entry, config, manifest = build_entry(
         step, plans, packed, existing, format_go_time(datetime.now(UTC))
     )
-    return entry, _push_manifest(entry, config, manifest, rt)
+    return entry, _push_manifest(entry, config, manifest, shape, rt)
 
 
 def run_imports(steps: Sequence[ImportWeight], rt: Runtime) -> list[StepResult]:
     envelope = rt.envelope
     lock = _current_lock(rt)
+    chosen = write_shape(lock, rt)
+    if isinstance(chosen, Failure):
+        return [StepResult(s, StepStatus.FAILED, diagnostic=chosen.failure()) for s in steps]
+    several = _several_sources(rt)
+    shape = chosen.unwrap()
     results: list[StepResult] = []
     entries: list[WeightEntry] = []
     for step in steps:
+        if step.weight in several:
+            results.append(StepResult(step, StepStatus.FAILED, diagnostic=several[step.weight]))
+            continue
         try:
-            entry, ref = import_one(step, lock, envelope, rt)
+            entry, ref = import_one(step, lock, envelope, rt, shape)
         except Exception as exc:
             rt.emit(Event(EventKind.STEP_FAILED, weight=step.weight, message=str(exc)))
             results.append(failure(step, exc))
@@ -538,11 +563,39 @@ def _current_lock(rt: Runtime) -> Lockfile | None:
         return None
 
 
+def _several_sources(rt: Runtime) -> dict[str, Diagnostic]:
+    """Weights declared with several sources: their merge (cogw.core.multisource) is not
+    wired into import yet, and importing only the first source would record a lie."""
+    if rt.config is None:
+        return {}
+    return {
+        spec.name: Diagnostic(
+            summary=f"weight has {len(spec.sources)} sources; cogw cannot import "
+            "several sources into one weight yet",
+            subject=spec.name,
+            hint="import it with Cog v0.20 or later ('cog weights import'); "
+            "cogw reads, pulls and prepares the result",
+        )
+        for spec in rt.config.weights
+        if spec.more_sources
+    }
+
+
+def write_shape(lock: Lockfile | None, rt: Runtime) -> Result[Shape, Diagnostic]:
+    """The weights.lock shape this import writes (cogw.core.lockshape.choose_shape)."""
+    if rt.config is None:
+        return Success(lock.shape if lock is not None else Shape.SOURCE)
+    counts = [(s.name, len(s.sources)) for s in rt.config.weights]
+    return choose_shape(lock, rt.config.uses_model, counts)
+
+
 def _record(entries: Sequence[WeightEntry], envelope: str, rt: Runtime) -> None:
     """Upsert under the project lock, re-reading first so concurrent writers are not lost."""
     with project_lock(rt.project.dir):
-        lock = _current_lock(rt) or Lockfile()
+        current = _current_lock(rt)
+        lock = current or Lockfile()
         before = render_lockfile(lock) if rt.project.lock_path.exists() else None
+        lock = replace(lock, shape=write_shape(current, rt).value_or(lock.shape))
         for entry in entries:
             lock = upsert(lock, entry)
         lock = replace(lock, envelope_format=envelope)
