@@ -726,5 +726,10 @@ def canonical_lock(where: Project) -> tuple[bytes, bytes]:
     return data, render_lockfile(unwrap(parse_lockfile(data, "weights.lock")))
 
 
+from cogw.shell.cli_lock import lock_convert  # noqa: E402 -- it uses the helpers above
+
+lock_group.add_command(lock_convert)
+
+
 def main() -> None:
     cli(prog_name="cogw")
