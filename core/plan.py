@@ -388,6 +388,9 @@ def _make_import_plan(snapshot: Snapshot, names: Sequence[str]) -> Plan:
         steps += [step] if step else []
         notes += more_notes
         problems += more_problems
+    # As Cog's import: entries cog.yaml no longer declares go too (in the import's own
+    # write when it records), so a renamed weight never leaves its old entry behind.
+    steps += _make_prune_plan(snapshot, []).steps
     if not snapshot.config.weights:
         problems.append(
             Diagnostic(
@@ -400,7 +403,7 @@ def _make_import_plan(snapshot: Snapshot, names: Sequence[str]) -> Plan:
 
 def _make_sync_plan(snapshot: Snapshot, names: Sequence[str]) -> Plan:
     imports = _make_import_plan(snapshot, names) if snapshot.config.weights else None
-    import_steps = list(imports.steps) if imports else []
+    import_steps = [s for s in imports.steps if isinstance(s, ImportWeight)] if imports else []
     importing = {s.weight for s in import_steps}
     prune = _make_prune_plan(snapshot, [])
     declared = _declared(snapshot)

@@ -51,6 +51,8 @@ from cogw.shell.gather import (
 F = TypeVar("F", bound=Callable[..., Any])
 OPERATIONS = [op.value for op in Operation]
 IMPORTING = (Operation.IMPORT, Operation.SYNC)
+# The operations that repair a weights.lock left with two entries for one target.
+REPAIRING = (Operation.IMPORT, Operation.SYNC, Operation.PRUNE)
 
 
 class Options:
@@ -238,6 +240,7 @@ def snapshot_for(
                 compressor(),
                 inventory_names,
                 read_inventory_for(opts, on_bytes) if inventory_names is not None else None,
+                repairing=op in REPAIRING,
             )
     finally:
         finish()
@@ -715,15 +718,20 @@ def lock_fmt(check: bool, project: str | None, config: str | None) -> None:
 
 
 def canonical_lock(where: Project) -> tuple[bytes, bytes]:
-    """The lockfile's bytes and their canonical form; a missing or invalid file exits 1."""
-    from cogw.core.lockfile import parse_lockfile, render_lockfile
+    """The lockfile's bytes and their canonical form; a missing or broken file exits 1.
+    A repairable problem is shown as a warning: formatting must not be blocked by it."""
+    from cogw.core.lockfile import parse_lockfile_repairable, render_lockfile
 
     data = unwrap(read_lock_bytes(where))
     if data is None:
         fail(
             (Diagnostic(f"no weights.lock in {where.dir}", hint="run 'cogw import' to create it"),)
         )
-    return data, render_lockfile(unwrap(parse_lockfile(data, "weights.lock")))
+    lock, repairable = unwrap(parse_lockfile_repairable(data, "weights.lock"))
+    for problem in repairable:
+        for line in problem.lines():
+            echo_err(line.replace("error:", "warning:", 1))
+    return data, render_lockfile(lock)
 
 
 from cogw.shell.cli_lock import lock_convert  # noqa: E402 -- it uses the helpers above

@@ -22,7 +22,7 @@ from cogw.core.config import ProjectConfig
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.events import Event
 from cogw.core.lockfile import FILENAME as LOCK_FILENAME
-from cogw.core.lockfile import Lockfile, parse_lockfile, render_lockfile, retain
+from cogw.core.lockfile import Lockfile, parse_lockfile_repairable, render_lockfile, retain
 from cogw.core.outcome import StepResult, StepStatus
 from cogw.core.plan import FetchLayer, ImportWeight, LinkWeight, Plan, PruneLockEntry, Step
 from cogw.shell.fs import atomic_write, project_lock
@@ -149,10 +149,11 @@ class ProblemsError(Exception):
 
 
 def read_lock_strict(project: Project) -> Lockfile:
-    """weights.lock as it is now, inside a step: a missing file raises
-    FileNotFoundError and an invalid one ProblemsError."""
-    match parse_lockfile(project.lock_path.read_bytes(), LOCK_FILENAME):
-        case Success(lock):
+    """weights.lock as it is now, inside a prune or import step: a missing file raises
+    FileNotFoundError and a broken one ProblemsError. A repairable problem (two
+    entries for one target) is let through: these steps are what repair it."""
+    match parse_lockfile_repairable(project.lock_path.read_bytes(), LOCK_FILENAME):
+        case Success((lock, _)):
             return lock  # type: ignore[no-any-return]  # returns' match loses the type
         case Failure(problems):
             raise ProblemsError(problems)

@@ -53,6 +53,7 @@ from cogw.core.lockfile import (
     find_weight,
     make_entry,
     render_lockfile,
+    retain,
     upsert,
 )
 from cogw.core.lockshape import choose_shape
@@ -598,6 +599,10 @@ def _record(entries: Sequence[WeightEntry], envelope: str, rt: Runtime) -> None:
         lock = replace(lock, shape=write_shape(current, rt).value_or(lock.shape))
         for entry in entries:
             lock = upsert(lock, entry)
+        if rt.config is not None:
+            # As Cog: orphans go in the same write, so a renamed weight's old entry
+            # never sits beside the new one on the same target.
+            lock = retain(lock, [s.name for s in rt.config.weights])
         lock = replace(lock, envelope_format=envelope)
         after = render_lockfile(lock)
         if after != before:

@@ -30,6 +30,7 @@ from cogw.core.lockfile import (
     make_entry,
     make_source,
     parse_lockfile,
+    parse_lockfile_repairable,
     render_lockfile,
     retain,
     runtime_manifest,
@@ -909,3 +910,16 @@ def test_a_type_problem_is_not_repeated_by_checks_of_the_zero_value_it_left() ->
     _set("files.0.digest", 5)(lock)
     problems = _problems(_bytes(lock))
     assert [p.summary for p in problems] == ["files[0].digest must be a string, not the number 5"]
+
+
+def test_two_entries_for_one_target_are_repairable_and_nothing_else_is() -> None:
+    data = _bytes(_lock_json(_entry_json(), _entry_json("beta", "/src/weights/alpha/")))
+    (problem,) = _problems(data)
+    assert problem.summary == 'duplicate weight target "/src/weights/alpha/"'
+    assert "'cogw apply prune --yes'" in problem.hint
+    lock, repairable = parse_lockfile_repairable(data).unwrap()
+    assert [e.name for e in lock.weights] == ["alpha", "beta"]
+    assert repairable == (problem,)
+    assert parse_lockfile_repairable(_bytes(_lock_json(_entry_json()))).unwrap()[1] == ()
+    duplicate_name = _bytes(_lock_json(_entry_json(), _entry_json("alpha", "/src/weights/b")))
+    assert not is_successful(parse_lockfile_repairable(duplicate_name))
