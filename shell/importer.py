@@ -35,9 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
-from returns.result import Failure, Result, Success
+from returns.result import Failure
 
-from cogw.core.diagnostics import Diagnostic
 from cogw.core.digest import PREFIX, sha256_of
 from cogw.core.events import Event, EventKind
 from cogw.core.inventory import InventoryFile
@@ -56,7 +55,6 @@ from cogw.core.lockfile import (
     retain,
     upsert,
 )
-from cogw.core.lockshape import choose_shape
 from cogw.core.oci import (
     MEDIA_TYPE_MANIFEST,
     config_blob,
@@ -86,6 +84,7 @@ from cogw.shell.layers import (
     digest_layers,
     stream_layer,
 )
+from cogw.shell.lockwrite import declared_names, several_sources, write_shape
 from cogw.shell.registry import RegistryDigestMismatch
 from cogw.shell.store import LinkMode
 
@@ -519,10 +518,10 @@ def import_one(
 def run_imports(steps: Sequence[ImportWeight], rt: Runtime) -> list[StepResult]:
     envelope = rt.envelope
     lock = _current_lock(rt)
-    chosen = write_shape(lock, rt)
+    chosen = write_shape(lock, rt.config)
     if isinstance(chosen, Failure):
         return [StepResult(s, StepStatus.FAILED, diagnostic=chosen.failure()) for s in steps]
-    several = _several_sources(rt)
+    several = several_sources(rt.config)
     shape = chosen.unwrap()
     results: list[StepResult] = []
     entries: list[WeightEntry] = []
@@ -564,45 +563,19 @@ def _current_lock(rt: Runtime) -> Lockfile | None:
         return None
 
 
-def _several_sources(rt: Runtime) -> dict[str, Diagnostic]:
-    """Weights declared with several sources: their merge (cogw.core.multisource) is not
-    wired into import yet, and importing only the first source would record a lie."""
-    if rt.config is None:
-        return {}
-    return {
-        spec.name: Diagnostic(
-            summary=f"weight has {len(spec.sources)} sources; cogw cannot import "
-            "several sources into one weight yet",
-            subject=spec.name,
-            hint="import it with Cog v0.20 or later ('cog weights import'); "
-            "cogw reads, pulls and prepares the result",
-        )
-        for spec in rt.config.weights
-        if spec.more_sources
-    }
-
-
-def write_shape(lock: Lockfile | None, rt: Runtime) -> Result[Shape, Diagnostic]:
-    """The weights.lock shape this import writes (cogw.core.lockshape.choose_shape)."""
-    if rt.config is None:
-        return Success(lock.shape if lock is not None else Shape.SOURCE)
-    counts = [(s.name, len(s.sources)) for s in rt.config.weights]
-    return choose_shape(lock, rt.config.uses_model, counts)
-
-
 def _record(entries: Sequence[WeightEntry], envelope: str, rt: Runtime) -> None:
     """Upsert under the project lock, re-reading first so concurrent writers are not lost."""
     with project_lock(rt.project.dir):
         current = _current_lock(rt)
         lock = current or Lockfile()
         before = render_lockfile(lock) if rt.project.lock_path.exists() else None
-        lock = replace(lock, shape=write_shape(current, rt).value_or(lock.shape))
+        lock = replace(lock, shape=write_shape(current, rt.config).value_or(lock.shape))
         for entry in entries:
             lock = upsert(lock, entry)
         if rt.config is not None:
             # As Cog: orphans go in the same write, so a renamed weight's old entry
             # never sits beside the new one on the same target.
-            lock = retain(lock, [s.name for s in rt.config.weights])
+            lock = retain(lock, declared_names(rt.config))
         lock = replace(lock, envelope_format=envelope)
         after = render_lockfile(lock)
         if after != before:
