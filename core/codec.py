@@ -6,6 +6,7 @@ reads in `cogw plan --json` is exactly what `cogw apply --plan` will run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pyrsistent import pvector
@@ -14,6 +15,7 @@ from cogw.core.config import WeightSpec
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.inventory import InventoryFile
 from cogw.core.lockfile import LockFile, LockLayer, file_json, layer_json
+from cogw.core.packing import LayerPlan
 from cogw.core.plan import (
     FetchLayer,
     ImportStatus,
@@ -24,6 +26,7 @@ from cogw.core.plan import (
     PruneLockEntry,
     Step,
 )
+from cogw.core.stepkind import STEP_TYPES_BY_ACTION, kind_of
 
 Json = dict[str, Any]
 
@@ -38,29 +41,45 @@ def _spec_json(spec: WeightSpec) -> Json:
     }
 
 
-def step_to_json(step: Step) -> Json:
-    if isinstance(step, FetchLayer):
-        return {
-            "action": "fetch",
-            "weight": step.weight,
-            "manifest": step.manifest,
-            "layer": layer_json(step.layer),
-            "missing": list(step.missing),
-            "missingBytes": step.missing_bytes,
-            "files": [file_json(f) for f in step.files],
-        }
-    if isinstance(step, LinkWeight):
-        return {
-            "action": "link",
-            "weight": step.weight,
-            "target": step.target,
-            "files": [file_json(f) for f in step.files],
-        }
-    if isinstance(step, PruneLockEntry):
-        return {"action": "prune", "weight": step.weight, "target": step.target}
+def _layer_plan_json(layer: LayerPlan) -> Json:
+    """A planned layer names its files by path (the step lists each file once)."""
     return {
-        "action": "import",
-        "weight": step.weight,
+        "mediaType": layer.media_type,
+        "gzipLevel": layer.gzip_level,
+        "files": [f.path for f in layer.files],
+        "reuse": layer_json(layer.reuse) if layer.reuse is not None else None,
+    }
+
+
+def _layer_counts_json(step: ImportWeight) -> Json:
+    return {
+        "reusedLayers": len(step.reused_layers),
+        "reusedBytes": step.reused_bytes,
+        "packedLayers": len(step.packed_layers),
+        "packedBytes": step.packed_bytes,
+    }
+
+
+def _fetch_json(step: FetchLayer) -> Json:
+    return {
+        "manifest": step.manifest,
+        "layer": layer_json(step.layer),
+        "missing": list(step.missing),
+        "missingBytes": step.missing_bytes,
+        "files": [file_json(f) for f in step.files],
+    }
+
+
+def _link_json(step: LinkWeight) -> Json:
+    return {"target": step.target, "files": [file_json(f) for f in step.files]}
+
+
+def _prune_json(step: PruneLockEntry) -> Json:
+    return {"target": step.target}
+
+
+def _import_json(step: ImportWeight) -> Json:
+    return {
         "status": step.status.value,
         "changes": list(step.changes),
         "fingerprint": step.fingerprint,
@@ -71,7 +90,22 @@ def step_to_json(step: Step) -> Json:
         "totalBytes": step.total_bytes,
         "bytesToIngest": step.bytes_to_ingest,
         "files": [{"path": f.path, "size": f.size, "digest": f.digest} for f in step.files],
+        "layers": [_layer_plan_json(layer) for layer in step.layers],
+        **_layer_counts_json(step),
     }
+
+
+# Each step type's own fields; "action" and "weight" come first for every step.
+_ENCODERS: dict[type, Callable[[Any], Json]] = {
+    FetchLayer: _fetch_json,
+    LinkWeight: _link_json,
+    PruneLockEntry: _prune_json,
+    ImportWeight: _import_json,
+}
+
+
+def step_to_json(step: Step) -> Json:
+    return {"action": kind_of(step).action, "weight": step.weight, **_ENCODERS[type(step)](step)}
 
 
 def diagnostic_from_json(d: Json) -> Diagnostic:
@@ -109,37 +143,70 @@ def _spec(d: Json) -> WeightSpec:
     )
 
 
+def _layer_plan(d: Json, files: dict[str, InventoryFile]) -> LayerPlan:
+    level = d["gzipLevel"]
+    return LayerPlan(
+        pvector(files[str(p)] for p in d["files"]),
+        str(d["mediaType"]),
+        None if level is None else int(level),
+        None if d["reuse"] is None else _lock_layer(d["reuse"]),
+    )
+
+
+def _import_weight(d: Json) -> ImportWeight:
+    inv = [InventoryFile(str(f["path"]), int(f["size"]), str(f["digest"])) for f in d["files"]]
+    by_path = {f.path: f for f in inv}
+    in_layers = [str(p) for layer in d["layers"] for p in layer["files"]]
+    if sorted(in_layers) != sorted(by_path) or len(by_path) != len(inv):
+        raise ValueError(f"weight {d['weight']!r}: layers must hold every file exactly once")
+    return ImportWeight(
+        weight=d["weight"],
+        spec=_spec(d["spec"]),
+        status=ImportStatus(d["status"]),
+        changes=pvector(d["changes"]),
+        fingerprint=d["fingerprint"],
+        files=pvector(inv),
+        layers=pvector(_layer_plan(layer, by_path) for layer in d["layers"]),
+        added=int(d["added"]),
+        removed=int(d["removed"]),
+        changed=int(d["changed"]),
+        bytes_to_ingest=int(d["bytesToIngest"]),
+    )
+
+
+def _fetch_from_json(d: Json) -> FetchLayer:
+    return FetchLayer(
+        d["weight"],
+        d["manifest"],
+        _lock_layer(d["layer"]),
+        pvector(_lock_file(f) for f in d.get("files", [])),
+        pvector(d["missing"]),
+    )
+
+
+def _link_from_json(d: Json) -> LinkWeight:
+    return LinkWeight(d["weight"], d["target"], pvector(_lock_file(f) for f in d.get("files", [])))
+
+
+def _prune_from_json(d: Json) -> PruneLockEntry:
+    return PruneLockEntry(d["weight"], d["target"])
+
+
+_DECODERS: dict[type, Callable[[Json], Step]] = {
+    FetchLayer: _fetch_from_json,
+    LinkWeight: _link_from_json,
+    PruneLockEntry: _prune_from_json,
+    ImportWeight: _import_weight,
+}
+
+
 def step_from_json(d: Json) -> Step:
     """Inverse of step_to_json; raises KeyError/ValueError/TypeError on malformed input."""
     action = d["action"]
-    files = [_lock_file(f) for f in d.get("files", [])] if action != "import" else []
-    if action == "fetch":
-        return FetchLayer(
-            d["weight"],
-            d["manifest"],
-            _lock_layer(d["layer"]),
-            pvector(files),
-            pvector(d["missing"]),
-        )
-    if action == "link":
-        return LinkWeight(d["weight"], d["target"], pvector(files))
-    if action == "prune":
-        return PruneLockEntry(d["weight"], d["target"])
-    if action == "import":
-        inv = [InventoryFile(str(f["path"]), int(f["size"]), str(f["digest"])) for f in d["files"]]
-        return ImportWeight(
-            d["weight"],
-            _spec(d["spec"]),
-            ImportStatus(d["status"]),
-            pvector(d["changes"]),
-            d["fingerprint"],
-            pvector(inv),
-            int(d["added"]),
-            int(d["removed"]),
-            int(d["changed"]),
-            int(d["bytesToIngest"]),
-        )
-    raise ValueError(f"unknown step action {action!r}")
+    step_type = STEP_TYPES_BY_ACTION.get(action)
+    if step_type is None:
+        raise ValueError(f"unknown step action {action!r}")
+    return _DECODERS[step_type](d)
 
 
 def plan_from_json(d: Json) -> Plan:

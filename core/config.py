@@ -43,7 +43,7 @@ from cogw.core.configschema import (
 )
 from cogw.core.diagnostics import Diagnostic, Problems, collect
 from cogw.core.digest import go_quote
-from cogw.core.filters import pattern_error
+from cogw.core.filters import pattern_error, patterns_error
 from cogw.core.lockfile import WeightEntry
 from cogw.core.modelref import (
     BOTH_SET,
@@ -276,6 +276,11 @@ def _check_name(raw: RawWeight, names: set[str], check: Checker) -> None:
 
 def _check_patterns(raw: RawWeight, j: int, source: RawSource, check: Checker) -> None:
     for key, patterns in (("include", source.include), ("exclude", source.exclude)):
+        too_many = patterns_error(patterns or ())
+        if too_many is not None:
+            fld = f"{raw.source_field(j)}.{key}"
+            check.invalid(raw, fld, None, too_many, "merge patterns, e.g. with ** or [...]")
+            continue
         for k, pattern in enumerate(patterns or ()):
             message = pattern_error(pattern)
             if message is None:

@@ -1,7 +1,7 @@
 """Drift between cog.yaml's weights and weights.lock (Cog's ``lockfile.CheckDrift``).
 
 Compares normalised config intent (``WeightSpec``) with what the lockfile
-records, exactly and field by field, and formats the user-facing error. It does
+records, exactly and field by field, and words the change as Cog does. It does
 not read either file and does not decide what to do about drift: callers turn
 results into plan steps or a refusal.
 
@@ -23,9 +23,8 @@ from enum import Enum
 
 from pyrsistent import PVector, pvector
 
-from cogw.core.config import DEFAULT_CONFIG, WeightSpec, spec_from_entry
-from cogw.core.digest import go_quote
-from cogw.core.lockfile import FILENAME, Lockfile, Shape
+from cogw.core.config import WeightSpec, spec_from_entry
+from cogw.core.lockfile import Lockfile, Shape
 from cogw.core.multisource import spec_changes
 
 
@@ -38,12 +37,15 @@ class DriftKind(str, Enum):  # noqa: UP042 -- the shape others code against
 @dataclass(frozen=True, slots=True)
 class DriftResult:
     """One weight out of sync. ``details`` is Cog's change text (config-changed only);
-    ``target`` is where the weight is mounted: the config's, or the lock's for orphans."""
+    ``target`` is where the weight is mounted: the config's, or the lock's for orphans;
+    ``fields`` names the changed intent fields in Cog's order (uri, target, include,
+    exclude), so callers word the change their own way without comparing again."""
 
     name: str
     kind: DriftKind
     details: str = ""
     target: str = ""
+    fields: tuple[str, ...] = ()
 
 
 def check_drift(lock: Lockfile | None, specs: Sequence[WeightSpec]) -> PVector[DriftResult]:
@@ -61,9 +63,12 @@ def check_drift(lock: Lockfile | None, specs: Sequence[WeightSpec]) -> PVector[D
         if recorded is None:
             results.append(DriftResult(spec.name, DriftKind.PENDING, "", spec.target))
             continue
-        details = change_details(recorded, spec, current=current)
-        if details:
-            results.append(DriftResult(spec.name, DriftKind.CONFIG_CHANGED, details, spec.target))
+        fields = changed_fields(recorded, spec)
+        if fields:
+            details = change_details(recorded, spec, current=current)
+            results.append(
+                DriftResult(spec.name, DriftKind.CONFIG_CHANGED, details, spec.target, fields)
+            )
     configured = {s.name for s in specs}
     results.extend(
         DriftResult(e.name, DriftKind.ORPHANED, "", e.target)
@@ -71,6 +76,27 @@ def check_drift(lock: Lockfile | None, specs: Sequence[WeightSpec]) -> PVector[D
         if e.name not in configured
     )
     return pvector(results)
+
+
+def changed_fields(locked: WeightSpec, wanted: WeightSpec) -> tuple[str, ...]:
+    """The intent fields that differ, in Cog's order; patterns compare positionally.
+    ``sources`` closes the list when the second and later sources differ (current Cog's
+    several sources; the first source is compared field by field like v0.19.3's one).
+
+    >>> changed_fields(WeightSpec("w", "/w", "file://./a"), WeightSpec("w", "/v", "file://./b"))
+    ('uri', 'target')
+    """
+    return tuple(
+        name
+        for name, differs in (
+            ("uri", locked.uri != wanted.uri),
+            ("target", locked.target != wanted.target),
+            ("include", list(locked.include) != list(wanted.include)),
+            ("exclude", list(locked.exclude) != list(wanted.exclude)),
+            ("sources", list(locked.more_sources) != list(wanted.more_sources)),
+        )
+        if differs
+    )
 
 
 def change_details(locked: WeightSpec, wanted: WeightSpec, *, current: bool = False) -> str:
@@ -100,30 +126,3 @@ def change_details(locked: WeightSpec, wanted: WeightSpec, *, current: bool = Fa
 def _go_list(items: Sequence[str]) -> str:
     """Go's ``%v`` of a string slice: ``[a b]``, nil and empty alike as ``[]``."""
     return "[" + " ".join(items) + "]"
-
-
-_LINE = {
-    DriftKind.PENDING: "not imported yet",
-    DriftKind.ORPHANED: "removed from {config} but still in lockfile",
-    DriftKind.CONFIG_CHANGED: "config changed ({details})",
-}
-
-
-def format_drift_error(
-    results: Sequence[DriftResult],
-    config_name: str = DEFAULT_CONFIG,
-    command: str = "cogw import",
-) -> str:
-    """Cog's message, naming the real config file and our command; no trailing newline.
-
-    >>> print(format_drift_error([DriftResult("x", DriftKind.PENDING)]))
-    weights.lock is out of sync with cog.yaml:
-      - "x": not imported yet
-    Run 'cogw import' to update.
-    """
-    lines = [f"{FILENAME} is out of sync with {config_name}:"]
-    for result in results:
-        text = _LINE[result.kind].format(config=config_name, details=result.details)
-        lines.append(f"  - {go_quote(result.name)}: {text}")
-    lines.append(f"Run '{command}' to update.")
-    return "\n".join(lines)

@@ -32,6 +32,14 @@ Fixed here, where Cog's behaviour is a quirk rather than a choice (import spec �
   inside a path a newline is an ordinary character (Go's ``.`` would not match it,
   so Cog never selects files below a directory whose name holds a newline).
 
+Matching runs on RE2 (``google-re2``), the engine Go's ``regexp`` implements and so
+the one Cog's matcher really uses: it never backtracks, so matching a path costs time
+linear in the path's length whatever the pattern (Python's ``re`` takes minutes on
+``a*a*a*…b`` against a long name). The price is RE2's syntax: no lookahead, which is
+why a class excludes ``/`` by set subtraction. Limits on the length and the number of
+patterns keep the compiled program small (:data:`MAX_PATTERN_LENGTH`,
+:data:`MAX_PATTERNS`).
+
 Differences that remain on purpose, because changing them would change what
 ordinary patterns select in Cog: the "anchored only with ``/…*.``" rule (even
 after a ``+``: ``a+/x/*.bin`` floats, as in Cog), bare names matching whole
@@ -43,7 +51,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
+import re2
 from pyrsistent import PVector, pvector
 from returns.result import Failure, Result, Success
 
@@ -63,7 +73,15 @@ _ANY_BELOW = "\ue002"  # "/**" -> nothing or anything below
 _ONE_CHAR = "\ue003"  # "?"
 _STAR = "\ue004"  # "*" within one component
 _CLASS_BASE = 0xE100  # "[...]" number i is chr(_CLASS_BASE + i)
-_PRIVATE_USE = range(0xE000, 0xF900)
+
+#: Longest pattern accepted, in characters; real patterns are a few dozen.
+MAX_PATTERN_LENGTH = 256
+#: Most patterns accepted in one include or exclude list.
+MAX_PATTERNS = 64
+#: RE2's memory budget for one compiled list; the limits above keep every list below it.
+_RE2_MAX_MEM = 64 << 20
+_ALL_CODE_POINTS = (0, 0x10FFFF)
+_SLASH = ord("/")
 
 _PIECES = {
     _ANY_DIRS_BETWEEN: "(?:/|/.+/)",
@@ -91,17 +109,49 @@ def pattern_error(pattern: str) -> str | None:
         return "patterns must use forward slashes, not backslashes"
     if trimmed.startswith("#"):
         return "patterns must not start with '#' (write [#] to match a literal '#')"
+    if len(trimmed) > MAX_PATTERN_LENGTH:
+        return (
+            f"pattern is {len(trimmed)} characters long; at most {MAX_PATTERN_LENGTH} are allowed"
+        )
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in trimmed):
+        return "patterns must not contain control characters"
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in trimmed):
+        return "pattern is not valid UTF-8"
     try:
-        re.compile(pattern_regex(trimmed))
+        _compile(pattern_regex(trimmed))
     except _UnbalancedBracket:
         return "unbalanced '[' in pattern (write [[] to match a literal '[')"
-    except re.error as err:
-        return f"invalid character class in pattern: {err.msg}"
+    except _BadRange as err:
+        return f"invalid character class in pattern: {err}"
+    return None
+
+
+def patterns_error(patterns: Sequence[str]) -> str | None:
+    """Why a whole include or exclude list is not accepted; None if its size is fine."""
+    if len(patterns) > MAX_PATTERNS:
+        return f"{len(patterns)} patterns given; at most {MAX_PATTERNS} are allowed"
     return None
 
 
 class _UnbalancedBracket(ValueError):
     pass
+
+
+class _BadRange(ValueError):
+    pass
+
+
+class _Matcher(Protocol):
+    def fullmatch(self, text: str) -> Any: ...
+
+
+def _compile(regex: str) -> _Matcher:
+    """RE2 with ``.`` matching newlines (paths may hold any character but ``/``)."""
+    options = re2.Options()
+    options.dot_nl = True
+    options.log_errors = False  # RE2 would print rejected patterns to stderr
+    options.max_mem = _RE2_MAX_MEM
+    return re2.compile(regex, options)  # type: ignore[no-any-return]
 
 
 def pattern_regex(pattern: str) -> str:
@@ -139,12 +189,18 @@ def _tokens(line: str) -> str:
             out.append(ch)
         elif ch == "?":
             out.append(_ONE_CHAR)
-        elif ord(ch) in _PRIVATE_USE:
-            out.append(f"\\u{ord(ch):04x}")
         else:
-            out.append(re.escape(ch))
+            out.append(_literal(ch))
         index += 1
     return "".join(out)
+
+
+def _literal(ch: str) -> str:
+    """``ch`` as an RE2 literal: printable ASCII escaped as ``re.escape`` does, the rest
+    by code point (so private-use placeholders and odd characters cannot be misread)."""
+    if " " <= ch <= "~":
+        return re.escape(ch)
+    return f"\\x{{{ord(ch):x}}}"
 
 
 def _class_end(line: str, start: int) -> int:
@@ -175,14 +231,46 @@ def _classes(line: str) -> list[str]:
 
 
 def _class_regex(body: str) -> str:
+    """A class stands for one character of a path component, never the separator."""
     negate = body[:1] in ("!", "^")
-    members = body[1:] if negate else body
-    escaped = "".join(
-        "-" if ch == "-" and 0 < pos < len(members) - 1 else re.escape(ch)
-        for pos, ch in enumerate(members)
-    )
-    # A class stands for one character of a path component, never the separator.
-    return f"[^/{escaped}]" if negate else f"(?!/)[{escaped}]"
+    ranges = _class_ranges(body[1:] if negate else body)
+    if negate:
+        return "[^/" + "".join(_range_text(r) for r in ranges) + "]"
+    kept = [piece for r in ranges for piece in _without_slash(r)]
+    if not kept:
+        return "[^" + _range_text(_ALL_CODE_POINTS) + "]"  # matches nothing, like [/]
+    return "[" + "".join(_range_text(r) for r in kept) + "]"
+
+
+def _class_ranges(members: str) -> list[tuple[int, int]]:
+    """Code point ranges of a class body, read as Python's ``re`` reads ``[...]``:
+    ``x-y`` is a range unless the ``-`` comes first or last."""
+    ranges: list[tuple[int, int]] = []
+    pos = 0
+    while pos < len(members):
+        low = members[pos]
+        if pos + 2 < len(members) and members[pos + 1] == "-":
+            high = members[pos + 2]
+            if high < low:
+                raise _BadRange(f"bad character range {low}-{high}")
+            ranges.append((ord(low), ord(high)))
+            pos += 3
+        else:
+            ranges.append((ord(low), ord(low)))
+            pos += 1
+    return ranges
+
+
+def _without_slash(span: tuple[int, int]) -> list[tuple[int, int]]:
+    low, high = span
+    if not low <= _SLASH <= high:
+        return [span]
+    return [r for r in ((low, _SLASH - 1), (_SLASH + 1, high)) if r[0] <= r[1]]
+
+
+def _range_text(span: tuple[int, int]) -> str:
+    low, high = (f"\\x{{{cp:x}}}" for cp in span)
+    return low if span[0] == span[1] else f"{low}-{high}"
 
 
 def _rewrite_double_stars(text: str) -> str:
@@ -208,11 +296,21 @@ def _expand(text: str, classes: Sequence[str]) -> str:
     return "".join(out)
 
 
-def _compile_any(patterns: Iterable[str]) -> re.Pattern[str] | None:
+def _compile_any(patterns: Iterable[str]) -> _Matcher | None:
     regexes = [f"(?:{pattern_regex(p.strip())})" for p in patterns]
     if not regexes:
         return None
-    return re.compile("|".join(regexes), re.DOTALL)
+    return _compile("|".join(regexes))
+
+
+def _fullmatch(matcher: _Matcher, path: str) -> bool:
+    try:
+        return matcher.fullmatch(path) is not None
+    except UnicodeEncodeError:
+        # A name that is not UTF-8 on disk reaches Python with surrogate escapes; match
+        # it with U+FFFD per bad byte, as Go reads such a string.
+        raw = path.encode("utf-8", "surrogateescape")
+        return matcher.fullmatch(raw.decode("utf-8", "replace")) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,14 +319,14 @@ class PathFilter:
 
     include: PVector[str] = field(default_factory=pvector)
     exclude: PVector[str] = field(default_factory=pvector)
-    include_re: re.Pattern[str] | None = None
-    exclude_re: re.Pattern[str] | None = None
+    include_re: _Matcher | None = None
+    exclude_re: _Matcher | None = None
 
     def matches(self, path: str) -> bool:
         """True when ``path`` is kept."""
-        if self.exclude_re is not None and self.exclude_re.fullmatch(path):
+        if self.exclude_re is not None and _fullmatch(self.exclude_re, path):
             return False
-        return self.include_re is None or self.include_re.fullmatch(path) is not None
+        return self.include_re is None or _fullmatch(self.include_re, path)
 
 
 def compile_filter(include: Sequence[str], exclude: Sequence[str]) -> PathFilter:

@@ -1,11 +1,14 @@
 """What applying a plan did: one result per step, and what was left afterwards.
 
-The exit code lives here, in one place (like Black's Report.return_code):
-0 when every step succeeded and re-planning found nothing left to do, else 1.
+A result carries what happened as data (counts, bytes, the mount made);
+core/render.py words it. The exit code lives here, in one place (like Black's
+Report.return_code): 0 when every step succeeded and re-planning found nothing
+left to do, else 1.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -22,11 +25,58 @@ class StepStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Pushed:
+    """An import pushed its weight: the manifest reference, its layers and their bytes."""
+
+    ref: str
+    layers: int
+    nbytes: int  # compressed, as pushed
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A fetch stored files from one layer."""
+
+    files: int
+    nbytes: int
+    source: str = ""  # where the layer came from ("mirror HOST", "origin HOST"), if known
+
+
+@dataclass(frozen=True, slots=True)
+class Mounted:
+    """A link made a weight's mount directory: host ``path``, seen at ``target``."""
+
+    path: str
+    target: str
+    files: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyAbsent:
+    """A prune found its entry gone already (another process pruned it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Aborted:
+    """A link failed because another link of the same prepare did; all or nothing."""
+
+    mount_removed: bool  # this weight had been linked, and its mount was removed again
+
+
+ResultData = Pushed | Stored | Mounted | AlreadyAbsent | Aborted | None
+
+
+@dataclass(frozen=True, slots=True)
 class StepResult:
     step: Step
     status: StepStatus
-    detail: str = ""  # e.g. "stored 3 files (90.9MB)" or the mount directory
+    data: ResultData = None
     diagnostic: Diagnostic | None = None
+
+
+def mounts(results: Iterable[StepResult]) -> list[Mounted]:
+    """The mount directories a prepare made, in step order."""
+    return [r.data for r in results if r.status is StepStatus.DONE and isinstance(r.data, Mounted)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,11 +77,21 @@ class PackOptions:
 
 @dataclass(frozen=True, slots=True)
 class LayerPlan:
-    """One layer to build: its files in tar order, media type, gzip level (None = raw tar)."""
+    """One layer to build: its files in tar order, media type, gzip level (None = raw tar).
+
+    ``reuse`` is the recorded layer (digest and sizes, from weights.lock) this
+    one is known to reproduce, so an import need not pack it to learn its
+    digest; None when the import must pack it.
+    """
 
     files: PVector[InventoryFile]
     media_type: str
     gzip_level: int | None
+    reuse: LockLayer | None = None
+
+    @property
+    def file_bytes(self) -> int:
+        return sum(f.size for f in self.files)
 
 
 DEFAULT_OPTIONS = PackOptions()

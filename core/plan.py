@@ -13,19 +13,38 @@ that changed since it was made.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from pyrsistent import PVector, pvector
-from returns.result import Failure, Success
 
-from cogw.core.config import WeightSpec, spec_from_entry, specs_equal
+from cogw.core.config import WeightSpec
 from cogw.core.diagnostics import Diagnostic, Problems
-from cogw.core.filters import filter_inventory
-from cogw.core.inventory import Inventory, InventoryFile
+from cogw.core.drift import DriftKind, DriftResult, check_drift
+from cogw.core.importplan import ImportStatus, ImportWeight, plan_imports
 from cogw.core.lockfile import LockFile, LockLayer, WeightEntry
-from cogw.core.multisource import spec_changes
 from cogw.core.snapshot import Snapshot
+
+# Import steps are planned in importplan; their records are part of this API too.
+__all__ = [
+    "Drift",
+    "FetchLayer",
+    "ImportStatus",
+    "ImportWeight",
+    "LinkWeight",
+    "Operation",
+    "Plan",
+    "PruneLockEntry",
+    "Step",
+    "dedupe",
+    "make_plan",
+    "make_prepare_plan",
+    "plan_fetches",
+    "select_locked",
+]
+
+# check_drift's results for the snapshot, computed once per plan.
+Drift = Sequence[DriftResult]
 
 
 class Operation(StrEnum):
@@ -34,13 +53,6 @@ class Operation(StrEnum):
     PULL = "pull"
     PREPARE = "prepare"
     PRUNE = "prune"
-
-
-class ImportStatus(StrEnum):
-    NEW = "new"
-    CONFIG_CHANGED = "config-changed"
-    SOURCE_CHANGED = "source-changed"
-    UNCHANGED = "unchanged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,30 +90,6 @@ class PruneLockEntry:
 
     weight: str
     target: str
-
-
-@dataclass(frozen=True, slots=True)
-class ImportWeight:
-    """Ingest a weight's source into the store, pack, push, and record it.
-
-    ``files`` is the filtered inventory the import will pack; the counts compare
-    it with the current lock entry.
-    """
-
-    weight: str
-    spec: WeightSpec
-    status: ImportStatus
-    changes: PVector[str]
-    fingerprint: str
-    files: PVector[InventoryFile]
-    added: int = 0
-    removed: int = 0
-    changed: int = 0
-    bytes_to_ingest: int = 0
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(f.size for f in self.files)
 
 
 Step = FetchLayer | LinkWeight | PruneLockEntry | ImportWeight
@@ -149,7 +137,7 @@ def _declared(snapshot: Snapshot) -> dict[str, WeightSpec]:
 
 
 def select_locked(
-    snapshot: Snapshot, names: Sequence[str], verb: str
+    snapshot: Snapshot, names: Sequence[str], verb: str, drift: Drift
 ) -> tuple[list[WeightEntry], list[str], list[Diagnostic]]:
     """Lock entries an operation on the lockfile (pull, prepare) acts on.
 
@@ -165,14 +153,14 @@ def select_locked(
     if not names:
         chosen = [e for e in _entries(snapshot) if e.name in declared]
         notes += [
-            f"{e.name}: removed from cog.yaml; not {verb}ed (run 'cogw apply prune')"
-            for e in _entries(snapshot)
-            if e.name not in declared
+            f"{r.name}: removed from cog.yaml; not {verb}ed (run 'cogw apply prune')"
+            for r in drift
+            if r.kind is DriftKind.ORPHANED
         ]
         notes += [
-            f"{s.name}: not imported yet (run 'cogw import {s.name}')"
-            for s in snapshot.config.weights
-            if s.name not in locked
+            f"{r.name}: not imported yet (run 'cogw import {r.name}')"
+            for r in drift
+            if r.kind is DriftKind.PENDING
         ]
         return chosen, notes, problems
     unknown = [n for n in names if n not in locked and n not in declared]
@@ -214,8 +202,8 @@ def plan_fetches(
     return steps, notes
 
 
-def _make_pull_plan(snapshot: Snapshot, names: Sequence[str]) -> Plan:
-    entries, notes, problems = select_locked(snapshot, names, "pull")
+def _make_pull_plan(snapshot: Snapshot, names: Sequence[str], drift: Drift) -> Plan:
+    entries, notes, problems = select_locked(snapshot, names, "pull", drift)
     steps, cached = plan_fetches(entries, snapshot.present)
     return _plan(snapshot, Operation.PULL, names, steps, notes + cached, problems)
 
@@ -231,8 +219,10 @@ def _not_cached_problem(entry: WeightEntry, present: frozenset[str]) -> Diagnost
     )
 
 
-def make_prepare_plan(snapshot: Snapshot, names: Sequence[str], pull: bool = False) -> Plan:
-    entries, notes, problems = select_locked(snapshot, names, "prepare")
+def make_prepare_plan(
+    snapshot: Snapshot, names: Sequence[str], drift: Drift, pull: bool = False
+) -> Plan:
+    entries, notes, problems = select_locked(snapshot, names, "prepare", drift)
     steps: list[Step] = []
     if pull:
         fetches, _ = plan_fetches(entries, snapshot.present)
@@ -243,16 +233,14 @@ def make_prepare_plan(snapshot: Snapshot, names: Sequence[str], pull: bool = Fal
     return _plan(snapshot, Operation.PREPARE, names, steps, notes, problems)
 
 
-def _make_prune_plan(snapshot: Snapshot, names: Sequence[str]) -> Plan:
-    declared = _declared(snapshot)
+def _make_prune_plan(snapshot: Snapshot, names: Sequence[str], drift: Drift) -> Plan:
+    orphans = [r for r in drift if r.kind is DriftKind.ORPHANED]
     wanted = set(names)
     steps: list[Step] = [
-        PruneLockEntry(e.name, e.target)
-        for e in _entries(snapshot)
-        if e.name not in declared and (not wanted or e.name in wanted)
+        PruneLockEntry(r.name, r.target) for r in orphans if not wanted or r.name in wanted
     ]
     problems = []
-    pruned = {e.name for e in _entries(snapshot) if e.name not in declared}
+    pruned = {r.name for r in orphans}
     unknown = [n for n in names if n not in pruned]
     if unknown:
         problems.append(
@@ -265,147 +253,19 @@ def _make_prune_plan(snapshot: Snapshot, names: Sequence[str]) -> Plan:
     return _plan(snapshot, Operation.PRUNE, names, steps, [], problems)
 
 
-def _quoted_change(field_name: str, old: str, new: str) -> str:
-    return f'{field_name}: "{old}" → "{new}"'
-
-
-def _list_change(field_name: str, old: Sequence[str], new: Sequence[str]) -> str:
-    return f"{field_name}: [{' '.join(old)}] → [{' '.join(new)}]"
-
-
-def config_changes(spec: WeightSpec, entry: WeightEntry) -> list[str]:
-    """Cog's import-plan change strings, in Cog's order (uri, target, include, exclude)."""
-    locked = spec_from_entry(entry)
-    if len(locked.sources) > 1 or len(spec.sources) > 1:
-        # Current Cog's multi-source form: target first, then source by source.
-        return spec_changes(locked.target, locked.sources, spec.target, spec.sources, quote=True)
-    changes = []
-    if locked.uri != spec.uri:
-        changes.append(_quoted_change("uri", locked.uri, spec.uri))
-    if locked.target != spec.target:
-        changes.append(_quoted_change("target", locked.target, spec.target))
-    if list(locked.include) != list(spec.include):
-        changes.append(_list_change("include", locked.include, spec.include))
-    if list(locked.exclude) != list(spec.exclude):
-        changes.append(_list_change("exclude", locked.exclude, spec.exclude))
-    return changes
-
-
-def _file_diff(files: Sequence[InventoryFile], entry: WeightEntry | None) -> tuple[int, int, int]:
-    old = {f.path: (f.digest, f.size) for f in entry.files} if entry else {}
-    new = {f.path: (f.digest, f.size) for f in files}
-    added = sum(1 for p in new if p not in old)
-    removed = sum(1 for p in old if p not in new)
-    changed = sum(1 for p, v in new.items() if p in old and old[p] != v)
-    return added, removed, changed
-
-
-def _import_status(
-    spec: WeightSpec, entry: WeightEntry | None, inv: Inventory, files: Sequence[InventoryFile]
-) -> tuple[ImportStatus, list[str]]:
-    if entry is None:
-        return ImportStatus.NEW, []
-    if not specs_equal(spec, spec_from_entry(entry)):
-        return ImportStatus.CONFIG_CHANGED, config_changes(spec, entry)
-    if entry.source.fingerprint != inv.fingerprint:
-        return ImportStatus.SOURCE_CHANGED, [
-            f"fingerprint: {entry.source.fingerprint} → {inv.fingerprint}"
-        ]
-    if _file_diff(files, entry) != (0, 0, 0):
-        # Same fingerprint but a different file set: the entry was edited or
-        # written by a different filter implementation; re-import to converge.
-        return ImportStatus.SOURCE_CHANGED, ["files differ from weights.lock"]
-    return ImportStatus.UNCHANGED, []
-
-
-def plan_import_weight(
-    snapshot: Snapshot, spec: WeightSpec
-) -> tuple[ImportWeight | None, list[str], list[Diagnostic]]:
-    """One weight's import step, or None when it is unchanged."""
-    if spec.name in snapshot.source_errors:
-        return None, [], [snapshot.source_errors[spec.name]]
-    inv = snapshot.inventories.get(spec.name)
-    if inv is None:
-        raise AssertionError(f"snapshot has no inventory for {spec.name}")  # gather bug
-    match filter_inventory(inv, spec.include, spec.exclude):
-        case Success(kept):
-            files = kept.files
-        case Failure(diag):
-            subject = f'{snapshot.config_name}: weight "{spec.name}"'
-            return None, [], [replace(diag, subject=subject)]
-    entry = _find(snapshot, spec.name)
-    status, changes = _import_status(spec, entry, inv, files)
-    if status is ImportStatus.UNCHANGED:
-        return None, [f"{spec.name}: unchanged"], []
-    added, removed, changed = _file_diff(files, entry)
-    to_ingest = sum(
-        f.size for f in {f.digest: f for f in files if f.digest not in snapshot.present}.values()
-    )
-    step = ImportWeight(
-        spec.name,
-        spec,
-        status,
-        pvector(changes),
-        inv.fingerprint,
-        pvector(files),
-        added,
-        removed,
-        changed,
-        to_ingest,
-    )
-    return step, [], []
-
-
-def _find(snapshot: Snapshot, name: str) -> WeightEntry | None:
-    return next((e for e in _entries(snapshot) if e.name == name), None)
-
-
-def select_specs(
-    snapshot: Snapshot, names: Sequence[str]
-) -> tuple[list[WeightSpec], list[Diagnostic]]:
-    declared = _declared(snapshot)
-    unknown = [n for n in names if n not in declared]
-    problems = []
-    if unknown:
-        problems.append(
-            Diagnostic(
-                summary="not declared in cog.yaml: " + ", ".join(f'"{n}"' for n in unknown),
-                subject=snapshot.config_name,
-                hint="add the weight to the weights: section of cog.yaml",
-            )
-        )
-    if not names:
-        return list(snapshot.config.weights), problems
-    return [declared[n] for n in names if n in declared], problems
-
-
-def _make_import_plan(snapshot: Snapshot, names: Sequence[str]) -> Plan:
-    specs, problems = select_specs(snapshot, names)
-    steps: list[Step] = []
-    notes: list[str] = []
-    for spec in specs:
-        step, more_notes, more_problems = plan_import_weight(snapshot, spec)
-        steps += [step] if step else []
-        notes += more_notes
-        problems += more_problems
+def _make_import_plan(snapshot: Snapshot, names: Sequence[str], drift: Drift) -> Plan:
+    imports, notes, problems = plan_imports(snapshot, names, drift)
     # As Cog's import: entries cog.yaml no longer declares go too (in the import's own
     # write when it records), so a renamed weight never leaves its old entry behind.
-    steps += _make_prune_plan(snapshot, []).steps
-    if not snapshot.config.weights:
-        problems.append(
-            Diagnostic(
-                summary=f"no weights defined in {snapshot.config_name}",
-                subject=snapshot.config_name,
-            )
-        )
+    steps: list[Step] = [*imports, *_make_prune_plan(snapshot, [], drift).steps]
     return _plan(snapshot, Operation.IMPORT, names, steps, notes, problems)
 
 
-def _make_sync_plan(snapshot: Snapshot, names: Sequence[str]) -> Plan:
-    imports = _make_import_plan(snapshot, names) if snapshot.config.weights else None
+def _make_sync_plan(snapshot: Snapshot, names: Sequence[str], drift: Drift) -> Plan:
+    imports = _make_import_plan(snapshot, names, drift) if snapshot.config.weights else None
     import_steps = [s for s in imports.steps if isinstance(s, ImportWeight)] if imports else []
     importing = {s.weight for s in import_steps}
-    prune = _make_prune_plan(snapshot, [])
+    prune = _make_prune_plan(snapshot, [], drift)
     declared = _declared(snapshot)
     locked = [
         e
@@ -442,14 +302,15 @@ def make_plan(
 ) -> Plan:
     """The plan for ``operation`` on the named weights (all when ``names`` is empty)."""
     names = dedupe(names)
+    drift = check_drift(snapshot.lock, snapshot.config.weights)
     if operation is Operation.PULL:
-        plan = _make_pull_plan(snapshot, names)
+        plan = _make_pull_plan(snapshot, names, drift)
     elif operation is Operation.PREPARE:
-        plan = make_prepare_plan(snapshot, names, pull)
+        plan = make_prepare_plan(snapshot, names, drift, pull)
     elif operation is Operation.PRUNE:
-        plan = _make_prune_plan(snapshot, names)
+        plan = _make_prune_plan(snapshot, names, drift)
     elif operation is Operation.IMPORT:
-        plan = _make_import_plan(snapshot, names)
+        plan = _make_import_plan(snapshot, names, drift)
     else:
-        plan = _make_sync_plan(snapshot, names)
+        plan = _make_sync_plan(snapshot, names, drift)
     return plan

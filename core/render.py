@@ -7,16 +7,24 @@ reads the same as its result.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cogw.core.codec import plan_to_json, step_to_json
 from cogw.core.digest import format_digest_short
-from cogw.core.outcome import Outcome, StepResult
+from cogw.core.outcome import (
+    Aborted,
+    AlreadyAbsent,
+    Mounted,
+    Outcome,
+    Pushed,
+    ResultData,
+    StepResult,
+    Stored,
+)
 from cogw.core.plan import FetchLayer, ImportWeight, LinkWeight, Plan, PruneLockEntry, Step
 from cogw.core.status import StatusRow
-
-MARKERS = {"fetch": "+", "import": "~", "link": "=", "prune": "-"}
+from cogw.core.stepkind import STEP_KINDS, StepKind, kind_of
 
 
 def format_size(n: int) -> str:
@@ -31,21 +39,37 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def _fetch_line(step: FetchLayer) -> str:
+    return (
+        f"{step.weight} layer {format_digest_short(step.layer.digest)} "
+        f"({plural(len(step.missing), 'file')}, {format_size(step.missing_bytes)})"
+    )
+
+
+def _link_line(step: LinkWeight) -> str:
+    return f"{step.weight} → {step.target} ({plural(len(step.files), 'file')})"
+
+
+def _prune_line(step: PruneLockEntry) -> str:
+    return f"{step.weight} from weights.lock (removed from cog.yaml)"
+
+
+def _import_line(step: ImportWeight) -> str:
+    return f"{step.weight} {step.spec.uri} → {step.spec.target} ({step.status.value})"
+
+
+# What follows the verb on a step's line, per step type.
+_STEP_WORDS: dict[type, Callable[[Any], str]] = {
+    FetchLayer: _fetch_line,
+    LinkWeight: _link_line,
+    PruneLockEntry: _prune_line,
+    ImportWeight: _import_line,
+}
+
+
 def step_line(step: Step, done: bool = False) -> str:
-    if isinstance(step, FetchLayer):
-        verb = "fetched" if done else "fetch"
-        return (
-            f"{verb} {step.weight} layer {format_digest_short(step.layer.digest)} "
-            f"({plural(len(step.missing), 'file')}, {format_size(step.missing_bytes)})"
-        )
-    if isinstance(step, LinkWeight):
-        verb = "linked" if done else "link"
-        return f"{verb} {step.weight} → {step.target} ({plural(len(step.files), 'file')})"
-    if isinstance(step, PruneLockEntry):
-        verb = "pruned" if done else "prune"
-        return f"{verb} {step.weight} from weights.lock (removed from cog.yaml)"
-    verb = "imported" if done else "import"
-    return f"{verb} {step.weight} {step.spec.uri} → {step.spec.target} ({step.status.value})"
+    kind = kind_of(step)
+    return f"{kind.done if done else kind.action} {_STEP_WORDS[type(step)](step)}"
 
 
 def _import_details(step: ImportWeight) -> list[str]:
@@ -55,26 +79,29 @@ def _import_details(step: ImportWeight) -> list[str]:
         f"  size: {format_size(step.total_bytes)}"
         f"  to ingest: {format_size(step.bytes_to_ingest)}"
     )
+    lines.append("    layers: " + layer_counts(step))
     return lines
 
 
-def _action(step: Step) -> str:
-    return str(step_to_json(step)["action"])
+def layer_counts(step: ImportWeight) -> str:
+    """How many planned layers are reused from weights.lock and how many packed, with
+    their file bytes: "3 reused (90.9MB), 1 packed and pushed (12.0KB)"."""
+    return (
+        f"{len(step.reused_layers)} reused ({format_size(step.reused_bytes)}), "
+        f"{len(step.packed_layers)} packed and pushed ({format_size(step.packed_bytes)})"
+    )
+
+
+def _summary_kinds() -> list[StepKind]:
+    # Summaries list kinds alphabetically, as they always have: fetch comes first.
+    return sorted(STEP_KINDS.values(), key=lambda k: k.action)
 
 
 def summary_counts(steps: Sequence[Step]) -> dict[str, int]:
-    counts = {"fetch": 0, "import": 0, "link": 0, "prune": 0}
+    counts = {k.action: 0 for k in _summary_kinds()}
     for s in steps:
-        counts[_action(s)] += 1
+        counts[kind_of(s).action] += 1
     return counts
-
-
-_SUMMARY_WORDS = {
-    "fetch": ("layer", "to fetch", "fetched"),
-    "import": ("weight", "to import", "imported"),
-    "link": ("weight", "to link", "linked"),
-    "prune": ("entry", "to prune", "pruned"),
-}
 
 
 def _counted(n: int, noun: str) -> str:
@@ -87,12 +114,15 @@ def plan_summary(plan: Plan, done: bool = False) -> str:
     """One line: "Plan: 2 layers to fetch (1.5MB), 1 entry to prune." or "Applied: ..."."""
     counts = summary_counts(plan.steps)
     parts = []
-    for key, (noun, todo, did) in _SUMMARY_WORDS.items():
-        if counts[key]:
-            parts.append(f"{_counted(counts[key], noun)} {did if done else todo}")
-    if counts["fetch"]:
-        fetch_bytes = sum(s.missing_bytes for s in plan.steps if isinstance(s, FetchLayer))
-        parts[0] += f" ({format_size(fetch_bytes)})"
+    for kind in _summary_kinds():
+        n = counts[kind.action]
+        if not n:
+            continue
+        part = f"{_counted(n, kind.counts)} {kind.done if done else 'to ' + kind.action}"
+        if kind is STEP_KINDS[FetchLayer]:
+            fetch_bytes = sum(s.missing_bytes for s in plan.steps if isinstance(s, FetchLayer))
+            part += f" ({format_size(fetch_bytes)})"
+        parts.append(part)
     if not parts:
         return "Nothing to do."
     return ("Applied: " if done else "Plan: ") + ", ".join(parts) + "."
@@ -104,7 +134,7 @@ def plan_lines(plan: Plan) -> list[str]:
     if plan.steps:
         lines.append(f"cogw would perform these actions ({plan.operation.value}):")
         for step in plan.steps:
-            lines.append(f"  {MARKERS[_action(step)]} {step_line(step)}")
+            lines.append(f"  {kind_of(step).marker} {step_line(step)}")
             if isinstance(step, ImportWeight):
                 lines.extend(_import_details(step))
     lines.extend(f"  · {note}" for note in plan.notes)
@@ -119,15 +149,33 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     return value
 
 
+def result_detail(data: ResultData) -> str:
+    """What a step's result says after its line ("stored 3 files (1.2MB)")."""
+    match data:
+        case Pushed(ref, layers, nbytes):
+            return f"{ref} ({layers} layer(s), {format_size(nbytes)})"
+        case Stored(files, nbytes, source):
+            stored = f"stored {plural(files, 'file')} ({format_size(nbytes)})"
+            return f"{stored} from {source}" if source else stored
+        case Mounted(path, _, files):
+            return f"{plural(files, 'file')} in {path}"
+        case AlreadyAbsent():
+            return "already absent"
+        case Aborted(mount_removed):
+            return "prepare aborted; mount removed" if mount_removed else "prepare aborted"
+    return ""
+
+
 def _result_line(result: StepResult) -> str:
+    detail = result_detail(result.data)
     if result.status.value == "failed":
         # The reason itself follows once, in the error lines after the summary.
-        reason = "" if result.diagnostic else f": {result.detail}"
+        reason = "" if result.diagnostic else f": {detail}"
         return f"  ✗ {step_line(result.step)}: failed{reason}"
     if result.status.value == "skipped":
-        return f"  · {step_line(result.step)}: skipped ({result.detail})"
-    detail = f": {result.detail}" if result.detail else ""
-    return f"  {MARKERS[_action(result.step)]} {step_line(result.step, done=True)}{detail}"
+        return f"  · {step_line(result.step)}: skipped ({detail})"
+    detail = f": {detail}" if detail else ""
+    return f"  {kind_of(result.step).marker} {step_line(result.step, done=True)}{detail}"
 
 
 def outcome_lines(outcome: Outcome) -> list[str]:
@@ -152,7 +200,7 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
             {
                 **step_to_json(r.step),
                 "status": r.status.value,
-                "detail": r.detail,
+                "detail": result_detail(r.data),
                 "error": r.diagnostic.to_json() if r.diagnostic else None,
             }
             for r in outcome.results

@@ -57,6 +57,9 @@ def normalize_uri(uri: str) -> Result[str, str]:
     if uri == "":
         return Failure("weight source.uri is required")
     scheme = scheme_of(uri)
+    if scheme not in ("http", "https") and any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in uri):
+        # No file name or repository id holds one; a NUL would reach the OS and fail there.
+        return Failure(f"weight source {go_quote(uri)} contains a control character")
     if scheme in ("", "file"):
         return _normalize_file(uri.removeprefix("file://") if scheme else uri)
     if scheme in ("hf", "huggingface"):

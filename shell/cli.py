@@ -1,7 +1,8 @@
-"""The cogw command line: the only place that prints results and exits.
+"""The cogw command line: click commands, the only place that prints results and exits.
 
 Every command follows the same three steps: gather a Snapshot (shell),
-decide with a pure planner (core), then render or execute (shell). Exit codes:
+decide with a pure planner (core), then render or execute (shell); the
+wiring lives in shell/compose.py, the printing in shell/output.py. Exit codes:
 0 success, 1 error (or, for `status`, weights not ready), 2 usage error
 (click) or, with `cogw plan --detailed-exitcode`, changes to apply; 130 after
 Ctrl-C. Heavy libraries (requests, rich, huggingface_hub) load only when a
@@ -10,283 +11,40 @@ command needs them, so `cogw --help` stays fast.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import os
-import shlex
 import sys
-from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import click
-import orjson
-from returns.result import Failure, Result, Success
 
 from cogw import __version__
-from cogw.core.diagnostics import Diagnostic, Problems
-from cogw.core.inventory import Inventory
-from cogw.core.outcome import Outcome
-from cogw.core.plan import Operation, Plan, make_plan
-from cogw.core.render import (
-    outcome_json,
-    outcome_lines,
-    plan_json,
-    plan_lines,
-    status_json,
-    status_lines,
-)
-from cogw.core.savedplan import SavedPlan, check_saved_plan, decode_saved_plan, encode_saved_plan
-from cogw.core.snapshot import Snapshot
+from cogw.core.diagnostics import Diagnostic
+from cogw.core.outcome import mounts
+from cogw.core.plan import Operation, make_plan
+from cogw.core.refpull import looks_like_reference
+from cogw.core.render import plan_json, plan_lines, status_json, status_lines
+from cogw.core.savedplan import SavedPlan, encode_saved_plan
 from cogw.core.status import all_ready, make_status
-from cogw.shell.gather import (
-    Project,
-    gather_snapshot,
-    locate_project,
-    read_config,
-    read_lock_bytes,
-    resolve_store_dir,
+from cogw.shell.cli_fleet import pull_link_option, pull_reference_command, to_option
+from cogw.shell.compose import apply_operation, run_plan, snapshot_for, split_operation
+from cogw.shell.gather import Project, locate_project, read_lock_bytes
+from cogw.shell.mirrorsetup import with_mirror_note
+from cogw.shell.options import (
+    Output,
+    common_options,
+    ingest_option,
+    options_from,
+    with_output,
 )
-
-F = TypeVar("F", bound=Callable[..., Any])
-OPERATIONS = [op.value for op in Operation]
-IMPORTING = (Operation.IMPORT, Operation.SYNC)
-# The operations that repair a weights.lock left with two entries for one target.
-REPAIRING = (Operation.IMPORT, Operation.SYNC, Operation.PRUNE)
-
-
-class Options:
-    """Options every command shares, resolved lazily into project, store and registry."""
-
-    def __init__(
-        self,
-        project: str | None,
-        config: str | None,
-        cache_dir: str | None,
-        insecure: Sequence[str],
-        ca_bundle: str | None,
-        jobs: int,
-    ) -> None:
-        self.project = locate_project(project, config, Path.cwd())
-        self.cache_dir = cache_dir
-        self.insecure = frozenset(insecure) | frozenset(
-            h for h in os.environ.get("COGW_INSECURE_REGISTRIES", "").split(",") if h
-        )
-        self.ca_bundle = ca_bundle or os.environ.get("COGW_CA_BUNDLE") or None
-        self.jobs = jobs
-        self.ingest_mode = "auto"  # set by the commands that import (--ingest)
-
-    @functools.cached_property
-    def store(self) -> Any:
-        from cogw.shell.store import open_store
-
-        match resolve_store_dir(self.cache_dir):
-            case Success(path):
-                return open_store(path)
-            case Failure(diag):
-                fail((diag,))
-        raise AssertionError("unreachable")
-
-
-def common_options(fn: F) -> F:
-    decorators = [
-        click.option(
-            "--project",
-            "project",
-            metavar="DIR",
-            help="Project directory (default: nearest directory upwards with the config file).",
-        ),
-        click.option(
-            "--config",
-            "config",
-            metavar="FILE",
-            help="Config file, relative to the project (default cog.yaml).",
-        ),
-        click.option(
-            "--cache-dir",
-            metavar="DIR",
-            help="Cache directory; the store is DIR/weights "
-            "(default: $COG_CACHE_DIR, $XDG_CACHE_HOME/cog, ~/.cache/cog).",
-        ),
-        click.option(
-            "--insecure-registry",
-            "insecure",
-            multiple=True,
-            metavar="HOST",
-            help="Allow plain HTTP to HOST (loopback hosts always are). "
-            "Also COGW_INSECURE_REGISTRIES.",
-        ),
-        click.option(
-            "--ca-bundle",
-            metavar="FILE",
-            help="CA certificates to trust for the registry. Also COGW_CA_BUNDLE.",
-        ),
-        click.option(
-            "-j",
-            "--jobs",
-            type=click.IntRange(1, 64),
-            default=4,
-            show_default=True,
-            help="Parallel layer transfers and hashing threads.",
-        ),
-    ]
-    for decorator in reversed(decorators):
-        fn = decorator(fn)
-    return fn
-
-
-def options_from(kwargs: dict[str, Any]) -> Options:
-    ingest_mode = kwargs.pop("ingest_mode", "auto")
-    opts = Options(
-        kwargs.pop("project"),
-        kwargs.pop("config"),
-        kwargs.pop("cache_dir"),
-        kwargs.pop("insecure"),
-        kwargs.pop("ca_bundle"),
-        kwargs.pop("jobs"),
-    )
-    opts.ingest_mode = ingest_mode
-    return opts
-
-
-def echo_err(line: str) -> None:
-    click.echo(line, err=True)
-
-
-def print_problems(problems: Problems) -> None:
-    for problem in problems:
-        for line in problem.lines():
-            echo_err(line)
-
-
-def fail(problems: Problems) -> NoReturn:
-    print_problems(problems)
-    sys.exit(1)
-
-
-T = TypeVar("T")
-
-
-def unwrap(result: Result[T, Problems]) -> T:
-    match result:
-        case Success(value):
-            return value  # type: ignore[no-any-return]
-        case Failure(problems):
-            fail(problems)
-    raise AssertionError("unreachable")
-
-
-@contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Expected failures become one clear line and exit 1; Ctrl-C exits 130."""
-    from cogw.shell.fs import LinkError, ProjectLocked
-    from cogw.shell.store import StoreError
-
-    try:
-        yield
-    except KeyboardInterrupt:
-        echo_err("interrupted; nothing partial was left in the store")
-        sys.exit(130)
-    except (StoreError, LinkError, ProjectLocked, PermissionError) as exc:
-        echo_err(f"error: {exc}")
-        sys.exit(1)
-
-
-# --- gathering -------------------------------------------------------------
-
-
-def read_inventory_for(
-    opts: Options, on_bytes: Callable[[int], None] | None = None
-) -> Callable[[str, str], Result[Inventory, Diagnostic]]:
-    def read(name: str, uri: str) -> Result[Inventory, Diagnostic]:
-        from cogw.shell.hashing import STAT_CACHE_NAME, StatCache
-        from cogw.shell.sources import SourceError, source_for
-
-        subject = f'{opts.project.config_name}: weight "{name}"'
-        try:
-            with StatCache(opts.store.root / STAT_CACHE_NAME) as cache:
-                source = source_for(uri, opts.project.dir, cache=cache)
-                return Success(source.inventory(jobs=opts.jobs, on_bytes=on_bytes))
-        except SourceError as exc:
-            return Failure(
-                Diagnostic(str(exc), subject=subject, hint="fix the weight's source in cog.yaml")
-            )
-        except OSError as exc:
-            return Failure(Diagnostic(f"cannot read source {uri}: {exc}", subject=subject))
-
-    return read
-
-
-def compressor() -> str:
-    from cogw.shell.layers import compressor_identity
-
-    return compressor_identity()
-
-
-def snapshot_for(
-    opts: Options, op: Operation, names: Sequence[str], progress: bool = False
-) -> Snapshot:
-    """Gather for ``op``; sources are hashed only for operations that import
-    (with a progress bar on a terminal when ``progress``)."""
-    from cogw.shell.progress import hashing_progress
-
-    inventory_names = list(names) if op in IMPORTING else None
-    on_bytes, finish = hashing_progress(progress and inventory_names is not None)
-    try:
-        with user_errors():
-            result = gather_snapshot(
-                opts.project,
-                opts.store.exists,
-                compressor(),
-                inventory_names,
-                read_inventory_for(opts, on_bytes) if inventory_names is not None else None,
-                repairing=op in REPAIRING,
-            )
-    finally:
-        finish()
-    return unwrap(result)
-
-
-def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Any, str]]:
-    cached: list[tuple[Any, str]] = []
-
-    def make() -> tuple[Any, str]:
-        if not cached:
-            from cogw.core.reference import parse_repository
-            from cogw.shell.auth import default_credentials
-            from cogw.shell.registry import RegistryClient, RegistryOptions
-
-            if not image:
-                config = opts.project.config_name
-                raise click.ClickException(
-                    f"no 'model' (or 'image') in {config}: cannot reach a registry"
-                )
-            repo = parse_repository(image).alt(_raise).unwrap()
-            options = RegistryOptions(insecure_hosts=opts.insecure, ca_bundle=opts.ca_bundle)
-            client = RegistryClient(
-                repo.registry, options, default_credentials(os.environ, Path.home())
-            )
-            cached.append((client, repo.path))
-        return cached[0]
-
-    return make
-
-
-def _raise(message: str) -> NoReturn:
-    raise click.ClickException(message)
-
-
-# --- plan / apply ------------------------------------------------------------
-
-
-def split_operation(args: Sequence[str]) -> tuple[Operation, list[str]]:
-    if args and args[0] in OPERATIONS:
-        return Operation(args[0]), list(args[1:])
-    return Operation.SYNC, list(args)
-
-
-def print_json(value: Any) -> None:
-    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+from cogw.shell.output import (
+    echo_err,
+    fail,
+    print_json,
+    print_mounts,
+    report,
+    unwrap,
+    user_errors,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -337,7 +95,7 @@ def plan_command(
     opts = options_from(kwargs)
     op, names = split_operation(args)
     snapshot = snapshot_for(opts, op, names, progress=not as_json)
-    plan = make_plan(snapshot, op, names, pull=pull)
+    plan = with_mirror_note(make_plan(snapshot, op, names, pull=pull), opts.mirror_setup)
     if as_json:
         print_json(plan_json(plan))
     else:
@@ -354,158 +112,6 @@ def plan_command(
         echo_err(f"Saved the plan to {out}; apply it with: cogw apply --plan {out}")
     if detailed_exitcode and not plan.is_empty:
         sys.exit(2)
-
-
-def load_saved(opts: Options, path: str) -> tuple[Plan, bool]:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        fail((Diagnostic(f"cannot read plan file: {exc.strerror}", subject=path),))
-    saved = unwrap(decode_saved_plan(data, path))
-    snapshot = snapshot_for(opts, saved.plan.operation, list(saved.plan.names))
-    plan = unwrap(
-        check_saved_plan(saved, snapshot.inputs, __version__, opts.project.config_name, path)
-    )
-    return plan, bool(saved.options.get("pull"))
-
-
-def confirm_or_exit(plan: Plan, yes: bool) -> None:
-    if yes or plan.is_empty:
-        return
-    if not sys.stdin.isatty():
-        fail(
-            (
-                Diagnostic(
-                    "refusing to apply without confirmation",
-                    hint="review 'cogw plan', then run 'cogw apply --yes'",
-                ),
-            )
-        )
-    if not click.confirm("Apply these changes?", default=False, err=True):
-        echo_err("Apply cancelled.")
-        sys.exit(1)
-
-
-def run_plan(
-    opts: Options,
-    plan: Plan,
-    as_json: bool,
-    quiet: bool,
-    verbose: bool = False,
-    link_mode: str = "hardlink",
-    pull: bool = False,
-) -> tuple[Outcome, list[tuple[str, str]]]:
-    """Execute, then re-plan from a fresh snapshot: anything left is an error."""
-    from pyrsistent import pvector
-
-    from cogw.shell.execute import Runtime, execute
-    from cogw.shell.progress import make_progress
-
-    if plan.is_empty and plan.operation is not Operation.PREPARE:
-        return Outcome(plan, pvector()), []  # nothing ran, so nothing can be left over
-    sink, finish = make_progress(as_json, quiet, verbose)
-    snapshot_envelope = _envelope()
-    # The config decides the shape of a new weights.lock (and its tags); a saved
-    # plan was checked against this same config before it got here.
-    config = read_config(opts.project).value_or(None)
-    rt = Runtime(
-        opts.project,
-        opts.store,
-        registry_factory(opts, plan.repository),
-        sink,
-        jobs=opts.jobs,
-        link_mode=link_mode,
-        ingest_mode=opts.ingest_mode,
-        envelope=snapshot_envelope,
-        config=config,
-    )
-    try:
-        with user_errors():
-            results = execute(plan, rt)
-    finally:
-        finish()
-    remaining = None
-    if plan.operation is not Operation.PREPARE:
-        after = snapshot_for(opts, plan.operation, list(plan.names))
-        remaining = make_plan(after, plan.operation, list(plan.names), pull=pull)
-    return Outcome(plan, pvector(results), remaining), list(rt.mounts)
-
-
-def _envelope() -> str:
-    from cogw.core.packing import PackOptions, envelope_format
-
-    return envelope_format(PackOptions(), compressor())
-
-
-def report(outcome: Outcome, as_json: bool) -> None:
-    if as_json:
-        print_json(outcome_json(outcome))
-    else:
-        for line in outcome_lines(outcome):
-            echo_err(line)
-    if not as_json:  # in JSON mode stderr carries only JSON lines; errors are in the outcome
-        print_problems(tuple(r.diagnostic for r in outcome.failed if r.diagnostic))
-    sys.exit(outcome.exit_code)
-
-
-def apply_operation(
-    opts: Options,
-    op: Operation,
-    names: list[str],
-    plan_file: str | None,
-    yes: bool,
-    as_json: bool,
-    quiet: bool,
-    verbose: bool = False,
-    show_plan: bool = True,
-) -> None:
-    """Plan (or load a saved plan), confirm, execute, report. The direct commands
-    (import, pull) skip the step preview and show only the plan's notes."""
-    pull = False
-    if plan_file:
-        plan, pull = load_saved(opts, plan_file)
-    else:
-        plan = make_plan(snapshot_for(opts, op, names, not (as_json or quiet)), op, names)
-        if not (as_json or quiet):
-            lines = plan_lines(plan) if show_plan else [f"  · {n}" for n in plan.notes]
-            for line in lines:
-                echo_err(line)
-    if plan.problems:
-        fail(plan.problems)
-    if not plan_file:
-        confirm_or_exit(plan, yes)
-    outcome, _ = run_plan(opts, plan, as_json, quiet, verbose, pull=pull)
-    report(outcome, as_json)
-
-
-output_options = [
-    click.option(
-        "--json",
-        "as_json",
-        is_flag=True,
-        help="Print the result as JSON on stdout; progress as JSON lines on stderr.",
-    ),
-    click.option("-q", "--quiet", is_flag=True, help="No progress output."),
-    click.option("-v", "--verbose", is_flag=True, help="Per-layer and per-file lines."),
-]
-
-
-ingest_option = click.option(
-    "--ingest",
-    "ingest_mode",
-    type=click.Choice(["auto", "reflink", "hardlink", "copy"]),
-    default="auto",
-    show_default=True,
-    help="How local source files enter the store: auto reflinks where possible, hardlinks "
-    "read-only files, else copies (verified); hardlink makes the source files themselves "
-    "read-only store blobs (no copy).",
-)
-
-
-def with_output(fn: F) -> F:
-    for decorator in reversed(output_options):
-        fn = decorator(fn)
-    return fn
 
 
 @cli.command("apply")
@@ -538,7 +144,7 @@ def apply_command(
     op, names = split_operation(args)
     if plan_file and args:
         raise click.UsageError("--plan applies a saved plan; do not name an operation or weights")
-    apply_operation(opts, op, names, plan_file, yes, as_json, quiet, verbose)
+    apply_operation(opts, op, names, plan_file, yes, Output(as_json, quiet, verbose))
 
 
 def direct_command(op: Operation, doc: str) -> None:
@@ -547,12 +153,20 @@ def direct_command(op: Operation, doc: str) -> None:
     def command(
         names: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool, **kwargs: Any
     ) -> None:
+        to, link_mode = kwargs.pop("to", None), kwargs.pop("link_mode", "hardlink")
         opts = options_from(kwargs)
-        apply_operation(opts, op, list(names), None, True, as_json, quiet, verbose, show_plan=False)
+        output = Output(as_json, quiet, verbose)
+        if op is Operation.PULL and names and looks_like_reference(names[0]):
+            pull_reference_command(opts, names, to, link_mode, output)
+        if to:
+            raise click.UsageError("--to needs a REGISTRY/REPO@DIGEST reference")
+        apply_operation(opts, op, list(names), None, True, output, show_plan=False)
 
     decorated = common_options(with_output(command))
     if op is Operation.IMPORT:
         decorated = ingest_option(decorated)
+    if op is Operation.PULL:
+        decorated = to_option(pull_link_option(decorated))
     cli.command(op.value, help=doc)(click.argument("names", nargs=-1)(decorated))
 
 
@@ -613,31 +227,11 @@ def prepare_command(
     )
     if plan.problems:
         fail(plan.problems)
-    outcome, mounts = run_plan(
-        opts, plan, False, quiet or as_json or docker, link_mode=link_mode, pull=pull
-    )
+    output = Output(quiet=quiet or as_json or docker)
+    outcome = run_plan(opts, plan, output, link_mode=link_mode, pull=pull)
     if outcome.exit_code != 0:
         report(outcome, as_json)
-    print_mounts(mounts, as_json, docker)
-
-
-def print_mounts(mounts: list[tuple[str, str]], as_json: bool, docker: bool) -> None:
-    mount_id = Path(mounts[0][0]).parent.name if mounts else ""
-    if as_json:
-        print_json(
-            {
-                "id": mount_id,
-                "mounts": [{"source": s, "target": t, "readOnly": True} for s, t in mounts],
-            }
-        )
-    elif docker:
-        click.echo(" ".join(f"-v {shlex.quote(f'{s}:{t}:ro')}" for s, t in mounts))
-    elif not mounts:
-        echo_err("No weights to mount.")
-    else:
-        echo_err(f"Prepared mounts {mount_id} (release with: cogw release {mount_id})")
-        for source, target in mounts:
-            click.echo(f"{source} -> {target} (read-only)")
+    print_mounts(mounts(outcome.results), as_json, docker)
 
 
 @cli.command("release")
@@ -734,10 +328,14 @@ def canonical_lock(where: Project) -> tuple[bytes, bytes]:
     return data, render_lockfile(lock)
 
 
-from cogw.shell.cli_lock import lock_convert  # noqa: E402 -- it uses the helpers above
+from cogw.shell.cli_cache import register  # noqa: E402
+from cogw.shell.cli_lock import lock_convert  # noqa: E402
 
+register(cli)  # cache, gc, verify; plan/apply gc; release --stale
 lock_group.add_command(lock_convert)
 
 
 def main() -> None:
-    cli(prog_name="cogw")
+    from cogw.shell.signals import run_terminable
+
+    run_terminable(lambda: cli(prog_name="cogw"))

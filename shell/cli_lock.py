@@ -37,9 +37,9 @@ def lock_convert(
     Entries, digests and import times are kept; only the layout changes. The
     registry is not touched: weights are addressed by manifest digest.
     """
-    from cogw.shell.cli import echo_err, fail, unwrap, user_errors
     from cogw.shell.fs import atomic_write, project_lock
     from cogw.shell.gather import locate_project, read_config, read_lockfile
+    from cogw.shell.output import echo_err, fail, unwrap, user_errors
 
     where = locate_project(project, config, Path.cwd())
     uses_model = unwrap(read_config(where)).uses_model
@@ -77,7 +77,7 @@ def preview_lines(conversion: Conversion) -> list[str]:
 
 def _confirm(yes: bool) -> None:
     from cogw.core.diagnostics import Diagnostic
-    from cogw.shell.cli import echo_err, fail
+    from cogw.shell.output import echo_err, fail
 
     if yes:
         return

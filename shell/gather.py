@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from pyrsistent import pmap
 from returns.result import Failure, Result, Success
 
@@ -25,6 +24,7 @@ from cogw.core.lockfile import Lockfile, parse_lockfile, parse_lockfile_repairab
 from cogw.core.modelref import MODEL_ENV
 from cogw.core.packing import PackOptions, envelope_format
 from cogw.core.snapshot import Snapshot, make_inputs
+from cogw.shell.yamlload import YamlProblem, load_yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +54,10 @@ def locate_project(project_dir: str | None, config: str | None, cwd: Path) -> Pr
     return Project(root, path, name)
 
 
-def _yaml_problem(project: Project, exc: yaml.YAMLError) -> Diagnostic:
-    mark = getattr(exc, "problem_mark", None)
-    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-    problem = getattr(exc, "problem", None) or str(exc)
+def _yaml_problem(project: Project, exc: YamlProblem) -> Diagnostic:
+    where = f" (line {exc.line}, column {exc.column})" if exc.line is not None else ""
     return Diagnostic(
-        f"invalid YAML{where}", str(problem), project.config_name, "fix the syntax of the file"
+        f"invalid YAML{where}", exc.message, project.config_name, "fix the syntax of the file"
     )
 
 
@@ -86,8 +84,8 @@ def read_config(project: Project) -> Result[ProjectConfig, Problems]:
             )
         )
     try:
-        raw = yaml.safe_load(data)
-    except yaml.YAMLError as exc:
+        raw = load_yaml(data)
+    except YamlProblem as exc:
         return Failure((_yaml_problem(project, exc),))
     env = {key: os.environ[key] for key in MODEL_ENV if key in os.environ}
     return parse_config({} if raw is None else raw, project.config_name, env)

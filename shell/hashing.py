@@ -7,12 +7,8 @@ digest over ``prefix + file + suffix``. It does not know what a weight, a
 source or a tar header is; callers compute the framing (``cogw.core``) and
 decide what the digests mean.
 
-The stat cache makes re-imports O(files) instead of O(bytes): a digest is
-remembered under the file's (st_dev, st_ino, st_size, st_mtime_ns), plus a
-framing key for layer digests. A file rewritten within the filesystem's
-timestamp granularity can keep its size and mtime, so entries for files
-modified less than ``min_age_ns`` before being stored are not cached (git's
-"racy clean" rule); such files are simply re-hashed next time.
+The stat cache (shell/statcache.py) makes re-imports O(files) instead of
+O(bytes): a file whose stat is unchanged is not read again.
 
 ``hashlib`` releases the GIL while hashing large buffers, so a thread pool
 scales across cores without processes.
@@ -20,27 +16,26 @@ scales across cores without processes.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import os
-import sqlite3
 import stat
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from cogw.core.digest import PREFIX
 
-Framing = tuple[bytes, bytes]
-OnBytes = Callable[[int], None]
+# The stat cache lives in shell/statcache.py; its callers know it from here.
+from cogw.shell.statcache import STAT_CACHE_NAME as STAT_CACHE_NAME
+from cogw.shell.statcache import Framing as Framing
+from cogw.shell.statcache import StatCache as StatCache
+from cogw.shell.statcache import cached_layer_digest as cached_layer_digest
+from cogw.shell.statcache import framing_key as framing_key
 
-# The stat cache's file name inside the weights store directory.
-STAT_CACHE_NAME = "stat-cache.sqlite"
+OnBytes = Callable[[int], None]
 
 
 class SourceChanged(Exception):
@@ -179,159 +174,6 @@ def _check_unchanged(path: Path, before: os.stat_result, after: os.stat_result, 
         f"bytes, {read} read; modification time {before.st_mtime_ns} -> {after.st_mtime_ns} ns); "
         "wait until nothing is writing to it and try again",
     )
-
-
-# --- stat cache ------------------------------------------------------------------------------
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS stat_digest_v1 (
-    dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-    layer TEXT NOT NULL, digest TEXT NOT NULL,
-    PRIMARY KEY (dev, ino, size, mtime_ns, layer)
-) WITHOUT ROWID
-"""
-
-
-class StatCache:
-    """(st_dev, st_ino, st_size, st_mtime_ns[, layer key]) -> digest, in an SQLite file.
-
-    Safe across threads (one connection behind a lock) and processes (WAL and a
-    busy timeout). The cache is an optimisation only: a corrupt or unreadable
-    database is deleted and recreated, and if even that fails the cache turns
-    into a no-op. No method ever raises because of the database.
-    """
-
-    def __init__(self, path: Path, *, min_age_ns: int = 1_000_000_000) -> None:
-        self.path = path
-        self.min_age_ns = min_age_ns
-        self._lock = threading.Lock()
-        self._conn = self._open()
-
-    def _open(self) -> sqlite3.Connection | None:
-        try:
-            return self._connect()
-        except sqlite3.DatabaseError:
-            self._discard()
-        except OSError:
-            return None
-        try:
-            return self._connect()
-        except (sqlite3.Error, OSError):
-            return None
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            self.path, timeout=10.0, isolation_level=None, check_same_thread=False
-        )
-        try:
-            conn.execute("PRAGMA busy_timeout = 10000")
-            conn.execute("PRAGMA journal_mode = WAL")
-            # Losing the last few entries on power loss only costs a re-hash.
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute(_SCHEMA)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _discard(self) -> None:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            with contextlib.suppress(FileNotFoundError, OSError):
-                os.unlink(f"{self.path}{suffix}")
-
-    def _recover(self) -> None:
-        """Called after the database reported corruption mid-use."""
-        if self._conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.close()
-        self._discard()
-        self._conn = self._open()
-
-    def lookup(self, st: os.stat_result, layer: str = "") -> str | None:
-        """The digest stored for this exact stat (and layer key), or None."""
-        with self._lock:
-            if self._conn is None:
-                return None
-            try:
-                row = self._conn.execute(
-                    "SELECT digest FROM stat_digest_v1 WHERE dev=? AND ino=? AND size=? "
-                    "AND mtime_ns=? AND layer=?",
-                    (*_key(st), layer),
-                ).fetchone()
-            except sqlite3.OperationalError:
-                return None  # locked for longer than the busy timeout: a miss
-            except sqlite3.DatabaseError:
-                self._recover()
-                return None
-        return str(row[0]) if row else None
-
-    def store(self, st: os.stat_result, digest: str, layer: str = "") -> None:
-        """Remember ``digest`` for ``st``, unless the file was modified too recently to trust."""
-        if time.time_ns() - st.st_mtime_ns < self.min_age_ns:
-            return
-        with self._lock:
-            if self._conn is None:
-                return
-            try:
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO stat_digest_v1 VALUES (?, ?, ?, ?, ?, ?)",
-                    (*_key(st), layer, digest),
-                )
-            except sqlite3.OperationalError:
-                return
-            except sqlite3.DatabaseError:
-                self._recover()
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.close()
-                self._conn = None
-
-    def __enter__(self) -> StatCache:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-def _key(st: os.stat_result) -> tuple[int, int, int, int]:
-    # SQLite integers are signed 64-bit; some filesystems report inode numbers above 2**63.
-    ino = st.st_ino if st.st_ino < 1 << 63 else st.st_ino - (1 << 64)
-    return (st.st_dev, ino, st.st_size, st.st_mtime_ns)
-
-
-def framing_key(framing: Framing) -> str:
-    """The cache key of a layer framing: any change to path, size or tar format changes it."""
-    h = hashlib.sha256(len(framing[0]).to_bytes(8, "big"))
-    h.update(framing[0])
-    h.update(framing[1])
-    return h.hexdigest()
-
-
-def cached_layer_digest(cache: StatCache, path: Path, digest: str, framing: Framing) -> str | None:
-    """The layer digest remembered for ``path`` in ``framing``, if the file is still the one
-    that was hashed to ``digest``.
-
-    "Still the one" means its current (dev, ino, size, mtime_ns) is the key the
-    file digest was stored under: the same trust a cached inventory gives. None
-    when the file changed, is not a regular file, cannot be stat'ed, or the
-    cache has no entry, so the caller reads the file instead.
-    """
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    if not stat.S_ISREG(st.st_mode) or cache.lookup(st) != digest:
-        return None
-    return cache.lookup(st, framing_key(framing))
 
 
 # --- parallel hashing -------------------------------------------------------------------------

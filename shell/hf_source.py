@@ -103,10 +103,12 @@ class HfSource:
     def _hf_errors(self) -> Iterator[None]:
         """huggingface_hub and transport errors -> SourceError with the status's advice."""
         import httpx2
-        from huggingface_hub.errors import HfHubHTTPError
+        from huggingface_hub.errors import HfHubHTTPError, HFValidationError
 
         try:
             yield
+        except HFValidationError as e:
+            raise SourceError(f"weight source {self.uri}: {e}") from e
         except HfHubHTTPError as e:
             code = e.response.status_code if e.response is not None else 0
             what = f"{self.uri} at {self.endpoint}"

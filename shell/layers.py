@@ -18,12 +18,11 @@ import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import IO
 
 from cogw.core.digest import PREFIX
 from cogw.core.inventory import InventoryFile
-from cogw.core.lockfile import MEDIA_TYPE_TAR
+from cogw.core.lockfile import MEDIA_TYPE_TAR, LockLayer
 from cogw.core.packing import LayerPlan
 from cogw.core.tarformat import (
     END_OF_ARCHIVE,
@@ -43,14 +42,6 @@ _ISIZE_MASK = 0xFFFFFFFF
 
 class LayerSourceError(Exception):
     """A file did not hold the bytes the plan promised (it changed since it was inventoried)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PackedLayer:
-    digest: str  # sha256 of the blob bytes
-    size: int  # blob bytes (compressed when gzip)
-    size_uncompressed: int  # sum of the regular-file sizes, no tar overhead
-    media_type: str
 
 
 def compressor_identity() -> str:
@@ -118,24 +109,24 @@ def stream_layer(
     return gzip_chunks(tar, plan.gzip_level)
 
 
-def digest_layer(plan: LayerPlan, open_file: OpenFile) -> PackedLayer:
+def digest_layer(plan: LayerPlan, open_file: OpenFile) -> LockLayer:
     """Stream the layer into a hash: its digest and sizes, nothing kept."""
     hasher = hashlib.sha256()
     size = 0
     for chunk in stream_layer(plan, open_file):
         hasher.update(chunk)
         size += len(chunk)
-    return PackedLayer(
+    return LockLayer(
         digest=PREFIX + hasher.hexdigest(),
-        size=size,
-        size_uncompressed=sum(f.size for f in plan.files),
         media_type=plan.media_type,
+        size=size,
+        size_uncompressed=plan.file_bytes,
     )
 
 
 def digest_file_and_layer(
     path: str, size: int, reader: IO[bytes], chunk_size: int = 1 << 20
-) -> tuple[str, PackedLayer]:
+) -> tuple[str, LockLayer]:
     """One read of a file gives its own digest and its standalone uncompressed layer's.
 
     For a large incompressible file the layer bytes are a fixed frame around
@@ -153,16 +144,16 @@ def digest_file_and_layer(
     if read != size:
         raise LayerSourceError(f"{path}: expected {size} bytes, got {read} (file changed?)")
     layer_hash.update(after)
-    layer = PackedLayer(
+    layer = LockLayer(
         digest=PREFIX + layer_hash.hexdigest(),
+        media_type=MEDIA_TYPE_TAR,
         size=len(before) + size + len(after),
         size_uncompressed=size,
-        media_type=MEDIA_TYPE_TAR,
     )
     return PREFIX + file_hash.hexdigest(), layer
 
 
-def digest_layers(plans: Sequence[LayerPlan], open_file: OpenFile, jobs: int) -> list[PackedLayer]:
+def digest_layers(plans: Sequence[LayerPlan], open_file: OpenFile, jobs: int) -> list[LockLayer]:
     """``digest_layer`` for every plan, ``jobs`` at a time, results in plan order.
 
     Threads suffice: zlib and hashlib release the GIL on large buffers.

@@ -5,32 +5,68 @@ each file a hardlink to its store blob by default (``--link-mode`` chooses
 reflink or copy explicitly; there is never a silent fallback, because a silent
 copy of 30 GB is worse than a clear error). On any failure the whole
 invocation directory is removed, so a half-assembled mount is never left.
+
+Paths never escape: ``.cog`` and ``.cog/mounts`` are refused when they are symlinks
+(locks and mounts would land wherever they point, and release would delete there);
+each mount carries the marker file :data:`MARKER` beside its weight directories (not
+inside them, so containers see only weight files), and release removes only marked
+directories. A blob whose size differs from the lockfile's or that has write bits
+was written through a mount (root ignores 0444) and is never linked again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import re
 import secrets
-from collections.abc import Sequence
+import stat
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from cogw.core.events import Event, EventKind
-from cogw.core.outcome import StepResult, StepStatus
+from cogw.core.outcome import Aborted, Mounted, StepResult, StepStatus
 from cogw.core.paths import safe_join
 from cogw.core.plan import LinkWeight
-from cogw.core.render import plural
-from cogw.shell.execute import Runtime, failure
 from cogw.shell.fs import link_file, remove_tree
+from cogw.shell.runtime import Runtime, failure
 
 MOUNT_ID = re.compile(r"^[0-9a-f]{16}$")
+#: Written into every mount directory cogw makes; release removes nothing without it.
+MARKER = ".cogw-mount"
 
 
 def mounts_root(project_dir: Path) -> Path:
     return project_dir / ".cog" / "mounts"
 
 
-class UnsafePath(Exception):
+class UnsafePath(ValueError):
     pass
+
+
+class BlobWrittenThrough(Exception):
+    """A store blob's size or mode shows that something wrote into it after it was sealed."""
+
+
+def _refuse_symlinks(project_dir: Path) -> None:
+    """``.cog`` and ``.cog/mounts`` must be real directories (or absent), never links."""
+    for path in (project_dir / ".cog", mounts_root(project_dir)):
+        if path.is_symlink():
+            raise UnsafePath(
+                f"{path} is a symbolic link; cogw does not follow it "
+                f"(replace it with a real directory)"
+            )
+
+
+def _check_blob(src: Path, digest: str, size: int) -> None:
+    info = os.lstat(src)
+    if not stat.S_ISREG(info.st_mode) or info.st_size != size or info.st_mode & 0o222:
+        raise BlobWrittenThrough(
+            f"store blob {digest} was changed after it was stored "
+            f"(size {info.st_size}, expected {size}; mode {stat.S_IMODE(info.st_mode):o}); "
+            f"something wrote through a mount. Delete {src} and run 'cogw pull' again"
+        )
 
 
 def _join(base: Path, rel: str) -> Path:
@@ -47,6 +83,7 @@ def _link_weight(step: LinkWeight, root: Path, rt: Runtime) -> Path:
         if rt.cancel.is_set():
             raise KeyboardInterrupt
         src = rt.store.path(f.digest)
+        _check_blob(src, f.digest, f.size)
         link_file(src, _join(weight_dir, f.path), rt.link_mode)  # type: ignore[arg-type]
     return weight_dir
 
@@ -56,43 +93,79 @@ def run_links(steps: Sequence[LinkWeight], rt: Runtime, blocked: set[str]) -> li
     root = mounts_root(rt.project.dir) / secrets.token_hex(8)
     results: list[StepResult] = []
     try:
+        _refuse_symlinks(rt.project.dir)
         root.mkdir(parents=True)
-        for step in steps:
-            if step.weight in blocked:
-                raise RuntimeError(f'weight "{step.weight}" could not be fetched')
-            weight_dir = _link_weight(step, root, rt)
-            rt.mounts.append((str(weight_dir), step.target))
-            rt.emit(
-                Event(
-                    EventKind.LINKED,
-                    weight=step.weight,
-                    target=step.target,
-                    path=str(weight_dir),
-                    total_files=len(step.files),
-                )
-            )
-            results.append(
-                StepResult(
-                    step, StepStatus.DONE, f"{plural(len(step.files), 'file')} in {weight_dir}"
-                )
-            )
+        with _building(root):
+            _link_all(steps, rt, blocked, root, results)
     except BaseException as exc:
         remove_tree(root)
-        rt.mounts.clear()
         if not isinstance(exc, Exception):
             raise
         done = len(results)
-        undone = [
-            StepResult(r.step, StepStatus.FAILED, "prepare aborted; mount removed") for r in results
-        ]
-        rest = [StepResult(s, StepStatus.FAILED, "prepare aborted") for s in steps[done + 1 :]]
+        undone = [StepResult(r.step, StepStatus.FAILED, Aborted(True)) for r in results]
+        rest = [StepResult(s, StepStatus.FAILED, Aborted(False)) for s in steps[done + 1 :]]
         return [*undone, failure(steps[done], exc), *rest]
     return results
+
+
+@contextlib.contextmanager
+def _building(root: Path) -> Iterator[None]:
+    """Hold the mount's lock while it is built; a release waits for it.
+
+    The marker is locked under a temp name and only then renamed into place, so a
+    release never sees a marked mount whose lock it could take before the build."""
+    pending = root / (MARKER + ".building")
+    fd = os.open(pending, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(pending, root / MARKER)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _remove_mount(mount: Path) -> None:
+    """Wait for a prepare still building ``mount``, then remove it."""
+    try:
+        fd = os.open(mount / MARKER, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        remove_tree(mount)  # removed by its failed prepare meanwhile
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        remove_tree(mount)
+    finally:
+        os.close(fd)
+
+
+def _link_all(
+    steps: Sequence[LinkWeight],
+    rt: Runtime,
+    blocked: set[str],
+    root: Path,
+    results: list[StepResult],
+) -> None:
+    for step in steps:
+        if step.weight in blocked:
+            raise RuntimeError(f'weight "{step.weight}" could not be fetched')
+        weight_dir = _link_weight(step, root, rt)
+        rt.emit(
+            Event(
+                EventKind.LINKED,
+                weight=step.weight,
+                target=step.target,
+                path=str(weight_dir),
+                total_files=len(step.files),
+            )
+        )
+        mounted = Mounted(str(weight_dir), step.target, len(step.files))
+        results.append(StepResult(step, StepStatus.DONE, mounted))
 
 
 def release(project_dir: Path, mount_id: str | None) -> list[str]:
     """Remove one invocation directory (or all with None); returns the ids removed.
     Store blobs are untouched: only their link counts drop."""
+    _refuse_symlinks(project_dir)
     root = mounts_root(project_dir)
     if mount_id is not None:
         if not MOUNT_ID.match(mount_id):
@@ -100,10 +173,31 @@ def release(project_dir: Path, mount_id: str | None) -> list[str]:
         targets = [root / mount_id]
         if not targets[0].exists():
             raise FileNotFoundError(f"no mount {mount_id} in {root}")
+        if not _is_marked(targets[0]):
+            raise UnsafePath(_unmarked(targets[0]))
     else:
         targets = (
-            sorted(p for p in root.iterdir() if MOUNT_ID.match(p.name)) if root.is_dir() else []
+            sorted(p for p in root.iterdir() if MOUNT_ID.match(p.name) and _is_marked(p))
+            if root.is_dir()
+            else []
         )
     for t in targets:
-        remove_tree(t)
+        _remove_mount(t)
     return [t.name for t in targets]
+
+
+def _is_marked(mount: Path) -> bool:
+    """A real directory (not a link) holding cogw's marker as a regular file."""
+    try:
+        return stat.S_ISDIR(os.lstat(mount).st_mode) and stat.S_ISREG(
+            os.lstat(mount / MARKER).st_mode
+        )
+    except OSError:
+        return False
+
+
+def _unmarked(mount: Path) -> str:
+    return (
+        f"{mount} was not made by cogw (no {MARKER} marker, or not a directory); "
+        "it is left alone. A mount Cog made can be removed with 'rm -r' after Cog has stopped"
+    )

@@ -42,11 +42,6 @@ class PlainProgress:
                 f"Pulling {e.weight}... done ({format_size(e.bytes_fetched)}, "
                 f"{e.files_fetched} file(s), {e.layers_fetched} layer(s))"
             )
-        if k is EventKind.LAYER_START and self.verbose:
-            size = format_size(e.layer_size) if e.layer_size else "unknown size"
-            return f"  layer {short_digest(e.layer_digest)} ({size})"
-        if k is EventKind.FILE_STORED and self.verbose:
-            return f"    {e.path} ({format_size(e.file_size)}) {short_digest(e.file_digest)}"
         if k is EventKind.STEP_FAILED and e.layer_digest:
             # A weight fetches several layers at once: say which one broke.
             return f"{e.weight}: layer {format_digest_short(e.layer_digest)} failed: {e.message}"
@@ -56,10 +51,23 @@ class PlainProgress:
             return f"Downloading {format_size(e.nbytes)} ({e.message})"
         if k is EventKind.PHASE:
             return f"{e.weight}: {e.phase} ({format_size(e.nbytes)})"
-        if k is EventKind.PUSH_BLOB and self.verbose:
-            return f"  {e.message} {short_digest(e.layer_digest)} ({format_size(e.layer_size)})"
         if k is EventKind.LINKED:
             return f"Linked {e.weight} ({e.total_files} file(s)) → {e.target}"
+        return self._detail_line(e) if self.verbose else ""
+
+    @staticmethod
+    def _detail_line(e: Event) -> str:
+        """The per-layer, per-file and per-blob lines that only --verbose shows."""
+        k = e.kind
+        if k is EventKind.LAYER_START:
+            size = format_size(e.layer_size) if e.layer_size else "unknown size"
+            return f"  layer {short_digest(e.layer_digest)} ({size})"
+        if k is EventKind.LAYER_DONE and e.message:
+            return f"  layer {short_digest(e.layer_digest)} from {e.message}"
+        if k is EventKind.FILE_STORED:
+            return f"    {e.path} ({format_size(e.file_size)}) {short_digest(e.file_digest)}"
+        if k is EventKind.PUSH_BLOB:
+            return f"  {e.message} {short_digest(e.layer_digest)} ({format_size(e.layer_size)})"
         return ""
 
 

@@ -16,14 +16,17 @@ Nothing unverified is ever stored.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from cogw.core.events import Event, EventKind
 from cogw.core.lockfile import LockFile
 from cogw.core.oci import manifest_layer_problem
-from cogw.core.outcome import StepResult, StepStatus
+from cogw.core.outcome import StepResult, StepStatus, Stored
 from cogw.core.plan import FetchLayer
-from cogw.core.render import format_size, plural
-from cogw.shell.execute import Runtime, failure, run_parallel
+from cogw.shell.runtime import Runtime, failure, run_parallel
+
+if TYPE_CHECKING:
+    from cogw.shell.registry.protocol import Registry
 
 
 class ManifestMismatch(Exception):
@@ -108,8 +111,6 @@ def _drain(chunks: Iterator[bytes]) -> None:
 
 
 def _fetch_one(step: FetchLayer, rt: Runtime, repo: str) -> StepResult:
-    from cogw.shell.untar import extract_layer
-
     client, _ = rt.registry()
     layer = step.layer
     rt.emit(
@@ -121,31 +122,10 @@ def _fetch_one(step: FetchLayer, rt: Runtime, repo: str) -> StepResult:
         )
     )
     try:
-        chunks = iter(
-            client.iter_blob(
-                repo,
-                layer.digest,
-                expected_size=layer.size,
-                cancel=rt.cancel,
-                on_bytes=lambda n: rt.emit(
-                    Event(EventKind.BYTES, weight=step.weight, layer_digest=layer.digest, nbytes=n)
-                ),
-            )
-        )
-        expected = {f.path: f for f in step.files}
-        stored = extract_layer(
-            chunks,
-            layer.media_type,
-            expected,
-            rt.store,
-            on_file=lambda f, _new: _stored(rt, step, f),
-            cancel=rt.cancel,
-        )
-        _drain(chunks)
-        absent = [p for p in step.missing if p not in stored]
-        if absent:
-            raise ManifestMismatch(f'layer {layer.digest}: missing expected file "{absent[0]}"')
+        _stream_and_store(step, client, repo, rt)
     except Exception as exc:
+        if _another_source(client, repo, layer.digest, rt):
+            return _fetch_one(step, rt, repo)
         rt.emit(
             Event(
                 EventKind.STEP_FAILED,
@@ -155,9 +135,53 @@ def _fetch_one(step: FetchLayer, rt: Runtime, repo: str) -> StepResult:
             )
         )
         return failure(step, exc, f"layer {layer.digest}: {exc}")
-    rt.emit(Event(EventKind.LAYER_DONE, weight=step.weight, layer_digest=layer.digest))
-    detail = f"stored {plural(len(step.missing), 'file')} ({format_size(step.missing_bytes)})"
-    return StepResult(step, StepStatus.DONE, detail)
+    source = _source(client, repo, layer.digest)
+    rt.emit(
+        Event(EventKind.LAYER_DONE, weight=step.weight, layer_digest=layer.digest, message=source)
+    )
+    return StepResult(step, StepStatus.DONE, Stored(len(step.missing), step.missing_bytes, source))
+
+
+def _another_source(client: object, repo: str, digest: str, rt: Runtime) -> bool:
+    # A mirrored client (shell/mirrored.py) can try the layer again from its next endpoint.
+    retry = getattr(client, "retry_layer", None)
+    return retry is not None and not rt.cancel.is_set() and bool(retry(repo, digest))
+
+
+def _source(client: object, repo: str, digest: str) -> str:
+    source_of = getattr(client, "source_of", None)
+    return str(source_of(repo, digest)) if source_of is not None else ""
+
+
+def _stream_and_store(step: FetchLayer, client: Registry, repo: str, rt: Runtime) -> None:
+    """Stream the layer's blob into the store; every path it should hold must arrive."""
+    from cogw.shell.untar import extract_layer
+
+    layer = step.layer
+    chunks = iter(
+        client.iter_blob(
+            repo,
+            layer.digest,
+            expected_size=layer.size,
+            cancel=rt.cancel,
+            on_bytes=lambda n: rt.emit(
+                Event(EventKind.BYTES, weight=step.weight, layer_digest=layer.digest, nbytes=n)
+            ),
+        )
+    )
+    expected = {f.path: f for f in step.files}
+    stored = extract_layer(
+        chunks,
+        layer.media_type,
+        expected,
+        rt.store,
+        on_file=lambda f, _new: _stored(rt, step, f),
+        cancel=rt.cancel,
+    )
+    _drain(chunks)
+    absent = [p for p in step.missing if p not in stored]
+    if absent:
+        raise ManifestMismatch(f'layer {layer.digest}: missing expected file "{absent[0]}"')
 
 
 def _stored(rt: Runtime, step: FetchLayer, f: LockFile) -> None:

@@ -27,25 +27,39 @@ mean (Cog labelled them "write …", a bug this fixes).
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
-import secrets
 import stat
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal, Protocol
 
-from cogw.core.digest import PREFIX, digest_error, hex_of
+from cogw.core.digest import PREFIX, hex_of
+
+# The checks, errors and write steps live in shell/blobio.py; the store's callers
+# keep importing them from here, the store's one public face.
+from cogw.shell.blobio import BLOB_MODE as BLOB_MODE
+from cogw.shell.blobio import CHUNK_SIZE as CHUNK_SIZE
+from cogw.shell.blobio import BlobNotFound as BlobNotFound
+from cogw.shell.blobio import Cancelled as Cancelled
+from cogw.shell.blobio import DigestMismatch as DigestMismatch
+from cogw.shell.blobio import InvalidDigest as InvalidDigest
+from cogw.shell.blobio import SizeMismatch as SizeMismatch
+from cogw.shell.blobio import StoreError as StoreError
+from cogw.shell.blobio import check_content as check_content
+from cogw.shell.blobio import check_digest as check_digest
+from cogw.shell.blobio import create_temp, hash_file, seal, stream_hashing
+from cogw.shell.blobio import drain as drain
 from cogw.shell.fs import CrossDeviceLink, LinkError, LinkUnsupported, link_file
+from cogw.shell.storetemps import TEMP_PREFIX as TEMP_PREFIX
+from cogw.shell.storetemps import own_temp_prefix, reclaim_temp_files
 
 LinkMode = Literal["auto", "hardlink", "reflink", "copy"]
-
-CHUNK_SIZE = 1 << 20
-BLOB_MODE = 0o444
-TEMP_PREFIX = "put-"
+#: errnos with which a filesystem refuses a hardlink it cannot make at all.
+_NO_HARDLINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,33 +68,6 @@ class FileInfo:
 
     digest: str
     size: int
-
-
-class StoreError(Exception):
-    """Something went wrong inside the store; the message is Cog's wording."""
-
-
-class InvalidDigest(StoreError, ValueError):
-    """The digest is not ``sha256:<64 lowercase hex>``; raised before any I/O."""
-
-
-class SizeMismatch(StoreError):
-    """The content had a different length than the caller promised."""
-
-
-class DigestMismatch(StoreError):
-    """The content hashed to a different digest than the caller promised."""
-
-
-class BlobNotFound(StoreError, FileNotFoundError):
-    """The blob is not in the store (a FileNotFoundError, as Cog's fs.ErrNotExist)."""
-
-    def __str__(self) -> str:
-        return self.strerror or ""
-
-
-class Cancelled(Exception):
-    """The caller's cancel event was set; the operation stopped and left nothing behind."""
 
 
 class Store(Protocol):
@@ -126,99 +113,6 @@ class Store(Protocol):
     def verify(self, digest: str) -> bool:
         """Re-hash the blob: True when its content still matches its name."""
         ...
-
-
-def check_digest(digest: str) -> str:
-    """``digest`` unchanged when valid, else InvalidDigest with Cog's message."""
-    problem = digest_error(digest)
-    if problem is not None:
-        raise InvalidDigest(problem)
-    return digest
-
-
-def check_content(digest: str, size: int, actual_size: int, actual_digest: str) -> None:
-    """Size first, then digest, with Cog's messages; a negative size is not checked."""
-    if size >= 0 and actual_size != size:
-        raise SizeMismatch(f"size mismatch for {digest}: expected {size} bytes, got {actual_size}")
-    if actual_digest != digest:
-        raise DigestMismatch(f"digest mismatch: expected {digest}, got {actual_digest}")
-
-
-def _check_cancel(cancel: threading.Event | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise Cancelled("operation cancelled")
-
-
-def drain(reader: BinaryIO, cancel: threading.Event | None = None) -> None:
-    """Read ``reader`` to EOF, discarding the bytes (the idempotent-put path)."""
-    while True:
-        _check_cancel(cancel)
-        if not reader.read(CHUNK_SIZE):
-            return
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _stream_hashing(
-    reader: BinaryIO, fd: int, digest: str, cancel: threading.Event | None
-) -> tuple[int, str]:
-    """Copy ``reader`` into ``fd`` while hashing; one read feeds both."""
-    hasher = hashlib.sha256()
-    written = 0
-    while True:
-        _check_cancel(cancel)
-        chunk = reader.read(CHUNK_SIZE)
-        if not chunk:
-            return written, PREFIX + hasher.hexdigest()
-        hasher.update(chunk)
-        try:
-            _write_all(fd, chunk)
-        except OSError as err:
-            raise StoreError(f"write {digest}: {err}") from err
-        written += len(chunk)
-
-
-def hash_file(path: Path) -> tuple[int, str]:
-    """Size and digest of the file at ``path``, read in 1 MiB chunks."""
-    hasher = hashlib.sha256()
-    size = 0
-    buffer = bytearray(CHUNK_SIZE)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as source:
-        while n := source.readinto(buffer):
-            hasher.update(view[:n])
-            size += n
-    return size, PREFIX + hasher.hexdigest()
-
-
-def _seal(fd: int) -> None:
-    """Make the temp blob read-only and durable before anyone can see it."""
-    try:
-        if stat.S_IMODE(os.fstat(fd).st_mode) != BLOB_MODE:
-            os.fchmod(fd, BLOB_MODE)
-        os.fsync(fd)
-    except OSError as err:
-        raise StoreError(f"close temp file: {err}") from err
-
-
-def _create_temp(directory: Path, create: Callable[[Path], None]) -> Path:
-    """Run ``create`` on a fresh ``put-<random>`` name in ``directory``; return that name."""
-    for _ in range(100):
-        candidate = directory / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
-        try:
-            create(candidate)
-        except FileExistsError:
-            continue
-        return candidate
-    raise StoreError(f"create temp file: no free temp name in {directory}")
-
-
-def _open_new(path: Path) -> None:
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _harmless_to_hardlink(src: Path) -> bool:
@@ -276,9 +170,9 @@ class FileStore:
         fd, tmp = self._make_temp_file(final.parent)
         try:
             try:
-                written, actual = _stream_hashing(reader, fd, digest, cancel)
+                written, actual = stream_hashing(reader, fd, digest, cancel)
                 check_content(digest, size, written, actual)
-                _seal(fd)
+                seal(fd)
             finally:
                 os.close(fd)
             self._publish(tmp, final)
@@ -330,7 +224,7 @@ class FileStore:
         self, digest: str, size: int, src: Path, final: Path, mode: Literal["hardlink", "reflink"]
     ) -> None:
         self._make_prefix(final.parent)
-        tmp = _create_temp(final.parent, lambda candidate: link_file(src, candidate, mode))
+        tmp = create_temp(final.parent, lambda candidate: link_file(src, candidate, mode))
         try:
             # Hash what was actually linked, not the source before linking: the
             # source could have changed in between.
@@ -338,7 +232,7 @@ class FileStore:
             check_content(digest, size, actual_size, actual)
             fd = os.open(tmp, os.O_RDONLY)
             try:
-                _seal(fd)
+                seal(fd)
             finally:
                 os.close(fd)
             self._publish(tmp, final)
@@ -355,18 +249,32 @@ class FileStore:
     def _make_temp_file(self, prefix: Path) -> tuple[int, Path]:
         self._make_prefix(prefix)
         try:
-            fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=prefix)
+            fd, name = tempfile.mkstemp(prefix=own_temp_prefix(), dir=prefix)
         except OSError as err:
             raise StoreError(f"create temp file: {err}") from err
         return fd, Path(name)
 
     def _publish(self, tmp: Path, final: Path) -> None:
-        """Rename the verified, sealed temp into place; replacing a twin is harmless.
+        """Link the verified, sealed temp into place, then drop the temp name.
 
-        The directory is not fsynced: the blob's bytes already are, so a crash can
-        only lose the rename (the blob is then missing and fetched again), never
-        leave a truncated blob under its name. One fsync per file instead of two.
+        A twin already published by a concurrent writer is kept, never replaced:
+        mounts hardlink the blob's inode, and replacing it would leave their files
+        no longer links of what the store holds. The directory is not fsynced: the
+        blob's bytes already are, so a crash can only lose the new name (the blob is
+        then missing and fetched again), never leave a truncated blob under it.
         """
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            pass  # an identical, verified twin won the race; keep its inode
+        except OSError as err:
+            if err.errno not in _NO_HARDLINKS:
+                raise StoreError(f"link {final}: {err}") from err
+            self._replace(tmp, final)  # no hardlinks here, so no mount shares the inode
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _replace(self, tmp: Path, final: Path) -> None:
         try:
             os.replace(tmp, final)
         except OSError as err:
@@ -450,4 +358,5 @@ def open_store(weights_dir: str | Path) -> FileStore:
         (root / "files" / "sha256").mkdir(mode=0o755, parents=True, exist_ok=True)
     except OSError as err:
         raise StoreError(f"file store: create root: {err}") from err
+    reclaim_temp_files(root / "files" / "sha256", time.time())
     return FileStore(root)

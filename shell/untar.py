@@ -1,11 +1,12 @@
 """Reads an untrusted layer blob and stores the files the lockfile expects from it.
 
 A layer from a registry is hostile until proven otherwise (architecture §8).
-This module knows gzip/zstd/raw-tar framing and the tar format (ustar, PAX,
-GNU long names), and accepts only regular files and directories whose names
-the lockfile lists, with the sizes it records; everything else is refused
-with ``HostileLayer`` naming the entry. File bytes stream straight into the
-store, which verifies each digest, so memory stays flat for multi-GB files.
+This module knows the tar format (ustar, PAX, GNU long names; the gzip/zstd
+framing around it is shell/layerstream.py), and accepts only regular files and
+directories whose names the lockfile lists, with the sizes it records;
+everything else is refused with ``HostileLayer`` naming the entry. File bytes
+stream straight into the store, which verifies each digest, so memory stays
+flat for multi-GB files.
 Does not know registries, events, or which files were missing beforehand.
 
 Tar is parsed here rather than with ``tarfile``: tarfile treats a bad or
@@ -16,19 +17,16 @@ reader of untrusted input must tell "ended" from "cut short".
 from __future__ import annotations
 
 import threading
-import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, cast
 
 from cogw.core.lockfile import LockFile
 from cogw.core.paths import quote
+from cogw.shell.layerstream import READ_SIZE, HostileLayer, Readable, open_layer
 from cogw.shell.store import Cancelled
 
 BLOCK = 512
-READ_SIZE = 1 << 20
-GZIP_MAGIC = b"\x1f\x8b"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 # Metadata entries are read into memory: bound them so a header cannot claim gigabytes.
 MAX_META_SIZE = 1 << 20
 # Tar bytes allowed beyond the expected file data: headers, long names, directories.
@@ -47,11 +45,6 @@ _REFUSED_KINDS = {
 }
 
 
-class HostileLayer(Exception):
-    """The layer holds something cogw will not write: a link, device, escaping or
-    unexpected path, a wrong size, a duplicate, or it is truncated or corrupt."""
-
-
 class StoreFileError(Exception):
     """The store refused a file's bytes (digest or size mismatch, disk error); the
     original error is the ``__cause__``."""
@@ -63,125 +56,11 @@ class StoreLike(Protocol):
     ) -> bool: ...
 
 
-# --- decompression -----------------------------------------------------------------
-
-
-class _ChunkReader:
-    """A read(n) view of an iterator of byte chunks, holding about one chunk.
-
-    Reads advance an offset instead of re-slicing the chunk, so many small
-    header reads from a large chunk stay linear in the bytes read.
-    """
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks: Iterator[bytes] = iter(chunks)
-        self._buffer = b""
-        self._offset = 0
-
-    def _fill(self) -> bool:
-        """Make sure unread bytes are buffered; False at the end of the chunks."""
-        while self._offset >= len(self._buffer):
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return False
-            self._buffer, self._offset = chunk, 0  # empty chunks are not the end
-        return True
-
-    def peek(self, n: int) -> bytes:
-        self._fill()
-        self._buffer, self._offset = self._buffer[self._offset :], 0
-        while len(self._buffer) < n:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                break
-            self._buffer += chunk
-        return self._buffer[:n]
-
-    def read(self, n: int = -1) -> bytes:
-        if not self._fill():
-            return b""
-        end = len(self._buffer) if n < 0 else self._offset + n
-        out = self._buffer[self._offset : end]
-        self._offset += len(out)
-        return out
-
-
-def _gzip_blocks(source: _ChunkReader) -> Iterator[bytes]:
-    """Inflated blocks of at most READ_SIZE bytes, across gzip members (no zip bomb in memory)."""
-    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    pending = b""  # compressed bytes not yet fed to the decompressor
-    while True:
-        if inflate.eof:
-            pending = inflate.unused_data or source.read(READ_SIZE)
-            if not pending:
-                return
-            inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        data = pending or source.read(READ_SIZE)
-        if not data:
-            raise HostileLayer("gzip stream is truncated")
-        try:
-            # max_length bounds the output of one call, whatever the ratio.
-            out = inflate.decompress(data, READ_SIZE)
-        except zlib.error as err:
-            raise HostileLayer(f"gzip stream is corrupt: {err}") from err
-        pending = inflate.unconsumed_tail
-        if out:
-            yield out
-
-
-def _zstd_reader(source: _ChunkReader) -> _ChunkReader:
-    import zstandard  # only zstd layers pay for the import
-
-    reader = zstandard.ZstdDecompressor().stream_reader(
-        cast(BinaryIO, source), read_across_frames=True
-    )
-
-    def blocks() -> Iterator[bytes]:
-        # Whole blocks, so small header reads are served from a buffer.
-        while True:
-            try:
-                block = reader.read(READ_SIZE)
-            except zstandard.ZstdError as err:
-                raise HostileLayer(f"zstd stream is corrupt: {err}") from err
-            if not block:
-                return
-            yield block
-
-    return _ChunkReader(blocks())
-
-
-class _Readable(Protocol):
-    def read(self, n: int = ..., /) -> bytes: ...
-
-
-def _declared_compression(media_type: str) -> str:
-    for suffix in ("gzip", "zstd"):
-        if media_type.endswith(("+" + suffix, "." + suffix)):
-            return suffix
-    return ""
-
-
-def open_layer(chunks: Iterable[bytes], media_type: str) -> _Readable:
-    """The uncompressed tar stream; the magic bytes decide, as in Cog, but a blob that
-    contradicts a declared compression is refused."""
-    source = _ChunkReader(chunks)
-    head = source.peek(4)
-    actual = "gzip" if head.startswith(GZIP_MAGIC) else "zstd" if head == ZSTD_MAGIC else ""
-    declared = _declared_compression(media_type)
-    if declared and declared != actual:
-        raise HostileLayer(f"media type {media_type} but the blob is not {declared}")
-    if actual == "gzip":
-        return _ChunkReader(_gzip_blocks(source))
-    if actual == "zstd":
-        return _zstd_reader(source)
-    return source
-
-
 class _Budget:
     """Counts uncompressed bytes: a layer may only expand to about the files it should hold,
     so a small blob cannot keep us inflating metadata forever."""
 
-    def __init__(self, stream: _Readable, limit: int) -> None:
+    def __init__(self, stream: Readable, limit: int) -> None:
         self._stream = stream
         self._limit = limit
         self._used = 0
@@ -211,7 +90,7 @@ class _Header:
     size: int
 
 
-def _read_exact(stream: _Readable, n: int, what: str) -> bytes:
+def _read_exact(stream: Readable, n: int, what: str) -> bytes:
     parts = []
     remaining = n
     while remaining > 0:
@@ -224,7 +103,7 @@ def _read_exact(stream: _Readable, n: int, what: str) -> bytes:
     return b"".join(parts)
 
 
-def _skip(stream: _Readable, n: int, what: str) -> None:
+def _skip(stream: Readable, n: int, what: str) -> None:
     while n > 0:
         n -= len(_read_exact(stream, min(n, READ_SIZE), what))
 
@@ -290,7 +169,7 @@ def _pax_records(data: bytes) -> dict[bytes, bytes]:
 class _TarStream:
     """Header by header over an uncompressed tar stream; entry data is read by the caller."""
 
-    def __init__(self, stream: _Readable) -> None:
+    def __init__(self, stream: Readable) -> None:
         self.stream = stream
 
     def _meta_data(self, size: int, kind: bytes) -> bytes:
@@ -344,7 +223,7 @@ class _TarStream:
 class _EntryReader:
     """Exactly ``size`` bytes of one entry; a short stream is an error, never a short file."""
 
-    def __init__(self, stream: _Readable, size: int, name: str) -> None:
+    def __init__(self, stream: Readable, size: int, name: str) -> None:
         self._stream = stream
         self.remaining = size
         self._name = name

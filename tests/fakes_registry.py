@@ -1,4 +1,4 @@
-"""An in-memory registry with the part of RegistryClient's surface the executor uses.
+"""An in-memory registry: the ``Registry`` protocol the runners use, and a little more.
 
 FakeRegistry keeps blobs and manifests per repository in dicts, answers with
 the same exception types and the same end-of-stream checks as the real client
@@ -25,6 +25,7 @@ from cogw.core.digest import PREFIX, is_digest, sha256_of
 from cogw.shell.registry import (
     Manifest,
     PushResult,
+    Registry,
     RegistryCancelled,
     RegistryDigestMismatch,
     RegistryNotFound,
@@ -42,7 +43,7 @@ class RegistryCall:
     ref: str
 
 
-class FakeRegistry:
+class FakeRegistry(Registry):
     """Blobs and manifests held in memory; safe to call from the executor's worker threads."""
 
     def __init__(self, max_chunk: int | None = None) -> None:
@@ -85,7 +86,7 @@ class FakeRegistry:
     def calls_of(self, method: str) -> list[RegistryCall]:
         return [c for c in self.calls if c.method == method]
 
-    # ---- the RegistryClient surface ------------------------------------------------------
+    # ---- the Registry protocol, and head_manifest and blob_exists -----------------------
 
     def _record(self, method: str, repo: str, ref: str) -> None:
         with self._lock:

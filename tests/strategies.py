@@ -15,6 +15,9 @@ from collections.abc import Sequence
 from hypothesis import strategies as st
 from pyrsistent import pvector
 
+from cogw.core.config import WeightSpec
+from cogw.core.importplan import ImportStatus, ImportWeight
+from cogw.core.inventory import InventoryFile
 from cogw.core.lockfile import (
     MEDIA_TYPES,
     ZERO_TIME,
@@ -26,6 +29,7 @@ from cogw.core.lockfile import (
     WeightEntry,
     make_entry,
 )
+from cogw.core.packing import LayerPlan
 
 _HEX = "0123456789abcdef"
 # Printable text: no lone surrogates (they cannot be UTF-8) and no control characters.
@@ -168,4 +172,37 @@ def lockfiles(draw: st.DrawFn, shape: Shape | None = None, max_weights: int = 3)
         envelope_format=draw(st.one_of(st.just(""), digests())),
         weights=pvector(entries),
         shape=shape,
+    )
+
+
+@st.composite
+def import_weights(draw: st.DrawFn) -> ImportWeight:
+    """Import steps whose layer plan holds every file exactly once, some layers reused."""
+    paths = _without_dir_conflicts(draw(st.lists(file_paths(), min_size=1, max_size=6)))
+    files = [InventoryFile(p, draw(st.integers(0, 2**40)), draw(digests())) for p in paths]
+    cuts = sorted(draw(st.sets(st.integers(1, len(files) - 1), max_size=3))) if files[1:] else []
+    groups = [files[a:b] for a, b in zip([0, *cuts], [*cuts, len(files)], strict=True)]
+    layers = [
+        LayerPlan(
+            pvector(group),
+            draw(st.sampled_from(sorted(MEDIA_TYPES))),
+            draw(st.one_of(st.none(), st.integers(-1, 9))),
+            draw(st.one_of(st.none(), lock_layers())),
+        )
+        for group in groups
+    ]
+    name = draw(weight_names())
+    spec = WeightSpec(name, f"/src/weights/{name}", draw(texts()))
+    return ImportWeight(
+        weight=name,
+        spec=spec,
+        status=draw(st.sampled_from([s for s in ImportStatus if s is not ImportStatus.UNCHANGED])),
+        changes=pvector(draw(st.lists(texts(), max_size=2))),
+        fingerprint=draw(texts()),
+        files=pvector(files),
+        layers=pvector(layers),
+        added=draw(st.integers(0, 10)),
+        removed=draw(st.integers(0, 10)),
+        changed=draw(st.integers(0, 10)),
+        bytes_to_ingest=draw(st.integers(0, 2**40)),
     )

@@ -10,6 +10,7 @@ from pyrsistent import pmap, pvector
 from cogw.core.config import ProjectConfig, WeightSpec
 from cogw.core.inventory import Inventory, InventoryFile
 from cogw.core.lockfile import LockFile, Lockfile, LockLayer, LockSource, WeightEntry, make_entry
+from cogw.core.packing import plan_layers
 from cogw.core.setdigest import dir_hash
 from cogw.core.snapshot import Inputs, Snapshot
 
@@ -63,6 +64,28 @@ def entry(
     )
 
 
+def packed_entry(
+    s: WeightSpec, inv: Inventory, imported_at: str = "2026-01-01T00:00:00Z"
+) -> WeightEntry:
+    """A lock entry for spec ``s`` as this packer would record ``inv``: the layers
+    ``plan_layers`` groups, each with a digest derived from its paths."""
+    files, layers = [], []
+    for plan in plan_layers(inv.files):
+        digest = d("layer:" + ",".join(f.path for f in plan.files))
+        size = plan.file_bytes
+        layers.append(LockLayer(digest, plan.media_type, size + 1024, size))
+        files += [LockFile(f.path, f.size, f.digest, digest) for f in plan.files]
+    source = LockSource(s.uri, inv.fingerprint, s.include, s.exclude, imported_at)
+    return make_entry(
+        name=s.name,
+        target=s.target,
+        source=source,
+        digest=d("manifest-" + s.name),
+        files=files,
+        layers=layers,
+    )
+
+
 def inventory(files: Sequence[tuple[str, int]], edited: Sequence[str] = ()) -> Inventory:
     """Files digest as d(path), or d(path + "'") for the paths in ``edited``."""
     inv_files = [InventoryFile(p, n, d(p + "'" if p in edited else p)) for p, n in sorted(files)]
@@ -75,8 +98,17 @@ def snapshot(
     present: Sequence[str] = (),
     inventories: dict[str, Inventory] | None = None,
     image: str = "127.0.0.1:5000/acme/model",
+    envelope: str = "",
+    lock_envelope: str | None = None,
 ) -> Snapshot:
-    lock = Lockfile(weights=pvector(entries)) if entries is not None else None
+    """``envelope`` is the envelope this build stamps; the lock's is ``lock_envelope``,
+    or the same when None."""
+    lock_env = envelope if lock_envelope is None else lock_envelope
+    lock = (
+        Lockfile(envelope_format=lock_env, weights=pvector(entries))
+        if entries is not None
+        else None
+    )
     return Snapshot(
         project_dir="/proj",
         config_name="cog.yaml",
@@ -85,4 +117,5 @@ def snapshot(
         inputs=Inputs("", ""),
         present=frozenset(present),
         inventories=pmap(inventories or {}),
+        envelope_format=envelope,
     )

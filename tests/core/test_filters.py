@@ -10,7 +10,16 @@ from hypothesis import strategies as st
 from pyrsistent import pvector
 from returns.result import Failure, Success
 
-from cogw.core.filters import compile_filter, filter_inventory, pattern_error, pattern_regex
+from cogw.core.config import parse_config
+from cogw.core.filters import (
+    MAX_PATTERN_LENGTH,
+    MAX_PATTERNS,
+    compile_filter,
+    filter_inventory,
+    pattern_error,
+    pattern_regex,
+    patterns_error,
+)
 from cogw.core.inventory import Inventory, InventoryFile
 
 
@@ -263,3 +272,80 @@ def test_patterns_without_fixed_syntax_select_exactly_what_cog_selects(
     cog = re.compile(cog_regex(pattern))
     for path in paths:
         assert selects(pattern, path) == bool(cog.search(path)), (pattern, path)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "selected"),
+    [
+        ("[+-0]x", "+x", True),
+        ("[+-0]x", "0x", True),
+        ("[+-0]x", "/x", False),
+        ("a[+-0]b", "a/b", False),
+        ("[/]", "/", False),
+        ("caf\u00e9-?.bin", "caf\u00e9-1.bin", True),
+        ("\ue000x", "\ue000x", True),
+        ("\ue000x", "y/\ue000x", True),
+        ("?.bin", "\udcff.bin", True),
+    ],
+    ids=[
+        "range-low",
+        "range-high",
+        "range-slash",
+        "range-in-path",
+        "only-slash",
+        "utf8",
+        "pua",
+        "pua-floats",
+        "non-utf8-name",
+    ],
+)
+def test_classes_and_odd_characters_match_without_lookahead(
+    pattern: str, path: str, selected: bool
+) -> None:
+    assert pattern_error(pattern) is None
+    assert selects(pattern, path) is selected
+
+
+def test_patterns_compile_to_re2_which_cannot_backtrack() -> None:
+    matcher = compile_filter(["a*a*a*b"], []).include_re
+    assert type(matcher).__module__.startswith("re2")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("a" * (MAX_PATTERN_LENGTH + 1), f"at most {MAX_PATTERN_LENGTH} are allowed"),
+        ("a\x00b", "patterns must not contain control characters"),
+        ("a\tb", "patterns must not contain control characters"),
+        ("a\x85b", "patterns must not contain control characters"),
+        ("a\ud800b", "pattern is not valid UTF-8"),
+    ],
+    ids=["too-long", "nul", "tab", "c1", "surrogate"],
+)
+def test_overlong_and_control_patterns_are_rejected(pattern: str, message: str) -> None:
+    problem = pattern_error(pattern)
+    assert problem is not None and message in problem
+
+
+def test_a_pattern_at_the_length_limit_is_accepted() -> None:
+    assert pattern_error("a" * MAX_PATTERN_LENGTH) is None
+
+
+def test_too_many_patterns_are_one_config_error_naming_the_list() -> None:
+    raw = {
+        "image": "r.example.com/a/b",
+        "weights": [
+            {
+                "name": "w",
+                "target": "/src/w",
+                "source": {"uri": "./w", "exclude": [f"*.x{i}" for i in range(MAX_PATTERNS + 1)]},
+            }
+        ],
+    }
+    result = parse_config(raw)
+    assert isinstance(result, Failure)
+    (problem,) = result.failure()
+    text = "\n".join(problem.lines())
+    assert "weights[0].source.exclude" in text
+    assert f"{MAX_PATTERNS + 1} patterns given; at most {MAX_PATTERNS} are allowed" in text
+    assert patterns_error([f"*.x{i}" for i in range(MAX_PATTERNS)]) is None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from returns.result import Failure, Success
 
 from cogw.core.lockfile import Lockfile, Shape, entries_equal, parse_lockfile, render_lockfile
@@ -119,6 +119,8 @@ def test_several_sources_cannot_go_to_v0_19_3() -> None:
     assert "has 2 sources" in refused.failure().summary
 
 
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lockfiles())
 def test_any_lockfile_converts_without_loss(lock: Lockfile) -> None:
     target = Shape.SOURCE if lock.shape is Shape.SOURCES else Shape.SOURCES

@@ -13,6 +13,7 @@ from returns.result import Failure
 
 from cogw.core.config import SourceSpec, WeightSpec, parse_config, spec_from_entry
 from cogw.core.drift import DriftKind, check_drift
+from cogw.core.importplan import config_changes
 from cogw.core.inventory import InventoryFile
 from cogw.core.lockfile import Lockfile, LockSource, Shape, WeightEntry
 from cogw.core.multisource import (
@@ -23,7 +24,6 @@ from cogw.core.multisource import (
     source_changes,
     spec_changes,
 )
-from cogw.core.plan import config_changes
 
 
 def f(path: str, digest: str = "sha256:" + "0" * 64, size: int = 1) -> InventoryFile:
@@ -205,4 +205,10 @@ def test_a_one_source_current_lockfile_puts_the_target_first_as_current_cog() ->
 def test_the_import_plan_names_the_changed_source() -> None:
     recorded = entry(lock_source("file://./a"), lock_source("hf://o/r"))
     wanted = dataclasses.replace(spec_from_entry(recorded), more_sources=pvector([src("hf://o/s")]))
-    assert config_changes(wanted, recorded) == ['source[1].uri: "hf://o/r" → "hf://o/s"']
+    (drift,) = check_drift(Lockfile(weights=pvector([recorded]), shape=Shape.SOURCES), [wanted])
+    assert drift.kind is DriftKind.CONFIG_CHANGED  # only a later source moved
+    assert drift.fields == ("sources",)
+    locked = spec_from_entry(recorded)
+    assert config_changes(drift.fields, locked, wanted) == [
+        'source[1].uri: "hf://o/r" → "hf://o/s"'
+    ]

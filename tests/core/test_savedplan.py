@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-from pyrsistent import pmap
+from pyrsistent import pmap, pvector
 from returns.result import Failure, Success
 
 from cogw.core.codec import plan_from_json, plan_to_json
-from cogw.core.plan import Operation, make_plan
+from cogw.core.plan import Operation, Plan, make_plan
 from cogw.core.savedplan import SavedPlan, check_saved_plan, decode_saved_plan, encode_saved_plan
 from cogw.core.snapshot import Inputs
-from tests.core.builders import d, entry, inventory, snapshot, spec
+from tests.core.builders import d, entry, inventory, packed_entry, snapshot, spec
+from tests.strategies import import_weights
 
 ALPHA_FILES_FOR_TESTS = [("a.json", 10), ("m.bin", 99), ("z.bin", 5)]
 
@@ -31,8 +32,21 @@ def plans():
             "beta": inventory(ALPHA_FILES_FOR_TESTS),
         },
     )
+    # Gamma moved its target: its import reuses the layers this packer recorded.
+    gamma_files = inventory([("g.json", 3), ("g.bin", 70 << 20)])
+    reusing = snapshot(
+        [spec("gamma", target="/src/moved")],
+        [packed_entry(spec("gamma"), gamma_files)],
+        inventories={"gamma": gamma_files},
+        envelope=d("envelope"),
+    )
     return st.sampled_from(
-        [make_plan(snap, op, pull=pull) for op in Operation for pull in (False, True)]
+        [
+            make_plan(s, op, pull=pull)
+            for s in (snap, reusing)
+            for op in Operation
+            for pull in (False, True)
+        ]
     )
 
 
@@ -46,6 +60,14 @@ def test_a_plan_survives_the_plan_file_round_trip(plan):
     saved = SavedPlan("0.1.0", INPUTS, plan, {"pull": True})
     decoded = decode_saved_plan(encode_saved_plan(saved), "plan.json")
     assert decoded == Success(saved)
+
+
+@given(st.lists(import_weights(), max_size=3))
+def test_import_steps_with_any_layer_plan_survive_the_plan_file_round_trip(steps):
+    plan = Plan(Operation.IMPORT, steps=pvector(steps))
+    saved = SavedPlan("0.1.0", INPUTS, plan, {})
+    assert plan_from_json(plan_to_json(plan)) == plan
+    assert decode_saved_plan(encode_saved_plan(saved), "plan.json") == Success(saved)
 
 
 def test_a_plan_made_from_the_same_inputs_is_accepted():

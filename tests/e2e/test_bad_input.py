@@ -72,8 +72,26 @@ def test_a_malformed_lockfile_is_named_with_exit_1_and_left_untouched(tmp_path, 
             "weights:\n  - name: a\n    target: /a\n    source: {uri: w}\n",
             ["weights require 'model'"],
         ),
+        ("image: x/y\nweights: " + "[" * 3000 + "]" * 3000 + "\n", ["nested deeper than 64"]),
+        (
+            'image: x/y\nweights:\n  - name: a\n    target: /a\n    source: {uri: "w\\0x"}\n',
+            ["weights[0].source.uri", "contains a control character"],
+        ),
+        (
+            "image: x/y\nweights:\n  - name: a\n    name: b\n",
+            ["invalid YAML (line 4, column 5)", 'mapping key "name" already defined at line 3'],
+        ),
+        ("image: x/y\nsize: " + "9" * 5000 + "\n", ["cannot read a value"]),
     ],
-    ids=["yaml-syntax", "several-problems", "no-image"],
+    ids=[
+        "yaml-syntax",
+        "several-problems",
+        "no-image",
+        "deep-nesting",
+        "nul-in-uri",
+        "duplicate-key",
+        "huge-number",
+    ],
 )
 def test_a_malformed_cog_yaml_reports_all_problems_with_exit_1(tmp_path, config, needles):
     (tmp_path / "cog.yaml").write_text(config)

@@ -23,6 +23,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from cogw.core.render import format_size
 from cogw.shell.cli import cli
 from tests.e2e.conftest import SMALL_FILES, Project, mount_sources, tree, write_tree
 from tests.fixtures.faultproxy import FaultRule
@@ -639,13 +640,14 @@ def _plan_then_apply(project: Project, change: Callable[[], None]):
     """Plan an import, run ``change``, then apply that plan: the window between
     the inventory and the ingest that a slow import leaves open."""
     from cogw.core.plan import Operation, make_plan
-    from cogw.shell.cli import Options, run_plan, snapshot_for
+    from cogw.shell.compose import run_plan, snapshot_for
+    from cogw.shell.options import Options, Output
 
     opts = Options(str(project.dir), None, str(project.cache), (), None, 2)
     plan = make_plan(snapshot_for(opts, Operation.IMPORT, []), Operation.IMPORT, [])
     assert len(plan.steps) == 1
     change()
-    outcome, _ = run_plan(opts, plan, as_json=False, quiet=True)
+    outcome = run_plan(opts, plan, Output(quiet=True))
     return outcome
 
 
@@ -754,3 +756,54 @@ def test_a_cached_tensor_rewritten_after_the_inventory_is_read_again_and_refused
     assert "changed since it was inventoried" in failed.diagnostic.summary
     assert not project.lock.exists()
     assert registry_tags(project) == []
+
+
+# --- the layer plan: reuse of recorded layers ------------------------------------------------
+
+
+def test_a_moved_target_reuses_every_recorded_layer_and_the_plan_says_so(project, make_weights):
+    make_weights("alpha", SMALL_FILES)
+    project.write_config(weights_yaml(weight_yaml("alpha", "weights/alpha")))
+    assert project.run("import").exit_code == 0
+    layers_before = entries(project)["alpha"]["layers"]
+    moved = weight_yaml("alpha", "weights/alpha").replace("/src/weights/alpha", "/src/moved")
+    project.write_config(weights_yaml(moved))
+    file_bytes = sum(len(data) for data in SMALL_FILES.values())
+
+    planned = project.run("plan", "import")
+    assert planned.exit_code == 0, planned.stderr
+    reused = f"layers: 1 reused ({format_size(file_bytes)}), 0 packed and pushed (0B)"
+    assert reused in planned.stdout
+    as_json = project.run("plan", "import", "--json")
+    (step,) = json.loads(as_json.stdout)["steps"]
+    assert (step["reusedLayers"], step["reusedBytes"]) == (1, file_bytes)
+    assert (step["packedLayers"], step["packedBytes"]) == (0, 0)
+    assert step["layers"][0]["reuse"] == layers_before[0]
+
+    imported = project.run("import")
+    assert imported.exit_code == 0, imported.stderr
+    assert "alpha: pack" not in imported.stderr  # the recorded digest was not recomputed
+    assert "alpha: push" in imported.stderr
+    after = entries(project)["alpha"]
+    assert after["target"] == "/src/moved"
+    assert after["layers"] == layers_before
+
+
+def test_recorded_layers_the_bytes_do_not_reproduce_are_packed_again(project, make_weights):
+    make_weights("alpha", SMALL_FILES)
+    project.write_config(weights_yaml(weight_yaml("alpha", "weights/alpha")))
+    assert project.run("import").exit_code == 0
+    good = json.loads(project.lock.read_bytes())
+    (layer,) = good["weights"][0]["layers"]
+    bogus = "sha256:" + "e" * 64  # a digest no bytes of this weight have
+    edited = project.lock.read_text().replace(layer["digest"], bogus)
+    project.lock.write_text(edited.replace('"/src/weights/alpha"', '"/src/old"'))
+
+    planned = project.run("plan", "import", "--json")
+    (step,) = json.loads(planned.stdout)["steps"]
+    assert step["layers"][0]["reuse"]["digest"] == bogus  # planned as reusable
+    imported = project.run("import")
+    assert imported.exit_code == 0, imported.stderr
+    after = entries(project)["alpha"]
+    assert after["layers"] == [layer]  # packed again: the digest the bytes have
+    assert after["target"] == "/src/weights/alpha"

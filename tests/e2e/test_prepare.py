@@ -308,3 +308,118 @@ def test_a_mount_survives_a_later_prepare_failure(imported: Project) -> None:
     assert failed.exit_code == 1 and "cogw pull" in failed.stderr
     assert mount_ids(imported) == [kept]
     assert tree(mounts["/src/weights/alpha"]) == SMALL_FILES
+
+
+# --- paths never escape ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("link", [".cog", ".cog/mounts"])
+def test_a_symlinked_cog_or_mounts_dir_is_refused_by_prepare_and_release(
+    imported: Project, tmp_path: Path, link: str
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    victim = elsewhere / "0123456789abcdef"
+    victim.mkdir(parents=True)
+    (victim / "precious").write_bytes(b"not cogw's")
+    real = imported.dir / link
+    if real.exists():
+        import shutil
+
+        shutil.rmtree(real)
+    real.parent.mkdir(parents=True, exist_ok=True)
+    real.symlink_to(elsewhere)
+
+    prepared = imported.run("prepare")
+    assert prepared.exit_code == 1
+    assert "is a symbolic link; cogw does not follow it" in prepared.output
+    released = imported.run("release", "--all")
+    assert released.exit_code == 1 and "is a symbolic link" in released.stderr
+    assert "Traceback" not in prepared.output + released.output
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["0123456789abcdef"]
+    assert (victim / "precious").read_bytes() == b"not cogw's"
+
+
+def test_release_removes_only_directories_cogws_marker_identifies(imported: Project) -> None:
+    mine, _ = prepare_json(imported)
+    assert (mounts_dir(imported) / mine / ".cogw-mount").is_file()
+    foreign = mounts_dir(imported) / "fedcba9876543210"
+    (foreign / "w").mkdir(parents=True)
+    (foreign / "w" / "data").write_bytes(b"someone else's")
+
+    by_id = imported.run("release", foreign.name)
+    assert by_id.exit_code == 1 and "was not made by cogw" in by_id.stderr
+    everything = imported.run("release", "--all")
+    assert everything.exit_code == 0 and "Released 1 mount(s)." in everything.stderr
+    assert mount_ids(imported) == [foreign.name]
+    assert (foreign / "w" / "data").read_bytes() == b"someone else's"
+
+
+def test_a_mount_dir_holds_only_weight_dirs_beside_the_marker(imported: Project) -> None:
+    mount_id, mounts = prepare_json(imported)
+    root = mounts_dir(imported) / mount_id
+    assert sorted(p.name for p in root.iterdir()) == sorted(
+        [".cogw-mount", *(p.name for p in mounts.values())]
+    )
+    for source in mounts.values():
+        assert ".cogw-mount" not in {p.name for p in source.rglob("*")}
+
+
+@pytest.mark.parametrize("damage", ["appended", "made-writable"])
+def test_prepare_refuses_a_blob_written_through_a_mount(imported: Project, damage: str) -> None:
+    _, mounts = prepare_json(imported)
+    blob = store_blob(imported, BETA_FILES["model.bin"])
+    if damage == "appended":  # what root can do through a read-write bind mount
+        blob.chmod(0o644)
+        with open(mounts["/srv/beta"] / "model.bin", "ab") as out:
+            out.write(b"corrupt")
+        blob.chmod(0o444)
+    else:
+        blob.chmod(0o644)
+    before = mount_ids(imported)
+    again = imported.run("prepare")
+    assert again.exit_code == 1
+    assert "was changed after it was stored" in again.output
+    assert "Traceback" not in again.output
+    assert mount_ids(imported) == before
+
+
+# --- concurrency ----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_concurrent_prepare_release_and_pull_never_leave_an_incomplete_mount(
+    imported: Project,
+) -> None:
+    """5 rounds of prepare, release --all and pull at once, as processes."""
+    import shutil
+    import subprocess
+    import sys
+
+    cogw = shutil.which("cogw", path=str(Path(sys.executable).parent)) or "cogw"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(imported.dir), "COG_CACHE_DIR": str(imported.cache)}
+
+    def start(*args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [cogw, *args, "--project", str(imported.dir)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    failures = []
+    for _ in range(5):
+        procs = [start("prepare", "--json"), start("release", "--all"), start("pull")]
+        procs += [start("prepare", "--json"), start("release", "--all")]
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            if proc.returncode != 0:
+                failures.append((proc.args, proc.returncode, err))
+    assert failures == []
+    for mount_id in mount_ids(imported):
+        root = mounts_dir(imported) / mount_id
+        assert (root / ".cogw-mount").is_file()
+        assert tree(root / "beta") == BETA_FILES
+        for rel, data in BETA_FILES.items():
+            assert (root / "beta" / rel).stat().st_ino == store_blob(imported, data).stat().st_ino

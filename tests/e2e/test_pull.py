@@ -692,6 +692,24 @@ def test_ctrl_c_during_a_stalled_pull_exits_130_and_leaves_nothing_partial(
     assert imported.run("status").exit_code == 0
 
 
+def test_sigterm_during_a_stalled_pull_cleans_up_like_ctrl_c_and_exits_143(
+    imported: Project, stalled_pull: subprocess.Popen[str]
+) -> None:
+    stalled_pull.send_signal(signal.SIGTERM)
+    _, stderr = stalled_pull.communicate(timeout=30)
+    assert stalled_pull.returncode == 143, stderr
+    assert "Traceback" not in stderr
+    assert [line for line in stderr.splitlines() if "interrupted" in line] == [
+        "interrupted; nothing partial was left in the store"
+    ]
+    assert temp_files(imported) == []
+    assert_store_consistent(imported)
+    imported.write_config(ALPHA)
+    again = imported.run("pull")
+    assert again.exit_code == 0, again.stderr
+    assert imported.run("status").exit_code == 0
+
+
 def test_json_pull_prints_the_outcome_on_stdout_and_events_as_json_lines_on_stderr(
     imported: Project,
 ) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cogw.shell.auth import (
+from cogw.shell.registry.credentials import (
     ChainedCredentials,
     Credentials,
     CredentialsError,

@@ -28,7 +28,6 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 import pytest
 from hypothesis import HealthCheck, Phase, event, settings
@@ -50,23 +49,21 @@ from cogw.core.lockfile import (
     render_lockfile,
 )
 from cogw.core.oci import MEDIA_TYPE_MANIFEST, config_blob, manifest_bytes, weight_tag
-from cogw.core.outcome import StepResult, StepStatus
+from cogw.core.outcome import StepResult, StepStatus, mounts
 from cogw.core.packing import LayerPlan, PackOptions, envelope_format, plan_layers
 from cogw.core.plan import FetchLayer, Operation, Plan, PruneLockEntry, make_plan
 from cogw.core.setdigest import dir_hash
 from cogw.core.snapshot import Snapshot
 from cogw.core.status import WeightStatus, make_status
-from cogw.shell.execute import Runtime, execute
+from cogw.shell.execute import execute
 from cogw.shell.fs import remove_tree
 from cogw.shell.gather import Project, gather_snapshot
 from cogw.shell.layers import stream_layer
 from cogw.shell.prepare import mounts_root, release
 from cogw.shell.registry import RegistryDigestMismatch, RegistryNotFound
+from cogw.shell.runtime import Runtime
 from cogw.shell.store import TEMP_PREFIX, FileStore
 from tests.fakes_registry import FakeRegistry
-
-if TYPE_CHECKING:
-    from cogw.shell.registry import RegistryClient
 
 pytestmark = pytest.mark.slow
 
@@ -215,11 +212,10 @@ class PlanApplyConvergence(RuleBasedStateMachine):
         return gather_snapshot(self.project, self.store.exists, COMPRESSOR).unwrap()
 
     def _runtime(self) -> Runtime:
-        client = cast("RegistryClient", self.registry)
         return Runtime(
             self.project,
             self.store,
-            registry=lambda: (client, REPO),
+            registry=lambda: (self.registry, REPO),
             on_event=self.events.append,
             jobs=2,
         )
@@ -402,9 +398,9 @@ class PlanApplyConvergence(RuleBasedStateMachine):
             self._check_fetch_results(results)
             _count(f"prepare: {_summary(results)}")
             if all(r.status is StepStatus.DONE for r in results):
-                self._check_mounts(rt, wanted)
+                self._check_mounts(results, rt.link_mode, wanted)
             else:
-                assert not rt.mounts
+                assert not mounts(results)
                 assert not self._mount_dirs(), "a failed prepare left a mount behind"
         release(self.project.dir, None)
         assert not self._mount_dirs()
@@ -413,10 +409,13 @@ class PlanApplyConvergence(RuleBasedStateMachine):
         root = mounts_root(self.project.dir)
         return sorted(root.iterdir()) if root.is_dir() else []
 
-    def _check_mounts(self, rt: Runtime, wanted: list[BuiltWeight]) -> None:
+    def _check_mounts(
+        self, results: list[StepResult], link_mode: str, wanted: list[BuiltWeight]
+    ) -> None:
         """Each mount holds exactly its lock entry's files, byte for byte."""
-        assert [target for _, target in rt.mounts] == [w.entry.target for w in wanted]
-        for (host_dir, _), weight in zip(rt.mounts, wanted, strict=True):
+        made = mounts(results)
+        assert [m.target for m in made] == [w.entry.target for w in wanted]
+        for host_dir, weight in zip((m.path for m in made), wanted, strict=True):
             assert files_under(Path(host_dir)) == weight.contents
             modes = {
                 stat.S_IMODE(p.stat().st_mode) for p in Path(host_dir).rglob("*") if p.is_file()
@@ -424,7 +423,7 @@ class PlanApplyConvergence(RuleBasedStateMachine):
             assert modes == {0o444}, f"mounted files must be read-only for everyone: {modes}"
             for f in weight.entry.files:
                 shared = (Path(host_dir) / f.path).samefile(self.store.path(f.digest))
-                assert shared == (rt.link_mode == "hardlink"), (f.path, rt.link_mode)
+                assert shared == (link_mode == "hardlink"), (f.path, link_mode)
 
     # ---- invariants --------------------------------------------------------------------
 

@@ -19,12 +19,10 @@ from cogw.shell.hashing import (
     HashCancelled,
     NotRegularFile,
     SourceChanged,
-    StatCache,
-    cached_layer_digest,
-    framing_key,
     hash_file,
     hash_files,
 )
+from cogw.shell.statcache import StatCache, cached_layer_digest, framing_key
 
 OLD_NS = 1_600_000_000 * 10**9  # a modification time far in the past: safe to cache
 

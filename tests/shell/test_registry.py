@@ -18,7 +18,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cogw.core.digest import sha256_of
-from cogw.shell.auth import Credentials, EnvCredentials
 from cogw.shell.registry import (
     MEDIA_OCI_INDEX,
     MEDIA_OCI_MANIFEST,
@@ -31,10 +30,9 @@ from cogw.shell.registry import (
     RegistryOptions,
     RegistryTLSError,
     RetryNotice,
-    _drop_first,
-    parse_challenge,
-    registry_scheme,
 )
+from cogw.shell.registry.credentials import Credentials, EnvCredentials
+from cogw.shell.registry.download import drop_first
 from tests.fixtures.faultproxy import FaultProxy, FaultRule
 from tests.fixtures.registry import RunningRegistry
 
@@ -187,35 +185,6 @@ def test_tls_registry_is_reached_by_localhost_name_with_its_ca(
         assert client.base_url == f"https://localhost:{port}"
 
 
-@pytest.mark.parametrize(
-    ("host", "insecure", "scheme"),
-    [
-        ("registry.example.com", frozenset(), "https"),
-        ("registry.example.com:5000", frozenset(), "https"),
-        ("10.1.2.3:5000", frozenset(), "https"),
-        ("registry.example.com:5000", frozenset({"registry.example.com:5000"}), "http"),
-        ("127.0.0.1:5000", frozenset(), "http"),
-        ("127.9.9.9", frozenset(), "http"),
-        ("localhost:5000", frozenset(), "http"),
-        ("[::1]:5000", frozenset(), "http"),
-    ],
-    ids=[
-        "public-host",
-        "public-host-with-port",
-        "private-ip",
-        "listed-insecure",
-        "loopback-ip",
-        "loopback-range",
-        "localhost",
-        "ipv6-loopback",
-    ],
-)
-def test_plain_http_is_allowed_only_for_loopback_or_insecure_hosts(
-    host: str, insecure: frozenset[str], scheme: str
-) -> None:
-    assert registry_scheme(host, insecure) == scheme
-
-
 def test_client_for_a_public_host_uses_https_without_touching_the_network() -> None:
     client = RegistryClient("registry.example.com")
     assert client.base_url == "https://registry.example.com"
@@ -226,32 +195,6 @@ def test_plain_http_registry_on_loopback_is_reached_over_http(registry: RunningR
     with client_for(registry) as client:
         client.ping()
         assert client.base_url == registry.url
-
-
-@pytest.mark.parametrize(
-    ("header", "scheme", "params"),
-    [
-        ('Basic realm="cogw-test"', "basic", {"realm": "cogw-test"}),
-        (
-            'Bearer realm="http://h/token",service="reg",scope="repository:a/b:pull,push"',
-            "bearer",
-            {"realm": "http://h/token", "service": "reg", "scope": "repository:a/b:pull,push"},
-        ),
-        (
-            'Bearer realm="x", error="insufficient_scope", scope="repository:a:pull"',
-            "bearer",
-            {"realm": "x", "error": "insufficient_scope", "scope": "repository:a:pull"},
-        ),
-        ('Bearer realm="a \\"quoted\\" b"', "bearer", {"realm": 'a "quoted" b'}),
-    ],
-    ids=["basic", "bearer-with-scope", "spaces-and-error", "escaped-quotes"],
-)
-def test_challenge_header_is_parsed_into_scheme_and_parameters(
-    header: str, scheme: str, params: dict[str, str]
-) -> None:
-    challenge = parse_challenge(header)
-    assert challenge is not None
-    assert (challenge.scheme, challenge.params) == (scheme, params)
 
 
 def test_bearer_tokens_are_cached_per_scope(token_registry: RunningRegistry) -> None:
@@ -274,7 +217,7 @@ def test_bearer_tokens_are_cached_per_scope(token_registry: RunningRegistry) -> 
 def test_docker_config_credentials_log_in_to_a_basic_auth_registry(
     basic_registry: RunningRegistry, tmp_path: Path
 ) -> None:
-    from cogw.shell.auth import DockerConfigCredentials
+    from cogw.shell.registry.credentials import DockerConfigCredentials
 
     pair = f"{basic_registry.username}:{basic_registry.password}".encode()
     import base64
@@ -819,23 +762,6 @@ def test_upload_stream_with_empty_pieces_is_not_mistaken_for_a_short_stream(
     assert read_back(registry, repo, digest) == data
 
 
-@given(
-    st.dictionaries(
-        st.sampled_from(["realm", "service", "scope", "error"]),
-        st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30),
-        min_size=1,
-    )
-)
-def test_any_quoted_challenge_parameters_parse_back_to_themselves(params: dict[str, str]) -> None:
-    def quoted(value: str) -> str:
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    header = "Bearer " + ",".join(f"{k}={quoted(v)}" for k, v in params.items())
-    challenge = parse_challenge(header)
-    assert challenge is not None
-    assert (challenge.scheme, challenge.params) == ("bearer", params)
-
-
 @pytest.mark.parametrize(
     "ref",
     ["sha256:abc", "sha512:" + "a" * 128, "has space", "-leading-dash", "x" * 129, ""],
@@ -904,7 +830,7 @@ def test_dropping_a_prefix_from_pieces_equals_slicing_the_joined_bytes(
 ) -> None:
     bounds = sorted({0, len(data), *(c for c in cuts if c <= len(data))})
     pieces = [data[a:b] for a, b in itertools.pairwise(bounds)]
-    assert b"".join(_drop_first(pieces, n)) == data[n:]
+    assert b"".join(drop_first(pieces, n)) == data[n:]
 
 
 # ---- cancellation of blocked transfers ---------------------------------------------------

@@ -479,3 +479,54 @@ def test_ingest_on_xfs_clones_without_touching_the_source(tmp_path: Path, mode: 
         assert stat.S_IMODE(src.stat().st_mode) == 0o644
         assert blob.read_bytes() == DATA
         assert store.verify(DIGEST)
+
+
+def test_opening_the_store_reclaims_temp_files_no_live_process_owns(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from cogw.shell.store import open_store
+    from cogw.shell.storetemps import STALE_TEMP_AGE
+
+    prefix = tmp_path / "files" / "sha256" / "ab"
+    prefix.mkdir(parents=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(dead.stdout)
+    orphan = prefix / f"put-{dead_pid}-0123456789abcdef"
+    live = prefix / f"put-{os.getpid()}-0123456789abcdef"
+    foreign_fresh = prefix / "put-1234abcd"
+    foreign_old = prefix / "put-5678abcd"
+    blob = prefix / ("ab" + "0" * 62)
+    for path in (orphan, live, foreign_fresh, foreign_old, blob):
+        path.write_bytes(b"partial")
+    old = time.time() - STALE_TEMP_AGE - 60
+    os.utime(foreign_old, (old, old))
+
+    open_store(tmp_path)
+    assert sorted(p.name for p in prefix.iterdir()) == sorted(
+        [live.name, foreign_fresh.name, blob.name]
+    )
+
+
+def test_store_temp_files_carry_the_writers_pid(tmp_path: Path) -> None:
+    import threading
+
+    from cogw.shell.store import open_store
+
+    store = open_store(tmp_path)
+    seen: list[str] = []
+    data = b"x" * 10
+
+    class Watching(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            seen.extend(p.name for p in store.files_dir.glob("*/put-*"))
+            return super().read(size)
+
+    store.put_file(digest_of(data), len(data), Watching(data), cancel=threading.Event())
+    assert seen and all(name.startswith(f"put-{os.getpid()}-") for name in seen)

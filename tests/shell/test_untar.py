@@ -25,11 +25,11 @@ from cogw.core.inventory import InventoryFile
 from cogw.core.lockfile import MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP, MEDIA_TYPE_TAR_ZSTD, LockFile
 from cogw.core.packing import LayerPlan
 from cogw.shell.layers import stream_layer
+from cogw.shell.layerstream import HostileLayer
 from cogw.shell.store import Cancelled
 from cogw.shell.untar import (
     MAX_META_SIZE,
     TAR_OVERHEAD_SLACK,
-    HostileLayer,
     StoreFileError,
     extract_layer,
 )

@@ -1,8 +1,8 @@
 """What an import's weights.lock write looks like, from the config the plan was made from.
 
-The layout it is written in (the pure rule is :func:`cogw.core.lockshape.choose_shape`),
+The layout it is written in (the rule is :func:`cogw.core.lockshape.choose_shape`),
 which entries it keeps (those cog.yaml declares, as Cog's import prunes), and which
-weights it must refuse. Kept apart from the importer, which only applies the answers.
+weights it must refuse. The importer and ``cogw.core.importrecord`` apply the answers.
 """
 
 from __future__ import annotations

@@ -1,0 +1,227 @@
+"""Composition: what a command wires together between its options and the core.
+
+Gather a Snapshot for an operation (hashing sources only when it imports),
+build the lazy registry factory, load and check saved plans, and run a plan:
+execute it, then plan again from a fresh snapshot so anything left over is
+reported. The click commands in shell/cli.py only call these.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+from returns.result import Failure, Result, Success
+
+from cogw import __version__
+from cogw.core.diagnostics import Diagnostic
+from cogw.core.inventory import Inventory
+from cogw.core.outcome import Outcome
+from cogw.core.plan import Operation, Plan, make_plan
+from cogw.core.render import plan_lines
+from cogw.core.savedplan import check_saved_plan, decode_saved_plan
+from cogw.core.snapshot import Snapshot
+from cogw.shell.gather import gather_snapshot, read_config
+from cogw.shell.options import Options, Output
+from cogw.shell.output import echo_err, fail, report, unwrap, user_errors
+
+OPERATIONS = [op.value for op in Operation]
+IMPORTING = (Operation.IMPORT, Operation.SYNC)
+# The operations that repair a weights.lock left with two entries for one target.
+REPAIRING = (Operation.IMPORT, Operation.SYNC, Operation.PRUNE)
+
+if TYPE_CHECKING:
+    from cogw.shell.registry.protocol import Registry
+
+
+def read_inventory_for(
+    opts: Options, on_bytes: Callable[[int], None] | None = None
+) -> Callable[[str, str], Result[Inventory, Diagnostic]]:
+    def read(name: str, uri: str) -> Result[Inventory, Diagnostic]:
+        from cogw.shell.hashing import STAT_CACHE_NAME, StatCache
+        from cogw.shell.sources import SourceError, source_for
+
+        subject = f'{opts.project.config_name}: weight "{name}"'
+        try:
+            with StatCache(opts.store.root / STAT_CACHE_NAME) as cache:
+                source = source_for(uri, opts.project.dir, cache=cache)
+                return Success(source.inventory(jobs=opts.jobs, on_bytes=on_bytes))
+        except SourceError as exc:
+            return Failure(
+                Diagnostic(str(exc), subject=subject, hint="fix the weight's source in cog.yaml")
+            )
+        except OSError as exc:
+            return Failure(Diagnostic(f"cannot read source {uri}: {exc}", subject=subject))
+
+    return read
+
+
+def compressor() -> str:
+    from cogw.shell.layers import compressor_identity
+
+    return compressor_identity()
+
+
+def snapshot_for(
+    opts: Options, op: Operation, names: Sequence[str], progress: bool = False
+) -> Snapshot:
+    """Gather for ``op``; sources are hashed only for operations that import
+    (with a progress bar on a terminal when ``progress``)."""
+    from cogw.shell.progress import hashing_progress
+
+    inventory_names = list(names) if op in IMPORTING else None
+    on_bytes, finish = hashing_progress(progress and inventory_names is not None)
+    try:
+        with user_errors():
+            result = gather_snapshot(
+                opts.project,
+                opts.store.exists,
+                compressor(),
+                inventory_names,
+                read_inventory_for(opts, on_bytes) if inventory_names is not None else None,
+                repairing=op in REPAIRING,
+            )
+    finally:
+        finish()
+    return unwrap(result)
+
+
+def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Registry, str]]:
+    cached: list[tuple[Registry, str]] = []
+
+    def make() -> tuple[Registry, str]:
+        if not cached:
+            from cogw.core.reference import parse_repository
+            from cogw.shell.mirrorsetup import pull_client
+            from cogw.shell.registry import RegistryOptions
+            from cogw.shell.registry.credentials import default_credentials
+
+            if not image:
+                config = opts.project.config_name
+                raise click.ClickException(
+                    f"no 'model' (or 'image') in {config}: cannot reach a registry"
+                )
+            repo = parse_repository(image).alt(_raise).unwrap()
+            options = RegistryOptions(insecure_hosts=opts.insecure, ca_bundle=opts.ca_bundle)
+            credentials = default_credentials(os.environ, Path.home())
+            client = pull_client(repo, options, credentials, opts.mirror_setup)
+            cached.append((client, repo.path))
+        return cached[0]
+
+    return make
+
+
+def _raise(message: str) -> NoReturn:
+    raise click.ClickException(message)
+
+
+def split_operation(args: Sequence[str]) -> tuple[Operation, list[str]]:
+    if args and args[0] in OPERATIONS:
+        return Operation(args[0]), list(args[1:])
+    return Operation.SYNC, list(args)
+
+
+def load_saved(opts: Options, path: str) -> tuple[Plan, bool]:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        fail((Diagnostic(f"cannot read plan file: {exc.strerror}", subject=path),))
+    saved = unwrap(decode_saved_plan(data, path))
+    snapshot = snapshot_for(opts, saved.plan.operation, list(saved.plan.names))
+    plan = unwrap(
+        check_saved_plan(saved, snapshot.inputs, __version__, opts.project.config_name, path)
+    )
+    return plan, bool(saved.options.get("pull"))
+
+
+def confirm_or_exit(plan: Plan, yes: bool) -> None:
+    if yes or plan.is_empty:
+        return
+    if not sys.stdin.isatty():
+        fail(
+            (
+                Diagnostic(
+                    "refusing to apply without confirmation",
+                    hint="review 'cogw plan', then run 'cogw apply --yes'",
+                ),
+            )
+        )
+    if not click.confirm("Apply these changes?", default=False, err=True):
+        echo_err("Apply cancelled.")
+        sys.exit(1)
+
+
+def run_plan(
+    opts: Options, plan: Plan, output: Output, link_mode: str = "hardlink", pull: bool = False
+) -> Outcome:
+    """Execute, then re-plan from a fresh snapshot: anything left is an error."""
+    from pyrsistent import pvector
+
+    from cogw.shell.execute import execute
+    from cogw.shell.progress import make_progress
+    from cogw.shell.runtime import Runtime
+
+    if plan.is_empty and plan.operation is not Operation.PREPARE:
+        return Outcome(plan, pvector())  # nothing ran, so nothing can be left over
+    sink, finish = make_progress(output.as_json, output.quiet, output.verbose)
+    # The config decides the shape of a new weights.lock (and its tags); a saved
+    # plan was checked against this same config before it got here.
+    config = read_config(opts.project).value_or(None)
+    rt = Runtime(
+        opts.project,
+        opts.store,
+        registry_factory(opts, plan.repository),
+        sink,
+        jobs=opts.jobs,
+        link_mode=link_mode,
+        ingest_mode=opts.ingest_mode,
+        envelope=_envelope(),
+        config=config,
+    )
+    try:
+        with user_errors():
+            results = execute(plan, rt)
+    finally:
+        finish()
+    remaining = None
+    if plan.operation is not Operation.PREPARE:
+        after = snapshot_for(opts, plan.operation, list(plan.names))
+        remaining = make_plan(after, plan.operation, list(plan.names), pull=pull)
+    return Outcome(plan, pvector(results), remaining)
+
+
+def _envelope() -> str:
+    from cogw.core.packing import PackOptions, envelope_format
+
+    return envelope_format(PackOptions(), compressor())
+
+
+def apply_operation(
+    opts: Options,
+    op: Operation,
+    names: list[str],
+    plan_file: str | None,
+    yes: bool,
+    output: Output,
+    show_plan: bool = True,
+) -> NoReturn:
+    """Plan (or load a saved plan), confirm, execute, report. The direct commands
+    (import, pull) skip the step preview and show only the plan's notes."""
+    pull = False
+    if plan_file:
+        plan, pull = load_saved(opts, plan_file)
+    else:
+        plan = make_plan(snapshot_for(opts, op, names, output.interactive), op, names)
+        if output.interactive:
+            lines = plan_lines(plan) if show_plan else [f"  · {n}" for n in plan.notes]
+            for line in lines:
+                echo_err(line)
+    if plan.problems:
+        fail(plan.problems)
+    if not plan_file:
+        confirm_or_exit(plan, yes)
+    report(run_plan(opts, plan, output, pull=pull), output.as_json)

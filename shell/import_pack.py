@@ -1,0 +1,109 @@
+"""Import, packing: every planned layer in the registry, and every file in the store.
+
+Carries out the layer plan the core made (``ImportWeight.layers``): a layer the
+plan reuses takes its recorded digest and sizes; any other layer's digest
+comes from the cheapest read that proves it:
+
+* a large local file (a one-file uncompressed layer) is digested from the stat
+  cache or one read and pushed straight from the source while the store copy
+  runs in the background (``cogw.shell.import_direct``);
+* a large remote file is hashed into its layer digest while it streams into
+  the store (``cogw.shell.import_ingest``), then pushed from the store;
+* small files are packed into gzip bundles from the store, after ingest.
+
+Returns the layers in plan order, for the core to build the entry from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cogw.core.events import Event, EventKind
+from cogw.core.importplan import ImportWeight
+from cogw.core.lockfile import LockLayer
+from cogw.core.packing import LayerPlan
+from cogw.shell.import_direct import digest_and_push_direct, local_standalone
+from cogw.shell.import_ingest import Captured, ingest, store_opener
+from cogw.shell.import_push import push_layers
+from cogw.shell.layers import digest_layers
+from cogw.shell.runtime import Runtime, cancel_on_interrupt
+
+if TYPE_CHECKING:
+    from cogw.shell.sources import Source
+
+
+def _emit_pack(step: ImportWeight, layers: Sequence[LayerPlan], rt: Runtime) -> None:
+    nbytes = sum(layer.file_bytes for layer in layers)
+    rt.emit(Event(EventKind.PHASE, weight=step.weight, phase="pack", nbytes=nbytes))
+
+
+def _digest_rest(
+    step: ImportWeight, layers: Sequence[LayerPlan], captured: Captured, rt: Runtime
+) -> list[LockLayer]:
+    """Layer digests in plan order: reused, captured during ingest, else streamed."""
+    key = {i: (p.files[0].path, p.files[0].digest) for i, p in enumerate(layers) if p.files}
+    known: dict[int, LockLayer] = {}
+    for i, layer in enumerate(layers):
+        if layer.reuse is not None:
+            known[i] = layer.reuse
+        elif layer.gzip_level is None and len(layer.files) == 1 and key[i] in captured:
+            known[i] = captured[key[i]]
+    todo = [i for i in range(len(layers)) if i not in known]
+    if any(layer.reuse is None for layer in layers):
+        _emit_pack(step, [layers[i] for i in todo], rt)
+    streamed = digest_layers([layers[i] for i in todo], store_opener(rt), rt.jobs)
+    known.update(zip(todo, streamed, strict=True))
+    return [known[i] for i in range(len(layers))]
+
+
+def _pack_overlapped(
+    step: ImportWeight,
+    layers: Sequence[LayerPlan],
+    source: Source,
+    local: dict[int, Path],
+    rt: Runtime,
+) -> list[LockLayer]:
+    """Copy into the store while the large local files are pushed from the source.
+
+    The copy is bound by disk writes and the upload by the network and the
+    registry, so running them together hides the shorter one. Small files are
+    packed from the store once the copy is done; the manifest waits for both.
+    """
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as background,
+        cancel_on_interrupt(rt.cancel),
+    ):
+        ingesting = background.submit(ingest, step, source, (), rt)
+        direct = digest_and_push_direct(step, layers, local, rt)
+        ingesting.result()  # a failed copy fails the import before any manifest
+    rest = [i for i in range(len(layers)) if i not in direct]
+    packed = dict(direct)
+    if rest:
+        to_pack = [i for i in rest if layers[i].reuse is None]
+        _emit_pack(step, [layers[i] for i in to_pack], rt)
+        digested = digest_layers([layers[i] for i in to_pack], store_opener(rt), rt.jobs)
+        packed.update(zip(to_pack, digested, strict=True))
+        packed.update((i, reuse) for i in rest if (reuse := layers[i].reuse) is not None)
+        push_layers(step, [layers[i] for i in rest], [packed[i] for i in rest], rt)
+    return [packed[i] for i in range(len(layers))]
+
+
+def pack_and_push(step: ImportWeight, layers: Sequence[LayerPlan], rt: Runtime) -> list[LockLayer]:
+    """Every layer of ``layers`` (the step's plan) in the registry, with its digest,
+    and every file in the store."""
+    from cogw.shell.sources import source_for
+
+    # Pinned to the planned fingerprint: an hf:// ref that moved since the plan is
+    # read at the planned commit, so ingested bytes match the planned digests.
+    source = source_for(step.spec.uri, rt.project.dir, fingerprint=step.fingerprint)
+    to_pack = [i for i, layer in enumerate(layers) if layer.reuse is None]
+    local = local_standalone(layers, to_pack, source)
+    if local:
+        return _pack_overlapped(step, layers, source, local, rt)
+    captured = ingest(step, source, [layers[i] for i in to_pack], rt)
+    packed = _digest_rest(step, layers, captured, rt)
+    push_layers(step, layers, packed, rt)
+    return packed

@@ -1,0 +1,84 @@
+"""Import, pushing: layer blobs streamed to the registry, then the config blob and manifest.
+
+A layer is pushed from a stream of its planned bytes (``stream_layer``); the
+registry client checks the streamed digest against the expected one before
+it commits the upload, and skips a blob the registry already holds. The
+manifest goes last: only then can a puller see the weight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from cogw.core.digest import sha256_of
+from cogw.core.events import Event, EventKind
+from cogw.core.importplan import ImportWeight
+from cogw.core.lockfile import LockLayer, Shape, WeightEntry
+from cogw.core.oci import MEDIA_TYPE_MANIFEST
+from cogw.core.packing import LayerPlan
+from cogw.core.tags import tag_for
+from cogw.shell.import_ingest import ImportFailed, store_opener
+from cogw.shell.layers import OpenFile, stream_layer
+from cogw.shell.runtime import Runtime, cancel_on_interrupt
+
+
+def push_layer(
+    step: ImportWeight, plan: LayerPlan, layer: LockLayer, open_file: OpenFile, rt: Runtime
+) -> None:
+    client, repo = rt.registry()
+    outcome = client.push_blob(
+        repo,
+        layer.digest,
+        layer.size,
+        lambda: stream_layer(plan, open_file),
+        cancel=rt.cancel,
+        on_bytes=lambda n: rt.emit(
+            Event(
+                EventKind.BYTES,
+                weight=step.weight,
+                phase="push",
+                layer_digest=layer.digest,
+                nbytes=n,
+            )
+        ),
+    )
+    rt.emit(
+        Event(
+            EventKind.PUSH_BLOB,
+            weight=step.weight,
+            layer_digest=layer.digest,
+            layer_size=layer.size,
+            message=outcome,
+        )
+    )
+
+
+def push_layers(
+    step: ImportWeight, plans: Sequence[LayerPlan], packed: Sequence[LockLayer], rt: Runtime
+) -> None:
+    """Push the layers from the store, ``rt.jobs`` at a time."""
+    open_file = store_opener(rt)
+    rt.emit(
+        Event(EventKind.PHASE, weight=step.weight, phase="push", nbytes=sum(p.size for p in packed))
+    )
+    with ThreadPoolExecutor(max_workers=max(1, rt.jobs)) as pool, cancel_on_interrupt(rt.cancel):
+        list(
+            pool.map(
+                lambda i: push_layer(step, plans[i], packed[i], open_file, rt), range(len(plans))
+            )
+        )
+
+
+def push_manifest(
+    entry: WeightEntry, config: bytes, manifest: bytes, shape: Shape, rt: Runtime
+) -> str:
+    """The config blob, then the manifest: only now can a puller see the weight.
+    The tag is the one the Cog that reads a weights.lock of ``shape`` makes."""
+    client, repo = rt.registry()
+    client.push_blob(repo, sha256_of(config), len(config), lambda: iter([config]))
+    tag = tag_for(shape, entry.name, entry.set_digest)
+    pushed = client.put_manifest(repo, tag, manifest, MEDIA_TYPE_MANIFEST)
+    if pushed != entry.digest:
+        raise ImportFailed(f"registry stored manifest {pushed}, expected {entry.digest}")
+    return f"{repo}:{tag}"

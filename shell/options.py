@@ -1,0 +1,171 @@
+"""Options the commands share, as click decorators and as the values they resolve to."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from returns.result import Failure, Success
+
+from cogw.shell.gather import locate_project, resolve_store_dir
+from cogw.shell.mirrorsetup import mirror_option
+from cogw.shell.output import fail
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Options:
+    """Options every command shares, resolved lazily into project, store and registry."""
+
+    def __init__(
+        self,
+        project: str | None,
+        config: str | None,
+        cache_dir: str | None,
+        insecure: Sequence[str],
+        ca_bundle: str | None,
+        jobs: int,
+    ) -> None:
+        self.project = locate_project(project, config, Path.cwd())
+        self.cache_dir = cache_dir
+        self.insecure = frozenset(insecure) | frozenset(
+            h for h in os.environ.get("COGW_INSECURE_REGISTRIES", "").split(",") if h
+        )
+        self.ca_bundle = ca_bundle or os.environ.get("COGW_CA_BUNDLE") or None
+        self.jobs = jobs
+        self.ingest_mode = "auto"  # set by the commands that import (--ingest)
+        self.mirrors: Sequence[str] = ()  # --mirror (shell/cli_fleet.py)
+
+    @functools.cached_property
+    def mirror_setup(self) -> Any:
+        from cogw.shell.mirrorsetup import mirror_setup
+        from cogw.shell.output import unwrap
+
+        return unwrap(mirror_setup(self.mirrors))
+
+    @functools.cached_property
+    def store(self) -> Any:
+        from cogw.shell.cachecommon import hold_cache
+        from cogw.shell.store import open_store
+
+        match resolve_store_dir(self.cache_dir):
+            case Success(path):
+                store = open_store(path)
+                hold_cache(store.root, self.project.dir)  # gc's roots and lock
+                return store
+            case Failure(diag):
+                fail((diag,))
+        raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """How a command that applies reports: JSON on stdout, quiet, or verbose progress."""
+
+    as_json: bool = False
+    quiet: bool = False
+    verbose: bool = False
+
+    @property
+    def interactive(self) -> bool:
+        """Plan lines and progress bars are for a person reading stderr."""
+        return not (self.as_json or self.quiet)
+
+
+_COMMON = [
+    click.option(
+        "--project",
+        "project",
+        metavar="DIR",
+        help="Project directory (default: nearest directory upwards with the config file).",
+    ),
+    click.option(
+        "--config",
+        "config",
+        metavar="FILE",
+        help="Config file, relative to the project (default cog.yaml).",
+    ),
+    click.option(
+        "--cache-dir",
+        metavar="DIR",
+        help="Cache directory; the store is DIR/weights "
+        "(default: $COG_CACHE_DIR, $XDG_CACHE_HOME/cog, ~/.cache/cog).",
+    ),
+    click.option(
+        "--insecure-registry",
+        "insecure",
+        multiple=True,
+        metavar="HOST",
+        help="Allow plain HTTP to HOST (loopback hosts always are). Also COGW_INSECURE_REGISTRIES.",
+    ),
+    click.option(
+        "--ca-bundle",
+        metavar="FILE",
+        help="CA certificates to trust for the registry. Also COGW_CA_BUNDLE.",
+    ),
+    click.option(
+        "-j",
+        "--jobs",
+        type=click.IntRange(1, 64),
+        default=4,
+        show_default=True,
+        help="Parallel layer transfers and hashing threads.",
+    ),
+    mirror_option,
+]
+
+
+def common_options(fn: F) -> F:
+    for decorator in reversed(_COMMON):
+        fn = decorator(fn)
+    return fn
+
+
+def options_from(kwargs: dict[str, Any]) -> Options:
+    ingest_mode = kwargs.pop("ingest_mode", "auto")
+    opts = Options(
+        kwargs.pop("project"),
+        kwargs.pop("config"),
+        kwargs.pop("cache_dir"),
+        kwargs.pop("insecure"),
+        kwargs.pop("ca_bundle"),
+        kwargs.pop("jobs"),
+    )
+    opts.ingest_mode = ingest_mode
+    opts.mirrors = kwargs.pop("mirrors", ())
+    return opts
+
+
+output_options = [
+    click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print the result as JSON on stdout; progress as JSON lines on stderr.",
+    ),
+    click.option("-q", "--quiet", is_flag=True, help="No progress output."),
+    click.option("-v", "--verbose", is_flag=True, help="Per-layer and per-file lines."),
+]
+
+
+ingest_option = click.option(
+    "--ingest",
+    "ingest_mode",
+    type=click.Choice(["auto", "reflink", "hardlink", "copy"]),
+    default="auto",
+    show_default=True,
+    help="How local source files enter the store: auto reflinks where possible, hardlinks "
+    "read-only files, else copies (verified); hardlink makes the source files themselves "
+    "read-only store blobs (no copy).",
+)
+
+
+def with_output(fn: F) -> F:
+    for decorator in reversed(output_options):
+        fn = decorator(fn)
+    return fn

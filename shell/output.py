@@ -1,0 +1,99 @@
+"""What the command line prints and how it exits: problems, JSON, outcomes, mounts.
+
+Results go to stdout (JSON, mount lists); everything a person reads while a
+command runs (steps, summaries, errors) goes to stderr. Expected failures are
+`error:` lines and exit 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+import orjson
+from returns.result import Failure, Result, Success
+
+from cogw.core.diagnostics import Problems
+from cogw.core.outcome import Mounted, Outcome
+from cogw.core.render import outcome_json, outcome_lines
+
+T = TypeVar("T")
+
+
+def echo_err(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def print_problems(problems: Problems) -> None:
+    for problem in problems:
+        for line in problem.lines():
+            echo_err(line)
+
+
+def fail(problems: Problems) -> NoReturn:
+    print_problems(problems)
+    sys.exit(1)
+
+
+def unwrap(result: Result[T, Problems]) -> T:
+    match result:
+        case Success(value):
+            return value  # type: ignore[no-any-return]
+        case Failure(problems):
+            fail(problems)
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Expected failures become one clear line and exit 1; Ctrl-C exits 130."""
+    from cogw.shell.fs import LinkError, ProjectLocked
+    from cogw.shell.store import StoreError
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        echo_err("interrupted; nothing partial was left in the store")
+        sys.exit(130)
+    except (StoreError, LinkError, ProjectLocked, PermissionError) as exc:
+        echo_err(f"error: {exc}")
+        sys.exit(1)
+
+
+def print_json(value: Any) -> None:
+    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+
+
+def report(outcome: Outcome, as_json: bool) -> NoReturn:
+    if as_json:
+        print_json(outcome_json(outcome))
+    else:
+        for line in outcome_lines(outcome):
+            echo_err(line)
+    if not as_json:  # in JSON mode stderr carries only JSON lines; errors are in the outcome
+        print_problems(tuple(r.diagnostic for r in outcome.failed if r.diagnostic))
+    sys.exit(outcome.exit_code)
+
+
+def print_mounts(made: Sequence[Mounted], as_json: bool, docker: bool) -> None:
+    mount_id = Path(made[0].path).parent.name if made else ""
+    if as_json:
+        print_json(
+            {
+                "id": mount_id,
+                "mounts": [{"source": m.path, "target": m.target, "readOnly": True} for m in made],
+            }
+        )
+    elif docker:
+        click.echo(" ".join(f"-v {shlex.quote(f'{m.path}:{m.target}:ro')}" for m in made))
+    elif not made:
+        echo_err("No weights to mount.")
+    else:
+        echo_err(f"Prepared mounts {mount_id} (release with: cogw release {mount_id})")
+        for m in made:
+            click.echo(f"{m.path} -> {m.target} (read-only)")

@@ -1,0 +1,117 @@
+"""Reading cog.yaml's YAML safely: every bad document is a located problem, never a crash.
+
+PyYAML's ``safe_load`` is not enough on hostile input: deep nesting overflows its
+recursive composer (``RecursionError``), some scalars fail in their constructors
+(``int`` of more than 4 300 digits, a timestamp with day 31 of February: ``ValueError``),
+and a repeated mapping key silently overwrites the first one. Cog's loader (Go's
+yaml) rejects repeated keys with both line numbers; so does this one, in the same words.
+
+The document is first walked as an event stream, which PyYAML parses without
+recursion, to refuse nesting deeper than :data:`MAX_DEPTH` before anything is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+#: Deepest nesting of mappings and sequences accepted; cog.yaml needs about five.
+MAX_DEPTH = 64
+#: Most aliases accepted in one document; cog.yaml needs none (this stops alias bombs).
+MAX_ALIASES = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class YamlProblem(Exception):
+    """Why the document was refused, with the 1-based position when one is known."""
+
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a mapping key given twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        _refuse_duplicate_keys(self, node)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _refuse_duplicate_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> None:
+    first_lines: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # "<<" merges may repeat keys by design; the explicit key wins
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        try:
+            first = first_lines.get(key)
+        except TypeError:
+            continue  # an unhashable key: construct_mapping reports it
+        if first is None:
+            first_lines[key] = line
+        else:
+            raise YamlProblem(
+                f"mapping key {_go_quote(key)} already defined at line {first}",
+                line,
+                key_node.start_mark.column + 1,
+            )
+
+
+def _go_quote(key: Any) -> str:
+    text = str(key)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _check_shape(data: bytes) -> None:
+    """Refuse too deep nesting and too many aliases, reading events only."""
+    depth = 0
+    aliases = 0
+    for event in yaml.parse(data, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _at(f"nested deeper than {MAX_DEPTH} levels", event)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise _at(f"more than {MAX_ALIASES} aliases", event)
+
+
+def _at(message: str, event: yaml.Event) -> YamlProblem:
+    mark = event.start_mark
+    if mark is None:
+        return YamlProblem(message)
+    return YamlProblem(message, mark.line + 1, mark.column + 1)
+
+
+def load_yaml(data: bytes) -> object:
+    """The one document in ``data`` as Python values; YamlProblem for anything wrong."""
+    try:
+        _check_shape(data)
+        return yaml.load(data, Loader=_StrictLoader)  # a SafeLoader subclass
+    except YamlProblem:
+        raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        problem = exc.problem or str(exc)
+        if mark is None:
+            raise YamlProblem(problem) from None
+        raise YamlProblem(problem, mark.line + 1, mark.column + 1) from None
+    except yaml.reader.ReaderError as exc:
+        if exc.encoding != "unicode":  # PyYAML's mark for "decoded, but not allowed"
+            raise YamlProblem(f"not {exc.encoding} at byte {exc.position}: {exc.reason}") from None
+        raise YamlProblem(
+            f"character #x{exc.character:04x} at byte {exc.position}: {exc.reason}"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise YamlProblem(str(exc)) from None
+    except (ValueError, OverflowError, RecursionError) as exc:
+        # A scalar its constructor cannot build (a 5 000-digit int, February 31st);
+        # Python's own advice after ";" (set_int_max_str_digits) is not for users.
+        raise YamlProblem(f"cannot read a value: {str(exc).split(';')[0]}") from None
