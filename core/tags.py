@@ -41,6 +41,19 @@ def short_digest(digest: str) -> str:
     return hex_part[:12] if colon else ""
 
 
+def layer_media_type_for(shape: Shape, media_type: str) -> str:
+    """The ``OCI-Layer-Media-Type`` a layer's upload commit carries ("" for none).
+
+    Current Cog (``pkg/model/weight_pusher.go``) sends each weight layer's media type
+    so a registry can tell weight layers from image layers (whose size limits it then
+    need not apply); Cog v0.19.3 sends nothing.
+
+    >>> layer_media_type_for(Shape.SOURCE, "application/vnd.oci.image.layer.v1.tar")
+    ''
+    """
+    return media_type if shape is Shape.SOURCES else ""
+
+
 def cog_weight_tag(name: str, set_digest: str) -> str:
     """Current Cog's tag; without a usable digest, ``cog-weight.<name>`` (as Cog).
 

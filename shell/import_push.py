@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from cogw.core.digest import sha256_of
 from cogw.core.events import Event, EventKind
 from cogw.core.importplan import ImportWeight
-from cogw.core.lockfile import LockLayer, Shape, WeightEntry
+from cogw.core.lockfile import LockLayer, WeightEntry
 from cogw.core.oci import MEDIA_TYPE_MANIFEST
 from cogw.core.packing import LayerPlan
-from cogw.core.tags import tag_for
+from cogw.core.tags import layer_media_type_for, tag_for
 from cogw.shell.import_ingest import ImportFailed, store_opener
 from cogw.shell.layers import OpenFile, stream_layer
 from cogw.shell.runtime import Runtime, cancel_on_interrupt
@@ -33,6 +33,7 @@ def push_layer(
         layer.size,
         lambda: stream_layer(plan, open_file),
         cancel=rt.cancel,
+        layer_media_type=layer_media_type_for(rt.shape, layer.media_type),
         on_bytes=lambda n: rt.emit(
             Event(
                 EventKind.BYTES,
@@ -70,14 +71,12 @@ def push_layers(
         )
 
 
-def push_manifest(
-    entry: WeightEntry, config: bytes, manifest: bytes, shape: Shape, rt: Runtime
-) -> str:
+def push_manifest(entry: WeightEntry, config: bytes, manifest: bytes, rt: Runtime) -> str:
     """The config blob, then the manifest: only now can a puller see the weight.
-    The tag is the one the Cog that reads a weights.lock of ``shape`` makes."""
+    The tag is the one the Cog that reads a weights.lock of ``rt.shape`` makes."""
     client, repo = rt.registry()
     client.push_blob(repo, sha256_of(config), len(config), lambda: iter([config]))
-    tag = tag_for(shape, entry.name, entry.set_digest)
+    tag = tag_for(rt.shape, entry.name, entry.set_digest)
     pushed = client.put_manifest(repo, tag, manifest, MEDIA_TYPE_MANIFEST)
     if pushed != entry.digest:
         raise ImportFailed(f"registry stored manifest {pushed}, expected {entry.digest}")

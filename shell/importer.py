@@ -11,7 +11,8 @@ never leaves a lockfile naming manifests the registry lacks. The merge itself
 is the core's (``merge_imports``); this module reads and writes the bytes.
 
 The config the plan was made from (``Runtime.config``) decides the weights.lock
-shape a new file gets, hence the tags pushed (``cogw.core.lockwrite``), and which
+shape a new file gets, hence the tags pushed and whether layer commits name their
+media type (``cogw.core.lockwrite``, ``cogw.core.tags``), and which
 entries the write keeps: as Cog's import, those cog.yaml no longer declares go.
 
 This module does not know tar bytes, registry protocols or how sources list files.
@@ -28,7 +29,7 @@ from cogw.core.events import Event, EventKind
 from cogw.core.importplan import ImportWeight, without_reuse
 from cogw.core.importrecord import build_entry, merge_imports
 from cogw.core.lockfile import FILENAME as LOCK_FILENAME
-from cogw.core.lockfile import Lockfile, Shape, WeightEntry
+from cogw.core.lockfile import Lockfile, WeightEntry
 from cogw.core.lockwrite import several_sources, write_shape
 from cogw.core.outcome import Pushed, StepResult, StepStatus
 from cogw.core.timefmt import format_go_time
@@ -39,11 +40,9 @@ from cogw.shell.registry import RegistryDigestMismatch
 from cogw.shell.runtime import ProblemsError, Runtime, failure, read_lock_strict
 
 
-def import_one(
-    step: ImportWeight, rt: Runtime, shape: Shape = Shape.SOURCE
-) -> tuple[WeightEntry, str]:
+def import_one(step: ImportWeight, rt: Runtime) -> tuple[WeightEntry, str]:
     """Pack and push one weight as planned; its entry and the pushed manifest's reference
-    (tagged as the Cog that reads a weights.lock of ``shape`` tags it)."""
+    (tagged as the Cog that reads a weights.lock of ``rt.shape`` tags it)."""
     try:
         packed = pack_and_push(step, step.layers, rt)
     except RegistryDigestMismatch:
@@ -56,7 +55,7 @@ def import_one(
     if not is_successful(built):
         raise ProblemsError(built.failure())
     weight = built.unwrap()
-    return weight.entry, push_manifest(weight.entry, weight.config, weight.manifest, shape, rt)
+    return weight.entry, push_manifest(weight.entry, weight.config, weight.manifest, rt)
 
 
 def run_imports(steps: Sequence[ImportWeight], rt: Runtime) -> list[StepResult]:
@@ -67,7 +66,8 @@ def run_imports(steps: Sequence[ImportWeight], rt: Runtime) -> list[StepResult]:
     chosen = write_shape(lock, rt.config)
     if not is_successful(chosen):
         return [StepResult(s, StepStatus.FAILED, diagnostic=chosen.failure()) for s in steps]
-    shape = chosen.unwrap()
+    # The layout decides the tags and the layer commits' headers, so it is fixed first.
+    rt.shape = chosen.unwrap()
     several = several_sources(rt.config)
     results: list[StepResult] = []
     entries: list[WeightEntry] = []
@@ -76,7 +76,7 @@ def run_imports(steps: Sequence[ImportWeight], rt: Runtime) -> list[StepResult]:
             results.append(StepResult(step, StepStatus.FAILED, diagnostic=several[step.weight]))
             continue
         try:
-            entry, ref = import_one(step, rt, shape)
+            entry, ref = import_one(step, rt)
         except Exception as exc:
             rt.emit(Event(EventKind.STEP_FAILED, weight=step.weight, message=str(exc)))
             results.append(failure(step, exc))

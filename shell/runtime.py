@@ -20,7 +20,7 @@ from cogw.core.config import ProjectConfig
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.events import Event
 from cogw.core.lockfile import FILENAME as LOCK_FILENAME
-from cogw.core.lockfile import Lockfile, parse_lockfile_repairable
+from cogw.core.lockfile import Lockfile, Shape, parse_lockfile_repairable
 from cogw.core.outcome import StepResult, StepStatus
 from cogw.core.plan import Step
 from cogw.shell.gather import Project
@@ -52,6 +52,9 @@ class Runtime:
     # The config the plan was made from: which weights.lock shape a new file gets and
     # which entries an import's write keeps (None: keep the lockfile's own shape).
     config: ProjectConfig | None = None
+    # The weights.lock shape an import writes (set by the importer once chosen): it
+    # decides the tags and whether layer commits name their media type.
+    shape: Shape = Shape.SOURCE
     _emit_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def emit(self, event: Event) -> None:

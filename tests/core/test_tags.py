@@ -13,6 +13,7 @@ from cogw.core.lockfile import Shape
 from cogw.core.tags import (
     MAX_SEGMENT,
     cog_weight_tag,
+    layer_media_type_for,
     parse_cog_weight_tag,
     sanitize_segment,
     short_digest,
@@ -101,3 +102,12 @@ def test_short_digest() -> None:
 def test_each_shape_gets_its_own_cogs_tag() -> None:
     assert tag_for(Shape.SOURCES, "minilm", SET) == "cog-weight.minilm.52924993c7ef"
     assert tag_for(Shape.SOURCE, "minilm", SET) == "weights-minilm-52924993c7ef"
+
+
+@pytest.mark.parametrize(
+    "media_type",
+    ["application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip"],
+)
+def test_only_current_cogs_shape_names_the_layer_media_type_on_the_commit(media_type):
+    assert layer_media_type_for(Shape.SOURCES, media_type) == media_type
+    assert layer_media_type_for(Shape.SOURCE, media_type) == ""
