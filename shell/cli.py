@@ -316,21 +316,28 @@ def lock_fmt(check: bool, project: str | None, config: str | None) -> None:
 
 
 def canonical_lock(where: Project) -> tuple[bytes, bytes]:
-    """The lockfile's bytes and their canonical form; a missing or invalid file exits 1."""
-    from cogw.core.lock.lockfile import parse_lockfile, render_lockfile
+    """The lockfile's bytes and their canonical form; a missing or broken file exits 1.
+    A repairable problem is shown as a warning: formatting must not be blocked by it."""
+    from cogw.core.lock.lockfile import parse_lockfile_repairable, render_lockfile
 
     data = unwrap(read_lock_bytes(where))
     if data is None:
         fail(
             (Diagnostic(f"no weights.lock in {where.dir}", hint="run 'cogw import' to create it"),)
         )
-    return data, render_lockfile(unwrap(parse_lockfile(data, "weights.lock")))
+    lock, repairable = unwrap(parse_lockfile_repairable(data, "weights.lock"))
+    for problem in repairable:
+        for line in problem.lines():
+            echo_err(line.replace("error:", "warning:", 1))
+    return data, render_lockfile(lock)
 
 
 from cogw.shell.cli_cache import register  # noqa: E402
+from cogw.shell.cli_lock import lock_convert  # noqa: E402
 
 register(cli)  # cache, gc, verify; plan/apply gc; release --stale
 register_layout(cli)  # export; push --from oci:DIR
+lock_group.add_command(lock_convert)
 
 
 def main() -> None:

@@ -25,12 +25,14 @@ from cogw.core.plan.planner import Operation, Plan, make_plan
 from cogw.core.plan.render import plan_lines
 from cogw.core.plan.savedplan import check_saved_plan, decode_saved_plan
 from cogw.core.plan.snapshot import Snapshot
-from cogw.shell.gather import gather_snapshot
+from cogw.shell.gather import gather_snapshot, read_config
 from cogw.shell.options import Options, Output
 from cogw.shell.output import echo_err, fail, report, unwrap, user_errors
 
 OPERATIONS = [op.value for op in Operation]
 IMPORTING = (Operation.IMPORT, Operation.SYNC)
+# The operations that repair a weights.lock left with two entries for one target.
+REPAIRING = (Operation.IMPORT, Operation.SYNC, Operation.PRUNE)
 
 if TYPE_CHECKING:
     from cogw.shell.registry.protocol import Registry
@@ -81,6 +83,7 @@ def snapshot_for(
                 compressor(),
                 inventory_names,
                 read_inventory_for(opts, on_bytes) if inventory_names is not None else None,
+                repairing=op in REPAIRING,
             )
     finally:
         finish()
@@ -101,8 +104,9 @@ def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Registry, 
             from cogw.shell.registry.credentials import default_credentials
 
             if not image:
+                config = opts.project.config_name
                 raise click.ClickException(
-                    f"no 'image' in {opts.project.config_name}: cannot reach a registry"
+                    f"no 'model' (or 'image') in {config}: cannot reach a registry"
                 )
             repo = parse_repository(image).alt(_raise).unwrap()
             options = RegistryOptions(insecure_hosts=opts.insecure, ca_bundle=opts.ca_bundle)
@@ -167,6 +171,9 @@ def run_plan(
     if plan.is_empty and plan.operation is not Operation.PREPARE:
         return Outcome(plan, pvector())  # nothing ran, so nothing can be left over
     sink, finish = make_progress(output.as_json, output.quiet, output.verbose)
+    # The config decides the shape of a new weights.lock (and its tags); a saved
+    # plan was checked against this same config before it got here.
+    config = read_config(opts.project).value_or(None)
     rt = Runtime(
         opts.project,
         opts.store,
@@ -176,6 +183,7 @@ def run_plan(
         link_mode=link_mode,
         ingest_mode=opts.ingest_mode,
         envelope=_envelope(),
+        config=config,
     )
     try:
         with user_errors():

@@ -18,10 +18,11 @@ from returns.result import Failure, Result, Success
 from cogw.core.artifact.inventory import Inventory
 from cogw.core.artifact.packing import PackOptions, envelope_format
 from cogw.core.cache.cachedir import resolve_weights_dir
+from cogw.core.config.modelref import MODEL_ENV
 from cogw.core.config.weights import DEFAULT_CONFIG, ProjectConfig, parse_config
 from cogw.core.diagnostics import Diagnostic, Problems
 from cogw.core.lock.lockfile import FILENAME as LOCK_FILENAME
-from cogw.core.lock.lockfile import Lockfile, parse_lockfile
+from cogw.core.lock.lockfile import Lockfile, parse_lockfile, parse_lockfile_repairable
 from cogw.core.plan.snapshot import Snapshot, make_inputs
 from cogw.shell.yamlload import YamlProblem, load_yaml
 
@@ -86,7 +87,8 @@ def read_config(project: Project) -> Result[ProjectConfig, Problems]:
         raw = load_yaml(data)
     except YamlProblem as exc:
         return Failure((_yaml_problem(project, exc),))
-    return parse_config({} if raw is None else raw, project.config_name)
+    env = {key: os.environ[key] for key in MODEL_ENV if key in os.environ}
+    return parse_config({} if raw is None else raw, project.config_name, env)
 
 
 def read_lock_bytes(project: Project) -> Result[bytes | None, Problems]:
@@ -100,12 +102,19 @@ def read_lock_bytes(project: Project) -> Result[bytes | None, Problems]:
         )
 
 
-def read_lockfile(project: Project) -> Result[tuple[Lockfile | None, bytes | None], Problems]:
+def read_lockfile(
+    project: Project, repairing: bool = False
+) -> Result[tuple[Lockfile | None, bytes | None], Problems]:
+    """weights.lock and its bytes (None, None when absent). ``repairing`` lets a
+    repairable problem through, for the commands that repair it (prune, import)."""
     match read_lock_bytes(project):
         case Failure(problems):
             return Failure(problems)
         case Success(None):
             return Success((None, None))
+        case Success(data) if repairing:
+            read = parse_lockfile_repairable(data, LOCK_FILENAME)
+            return read.map(lambda found: (found[0], data))
         case Success(data):
             return parse_lockfile(data, LOCK_FILENAME).map(lambda lock: (lock, data))
     raise AssertionError("unreachable")
@@ -133,11 +142,13 @@ def gather_snapshot(
     compressor: str,
     inventory_names: Sequence[str] | None = None,
     read_inventory: InventoryReader | None = None,
+    repairing: bool = False,
 ) -> Result[Snapshot, Problems]:
     """Everything a plan needs. Sources are inventoried only for ``inventory_names``
-    (None: none at all; empty: every declared weight), since that hashes files."""
+    (None: none at all; empty: every declared weight), since that hashes files.
+    ``repairing``: the plan is one that repairs a repairable weights.lock."""
     config_r = read_config(project)
-    lock_r = read_lockfile(project)
+    lock_r = read_lockfile(project, repairing)
     problems = _failures(config_r) + _failures(lock_r)
     if problems:
         return Failure(problems)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from cogw.core.artifact.oci import MEDIA_TYPE_MANIFEST, weight_tag
+from cogw.core.artifact.oci import MEDIA_TYPE_MANIFEST
 from cogw.core.artifact.packing import LayerPlan
+from cogw.core.artifact.tags import layer_media_type_for, tag_for
 from cogw.core.digest import sha256_of
 from cogw.core.lock.lockfile import LockLayer, WeightEntry
 from cogw.core.plan.events import Event, EventKind
@@ -32,6 +33,7 @@ def push_layer(
         layer.size,
         lambda: stream_layer(plan, open_file),
         cancel=rt.cancel,
+        layer_media_type=layer_media_type_for(rt.shape, layer.media_type),
         on_bytes=lambda n: rt.emit(
             Event(
                 EventKind.BYTES,
@@ -70,10 +72,11 @@ def push_layers(
 
 
 def push_manifest(entry: WeightEntry, config: bytes, manifest: bytes, rt: Runtime) -> str:
-    """The config blob, then the manifest: only now can a puller see the weight."""
+    """The config blob, then the manifest: only now can a puller see the weight.
+    The tag is the one the Cog that reads a weights.lock of ``rt.shape`` makes."""
     client, repo = rt.registry()
     client.push_blob(repo, sha256_of(config), len(config), lambda: iter([config]))
-    tag = weight_tag(entry.name, entry.set_digest)
+    tag = tag_for(rt.shape, entry.name, entry.set_digest)
     pushed = client.put_manifest(repo, tag, manifest, MEDIA_TYPE_MANIFEST)
     if pushed != entry.digest:
         raise ImportFailed(f"registry stored manifest {pushed}, expected {entry.digest}")

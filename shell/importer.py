@@ -10,6 +10,11 @@ once, under the project lock, after every push that succeeded: a failed push
 never leaves a lockfile naming manifests the registry lacks. The merge itself
 is the core's (``merge_imports``); this module reads and writes the bytes.
 
+The config the plan was made from (``Runtime.config``) decides the weights.lock
+shape a new file gets, hence the tags pushed and whether layer commits name their
+media type (``cogw.core.lock.lockwrite``, ``cogw.core.artifact.tags``), and which
+entries the write keeps: as Cog's import, those cog.yaml no longer declares go.
+
 This module does not know tar bytes, registry protocols or how sources list files.
 """
 
@@ -21,7 +26,8 @@ from datetime import UTC, datetime
 from returns.pipeline import is_successful
 
 from cogw.core.lock.lockfile import FILENAME as LOCK_FILENAME
-from cogw.core.lock.lockfile import WeightEntry
+from cogw.core.lock.lockfile import Lockfile, WeightEntry
+from cogw.core.lock.lockwrite import several_sources, write_shape
 from cogw.core.plan.events import Event, EventKind
 from cogw.core.plan.importplan import ImportWeight, without_reuse
 from cogw.core.plan.importrecord import build_entry, merge_imports
@@ -31,11 +37,12 @@ from cogw.shell.fs import atomic_write, project_lock
 from cogw.shell.import_pack import pack_and_push
 from cogw.shell.import_push import push_manifest
 from cogw.shell.registry import RegistryDigestMismatch
-from cogw.shell.runtime import ProblemsError, Runtime, failure
+from cogw.shell.runtime import ProblemsError, Runtime, failure, read_lock_strict
 
 
 def import_one(step: ImportWeight, rt: Runtime) -> tuple[WeightEntry, str]:
-    """Pack and push one weight as planned; its entry and the pushed manifest's reference."""
+    """Pack and push one weight as planned; its entry and the pushed manifest's reference
+    (tagged as the Cog that reads a weights.lock of ``rt.shape`` tags it)."""
     try:
         packed = pack_and_push(step, step.layers, rt)
     except RegistryDigestMismatch:
@@ -52,9 +59,22 @@ def import_one(step: ImportWeight, rt: Runtime) -> tuple[WeightEntry, str]:
 
 
 def run_imports(steps: Sequence[ImportWeight], rt: Runtime) -> list[StepResult]:
+    try:
+        lock = _current_lock(rt)
+    except ProblemsError as exc:  # broken since the plan was made
+        return [failure(s, exc) for s in steps]
+    chosen = write_shape(lock, rt.config)
+    if not is_successful(chosen):
+        return [StepResult(s, StepStatus.FAILED, diagnostic=chosen.failure()) for s in steps]
+    # The layout decides the tags and the layer commits' headers, so it is fixed first.
+    rt.shape = chosen.unwrap()
+    several = several_sources(rt.config)
     results: list[StepResult] = []
     entries: list[WeightEntry] = []
     for step in steps:
+        if step.weight in several:
+            results.append(StepResult(step, StepStatus.FAILED, diagnostic=several[step.weight]))
+            continue
         try:
             entry, ref = import_one(step, rt)
         except Exception as exc:
@@ -78,6 +98,14 @@ def run_imports(steps: Sequence[ImportWeight], rt: Runtime) -> list[StepResult]:
     return results
 
 
+def _current_lock(rt: Runtime) -> Lockfile | None:
+    """weights.lock as it is now (a repairable one included), None when absent."""
+    try:
+        return read_lock_strict(rt.project)
+    except FileNotFoundError:
+        return None
+
+
 def _record(entries: Sequence[WeightEntry], rt: Runtime) -> None:
     """Write what the core merged, under the project lock, re-reading first so
     concurrent writers are not lost; no write when the bytes would not change."""
@@ -87,7 +115,7 @@ def _record(entries: Sequence[WeightEntry], rt: Runtime) -> None:
             current: bytes | None = path.read_bytes()
         except FileNotFoundError:
             current = None
-        merged = merge_imports(current, entries, rt.envelope, LOCK_FILENAME)
+        merged = merge_imports(current, entries, rt.envelope, LOCK_FILENAME, rt.config)
         if not is_successful(merged):
             raise ProblemsError(merged.failure())
         data = merged.unwrap()

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from returns.result import Failure, Success
 
+from cogw.core.config.weights import ProjectConfig
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.lock.lockfile import FILENAME as LOCK_FILENAME
-from cogw.core.lock.lockfile import Lockfile, parse_lockfile
+from cogw.core.lock.lockfile import Lockfile, Shape, parse_lockfile_repairable
 from cogw.core.plan.events import Event
 from cogw.core.plan.outcome import StepResult, StepStatus
 from cogw.core.plan.planner import Step
@@ -48,6 +49,12 @@ class Runtime:
     ingest_mode: str = "auto"
     cancel: threading.Event = field(default_factory=threading.Event)
     envelope: str = ""  # the envelopeFormat this build stamps (snapshot.envelope_format)
+    # The config the plan was made from: which weights.lock shape a new file gets and
+    # which entries an import's write keeps (None: keep the lockfile's own shape).
+    config: ProjectConfig | None = None
+    # The weights.lock shape an import writes (set by the importer once chosen): it
+    # decides the tags and whether layer commits name their media type.
+    shape: Shape = Shape.SOURCE
     _emit_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def emit(self, event: Event) -> None:
@@ -84,10 +91,11 @@ class ProblemsError(Exception):
 
 
 def read_lock_strict(project: Project) -> Lockfile:
-    """weights.lock as it is now, inside a step: a missing file raises
-    FileNotFoundError and an invalid one ProblemsError."""
-    match parse_lockfile(project.lock_path.read_bytes(), LOCK_FILENAME):
-        case Success(lock):
+    """weights.lock as it is now, inside a prune or import step: a missing file raises
+    FileNotFoundError and a broken one ProblemsError. A repairable problem (two
+    entries for one target) is let through: these steps are what repair it."""
+    match parse_lockfile_repairable(project.lock_path.read_bytes(), LOCK_FILENAME):
+        case Success((lock, _)):
             return lock  # type: ignore[no-any-return]  # returns' match loses the type
         case Failure(problems):
             raise ProblemsError(problems)

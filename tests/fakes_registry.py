@@ -54,6 +54,8 @@ class FakeRegistry(Registry):
         self.manifests: dict[tuple[str, str], tuple[bytes, str]] = {}
         self.calls: list[RegistryCall] = []
         self.lost: set[str] = set()
+        # The OCI-Layer-Media-Type each uploaded blob's commit named ("" for none).
+        self.layer_media_types: dict[tuple[str, str], str] = {}
         self.corrupted: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
@@ -132,6 +134,7 @@ class FakeRegistry(Registry):
         mount_from: Sequence[str] = (),
         cancel: threading.Event | None = None,
         on_bytes: Callable[[int], None] | None = None,
+        layer_media_type: str = "",
     ) -> PushResult:
         self._record("push_blob", repo, digest)
         if self.blob_exists(repo, digest):
@@ -144,6 +147,7 @@ class FakeRegistry(Registry):
             )
         with self._lock:
             self.blobs[(repo, digest)] = data
+            self.layer_media_types[(repo, digest)] = layer_media_type
             self.lost.discard(digest)
         return "uploaded"
 

@@ -9,6 +9,7 @@ JSON encoder escapes (or not) in its own way.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from hypothesis import strategies as st
@@ -142,6 +143,12 @@ def weight_entries(
     )
 
 
+def _later_sources(draw: st.DrawFn) -> list[LockSource]:
+    """Sources after the first: the entry's import time is the first one's."""
+    later = draw(st.lists(lock_sources(), max_size=2))
+    return [dataclasses.replace(s, imported_at=ZERO_TIME) for s in later]
+
+
 @st.composite
 def lockfiles(draw: st.DrawFn, shape: Shape | None = None, max_weights: int = 3) -> Lockfile:
     """Canonical, valid lockfiles with unique names and unique targets.
@@ -156,6 +163,11 @@ def lockfiles(draw: st.DrawFn, shape: Shape | None = None, max_weights: int = 3)
     if shape is None:
         # An empty file shows no layout; it reads back as the v0.19.3 one.
         shape = draw(st.sampled_from(list(Shape))) if entries else Shape.SOURCE
+    if shape is Shape.SOURCES:
+        # Only current Cog's layout holds several sources per weight.
+        entries = [
+            dataclasses.replace(e, more_sources=pvector(_later_sources(draw))) for e in entries
+        ]
     return Lockfile(
         envelope_format=draw(st.one_of(st.just(""), digests())),
         weights=pvector(entries),

@@ -1,4 +1,4 @@
-"""cog.yaml's shape: the ``image:`` and ``weights:`` items read as far as their types allow.
+"""cog.yaml's shape: ``image:``, ``model:`` and ``weights:`` read as far as their types allow.
 
 Cog validates cog.yaml against a JSON schema before anything else; this module
 reports those schema problems with Cog's wording (``schema error in
@@ -21,17 +21,33 @@ _SOURCE_KEYS = ("uri", "include", "exclude")
 
 
 @dataclass(frozen=True, slots=True)
+class RawSource:
+    """One source of a weight as far as its types allow reading it."""
+
+    uri: str | None
+    include: tuple[str, ...] | None
+    exclude: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
 class RawWeight:
-    """One ``weights[i]`` item as far as its types allow reading it."""
+    """One ``weights[i]`` item as far as its types allow reading it.
+
+    ``sources`` holds one item for ``source:`` written as a mapping and one per
+    item for current Cog's list form; it is empty when unreadable.
+    """
 
     index: int
     name: str | None
     target: str | None
-    uri: str | None
-    include: tuple[str, ...] | None
-    exclude: tuple[str, ...] | None
+    sources: tuple[RawSource, ...] = ()
     is_mapping: bool = True
     mistyped: frozenset[str] = frozenset()  # fields already reported by the schema
+
+    def source_field(self, j: int) -> str:
+        """Cog's name for source ``j``: ``source`` alone, ``source[j]`` among several."""
+        one = len(self.sources) == 1
+        return f"weights[{self.index}].source" + ("" if one else f"[{j}]")
 
 
 @dataclass(slots=True)
@@ -72,14 +88,23 @@ class Checker:
 
 def read_image(raw: dict[Any, Any], check: Checker) -> str | None:
     """``image:`` if it is a string (or absent: None); a schema problem otherwise."""
-    image = raw.get("image")
-    if image is None or isinstance(image, str):
-        return image
+    return _top_string(raw, "image", check)
+
+
+def read_model(raw: dict[Any, Any], check: Checker) -> str | None:
+    """``model:`` (current Cog) if it is a string (or absent: None); a schema problem otherwise."""
+    return _top_string(raw, "model", check)
+
+
+def _top_string(raw: dict[Any, Any], key: str, check: Checker) -> str | None:
+    value = raw.get(key)
+    if value is None or isinstance(value, str):
+        return value
     check.schema(
-        "image",
+        key,
         "must be a string",
-        "set image: to a repository such as registry.example.com/acme/model",
-        f"{check.filename}: image",
+        f"set {key}: to a repository such as registry.example.com/acme/model",
+        f"{check.filename}: {key}",
     )
     return None
 
@@ -98,37 +123,54 @@ def _read_weight(index: int, item: object, check: Checker) -> RawWeight:
     subject = f"{check.filename}: weights[{index}]"
     if not isinstance(item, dict):
         check.schema(f"weights.{index}", "must be a mapping", "each weight is a mapping", subject)
-        return RawWeight(index, None, None, None, None, None, is_mapping=False)
+        return RawWeight(index, None, None, is_mapping=False)
     name = _string_field(item, "name", f"weights.{index}", check, subject)
     if name:
         subject = f"{subject} {go_quote(name)}"
     _unknown_keys(item, _WEIGHT_KEYS, f"weights.{index}", check, subject)
     target = _string_field(item, "target", f"weights.{index}", check, subject)
-    uri, include, exclude = _read_source(item, f"weights.{index}", check, subject)
+    sources = _read_sources(item, f"weights.{index}", check, subject)
     mistyped = frozenset(k for k in ("name", "target") if not isinstance(item.get(k), str | None))
-    return RawWeight(index, name, target, uri, include, exclude, mistyped=mistyped)
+    return RawWeight(index, name, target, sources, mistyped=mistyped)
 
 
 _SOURCE_HINT = 'give the weight a source, e.g. source: {uri: "weights/my-model"}'
+_SOURCES_HINT = "write source: as one {uri, include, exclude} mapping or a list of them"
 
 
-def _read_source(
+def _read_sources(
     item: dict[Any, Any], path: str, check: Checker, subject: str
-) -> tuple[str | None, tuple[str, ...] | None, tuple[str, ...] | None]:
+) -> tuple[RawSource, ...]:
+    """``source:`` as a mapping (v0.19.3) or a non-empty list of mappings (current Cog)."""
     if "source" not in item:
         check.schema(path, "source is required", _SOURCE_HINT, subject)
-        return None, None, None
-    source = item["source"]
-    if not isinstance(source, dict):
-        check.schema(f"{path}.source", "must be a mapping", _SOURCE_HINT, subject)
-        return None, None, None
-    _unknown_keys(source, _SOURCE_KEYS, f"{path}.source", check, subject)
+        return ()
+    value = item["source"]
+    if isinstance(value, dict):
+        return (_read_source(value, f"{path}.source", check, subject),)
+    if not isinstance(value, list) or not value:
+        check.schema(
+            f"{path}.source", "must be a mapping or a non-empty list", _SOURCES_HINT, subject
+        )
+        return ()
+    read = []
+    for j, source in enumerate(value):
+        if isinstance(source, dict):
+            read.append(_read_source(source, f"{path}.source.{j}", check, subject))
+        else:
+            check.schema(f"{path}.source.{j}", "must be a mapping", _SOURCES_HINT, subject)
+    return tuple(read) if len(read) == len(value) else ()
+
+
+def _read_source(source: dict[Any, Any], path: str, check: Checker, subject: str) -> RawSource:
+    _unknown_keys(source, _SOURCE_KEYS, path, check, subject)
     if "uri" not in source:
-        check.schema(f"{path}.source", "uri is required", _SOURCE_HINT, subject)
-    uri = _string_field(source, "uri", f"{path}.source", check, subject)
-    include = _pattern_list(source, "include", f"{path}.source", check, subject)
-    exclude = _pattern_list(source, "exclude", f"{path}.source", check, subject)
-    return uri, include, exclude
+        check.schema(path, "uri is required", _SOURCE_HINT, subject)
+    return RawSource(
+        uri=_string_field(source, "uri", path, check, subject),
+        include=_pattern_list(source, "include", path, check, subject),
+        exclude=_pattern_list(source, "exclude", path, check, subject),
+    )
 
 
 def _string_field(

@@ -1,8 +1,10 @@
-"""cog.yaml's ``image:`` and ``weights:`` section as validated, normalised values.
+"""cog.yaml's ``model:`` / ``image:`` and ``weights:`` section as validated, normalised values.
 
 The shell parses YAML into plain Python data; this module validates that data
 with every rule of Cog v0.19.3 (schema and semantic checks, import spec §2) and
-reports all problems at once, each naming its file, weight and field: the
+reports all problems at once, each naming its file, weight and field; where
+the weights are pushed (``model:`` and the ``COG_MODEL*`` environment, or
+``image:``) is resolved by :mod:`cogw.core.config.modelref`; the
 schema checks live in :mod:`cogw.core.config.configschema`, Cog's source URI
 normalisation (import spec §3.1) in :mod:`cogw.core.config.uri` (re-exported here), so
 a config that loads carries canonical URIs. It knows nothing about the disk:
@@ -24,14 +26,29 @@ Deliberate differences from Cog:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pyrsistent import PVector, pvector
 from returns.pipeline import is_successful
 from returns.result import Failure, Result
 
-from cogw.core.config.configschema import Checker, RawWeight, read_image, read_weights
+from cogw.core.config.configschema import (
+    Checker,
+    RawSource,
+    RawWeight,
+    read_image,
+    read_model,
+    read_weights,
+)
 from cogw.core.config.filters import pattern_error, patterns_error
+from cogw.core.config.modelref import (
+    BOTH_SET,
+    IMAGE_WITH_ENV,
+    NEEDS_MODEL,
+    model_field_problem,
+    resolve_model,
+)
 from cogw.core.config.uri import SUPPORTED_SCHEMES, HFRef, normalize_uri, parse_hf_uri, scheme_of
 from cogw.core.diagnostics import Diagnostic, Problems, collect
 from cogw.core.digest import go_quote
@@ -59,21 +76,52 @@ _NAME_RE = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 
 
 @dataclass(frozen=True, slots=True)
-class WeightSpec:
-    """User intent for one weight. ``uri`` is normalised; include/exclude are
-    trimmed and sorted; ``target`` is verbatim (Cog compares it uncleaned)."""
+class SourceSpec:
+    """One source of a weight: a normalised ``uri`` and its trimmed, sorted patterns."""
 
-    name: str
-    target: str
     uri: str
     include: PVector[str] = field(default_factory=pvector)
     exclude: PVector[str] = field(default_factory=pvector)
 
 
 @dataclass(frozen=True, slots=True)
+class WeightSpec:
+    """User intent for one weight. ``uri`` is normalised; include/exclude are
+    trimmed and sorted; ``target`` is verbatim (Cog compares it uncleaned).
+
+    ``uri``/``include``/``exclude`` are the first (for Cog v0.19.3 the only)
+    source; current Cog's further sources follow in ``more_sources``, so code
+    that knows one source keeps working. :attr:`sources` lists them all.
+    """
+
+    name: str
+    target: str
+    uri: str
+    include: PVector[str] = field(default_factory=pvector)
+    exclude: PVector[str] = field(default_factory=pvector)
+    more_sources: PVector[SourceSpec] = field(default_factory=pvector)
+
+    @property
+    def sources(self) -> tuple[SourceSpec, ...]:
+        """Every source in declared order; for a path two provide, the later one wins."""
+        return (SourceSpec(self.uri, self.include, self.exclude), *self.more_sources)
+
+
+@dataclass(frozen=True, slots=True)
 class ProjectConfig:
+    """``image`` and ``model`` as written; ``repository`` is where weights are pushed:
+    ``image`` itself (v0.19.3) or the fully qualified name ``model`` and the
+    environment resolve to (current Cog); empty when there are no weights."""
+
     image: str = ""
     weights: PVector[WeightSpec] = field(default_factory=pvector)
+    model: str = ""
+    repository: str = ""
+
+    @property
+    def uses_model(self) -> bool:
+        """True for a current-Cog project (``model:``), which gets current-Cog files."""
+        return bool(self.model)
 
 
 # ---------------------------------------------------------------- lockfile side
@@ -88,27 +136,26 @@ def spec_from_entry(entry: WeightEntry) -> WeightSpec:
         uri=entry.source.uri,
         include=entry.source.include,
         exclude=entry.source.exclude,
+        more_sources=pvector(SourceSpec(s.uri, s.include, s.exclude) for s in entry.more_sources),
     )
 
 
 def specs_equal(a: WeightSpec, b: WeightSpec) -> bool:
-    """Same target, URI and pattern lists (positionally); the name is ignored."""
-    return (
-        a.target == b.target
-        and a.uri == b.uri
-        and list(a.include) == list(b.include)
-        and list(a.exclude) == list(b.exclude)
-    )
+    """Same target and sources (URI and pattern lists, positionally); the name is ignored."""
+    return a.target == b.target and a.sources == b.sources
 
 
 # ---------------------------------------------------------------- cog.yaml
 
 
-def parse_config(raw: object, filename: str = DEFAULT_CONFIG) -> Result[ProjectConfig, Problems]:
+def parse_config(
+    raw: object, filename: str = DEFAULT_CONFIG, env: Mapping[str, str] | None = None
+) -> Result[ProjectConfig, Problems]:
     """Validate what ``yaml.safe_load`` returned for cog.yaml; every problem at once.
 
-    Keys other than ``image`` and ``weights`` (build, predict, ...) are Cog's
-    business and are ignored here.
+    ``env`` holds the ``COG_MODEL*`` variables (the shell passes them in).
+    Keys other than ``model``, ``image`` and ``weights`` (build, run, ...) are
+    Cog's business and are ignored here.
     """
     check = Checker(filename)
     if raw is None:
@@ -116,25 +163,58 @@ def parse_config(raw: object, filename: str = DEFAULT_CONFIG) -> Result[ProjectC
     if not isinstance(raw, dict):
         check.schema("(root)", "must be a mapping", f"{filename} must be a YAML mapping of keys")
         return Failure(tuple(check.problems))
-    image = read_image(raw, check)
+    image = read_image(raw, check) or ""
+    model = read_model(raw, check) or ""
     items = read_weights(raw.get("weights"), check)
-    specs = _check_weights(items, image, check)
-    return collect(ProjectConfig(image=image or "", weights=pvector(specs)), check.problems)
+    repository = _check_repository(image, model, bool(items), env or {}, check)
+    specs = _check_weights(items, check)
+    config = ProjectConfig(image, pvector(specs), model, repository)
+    return collect(config, check.problems)
 
 
-def _check_weights(items: list[RawWeight], image: str | None, check: Checker) -> list[WeightSpec]:
+def _repo_problem(check: Checker, message: str, subject: str, hint: str) -> None:
+    check.problems.append(Diagnostic(summary=message, subject=subject, hint=hint))
+
+
+_MODEL_HINT = (
+    "set model: to the repository weights are pushed to, e.g. registry.example.com/acme/model "
+    "(a Cog v0.19.3 project uses image: instead)"
+)
+_ENV_HINT = "fix or unset the variable; COG_MODEL is a full reference, COG_MODEL_REPO a path"
+
+
+def _check_repository(
+    image: str, model: str, has_weights: bool, env: Mapping[str, str], check: Checker
+) -> str:
+    """Cog's model/image rules, in its order; the repository weights are pushed to."""
+    where = f"{check.filename}: model"
+    if model and image:
+        _repo_problem(check, f"invalid model: {BOTH_SET}", where, "keep one of them")
+    problem = model_field_problem(model)
+    if problem:
+        _repo_problem(check, problem, where, _MODEL_HINT)
+    if not has_weights or problem or (model and image):
+        return ""
+    if not model and not image:
+        _repo_problem(check, f"invalid model: {NEEDS_MODEL}", where, _MODEL_HINT)
+        return ""
+    if image:
+        if resolve_model("", env).value_or(None) is not None:
+            _repo_problem(check, IMAGE_WITH_ENV, f"{check.filename}: image", _ENV_HINT)
+        return image
+    resolved = resolve_model(model, env)
+    if isinstance(resolved, Failure):
+        for message in resolved.failure():
+            _repo_problem(check, message, "environment", _ENV_HINT)
+        return ""
+    repository = resolved.unwrap()
+    return repository.name if repository is not None else ""
+
+
+def _check_weights(items: list[RawWeight], check: Checker) -> list[WeightSpec]:
     """Cog's semantic checks, in its order, then URI normalisation; specs of clean items."""
     if not items:
         return []
-    if not image:
-        check.problems.append(
-            Diagnostic(
-                summary="invalid image: image is required when weights are configured",
-                subject=f"{check.filename}: image",
-                hint="set image: to the repository weights are pushed to, "
-                "e.g. registry.example.com/acme/model",
-            )
-        )
     names: set[str] = set()
     targets: list[str] = []
     specs: list[WeightSpec] = []
@@ -143,21 +223,33 @@ def _check_weights(items: list[RawWeight], image: str | None, check: Checker) ->
             continue  # nothing to check: the schema problem says it all
         before = len(check.problems)
         _check_name(raw, names, check)
-        _check_patterns(raw, check)
+        for j, source in enumerate(raw.sources):
+            _check_patterns(raw, j, source, check)
         _check_target(raw, targets, check)
-        uri = _check_uri(raw, check)
-        if len(check.problems) == before and raw.name and raw.target and uri:
-            specs.append(_spec(raw, uri))
+        uris = [_check_uri(raw, j, source, check) for j, source in enumerate(raw.sources)]
+        clean = len(check.problems) == before and raw.name and raw.target
+        if clean and uris and all(uris):
+            specs.append(_spec(raw, [u for u in uris if u]))
     return specs
 
 
-def _spec(raw: RawWeight, uri: str) -> WeightSpec:
-    return WeightSpec(
-        name=raw.name or "",
-        target=raw.target or "",
+def _source_spec(raw: RawSource, uri: str) -> SourceSpec:
+    return SourceSpec(
         uri=uri,
         include=pvector(sorted(p.strip() for p in raw.include or ())),
         exclude=pvector(sorted(p.strip() for p in raw.exclude or ())),
+    )
+
+
+def _spec(raw: RawWeight, uris: list[str]) -> WeightSpec:
+    first, *more = (_source_spec(s, u) for s, u in zip(raw.sources, uris, strict=True))
+    return WeightSpec(
+        name=raw.name or "",
+        target=raw.target or "",
+        uri=first.uri,
+        include=first.include,
+        exclude=first.exclude,
+        more_sources=pvector(more),
     )
 
 
@@ -182,19 +274,19 @@ def _check_name(raw: RawWeight, names: set[str], check: Checker) -> None:
         names.add(raw.name)
 
 
-def _check_patterns(raw: RawWeight, check: Checker) -> None:
-    for key, patterns in (("include", raw.include), ("exclude", raw.exclude)):
+def _check_patterns(raw: RawWeight, j: int, source: RawSource, check: Checker) -> None:
+    for key, patterns in (("include", source.include), ("exclude", source.exclude)):
         too_many = patterns_error(patterns or ())
         if too_many is not None:
-            fld = f"weights[{raw.index}].source.{key}"
+            fld = f"{raw.source_field(j)}.{key}"
             check.invalid(raw, fld, None, too_many, "merge patterns, e.g. with ** or [...]")
             continue
-        for j, pattern in enumerate(patterns or ()):
+        for k, pattern in enumerate(patterns or ()):
             message = pattern_error(pattern)
             if message is None:
                 continue
             value = pattern.strip() or None
-            fld = f"weights[{raw.index}].source.{key}[{j}]"
+            fld = f"{raw.source_field(j)}.{key}[{k}]"
             check.invalid(raw, fld, value, message, "fix or remove this pattern")
 
 
@@ -225,15 +317,15 @@ def _check_target(raw: RawWeight, targets: list[str], check: Checker) -> None:
         targets.append(clean)
 
 
-def _check_uri(raw: RawWeight, check: Checker) -> str | None:
-    if raw.uri is None:
+def _check_uri(raw: RawWeight, j: int, source: RawSource, check: Checker) -> str | None:
+    if source.uri is None:
         return None  # missing or mistyped: already a schema problem
-    result = normalize_uri(raw.uri)
+    result = normalize_uri(source.uri)
     if is_successful(result):
         return result.unwrap()
     check.invalid(
         raw,
-        f"weights[{raw.index}].source.uri",
+        f"{raw.source_field(j)}.uri",
         None,
         result.failure(),
         "use a project-relative path, file://, hf://org/repo[@ref] or an https:// file URL",

@@ -146,25 +146,41 @@ def check_entry(entry: WeightEntry, subject: str) -> list[Diagnostic]:
     return problems
 
 
-def check_unique(weights: PVector[WeightEntry], filename: str) -> Iterable[Diagnostic]:
-    """Cog's uniqueness rules: names, then cleaned non-empty targets, entry by entry."""
+HINT_REPAIR_TARGET = (
+    "an entry left behind by a renamed weight: 'cogw apply prune --yes' drops the "
+    "entries cog.yaml no longer declares, and 'cogw import' does so as it records"
+)
+
+
+def check_unique_names(weights: PVector[WeightEntry], filename: str) -> Iterable[Diagnostic]:
+    """Cog's first uniqueness rule: no two entries share a name."""
     names: dict[str, int] = {}
-    targets: dict[str, int] = {}
     for index, entry in enumerate(weights):
-        subject = entry_subject(filename, index, entry.name)
         if entry.name and entry.name in names:
             yield problem(
-                subject,
+                entry_subject(filename, index, entry.name),
                 f"duplicate weight name {quote(entry.name)}",
                 f"weights[{names[entry.name]}] has the same name",
             )
         names.setdefault(entry.name, index)
+
+
+def check_unique_targets(weights: PVector[WeightEntry], filename: str) -> Iterable[Diagnostic]:
+    """Cog's second rule: no two entries share a cleaned non-empty target.
+
+    Unlike every other problem this one is repairable without a hand edit --
+    a rename leaves the old entry behind -- so its hint names the repair, and
+    the commands that repair it still read the file (:func:`cogw.core.lock.lockfile.
+    parse_lockfile_repairable`)."""
+    targets: dict[str, int] = {}
+    for index, entry in enumerate(weights):
         target = go_clean(entry.target) if entry.target else ""
         if target and target in targets:
             other = targets[target]
-            yield problem(
-                subject,
-                f"duplicate weight target {quote(entry.target)}",
-                f"the same directory as weights[{other}] {quote(weights[other].name)}",
+            yield Diagnostic(
+                summary=f"duplicate weight target {quote(entry.target)}",
+                detail=f"the same directory as weights[{other}] {quote(weights[other].name)}",
+                subject=entry_subject(filename, index, entry.name),
+                hint=HINT_REPAIR_TARGET,
             )
         targets.setdefault(target, index)

@@ -26,12 +26,17 @@ from typing import Any
 
 from pyrsistent import pvector
 from returns.pipeline import is_successful
-from returns.result import Failure, Result
+from returns.result import Failure, Result, Success
 
-from cogw.core.diagnostics import Diagnostic, Problems, collect
+from cogw.core.diagnostics import Diagnostic, Problems
 from cogw.core.lock.godecode import Reader, decode_json
 from cogw.core.lock.gojson import go_marshal_indent
-from cogw.core.lock.lockcheck import HINT_REWRITE, check_envelope, check_unique
+from cogw.core.lock.lockcheck import (
+    HINT_REWRITE,
+    check_envelope,
+    check_unique_names,
+    check_unique_targets,
+)
 from cogw.core.lock.lockread import lock_shape, read_entry
 from cogw.core.lock.lockrecords import (
     FILENAME,
@@ -75,6 +80,7 @@ __all__ = [
     "make_entry",
     "make_source",
     "parse_lockfile",
+    "parse_lockfile_repairable",
     "render_lockfile",
     "retain",
     "runtime_manifest",
@@ -92,6 +98,32 @@ def parse_lockfile(data: bytes, filename: str = FILENAME) -> Result[Lockfile, Pr
     ``filename`` only names the file in diagnostics. A version other than 1 is
     reported alone: the rest of such a file follows rules this code does not know.
     """
+    return parse_lockfile_repairable(data, filename).bind(
+        lambda read: Failure(read[1]) if read[1] else Success(read[0])
+    )
+
+
+def parse_lockfile_repairable(
+    data: bytes, filename: str = FILENAME
+) -> Result[tuple[Lockfile, Problems], Problems]:
+    """Like :func:`parse_lockfile`, but a file whose only problems are repairable
+    (two entries for one target, left by a rename) reads as Success with them.
+
+    ``prune``, ``import`` and ``lock fmt`` use this: they are the commands that
+    repair such a file, so refusing to read it would leave the project stuck.
+    """
+    found = _parse(data, filename)
+    if isinstance(found, Failure):
+        return found
+    lock, problems = found.unwrap()
+    repairable = tuple(check_unique_targets(lock.weights, filename))
+    if problems:
+        return Failure((*problems, *repairable))
+    return Success((lock, repairable))
+
+
+def _parse(data: bytes, filename: str) -> Result[tuple[Lockfile, Problems], Problems]:
+    """The records and every problem but the repairable ones; Failure when unreadable."""
     decoded = decode_json(data)
     if not is_successful(decoded):
         return Failure((_syntax_problem(filename, data, decoded.failure()),))
@@ -108,8 +140,8 @@ def parse_lockfile(data: bytes, filename: str = FILENAME) -> Result[Lockfile, Pr
     shape = lock_shape([entry_shape for _, entry_shape in read], filename, problems)
     lock = Lockfile(VERSION, envelope, pvector(entry for entry, _ in read), shape)
     problems.extend(check_envelope(envelope, filename))
-    problems.extend(check_unique(lock.weights, filename))
-    return collect(lock, problems)
+    problems.extend(check_unique_names(lock.weights, filename))
+    return Success((lock, tuple(problems)))
 
 
 def _syntax_problem(filename: str, data: bytes, message: str) -> Diagnostic:
@@ -170,8 +202,11 @@ def _source_json(source: LockSource, *, with_time: bool) -> dict[str, Any]:
 def _entry_json(entry: WeightEntry, shape: Shape) -> dict[str, Any]:
     out: dict[str, Any] = {"name": entry.name, "target": entry.target}
     if shape is Shape.SOURCES:
-        out["sources"] = [_source_json(entry.source, with_time=False)]
+        out["sources"] = [_source_json(s, with_time=False) for s in entry.sources]
         out["importedAt"] = _imported_at(entry.source)
+    elif entry.more_sources:
+        # The shape choice (core/lock/lockshape.py) never gets here: refusing beats losing them.
+        raise ValueError(f"weight {entry.name!r} has several sources: Cog v0.19.3's shape has one")
     else:
         out["source"] = _source_json(entry.source, with_time=True)
     out["digest"] = entry.digest
@@ -252,7 +287,8 @@ def _without_time(entry: WeightEntry) -> WeightEntry:
 
 
 def entries_equal(a: WeightEntry | None, b: WeightEntry | None) -> bool:
-    """Cog's EntriesEqual: every field but ``importedAt``; False if either is None.
+    """Cog's EntriesEqual: every field but ``importedAt``, sources positionally
+    (their count included); False if either is None.
 
     Files and layers compare positionally, so compare canonical entries.
     """

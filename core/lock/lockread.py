@@ -99,25 +99,21 @@ def _read_source(value: Any, path: str, reader: Reader, *, with_time: bool) -> L
     )
 
 
-def _read_source_list(f: dict[str, Any], reader: Reader) -> LockSource:
+def _read_source_list(f: dict[str, Any], reader: Reader) -> list[LockSource]:
     items = reader.array(f.get("sources"), "sources")
-    if len(items) > 1:
-        reader.problems.append(
-            Diagnostic(
-                summary=f"holds {len(items)} sources; cogw supports one source per weight",
-                subject=reader.subject,
-                hint="declare one weight per source in cog.yaml and run 'cogw import'",
-            )
-        )
-    elif not items:
+    if not items:
         reader.problem("holds no source", "a weight's sources list names where its files came from")
-    source = _read_source(items[0] if items else None, "sources[0]", reader, with_time=False)
+    sources = [
+        _read_source(item, f"sources[{i}]", reader, with_time=False)
+        for i, item in enumerate(items or [None])
+    ]
     imported_at = _read_time(f.get("importedAt"), "importedAt", reader)
-    return dataclasses.replace(source, imported_at=imported_at)
+    sources[0] = dataclasses.replace(sources[0], imported_at=imported_at)
+    return sources
 
 
-def _read_any_source(f: dict[str, Any], reader: Reader) -> tuple[LockSource, Shape | None]:
-    """The entry's source in whichever layout it uses, and that layout (None: no source key)."""
+def _read_any_source(f: dict[str, Any], reader: Reader) -> tuple[list[LockSource], Shape | None]:
+    """The entry's sources in whichever layout it uses, and that layout (None: no source key)."""
     if "source" in f and "sources" in f:
         reader.problem(
             'has both "source" and "sources"',
@@ -126,7 +122,7 @@ def _read_any_source(f: dict[str, Any], reader: Reader) -> tuple[LockSource, Sha
     if "sources" in f and "source" not in f:
         return _read_source_list(f, reader), Shape.SOURCES
     source = _read_source(f.get("source"), "source", reader, with_time=True)
-    return source, (Shape.SOURCE if "source" in f else None)
+    return [source], (Shape.SOURCE if "source" in f else None)
 
 
 def _read_file(value: Any, path: str, reader: Reader) -> LockFile:
@@ -161,13 +157,14 @@ def read_entry(
     f = bare.fields(raw, f"weights[{index}]", _ENTRY_KEYS, "")
     name = bare.string(f.get("name"), "name")
     reader = Reader(entry_subject(filename, index, name), problems, HINT_REWRITE)
-    source, shape = _read_any_source(f, reader)
+    sources, shape = _read_any_source(f, reader)
     files = reader.array(f.get("files"), "files")
     layers = reader.array(f.get("layers"), "layers")
     entry = WeightEntry(
         name=name,
         target=reader.string(f.get("target"), "target"),
-        source=source,
+        source=sources[0],
+        more_sources=pvector(sources[1:]),
         digest=reader.string(f.get("digest"), "digest"),
         set_digest=reader.string(f.get("setDigest"), "setDigest"),
         size=reader.integer(f.get("size"), "size"),

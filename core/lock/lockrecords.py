@@ -59,6 +59,14 @@ class LockSource:
 
 @dataclass(frozen=True, slots=True)
 class WeightEntry:
+    """One imported weight.
+
+    ``source`` is the first (for Cog v0.19.3 the only) source and carries the
+    entry's import time; current Cog's further sources follow in
+    ``more_sources`` (their ``imported_at`` is unused). Split this way so code
+    that knows one source keeps working; :attr:`sources` lists them all.
+    """
+
     name: str
     target: str
     source: LockSource
@@ -68,6 +76,12 @@ class WeightEntry:
     size_compressed: int
     files: PVector[LockFile] = field(default_factory=pvector)
     layers: PVector[LockLayer] = field(default_factory=pvector)
+    more_sources: PVector[LockSource] = field(default_factory=pvector)
+
+    @property
+    def sources(self) -> tuple[LockSource, ...]:
+        """Every source in declared order; a later one wins a path both provide."""
+        return (self.source, *self.more_sources)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from cogw.core.artifact.packing import (
     reusable_layers,
 )
 from cogw.core.config.filters import filter_inventory
+from cogw.core.config.multisource import spec_changes
 from cogw.core.config.weights import WeightSpec, spec_from_entry
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.lock.lockfile import WeightEntry, find_weight
@@ -137,6 +138,16 @@ def cog_change(field_name: str, locked: WeightSpec, wanted: WeightSpec) -> str:
     return _quoted_change(field_name, getattr(locked, field_name), getattr(wanted, field_name))
 
 
+def config_changes(fields: Sequence[str], locked: WeightSpec, wanted: WeightSpec) -> list[str]:
+    """Cog's import-plan change strings for drift's changed ``fields``; among several
+    sources (either side), current Cog's form: the target first, then source by source."""
+    if len(locked.sources) > 1 or len(wanted.sources) > 1:
+        return spec_changes(
+            locked.target, locked.sources, wanted.target, wanted.sources, quote=True
+        )
+    return [cog_change(f, locked, wanted) for f in fields]
+
+
 def file_diff(files: Sequence[InventoryFile], entry: WeightEntry | None) -> tuple[int, int, int]:
     """(added, removed, changed) paths of ``files`` against a lock entry."""
     old = {f.path: (f.digest, f.size) for f in entry.files} if entry else {}
@@ -159,7 +170,7 @@ def import_status(
         return ImportStatus.NEW, []
     if drift is not None and drift.kind is DriftKind.CONFIG_CHANGED:
         locked = spec_from_entry(entry)
-        return ImportStatus.CONFIG_CHANGED, [cog_change(f, locked, spec) for f in drift.fields]
+        return ImportStatus.CONFIG_CHANGED, config_changes(drift.fields, locked, spec)
     if entry.source.fingerprint != fingerprint:
         return ImportStatus.SOURCE_CHANGED, [
             f"fingerprint: {entry.source.fingerprint} → {fingerprint}"

@@ -20,6 +20,7 @@ from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
 
 from cogw.core.artifact.oci import config_blob, manifest_bytes, manifest_problems
+from cogw.core.config.weights import ProjectConfig
 from cogw.core.diagnostics import Diagnostic, Problems
 from cogw.core.digest import sha256_of
 from cogw.core.lock.lockfile import (
@@ -32,10 +33,12 @@ from cogw.core.lock.lockfile import (
     entries_equal,
     find_weight,
     make_entry,
-    parse_lockfile,
+    parse_lockfile_repairable,
     render_lockfile,
+    retain,
     upsert,
 )
+from cogw.core.lock.lockwrite import declared_names, write_shape
 from cogw.core.plan.importplan import ImportWeight
 
 
@@ -94,22 +97,30 @@ def merge_imports(
     entries: Sequence[WeightEntry],
     envelope: str,
     filename: str = FILENAME,
+    config: ProjectConfig | None = None,
 ) -> Result[bytes | None, Problems]:
     """weights.lock bytes with ``entries`` upserted, or None when the file would not change.
 
     ``current`` is the file as it is now (None: absent), read again under the
-    project lock so entries another process wrote meanwhile are kept.
+    project lock so entries another process wrote meanwhile are kept; a repairable
+    one (two entries for one target) is read, since this write is what repairs it.
     ``envelope`` is the envelope format of the packer that made the layers.
+    ``config``, the one the plan was made from, picks the shape of a new file and,
+    as Cog's import prunes, drops the entries it no longer declares in this same
+    write, so a renamed weight's old entry never sits beside the new one.
     """
     if current is None:
         lock, before = Lockfile(), None
     else:
-        parsed = parse_lockfile(current, filename)
+        parsed = parse_lockfile_repairable(current, filename)
         if not is_successful(parsed):
             return Failure(parsed.failure())
-        lock = parsed.unwrap()
+        lock = parsed.unwrap()[0]
         before = render_lockfile(lock)
+    lock = replace(lock, shape=write_shape(lock, config).value_or(lock.shape))
     for entry in entries:
         lock = upsert(lock, keep_imported_at(entry, find_weight(lock, entry.name)))
+    if config is not None:
+        lock = retain(lock, declared_names(config))
     after = render_lockfile(replace(lock, envelope_format=envelope))
     return Success(None if after == before else after)

@@ -254,13 +254,16 @@ def _make_prune_plan(snapshot: Snapshot, names: Sequence[str], drift: Drift) -> 
 
 
 def _make_import_plan(snapshot: Snapshot, names: Sequence[str], drift: Drift) -> Plan:
-    steps, notes, problems = plan_imports(snapshot, names, drift)
+    imports, notes, problems = plan_imports(snapshot, names, drift)
+    # As Cog's import: entries cog.yaml no longer declares go too (in the import's own
+    # write when it records), so a renamed weight never leaves its old entry behind.
+    steps: list[Step] = [*imports, *_make_prune_plan(snapshot, [], drift).steps]
     return _plan(snapshot, Operation.IMPORT, names, steps, notes, problems)
 
 
 def _make_sync_plan(snapshot: Snapshot, names: Sequence[str], drift: Drift) -> Plan:
     imports = _make_import_plan(snapshot, names, drift) if snapshot.config.weights else None
-    import_steps = list(imports.steps) if imports else []
+    import_steps = [s for s in imports.steps if isinstance(s, ImportWeight)] if imports else []
     importing = {s.weight for s in import_steps}
     prune = _make_prune_plan(snapshot, [], drift)
     declared = _declared(snapshot)
@@ -285,7 +288,12 @@ def _plan(
     problems: Sequence[Diagnostic],
 ) -> Plan:
     return Plan(
-        op, pvector(names), snapshot.config.image, pvector(steps), pvector(notes), tuple(problems)
+        op,
+        pvector(names),
+        snapshot.config.repository,
+        pvector(steps),
+        pvector(notes),
+        tuple(problems),
     )
 
 

@@ -51,10 +51,12 @@ class Snapshot:
 
 
 def config_digest(config: ProjectConfig) -> str:
-    """Digest of the normalised intent (image + weights), so reformatting cog.yaml
+    """Digest of the normalised intent (repository + weights), so reformatting cog.yaml
     or editing unrelated keys does not make a saved plan stale."""
     value = {
         "image": config.image,
+        "model": config.model,
+        "repository": config.repository,
         "weights": [
             {
                 "name": s.name,

@@ -146,3 +146,39 @@ def _host_of(registry: str) -> str:
     if registry.count(":") > 1:
         return registry  # a bare IPv6 address such as ::1
     return registry.partition(":")[0]
+
+
+def parse_reference(text: str) -> Result[tuple[Repository, bool], str]:
+    """The repository a full reference names, and whether it carried a tag or digest.
+
+    Unlike :func:`parse_repository` a tag or digest is allowed (``COG_MODEL``
+    may name ``registry/repo:tag``); a malformed one is still refused.
+
+    >>> repo, pinned = parse_reference("r8.im/acme/m:v2").unwrap()
+    >>> repo.name, pinned
+    ('r8.im/acme/m', True)
+    """
+    if text == "":
+        return Failure("a repository name must be specified")
+    rest, reference = _split_reference(text)
+    if reference:
+        return Failure(reference)
+    parsed = _parse_name(rest)
+    if isinstance(parsed, str):
+        return Failure(parsed)
+    return Success((parsed, reference is not None))
+
+
+def is_registry_host(host: str) -> bool:
+    """True when ``host`` is a bare registry host[:port] (no path, tag or digest)."""
+    return bool(_DOMAIN.fullmatch(host))
+
+
+def repository_path_problem(path: str) -> str | None:
+    """Why ``path`` is not a repository path inside a registry (``acme/model``), or None."""
+    for component in path.split("/"):
+        if component.lower() != component:
+            return "repository name must be lowercase"
+        if not _COMPONENT.fullmatch(component):
+            return f"invalid path component {go_quote(component)}"
+    return None

@@ -224,6 +224,24 @@ def kept_bytes(range_value: str | None) -> int:
     return 0 if end is None or end == 0 else end + 1
 
 
+LAYER_MEDIA_TYPE_HEADER = "OCI-Layer-Media-Type"
+
+
+def commit_headers(layer_media_type: str = "") -> dict[str, str]:
+    """The headers of the PUT that commits an upload; current Cog names a weight
+    layer's media type there (``pkg/registry`` ``commitUpload``), only when set.
+
+    >>> commit_headers("application/vnd.oci.image.layer.v1.tar")["OCI-Layer-Media-Type"]
+    'application/vnd.oci.image.layer.v1.tar'
+    >>> sorted(commit_headers())
+    ['Content-Type']
+    """
+    headers = {"Content-Type": "application/octet-stream"}
+    if layer_media_type:
+        headers[LAYER_MEDIA_TYPE_HEADER] = layer_media_type
+    return headers
+
+
 def upload_chunk_size(wanted: int, max_header: str | None, min_header: str | None) -> int:
     """The PATCH size: ``wanted``, clamped to the registry's OCI-Chunk-Max/Min-Length.
 

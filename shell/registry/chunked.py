@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import urljoin
 
-from cogw.core.registry.registryrules import kept_bytes, range_end, worth_resuming
+from cogw.core.registry.registryrules import commit_headers, kept_bytes, range_end, worth_resuming
 from cogw.shell.registry.cancel import Transfer
 from cogw.shell.registry.streams import (
     HashingReader,
@@ -43,7 +43,13 @@ class ChunkedUpload:
         self.transfer = transfer
         self.on_bytes = on_bytes
 
-    def run(self, digest: str, size: int, open_stream: Callable[[], Iterable[bytes]]) -> None:
+    def run(
+        self,
+        digest: str,
+        size: int,
+        open_stream: Callable[[], Iterable[bytes]],
+        layer_media_type: str = "",
+    ) -> None:
         reader = HashingReader(open_stream())
         offset, failures = 0, 0
         while offset < size:
@@ -65,7 +71,7 @@ class ChunkedUpload:
                 reader = HashingReader(open_stream())
                 reader.skip(offset)  # hashed again, not sent again
         check_upload(reader, digest, size)
-        self._commit(digest)
+        self._commit(digest, layer_media_type)
 
     def _patch(self, reader: HashingReader, offset: int, n: int) -> None:
         headers = {
@@ -104,9 +110,9 @@ class ChunkedUpload:
             self.location = urljoin(self.location, response.headers["Location"])
         return kept_bytes(response.headers.get("Range"))
 
-    def _commit(self, digest: str) -> None:
+    def _commit(self, digest: str, layer_media_type: str) -> None:
         url = with_query(self.location, {"digest": digest})
-        headers = {"Content-Type": "application/octet-stream"}
+        headers = commit_headers(layer_media_type)
         self.transport.request(
             "PUT", url, self.scopes, self.transfer, ok={201}, headers=headers, body=b""
         ).close()

@@ -197,16 +197,18 @@ class RegistryClient:
         mount_from: Sequence[str] = (),
         cancel: threading.Event | None = None,
         on_bytes: Callable[[int], None] | None = None,
+        layer_media_type: str = "",
     ) -> PushResult:
         """Make sure the blob is in ``repo``: already there, mounted from another repository
         of the same registry, or uploaded from ``open_stream()`` (called again on each
         retry). The streamed bytes are hashed and the upload is cancelled, never committed,
         when they do not match ``digest`` and ``size``. ``on_bytes`` counts bytes sent,
         including bytes re-sent after a failure. Setting ``cancel`` stops the upload
-        promptly, even mid-write, with RegistryCancelled."""
+        promptly, even mid-write, with RegistryCancelled. ``layer_media_type``, when set,
+        goes in the commit's ``OCI-Layer-Media-Type`` header, as current Cog sends it."""
         _require_digest(digest)
         sources = [s for s in mount_from if s != repo]
         scopes = (push_scope(repo), *(pull_scope(s) for s in sources))
         with self._transport.watcher.watching(cancel) as transfer:
-            blob = BlobUpload(digest, size, open_stream, scopes, on_bytes)
+            blob = BlobUpload(digest, size, open_stream, scopes, on_bytes, layer_media_type)
             return self._uploader.push(repo, blob, sources, transfer)

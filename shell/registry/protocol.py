@@ -53,8 +53,10 @@ class Registry(Protocol):
         mount_from: Sequence[str] = (),
         cancel: threading.Event | None = None,
         on_bytes: Callable[[int], None] | None = None,
+        layer_media_type: str = "",
     ) -> PushResult:
-        """Make sure the blob is in ``repo`` (there, mounted or uploaded from the stream)."""
+        """Make sure the blob is in ``repo`` (there, mounted or uploaded from the stream);
+        an upload's commit names ``layer_media_type`` when set (current Cog's weights)."""
         ...
 
     def iter_blob(

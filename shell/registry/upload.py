@@ -16,7 +16,7 @@ from urllib.parse import urljoin
 
 import requests
 
-from cogw.core.registry.registryrules import upload_chunk_size, worth_restarting
+from cogw.core.registry.registryrules import commit_headers, upload_chunk_size, worth_restarting
 from cogw.shell.registry.cancel import Transfer
 from cogw.shell.registry.chunked import ChunkedUpload
 from cogw.shell.registry.errors import RegistryError
@@ -40,6 +40,7 @@ class BlobUpload:
     open_stream: Callable[[], Iterable[bytes]]
     scopes: tuple[str, ...]
     on_bytes: Callable[[int], None] | None
+    layer_media_type: str = ""  # sent on the commit when set
 
 
 def upload_location(response: requests.Response, url: str) -> str:
@@ -115,7 +116,7 @@ class BlobUploader:
             if blob.size <= self.transport.options.monolithic_limit:
                 self._upload_monolithic(location, blob, transfer)
             else:
-                upload.run(blob.digest, blob.size, blob.open_stream)
+                upload.run(blob.digest, blob.size, blob.open_stream, blob.layer_media_type)
         except BaseException:
             self.cancel_upload(upload.location, blob.scopes, transfer)
             raise
@@ -143,7 +144,7 @@ class BlobUploader:
             raise stream_mismatch(blob.digest, blob.size, err.consumed) from None
         check_upload(reader, blob.digest, blob.size)
         url = with_query(location, {"digest": blob.digest})
-        headers = {"Content-Type": "application/octet-stream"}
+        headers = commit_headers(blob.layer_media_type)
         self.transport.request(
             "PUT", url, blob.scopes, transfer, ok={201}, headers=headers, body=data
         ).close()

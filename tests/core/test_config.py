@@ -205,6 +205,7 @@ def test_valid_config_yields_normalised_specs_and_ignores_other_keys() -> None:
                     ),
                 ]
             ),
+            repository="registry.example.com/acme/model",
         )
     )
 
@@ -264,9 +265,9 @@ RULES: list[tuple[str, Any, list[str]]] = [
         ],
     ),
     (
-        "image-required",
+        "model-required",
         {"weights": [weight()]},
-        ["invalid image: image is required when weights are configured"],
+        ["invalid model: weights require 'model' in cog.yaml — rename 'image' to 'model'"],
     ),
     (
         "name-not-string",
@@ -407,7 +408,7 @@ def test_every_problem_is_reported_at_once_with_subject_and_hint() -> None:
     assert isinstance(result, Failure)
     problems = result.failure()
     assert [(d.subject, d.summary.split(":")[0]) for d in problems] == [
-        ("model.yaml: image", "invalid image"),
+        ("model.yaml: model", "invalid model"),
         ('model.yaml: weights[1] "Beta"', 'invalid weights[1].name "Beta"'),
         ('model.yaml: weights[1] "Beta"', 'invalid weights[1].source.include[0] "!x"'),
         ('model.yaml: weights[1] "Beta"', 'invalid weights[1].target "rel"'),

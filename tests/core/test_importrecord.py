@@ -9,12 +9,14 @@ from pyrsistent import pvector
 from returns.result import Failure, Success
 
 from cogw.core.artifact.oci import config_blob, manifest_bytes
+from cogw.core.config.weights import ProjectConfig
 from cogw.core.digest import sha256_of
 from cogw.core.lock.lockfile import (
     MEDIA_TYPE_TAR,
     MEDIA_TYPE_TAR_GZIP,
     Lockfile,
     LockLayer,
+    Shape,
     parse_lockfile,
     render_lockfile,
 )
@@ -164,3 +166,38 @@ def test_a_lockfile_that_became_invalid_is_refused_with_its_diagnostics():
     assert isinstance(result, Failure)
     assert [p.summary for p in result.failure()] == ["invalid JSON"]
     assert result.failure()[0].subject == "weights.lock"
+
+
+def test_with_the_config_the_merge_drops_entries_it_no_longer_declares():
+    """As Cog's import prunes: a renamed weight's old entry goes in the same write."""
+    old_name = packed_entry(spec("old", target="/src/alpha"), INV, imported_at=THEN)
+    beta = packed_entry(BETA, inventory([("x.bin", 5)]))
+    new = packed_entry(ALPHA, INV, imported_at=NOW)
+    config = ProjectConfig(image="r/x", weights=pvector([ALPHA, BETA]), repository="r/x")
+    result = merge_imports(lock_bytes(old_name, beta), [new], ENVELOPE, config=config)
+    assert isinstance(result, Success), result
+    assert result.unwrap() == lock_bytes(beta, new)
+
+
+def test_a_lockfile_with_two_entries_for_one_target_is_read_and_repaired():
+    first = packed_entry(spec("old", target="/src/w"), INV, imported_at=THEN)
+    second = packed_entry(spec("new", target="/src/w"), INV, imported_at=THEN)
+    stuck = lock_bytes(first, second)
+    assert isinstance(parse_lockfile(stuck), Failure)  # what the other commands refuse
+    declared = spec("new", target="/src/w")
+    config = ProjectConfig(image="r/x", weights=pvector([declared]), repository="r/x")
+    again = packed_entry(declared, INV, imported_at=NOW)
+    result = merge_imports(stuck, [again], ENVELOPE, config=config)
+    assert isinstance(result, Success), result
+    assert result.unwrap() == lock_bytes(second)
+
+
+def test_a_new_lockfile_takes_the_shape_of_the_config():
+    entry = packed_entry(ALPHA, INV, imported_at=NOW)
+    model = ProjectConfig(weights=pvector([ALPHA]), model="r/x", repository="r/x")
+    image = ProjectConfig(image="r/x", weights=pvector([ALPHA]), repository="r/x")
+    current = merge_imports(None, [entry], ENVELOPE, config=model).unwrap()
+    old = merge_imports(None, [entry], ENVELOPE, config=image).unwrap()
+    assert current is not None and old is not None
+    assert parse_lockfile(current).unwrap().shape is Shape.SOURCES
+    assert parse_lockfile(old).unwrap().shape is Shape.SOURCE

@@ -30,6 +30,7 @@ from cogw.core.lock.lockfile import (
     make_entry,
     make_source,
     parse_lockfile,
+    parse_lockfile_repairable,
     render_lockfile,
     retain,
     runtime_manifest,
@@ -572,13 +573,27 @@ def test_sources_layout_is_read_and_written_back_in_the_same_layout() -> None:
     assert render_lockfile(lock) == data
 
 
-def test_a_weight_with_several_sources_is_refused_with_the_count() -> None:
+def test_a_weight_with_several_sources_reads_all_of_them_and_renders_back() -> None:
+    first = {"uri": "hf://a/b", "fingerprint": "commit:1", "include": [], "exclude": []}
+    second = {
+        "uri": "file://./extra",
+        "fingerprint": "sha256:" + "3" * 64,
+        "include": ["*.json"],
+        "exclude": [],
+    }
+    data = _bytes(_lock_json(_sources_entry(first, second)))
+    lock = _ok(data)
+    (entry,) = lock.weights
+    assert [s.uri for s in entry.sources] == ["hf://a/b", "file://./extra"]
+    assert list(entry.sources[1].include) == ["*.json"]
+    assert render_lockfile(lock) == data
+
+
+def test_several_sources_cannot_be_rendered_in_the_v0_19_3_shape() -> None:
     source = {"uri": "hf://a/b", "fingerprint": "commit:1", "include": [], "exclude": []}
-    problems = _problems(_bytes(_lock_json(_sources_entry(source, source, source))))
-    assert [(p.subject, p.summary) for p in problems] == [
-        (ALPHA, "holds 3 sources; cogw supports one source per weight")
-    ]
-    assert "one weight per source" in problems[0].hint
+    lock = _ok(_bytes(_lock_json(_sources_entry(source, source))))
+    with pytest.raises(ValueError, match="several sources"):
+        render_lockfile(dataclasses.replace(lock, shape=Shape.SOURCE))
 
 
 @pytest.mark.parametrize("sources", [[], None], ids=["empty list", "null"])
@@ -895,3 +910,16 @@ def test_a_type_problem_is_not_repeated_by_checks_of_the_zero_value_it_left() ->
     _set("files.0.digest", 5)(lock)
     problems = _problems(_bytes(lock))
     assert [p.summary for p in problems] == ["files[0].digest must be a string, not the number 5"]
+
+
+def test_two_entries_for_one_target_are_repairable_and_nothing_else_is() -> None:
+    data = _bytes(_lock_json(_entry_json(), _entry_json("beta", "/src/weights/alpha/")))
+    (problem,) = _problems(data)
+    assert problem.summary == 'duplicate weight target "/src/weights/alpha/"'
+    assert "'cogw apply prune --yes'" in problem.hint
+    lock, repairable = parse_lockfile_repairable(data).unwrap()
+    assert [e.name for e in lock.weights] == ["alpha", "beta"]
+    assert repairable == (problem,)
+    assert parse_lockfile_repairable(_bytes(_lock_json(_entry_json()))).unwrap()[1] == ()
+    duplicate_name = _bytes(_lock_json(_entry_json(), _entry_json("alpha", "/src/weights/b")))
+    assert not is_successful(parse_lockfile_repairable(duplicate_name))

@@ -218,3 +218,16 @@ def test_make_plan_is_deterministic(entries, present):
 def test_an_empty_project_plans_nothing_without_crashing(op):
     plan = make_plan(snapshot([], None), op)
     assert plan.is_empty
+
+
+def test_import_prunes_orphans_as_cog_does_even_when_nothing_is_imported():
+    snap = snapshot(
+        [ALPHA],
+        [ALPHA_ENTRY, BETA_ENTRY],
+        present=[d("a.json"), d("b.json")],
+        inventories={"alpha": inventory(ALPHA_FILES)},
+    )
+    plan = make_plan(snap, Operation.IMPORT)
+    assert [(type(s).__name__, s.weight) for s in plan.steps] == [("PruneLockEntry", "beta")]
+    partial = make_plan(snap, Operation.IMPORT, ["alpha"])
+    assert [(type(s).__name__, s.weight) for s in partial.steps] == [("PruneLockEntry", "beta")]

@@ -389,3 +389,15 @@ def test_transport_failures_are_worth_both_and_final_ones_neither(status: int | 
 )
 def test_a_transport_failure_gets_a_short_reason(text: str, timed_out: bool, reason: str) -> None:
     assert transport_reason(text, "ConnectionError", timed_out) == reason
+
+
+def test_the_commit_names_the_layer_media_type_only_when_given():
+    from cogw.core.registry.registryrules import LAYER_MEDIA_TYPE_HEADER, commit_headers
+
+    tar = "application/vnd.oci.image.layer.v1.tar"
+    assert commit_headers(tar) == {
+        "Content-Type": "application/octet-stream",
+        LAYER_MEDIA_TYPE_HEADER: tar,
+    }
+    assert commit_headers("") == {"Content-Type": "application/octet-stream"}
+    assert LAYER_MEDIA_TYPE_HEADER == "OCI-Layer-Media-Type"

@@ -68,7 +68,10 @@ def test_a_malformed_lockfile_is_named_with_exit_1_and_left_untouched(tmp_path, 
             "image: x/y\nweights:\n  - name: Bad_Name\n    target: rel\n    source: {uri: s3://b/k}\n",
             ["cog.yaml", "target must be an absolute path", "s3"],
         ),
-        ("weights:\n  - name: a\n    target: /a\n    source: {uri: w}\n", ["image is required"]),
+        (
+            "weights:\n  - name: a\n    target: /a\n    source: {uri: w}\n",
+            ["weights require 'model'"],
+        ),
         ("image: x/y\nweights: " + "[" * 3000 + "]" * 3000 + "\n", ["nested deeper than 64"]),
         (
             'image: x/y\nweights:\n  - name: a\n    target: /a\n    source: {uri: "w\\0x"}\n',

@@ -206,6 +206,38 @@ def test_gnu_tar_made_layers_are_accepted(tmp_path: Path, fmt: str) -> None:
     assert _extract(blob)[0] == set(FILES)
 
 
+def _cog_dir(name: str) -> tuple[tarfile.TarInfo, bytes]:
+    """A directory entry as current Cog's packer writes it (``deterministicDirHeader``)."""
+    info = tarfile.TarInfo(name + "/")
+    info.type = tarfile.DIRTYPE
+    info.mode = 0o755
+    info.mtime = 0
+    return info, b""
+
+
+def _ancestors(paths: list[str]) -> list[str]:
+    dirs = {"/".join(p.split("/")[:i]) for p in paths for i in range(1, p.count("/") + 1)}
+    return sorted(dirs)
+
+
+def test_directory_entries_are_skipped_as_cog_skips_them_whatever_they_name() -> None:
+    """Cog's pull skips every directory entry (``pkg/weights/pull.go``) and its packer writes
+    one for every ancestor first; a directory the lockfile does not imply is skipped too,
+    before or after the files, and none is created or stored."""
+    files = {**FILES, "a/b/c/deep.bin": b"deep"}
+    dirs = [_cog_dir(d) for d in _ancestors(list(files))]
+    assert [d.name for d, _ in dirs][:2] == ["1_Pooling/", "a/"]
+    entries = [
+        *dirs,
+        *(_reg(p, data) for p, data in files.items()),
+        _cog_dir("unlisted"),
+        _cog_dir("a/b/elsewhere"),
+    ]
+    stored, store = _extract(_tar(entries), expected=_expected(files))
+    assert stored == set(files)
+    assert sorted(store.blobs.values()) == sorted(set(files.values()))
+
+
 def test_legacy_regular_type_on_a_slash_name_is_a_directory() -> None:
     info = tarfile.TarInfo("1_Pooling/")
     info.type = tarfile.AREGTYPE
