@@ -29,6 +29,7 @@ from cogw.core.inventory import InventoryFile
 from cogw.core.lockfile import WeightEntry, find_weight
 from cogw.core.packing import DEFAULT_OPTIONS, LayerPlan, PackOptions, plan_layers, reusable_layers
 from cogw.core.snapshot import Snapshot
+from cogw.core.suggest import did_you_mean
 
 
 class ImportStatus(StrEnum):
@@ -224,7 +225,9 @@ def select_specs(
             Diagnostic(
                 summary="not declared in cog.yaml: " + ", ".join(f'"{n}"' for n in unknown),
                 subject=snapshot.config_name,
-                hint="add the weight to the weights: section of cog.yaml",
+                hint=did_you_mean(
+                    unknown, declared, "add the weight to the weights: section of cog.yaml"
+                ),
             )
         )
     if not names:

@@ -111,7 +111,10 @@ def _counted(n: int, noun: str) -> str:
 
 
 def plan_summary(plan: Plan, done: bool = False) -> str:
-    """One line: "Plan: 2 layers to fetch (1.5MB), 1 entry to prune." or "Applied: ..."."""
+    """One line: "Plan: 2 layers to fetch (1.5MB), 1 entry to prune." or "Applied: ...".
+
+    A plan with problems never says "Nothing to do.": it says it cannot be applied.
+    """
     counts = summary_counts(plan.steps)
     parts = []
     for kind in _summary_kinds():
@@ -123,8 +126,11 @@ def plan_summary(plan: Plan, done: bool = False) -> str:
             fetch_bytes = sum(s.missing_bytes for s in plan.steps if isinstance(s, FetchLayer))
             part += f" ({format_size(fetch_bytes)})"
         parts.append(part)
+    blocked = f"cannot be applied: {plural(len(plan.problems), 'problem')}"
     if not parts:
-        return "Nothing to do."
+        return "Nothing to do." if done or not plan.problems else f"Plan {blocked}."
+    if plan.problems and not done:
+        return "Plan: " + ", ".join(parts) + f"; {blocked}."
     return ("Applied: " if done else "Plan: ") + ", ".join(parts) + "."
 
 

@@ -39,6 +39,7 @@ from cogw.shell.options import (
 from cogw.shell.output import (
     echo_err,
     fail,
+    fail_as,
     print_json,
     print_mounts,
     report,
@@ -77,6 +78,13 @@ def cli() -> None:
     help="Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.",
 )
 @click.option("--pull", is_flag=True, help="With prepare: fetch missing files first.")
+@click.option(
+    "--link-mode",
+    type=click.Choice(["hardlink", "reflink", "copy"]),
+    default="hardlink",
+    show_default=True,
+    help="With prepare: how files would enter the mount directory.",
+)
 @common_options
 def plan_command(
     args: tuple[str, ...],
@@ -84,6 +92,7 @@ def plan_command(
     out: str | None,
     detailed_exitcode: bool,
     pull: bool,
+    link_mode: str,
     **kwargs: Any,
 ) -> None:
     """Show what an operation would do, without changing anything.
@@ -95,9 +104,12 @@ def plan_command(
     opts = options_from(kwargs)
     op, names = split_operation(args)
     snapshot = snapshot_for(opts, op, names, progress=not as_json)
-    plan = with_mirror_note(make_plan(snapshot, op, names, pull=pull), opts.mirror_setup)
+    plan = make_plan(snapshot, op, names, pull=pull, link_mode=link_mode)
+    plan = with_mirror_note(plan, opts.mirror_setup)
     if as_json:
         print_json(plan_json(plan))
+        if plan.problems:
+            sys.exit(1)  # the problems are in the JSON, with their hints
     else:
         for line in plan_lines(plan):
             click.echo(line)
@@ -224,9 +236,10 @@ def prepare_command(
         Operation.PREPARE,
         list(names),
         pull=pull,
+        link_mode=link_mode,
     )
     if plan.problems:
-        fail(plan.problems)
+        fail_as(plan.problems, as_json)
     output = Output(quiet=quiet or as_json or docker)
     outcome = run_plan(opts, plan, output, link_mode=link_mode, pull=pull)
     if outcome.exit_code != 0:

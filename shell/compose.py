@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -81,7 +82,25 @@ def snapshot_for(
             )
     finally:
         finish()
-    return unwrap(result)
+    snapshot = unwrap(result)
+    if op is Operation.PREPARE:
+        root = opts.store.root
+        shared = same_device(root, opts.project.dir / ".cog")
+        snapshot = replace(snapshot, store_dir=str(root), store_shares_device=shared)
+    return snapshot
+
+
+def same_device(a: Path, b: Path) -> bool | None:
+    """Whether ``a`` and ``b`` (or their nearest existing parents) are on one
+    filesystem; None when that cannot be told."""
+    try:
+        return _existing(a).stat().st_dev == _existing(b).stat().st_dev
+    except OSError:
+        return None
+
+
+def _existing(path: Path) -> Path:
+    return next(p for p in (path, *path.parents) if p.exists())
 
 
 def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Any, str]]:

@@ -40,6 +40,15 @@ def fail(problems: Problems) -> NoReturn:
     sys.exit(1)
 
 
+def fail_as(problems: Problems, as_json: bool) -> NoReturn:
+    """Problems as ``{"problems": [...]}`` on stdout in JSON mode (the same summary,
+    detail and hint as the text), else as error lines; exit 1 either way."""
+    if as_json:
+        print_json({"problems": [p.to_json() for p in problems]})
+        sys.exit(1)
+    fail(problems)
+
+
 def unwrap(result: Result[T, Problems]) -> T:
     match result:
         case Success(value):

@@ -116,3 +116,12 @@ def test_an_outcome_that_did_not_converge_exits_1():
     assert (
         Outcome(plan, done, remaining=make_plan(snapshot([], None), Operation.PULL)).exit_code == 0
     )
+
+
+def test_a_plan_with_problems_never_says_nothing_to_do():
+    plan = make_plan(snapshot([ALPHA], [ENTRY]), Operation.PULL, ["nope"])
+    assert plan_lines(plan)[-1] == "Plan cannot be applied: 1 problem."
+    with_steps = make_plan(snapshot([ALPHA], [ENTRY]), Operation.PULL, ["alpha", "nope"])
+    assert plan_lines(with_steps)[-1] == (
+        "Plan: 1 layer to fetch (1.5KB); cannot be applied: 1 problem."
+    )
