@@ -20,20 +20,24 @@ import click
 from cogw import __version__
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.outcome import mounts
-from cogw.core.plan import Operation, make_plan
+from cogw.core.plan import Operation, Plan, make_plan
 from cogw.core.refpull import looks_like_reference
 from cogw.core.render import plan_json, plan_lines, status_json, status_lines
 from cogw.core.savedplan import SavedPlan, encode_saved_plan
 from cogw.core.status import all_ready, make_status
 from cogw.shell.cli_fleet import pull_link_option, pull_reference_command, to_option
 from cogw.shell.compose import apply_operation, run_plan, snapshot_for, split_operation
-from cogw.shell.gather import Project, locate_project, read_lock_bytes
+from cogw.shell.gather import locate_project
+from cogw.shell.habits import complete_names, complete_operation_or_names
+from cogw.shell.habits import register as register_habits
+from cogw.shell.httptrace import debug_options
 from cogw.shell.mirrorsetup import with_mirror_note
 from cogw.shell.options import (
     Output,
     common_options,
     ingest_option,
     options_from,
+    quiet_option,
     with_output,
 )
 from cogw.shell.output import (
@@ -43,13 +47,14 @@ from cogw.shell.output import (
     print_json,
     print_mounts,
     report,
-    unwrap,
     user_errors,
 )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cogw")
+@debug_options[0]
+@debug_options[1]
 def cli() -> None:
     """Manage ML model weights as content-addressed OCI artifacts.
 
@@ -64,7 +69,12 @@ def cli() -> None:
 
 
 @cli.command("plan")
-@click.argument("args", nargs=-1, metavar="[OPERATION] [NAME]...")
+@click.argument(
+    "args",
+    nargs=-1,
+    metavar="[OPERATION] [NAME]...",
+    shell_complete=complete_operation_or_names,
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
 @click.option(
     "--out",
@@ -105,16 +115,7 @@ def plan_command(
     op, names = split_operation(args)
     snapshot = snapshot_for(opts, op, names, progress=not as_json)
     plan = make_plan(snapshot, op, names, pull=pull, link_mode=link_mode)
-    plan = with_mirror_note(plan, opts.mirror_setup)
-    if as_json:
-        print_json(plan_json(plan))
-        if plan.problems:
-            sys.exit(1)  # the problems are in the JSON, with their hints
-    else:
-        for line in plan_lines(plan):
-            click.echo(line)
-    if plan.problems:
-        fail(plan.problems)
+    show_plan(with_mirror_note(plan, opts.mirror_setup), as_json)
     if out:
         saved = SavedPlan(__version__, snapshot.inputs, plan, {"pull": pull})
         with user_errors():
@@ -126,8 +127,26 @@ def plan_command(
         sys.exit(2)
 
 
+def show_plan(plan: Plan, as_json: bool) -> None:
+    """A plan on stdout; one with problems exits 1 after them (in JSON, with hints)."""
+    if as_json:
+        print_json(plan_json(plan))
+        if plan.problems:
+            sys.exit(1)
+    else:
+        for line in plan_lines(plan):
+            click.echo(line)
+    if plan.problems:
+        fail(plan.problems)
+
+
 @cli.command("apply")
-@click.argument("args", nargs=-1, metavar="[OPERATION] [NAME]...")
+@click.argument(
+    "args",
+    nargs=-1,
+    metavar="[OPERATION] [NAME]...",
+    shell_complete=complete_operation_or_names,
+)
 @click.option(
     "--plan",
     "plan_file",
@@ -143,7 +162,7 @@ def apply_command(
     plan_file: str | None,
     yes: bool,
     as_json: bool,
-    quiet: bool,
+    quiet: int,
     verbose: bool,
     **kwargs: Any,
 ) -> None:
@@ -159,15 +178,25 @@ def apply_command(
     apply_operation(opts, op, names, plan_file, yes, Output(as_json, quiet, verbose))
 
 
+dry_run_option = click.option(
+    "--dry-run", is_flag=True, help="Show the plan and change nothing (as 'cogw plan import')."
+)
+
+
 def direct_command(op: Operation, doc: str) -> None:
     """`cogw import` and `cogw pull`: `cogw apply OP --yes` without the step preview."""
 
     def command(
-        names: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool, **kwargs: Any
+        names: tuple[str, ...], as_json: bool, quiet: int, verbose: bool, **kwargs: Any
     ) -> None:
         to, link_mode = kwargs.pop("to", None), kwargs.pop("link_mode", "hardlink")
+        dry_run = kwargs.pop("dry_run", False)
         opts = options_from(kwargs)
         output = Output(as_json, quiet, verbose)
+        if dry_run:  # Cog's `weights import --dry-run` is `cogw plan import`
+            snapshot = snapshot_for(opts, op, names, progress=not as_json)
+            show_plan(make_plan(snapshot, op, list(names)), as_json)
+            return
         if op is Operation.PULL and names and looks_like_reference(names[0]):
             pull_reference_command(opts, names, to, link_mode, output)
         if to:
@@ -176,10 +205,11 @@ def direct_command(op: Operation, doc: str) -> None:
 
     decorated = common_options(with_output(command))
     if op is Operation.IMPORT:
-        decorated = ingest_option(decorated)
+        decorated = ingest_option(dry_run_option(decorated))
     if op is Operation.PULL:
         decorated = to_option(pull_link_option(decorated))
-    cli.command(op.value, help=doc)(click.argument("names", nargs=-1)(decorated))
+    names_argument = click.argument("names", nargs=-1, shell_complete=complete_names)
+    cli.command(op.value, help=doc)(names_argument(decorated))
 
 
 direct_command(
@@ -201,7 +231,7 @@ direct_command(
 
 
 @cli.command("prepare")
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=complete_names)
 @click.option("--json", "as_json", is_flag=True, help="Print the mounts as JSON.")
 @click.option("--docker", is_flag=True, help="Print docker -v flags (host:target:ro).")
 @click.option("--pull", is_flag=True, help="Fetch missing files first instead of failing.")
@@ -212,7 +242,7 @@ direct_command(
     show_default=True,
     help="How files enter the mount directory; never a silent fallback.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@quiet_option
 @common_options
 def prepare_command(
     names: tuple[str, ...],
@@ -220,7 +250,7 @@ def prepare_command(
     docker: bool,
     pull: bool,
     link_mode: str,
-    quiet: bool,
+    quiet: int,
     **kwargs: Any,
 ) -> None:
     """Assemble a read-only mount directory per weight from the local store.
@@ -240,11 +270,11 @@ def prepare_command(
     )
     if plan.problems:
         fail_as(plan.problems, as_json)
-    output = Output(quiet=quiet or as_json or docker)
+    output = Output(quiet=max(quiet, as_json or docker))
     outcome = run_plan(opts, plan, output, link_mode=link_mode, pull=pull)
     if outcome.exit_code != 0:
-        report(outcome, as_json)
-    print_mounts(mounts(outcome.results), as_json, docker)
+        report(outcome, as_json, output.silent)
+    print_mounts(mounts(outcome.results), as_json, docker, output.silent)
 
 
 @cli.command("release")
@@ -253,7 +283,9 @@ def prepare_command(
     "--all", "release_all", is_flag=True, help="Remove every mount directory of the project."
 )
 @click.option("--project", "project", metavar="DIR", help="Project directory.")
-@click.option("--config", "config", metavar="FILE", help="Config file (default cog.yaml).")
+@click.option(
+    "-f", "--file", "--config", "config", metavar="FILE", help="Config file (default cog.yaml)."
+)
 def release_command(
     mount_id: str | None, release_all: bool, project: str | None, config: str | None
 ) -> None:
@@ -292,53 +324,12 @@ def status_command(as_json: bool, **kwargs: Any) -> None:
         sys.exit(1)
 
 
-@cli.group("lock")
-def lock_group() -> None:
-    """Work with weights.lock."""
-
-
-@lock_group.command("fmt")
-@click.option(
-    "--check", is_flag=True, help="Exit 1 if weights.lock is not canonical; change nothing."
-)
-@click.option("--project", "project", metavar="DIR", help="Project directory.")
-@click.option("--config", "config", metavar="FILE", help="Config file (default cog.yaml).")
-def lock_fmt(check: bool, project: str | None, config: str | None) -> None:
-    """Rewrite weights.lock in its canonical form (the bytes Cog writes)."""
-    where = locate_project(project, config, Path.cwd())
-    if check:
-        data, canonical = canonical_lock(where)
-        if canonical != data:
-            echo_err("weights.lock is not canonical; run 'cogw lock fmt'")
-            sys.exit(1)
-    else:
-        from cogw.shell.fs import atomic_write, project_lock
-
-        # Read under the lock: an import recording meanwhile must not be overwritten.
-        with user_errors(), project_lock(where.dir):
-            data, canonical = canonical_lock(where)
-            if canonical != data:
-                atomic_write(where.lock_path, canonical)
-                echo_err("Rewrote weights.lock.")
-                return
-    echo_err("weights.lock is canonical.")
-
-
-def canonical_lock(where: Project) -> tuple[bytes, bytes]:
-    """The lockfile's bytes and their canonical form; a missing or invalid file exits 1."""
-    from cogw.core.lockfile import parse_lockfile, render_lockfile
-
-    data = unwrap(read_lock_bytes(where))
-    if data is None:
-        fail(
-            (Diagnostic(f"no weights.lock in {where.dir}", hint="run 'cogw import' to create it"),)
-        )
-    return data, render_lockfile(unwrap(parse_lockfile(data, "weights.lock")))
-
-
 from cogw.shell.cli_cache import register  # noqa: E402
+from cogw.shell.cli_lock import lock_group  # noqa: E402
 
 register(cli)  # cache, gc, verify; plan/apply gc; release --stale
+cli.add_command(lock_group)
+register_habits(cli)  # apply FILE, weights import|pull|status (after: it reads args first)
 
 
 def main() -> None:

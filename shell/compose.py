@@ -232,4 +232,4 @@ def apply_operation(
         fail(plan.problems)
     if not plan_file:
         confirm_or_exit(plan, yes)
-    report(run_plan(opts, plan, output, pull=pull), output.as_json)
+    report(run_plan(opts, plan, output, pull=pull), output.as_json, output.silent)

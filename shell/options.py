@@ -13,6 +13,7 @@ import click
 from returns.result import Failure, Success
 
 from cogw.shell.gather import locate_project, resolve_store_dir
+from cogw.shell.httptrace import debug_options
 from cogw.shell.mirrorsetup import mirror_option
 from cogw.shell.output import fail
 
@@ -68,13 +69,18 @@ class Output:
     """How a command that applies reports: JSON on stdout, quiet, or verbose progress."""
 
     as_json: bool = False
-    quiet: bool = False
+    quiet: int = 0  # -q: no progress, results only; -qq: nothing but errors
     verbose: bool = False
 
     @property
     def interactive(self) -> bool:
         """Plan lines and progress bars are for a person reading stderr."""
         return not (self.as_json or self.quiet)
+
+    @property
+    def silent(self) -> bool:
+        """-qq: stderr carries errors only (stdout still carries JSON or mounts)."""
+        return self.quiet >= 2
 
 
 _COMMON = [
@@ -85,6 +91,8 @@ _COMMON = [
         help="Project directory (default: nearest directory upwards with the config file).",
     ),
     click.option(
+        "-f",
+        "--file",
         "--config",
         "config",
         metavar="FILE",
@@ -117,6 +125,7 @@ _COMMON = [
         help="Parallel layer transfers and hashing threads.",
     ),
     mirror_option,
+    *debug_options,
 ]
 
 
@@ -141,6 +150,13 @@ def options_from(kwargs: dict[str, Any]) -> Options:
     return opts
 
 
+quiet_option = click.option(
+    "-q",
+    "--quiet",
+    count=True,
+    help="No progress, results only; -qq: nothing but errors.",
+)
+
 output_options = [
     click.option(
         "--json",
@@ -148,7 +164,7 @@ output_options = [
         is_flag=True,
         help="Print the result as JSON on stdout; progress as JSON lines on stderr.",
     ),
-    click.option("-q", "--quiet", is_flag=True, help="No progress output."),
+    quiet_option,
     click.option("-v", "--verbose", is_flag=True, help="Per-layer and per-file lines."),
 ]
 

@@ -78,10 +78,12 @@ def print_json(value: Any) -> None:
     click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
 
 
-def report(outcome: Outcome, as_json: bool) -> NoReturn:
+def report(outcome: Outcome, as_json: bool, silent: bool = False) -> NoReturn:
+    """The outcome as JSON on stdout or as result lines; ``silent`` (-qq) keeps only
+    the error lines."""
     if as_json:
         print_json(outcome_json(outcome))
-    else:
+    elif not silent:
         for line in outcome_lines(outcome):
             echo_err(line)
     if not as_json:  # in JSON mode stderr carries only JSON lines; errors are in the outcome
@@ -89,7 +91,9 @@ def report(outcome: Outcome, as_json: bool) -> NoReturn:
     sys.exit(outcome.exit_code)
 
 
-def print_mounts(made: Sequence[Mounted], as_json: bool, docker: bool) -> None:
+def print_mounts(
+    made: Sequence[Mounted], as_json: bool, docker: bool, silent: bool = False
+) -> None:
     mount_id = Path(made[0].path).parent.name if made else ""
     if as_json:
         print_json(
@@ -101,8 +105,10 @@ def print_mounts(made: Sequence[Mounted], as_json: bool, docker: bool) -> None:
     elif docker:
         click.echo(" ".join(f"-v {shlex.quote(f'{m.path}:{m.target}:ro')}" for m in made))
     elif not made:
-        echo_err("No weights to mount.")
+        if not silent:
+            echo_err("No weights to mount.")
     else:
-        echo_err(f"Prepared mounts {mount_id} (release with: cogw release {mount_id})")
+        if not silent:
+            echo_err(f"Prepared mounts {mount_id} (release with: cogw release {mount_id})")
         for m in made:
             click.echo(f"{m.path} -> {m.target} (read-only)")

@@ -174,7 +174,7 @@ class RichProgress:
 
 
 def make_progress(
-    json_mode: bool, quiet: bool, verbose: bool = False, stream: TextIO | None = None
+    json_mode: bool, quiet: int, verbose: bool = False, stream: TextIO | None = None
 ) -> tuple[Sink, Callable[[], None]]:
     """The event sink for the chosen output mode, and a function that finishes it."""
     out = stream or sys.stderr
