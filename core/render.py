@@ -35,6 +35,28 @@ def format_size(n: int) -> str:
     return f"{n}B"
 
 
+# What Ctrl-C leaves as it was, per operation (every write is atomic: a blob, a mount
+# directory and weights.lock appear whole or not at all).
+_LEFT_AS_IT_WAS = {
+    "import": "weights.lock left as it was; the store holds only whole, verified files",
+    "pull": "weights.lock left as it was; the store holds only whole, verified files",
+    "prepare": "no mount directory left behind; the store left as it was",
+    "prune": "weights.lock holds only the steps that finished",
+    "sync": "weights.lock holds only the steps that finished; no partial file left",
+    "read": "nothing was changed",
+}
+NOTHING_PARTIAL = "no partial file or half-written weights.lock left"
+
+
+def interrupted_line(operation: str = "") -> str:
+    """The one line Ctrl-C prints, saying what was left as it was.
+
+    >>> interrupted_line("read")
+    'interrupted: nothing was changed'
+    """
+    return f"interrupted: {_LEFT_AS_IT_WAS.get(operation, NOTHING_PARTIAL)}"
+
+
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 

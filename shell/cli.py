@@ -28,6 +28,7 @@ from cogw.core.status import all_ready, make_status
 from cogw.shell.cli_fleet import pull_link_option, pull_reference_command, to_option
 from cogw.shell.compose import apply_operation, run_plan, snapshot_for, split_operation
 from cogw.shell.gather import locate_project
+from cogw.shell.gitignore import ensure_cog_ignored
 from cogw.shell.habits import complete_names, complete_operation_or_names
 from cogw.shell.habits import register as register_habits
 from cogw.shell.httptrace import debug_options
@@ -38,12 +39,15 @@ from cogw.shell.options import (
     ingest_option,
     options_from,
     quiet_option,
+    require_project,
     with_output,
 )
 from cogw.shell.output import (
+    doing,
     echo_err,
     fail,
     fail_as,
+    interrupted,
     print_json,
     print_mounts,
     report,
@@ -51,7 +55,18 @@ from cogw.shell.output import (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class CogwGroup(click.Group):
+    """Ctrl-C anywhere (a prompt, a read, a transfer) prints one `interrupted:` line and
+    exits 130, instead of click's "Aborted!" and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            interrupted()
+
+
+@click.group(cls=CogwGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cogw")
 @debug_options[0]
 @debug_options[1]
@@ -112,6 +127,7 @@ def plan_command(
     to those weights. Needs no network except for import's remote sources.
     """
     opts = options_from(kwargs)
+    doing("read")  # until something executes, Ctrl-C changes nothing
     op, names = split_operation(args)
     snapshot = snapshot_for(opts, op, names, progress=not as_json)
     plan = make_plan(snapshot, op, names, pull=pull, link_mode=link_mode)
@@ -274,6 +290,9 @@ def prepare_command(
     outcome = run_plan(opts, plan, output, link_mode=link_mode, pull=pull)
     if outcome.exit_code != 0:
         report(outcome, as_json, output.silent)
+    ignored = ensure_cog_ignored(opts.project.dir)
+    if ignored and not (as_json or output.silent):
+        echo_err(ignored)
     print_mounts(mounts(outcome.results), as_json, docker, output.silent)
 
 
@@ -294,7 +313,7 @@ def release_command(
 
     if bool(mount_id) == release_all:
         raise click.UsageError("give a mount ID or --all")
-    where = locate_project(project, config, Path.cwd())
+    where = require_project(locate_project(project, config, Path.cwd()), project is not None)
     try:
         removed = release(where.dir, None if release_all else mount_id)
     except (ValueError, FileNotFoundError) as exc:
@@ -313,6 +332,7 @@ def status_command(as_json: bool, **kwargs: Any) -> None:
     Exit 0 only when every weight is ready.
     """
     opts = options_from(kwargs)
+    doing("read")  # until something executes, Ctrl-C changes nothing
     rows = make_status(snapshot_for(opts, Operation.PULL, []))
     if as_json:
         print_json(status_json(rows))

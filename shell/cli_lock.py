@@ -9,6 +9,7 @@ import click
 
 from cogw.core.diagnostics import Diagnostic
 from cogw.shell.gather import Project, locate_project, read_lock_bytes
+from cogw.shell.options import require_project
 from cogw.shell.output import echo_err, fail, unwrap, user_errors
 
 
@@ -27,7 +28,7 @@ def lock_group() -> None:
 )
 def lock_fmt(check: bool, project: str | None, config: str | None) -> None:
     """Rewrite weights.lock in its canonical form (the bytes Cog writes)."""
-    where = locate_project(project, config, Path.cwd())
+    where = require_project(locate_project(project, config, Path.cwd()), project is not None)
     if check:
         data, canonical = canonical_lock(where)
         if canonical != data:

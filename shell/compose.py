@@ -27,8 +27,8 @@ from cogw.core.render import plan_lines
 from cogw.core.savedplan import check_saved_plan, decode_saved_plan
 from cogw.core.snapshot import Snapshot
 from cogw.shell.gather import gather_snapshot
-from cogw.shell.options import Options, Output
-from cogw.shell.output import echo_err, fail, report, unwrap, user_errors
+from cogw.shell.options import Options, Output, require_project
+from cogw.shell.output import doing, echo_err, fail, report, unwrap, user_errors
 
 OPERATIONS = [op.value for op in Operation]
 IMPORTING = (Operation.IMPORT, Operation.SYNC)
@@ -69,6 +69,7 @@ def snapshot_for(
     (with a progress bar on a terminal when ``progress``)."""
     from cogw.shell.progress import hashing_progress
 
+    require_project(opts.project)
     inventory_names = list(names) if op in IMPORTING else None
     on_bytes, finish = hashing_progress(progress and inventory_names is not None)
     try:
@@ -179,6 +180,7 @@ def run_plan(
 
     if plan.is_empty and plan.operation is not Operation.PREPARE:
         return Outcome(plan, pvector())  # nothing ran, so nothing can be left over
+    doing(plan.operation.value)
     sink, finish = make_progress(output.as_json, output.quiet, output.verbose)
     rt = Runtime(
         opts.project,
@@ -219,6 +221,7 @@ def apply_operation(
 ) -> NoReturn:
     """Plan (or load a saved plan), confirm, execute, report. The direct commands
     (import, pull) skip the step preview and show only the plan's notes."""
+    doing("read")  # until the plan executes (after any confirmation)
     pull = False
     if plan_file:
         plan, pull = load_saved(opts, plan_file)

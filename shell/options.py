@@ -12,12 +12,33 @@ from typing import Any, TypeVar
 import click
 from returns.result import Failure, Success
 
-from cogw.shell.gather import locate_project, resolve_store_dir
+from cogw.core.diagnostics import Diagnostic
+from cogw.shell.gather import Project, locate_project, resolve_store_dir
 from cogw.shell.httptrace import debug_options
 from cogw.shell.mirrorsetup import mirror_option
 from cogw.shell.output import fail
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def require_project(project: Project, given: bool = False) -> Project:
+    """The project, or exit 1 saying the command needs one (before the cache is touched,
+    so a command run in the wrong directory does not record it as a project)."""
+    if project.config_path.is_file():
+        return project
+    where = (
+        str(project.dir)
+        if given or project.config_path.parent != Path.cwd()
+        else f"{project.dir} or any directory above it"
+    )
+    fail(
+        (
+            Diagnostic(
+                f"not in a project: no {project.config_name} in {where}",
+                hint="run cogw in the project directory, or pass --project DIR or -f FILE",
+            ),
+        )
+    )
 
 
 class Options:

@@ -20,7 +20,7 @@ from returns.result import Failure, Result, Success
 
 from cogw.core.diagnostics import Problems
 from cogw.core.outcome import Mounted, Outcome
-from cogw.core.render import outcome_json, outcome_lines
+from cogw.core.render import interrupted_line, outcome_json, outcome_lines
 
 T = TypeVar("T")
 
@@ -58,6 +58,21 @@ def unwrap(result: Result[T, Problems]) -> T:
     raise AssertionError("unreachable")
 
 
+def doing(operation: str) -> None:
+    """Say what the command is about to do, for the line Ctrl-C prints ("read": only
+    reads; an Operation's value: executes it)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta["cogw.doing"] = operation
+
+
+def interrupted() -> NoReturn:
+    """Ctrl-C, wherever it lands: one line saying what was left as it was, exit 130."""
+    ctx = click.get_current_context(silent=True)
+    echo_err(interrupted_line(ctx.meta.get("cogw.doing", "") if ctx else ""))
+    sys.exit(130)
+
+
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Expected failures become one clear line and exit 1; Ctrl-C exits 130."""
@@ -67,8 +82,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        echo_err("interrupted; nothing partial was left in the store")
-        sys.exit(130)
+        interrupted()
     except (StoreError, LinkError, ProjectLocked, PermissionError) as exc:
         echo_err(f"error: {exc}")
         sys.exit(1)

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +18,7 @@ import pytest
 from tests.e2e.conftest import SMALL_FILES, Project
 
 pytestmark = pytest.mark.registry
+COGW = shutil.which("cogw", path=str(Path(sys.executable).parent)) or "cogw"
 
 ONE_WEIGHT = """weights:
   - name: minilm
@@ -58,3 +66,97 @@ def test_a_tag_in_image_is_found_while_planning_before_any_ingest(one_weight):
     assert imported.exit_code == 1 and "includes a tag or digest" in imported.stderr
     assert one_weight.blobs() == []  # nothing was ingested
     assert not one_weight.lock.exists()
+
+
+def _cogw_env(project: Project) -> dict[str, str]:
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(project.dir),
+        "COG_CACHE_DIR": str(project.cache),
+    }
+
+
+def wait_until_blocked(pid: int, deadline: float) -> None:
+    """Until the process sleeps in its read of the answer: a signal that lands between
+    the prompt and the read() call is handled only when the read returns (CPython)."""
+    while Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "S":
+        assert time.monotonic() < deadline, "the prompt never waited for an answer"
+        time.sleep(0.01)
+
+
+def test_ctrl_c_at_the_confirmation_prompt_prints_one_line_and_exits_130(one_weight):
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [COGW, "apply", "import"],
+        cwd=one_weight.dir,
+        env=_cogw_env(one_weight),
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(follower)
+    try:
+        deadline = time.monotonic() + 60
+        seen = ""
+        while "Apply these changes?" not in seen:
+            assert proc.poll() is None and time.monotonic() < deadline, seen
+            seen += os.read(proc.stderr.fileno(), 4096).decode()  # type: ignore[union-attr]
+        wait_until_blocked(proc.pid, deadline)
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=30)
+    finally:
+        os.close(leader)
+    lines = (seen + rest).splitlines()
+    assert proc.returncode == 130, lines
+    assert lines[-1].endswith("interrupted: nothing was changed"), lines
+    assert not [x for x in lines if "Aborted" in x or "Traceback" in x]
+    assert not one_weight.lock.exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status"],
+        ["plan"],
+        ["import"],
+        ["pull"],
+        ["prepare"],
+        ["release", "--all"],
+        ["release", "--stale"],
+        ["lock", "fmt"],
+    ],
+    ids=lambda c: " ".join(c),
+)
+def test_outside_a_project_commands_that_need_one_say_so_and_exit_1(tmp_path, command):
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "COG_CACHE_DIR": str(tmp_path / "c")}
+    done = subprocess.run(
+        [COGW, *command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stderr.startswith("error: not in a project: no cog.yaml in "), done.stderr
+    assert "--project DIR" in done.stderr
+    assert not (tmp_path / "c").exists()  # not recorded as a project in the cache
+
+
+def test_prepare_adds_cog_to_gitignore_once_in_a_git_repository(one_weight):
+    assert one_weight.run("import", "-q").exit_code == 0
+    plain = one_weight.run("prepare")
+    assert plain.exit_code == 0 and not (one_weight.dir / ".gitignore").exists()
+    (one_weight.dir / ".git").mkdir()
+    (one_weight.dir / ".gitignore").write_text("*.pyc")
+    first = one_weight.run("prepare")
+    assert first.exit_code == 0, first.stderr
+    assert "Added .cog/ to .gitignore" in first.stderr
+    assert (one_weight.dir / ".gitignore").read_text() == "*.pyc\n.cog/\n"
+    second = one_weight.run("prepare")
+    assert "gitignore" not in second.stderr
+    assert (one_weight.dir / ".gitignore").read_text() == "*.pyc\n.cog/\n"
+
+
+def test_prepare_leaves_a_gitignore_that_already_ignores_cog(one_weight):
+    assert one_weight.run("import", "-q").exit_code == 0
+    (one_weight.dir / ".git").mkdir()
+    (one_weight.dir / ".gitignore").write_text("/.cog\n")
+    assert "gitignore" not in one_weight.run("prepare").stderr
+    assert (one_weight.dir / ".gitignore").read_text() == "/.cog\n"
