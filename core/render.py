@@ -221,6 +221,10 @@ def outcome_lines(outcome: Outcome) -> list[str]:
     return lines
 
 
+def _nothing_left(plan: Plan) -> Plan:
+    return Plan(plan.operation, plan.names, plan.repository)
+
+
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
     return {
         "operation": outcome.plan.operation.value,
@@ -233,7 +237,8 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
             }
             for r in outcome.results
         ],
-        "remaining": plan_to_json(outcome.remaining) if outcome.remaining else None,
+        # Always a plan object (empty when nothing was re-planned), never null.
+        "remaining": plan_to_json(outcome.remaining or _nothing_left(outcome.plan)),
         "exitCode": outcome.exit_code,
     }
 

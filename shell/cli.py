@@ -38,6 +38,7 @@ from cogw.shell.options import (
     common_options,
     ingest_option,
     options_from,
+    project_options,
     quiet_option,
     require_project,
     with_output,
@@ -323,7 +324,7 @@ def release_command(
 
 @cli.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON on stdout.")
-@common_options
+@project_options
 def status_command(as_json: bool, **kwargs: Any) -> None:
     """Say, per weight, how cog.yaml, weights.lock and the local store agree.
 
@@ -350,6 +351,27 @@ from cogw.shell.cli_lock import lock_group  # noqa: E402
 register(cli)  # cache, gc, verify; plan/apply gc; release --stale
 cli.add_command(lock_group)
 register_habits(cli)  # apply FILE, weights import|pull|status (after: it reads args first)
+
+# The top-level help's one line per command: whole phrases, never cut mid-sentence.
+SHORT_HELP = {
+    "apply": "Carry out an operation (default sync), or a saved plan.",
+    "cache": "Inspect the local weights cache.",
+    "gc": "Delete store blobs nothing needs any more.",
+    "import": "Import weights from their sources into the registry.",
+    "lock": "Work with weights.lock.",
+    "plan": "Show what an operation would do, changing nothing.",
+    "prepare": "Make read-only mount directories of the weights.",
+    "pull": "Fetch the weight files the local store lacks.",
+    "release": "Remove mount directories made by prepare.",
+    "status": "Say per weight whether it is ready to use.",
+    "verify": "Re-hash store blobs and check mounts.",
+}
+for _name, _line in SHORT_HELP.items():
+    cli.commands[_name].short_help = _line
+_cache = cli.commands["cache"]
+assert isinstance(_cache, click.Group)
+_cache.commands["ls"].short_help = "Blobs or weights, sizes counted once, and who uses them."
+_cache.commands["projects"].short_help = "List the projects the cache knows."
 
 
 def main() -> None:

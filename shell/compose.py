@@ -28,7 +28,7 @@ from cogw.core.savedplan import check_saved_plan, decode_saved_plan
 from cogw.core.snapshot import Snapshot
 from cogw.shell.gather import gather_snapshot
 from cogw.shell.options import Options, Output, require_project
-from cogw.shell.output import doing, echo_err, fail, report, unwrap, user_errors
+from cogw.shell.output import doing, echo_err, fail, fail_as, report, unwrap, user_errors
 
 OPERATIONS = [op.value for op in Operation]
 IMPORTING = (Operation.IMPORT, Operation.SYNC)
@@ -232,7 +232,7 @@ def apply_operation(
             for line in lines:
                 echo_err(line)
     if plan.problems:
-        fail(plan.problems)
+        fail_as(plan.problems, output.as_json)
     if not plan_file:
         confirm_or_exit(plan, yes)
     report(run_plan(opts, plan, output, pull=pull), output.as_json, output.silent)

@@ -156,15 +156,23 @@ def common_options(fn: F) -> F:
     return fn
 
 
+def project_options(fn: F) -> F:
+    """Only --project, -f/--config and --cache-dir: for commands that read no registry
+    and no source (status), so their help lists only flags they use."""
+    for decorator in reversed(_COMMON[:3]):
+        fn = decorator(fn)
+    return fn
+
+
 def options_from(kwargs: dict[str, Any]) -> Options:
     ingest_mode = kwargs.pop("ingest_mode", "auto")
     opts = Options(
         kwargs.pop("project"),
         kwargs.pop("config"),
         kwargs.pop("cache_dir"),
-        kwargs.pop("insecure"),
-        kwargs.pop("ca_bundle"),
-        kwargs.pop("jobs"),
+        kwargs.pop("insecure", ()),
+        kwargs.pop("ca_bundle", None),
+        kwargs.pop("jobs", 4),
     )
     opts.ingest_mode = ingest_mode
     opts.mirrors = kwargs.pop("mirrors", ())

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import click
 import pytest
 
 from tests.e2e.conftest import SMALL_FILES, Project
@@ -160,3 +161,48 @@ def test_prepare_leaves_a_gitignore_that_already_ignores_cog(one_weight):
     (one_weight.dir / ".gitignore").write_text("/.cog\n")
     assert "gitignore" not in one_weight.run("prepare").stderr
     assert (one_weight.dir / ".gitignore").read_text() == "/.cog\n"
+
+
+def _groups() -> list[list[str]]:
+    from cogw.shell.cli import cli
+
+    found: list[list[str]] = [[]]
+    for name, command in cli.commands.items():
+        if isinstance(command, click.Group):
+            found.append([name])
+    return found
+
+
+@pytest.mark.parametrize("group", _groups(), ids=lambda g: " ".join(["cogw", *g]))
+def test_help_never_cuts_a_command_summary_mid_sentence(group):
+    from click.testing import CliRunner
+
+    from cogw.shell.cli import cli
+
+    result = CliRunner().invoke(cli, [*group, "--help"], terminal_width=80)
+    assert result.exit_code == 0
+    listed = result.output.split("Commands:\n", 1)[1].splitlines()
+    assert listed
+    for line in listed:
+        assert not line.rstrip().endswith("..."), line
+        assert line.rstrip().endswith("."), line
+
+
+def test_status_lists_only_the_flags_it_uses():
+    from click.testing import CliRunner
+
+    from cogw.shell.cli import cli
+
+    text = CliRunner().invoke(cli, ["status", "--help"]).output
+    assert "--project" in text and "--cache-dir" in text and "--file" in text
+    for unused in ("--jobs", "--insecure-registry", "--ca-bundle", "--mirror", "--debug"):
+        assert unused not in text
+
+
+def test_import_json_with_problems_prints_them_as_json_with_the_hint(one_weight):
+    result = one_weight.run("import", "--json", "minlm")
+    assert result.exit_code == 1
+    (problem,) = json.loads(result.stdout)["problems"]
+    assert problem["summary"] == 'not declared in cog.yaml: "minlm"'
+    assert problem["hint"] == 'did you mean "minilm"?'
+    assert result.stderr == ""
