@@ -22,7 +22,7 @@ from cogw import __version__
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.inventory import Inventory
 from cogw.core.outcome import Outcome
-from cogw.core.plan import Operation, Plan, make_plan
+from cogw.core.plan import FetchLayer, Operation, Plan, make_plan
 from cogw.core.render import plan_lines
 from cogw.core.savedplan import check_saved_plan, decode_saved_plan
 from cogw.core.snapshot import Snapshot
@@ -181,7 +181,10 @@ def run_plan(
     if plan.is_empty and plan.operation is not Operation.PREPARE:
         return Outcome(plan, pvector())  # nothing ran, so nothing can be left over
     doing(plan.operation.value)
-    sink, finish = make_progress(output.as_json, output.quiet, output.verbose)
+    download = sum(s.layer.size for s in plan.steps if isinstance(s, FetchLayer))
+    sink, finish = make_progress(
+        output.as_json, output.quiet, output.verbose, download_total=download
+    )
     rt = Runtime(
         opts.project,
         opts.store,
