@@ -30,8 +30,17 @@ def _walk(command: click.Command, ctx: click.Context) -> Iterator[tuple[str, str
 
 
 def _context(command: click.Command, name: str, parent: click.Context | None) -> click.Context:
+    # The root's context_settings (-h) as click's own make_context applies them; children
+    # inherit them. click caches each command's help option on first use, so a context
+    # without them would print a different help depending on what ran before.
+    settings = {} if parent is not None else dict(command.context_settings)
     return click.Context(
-        command, info_name=name, parent=parent, terminal_width=WIDTH, max_content_width=WIDTH
+        command,
+        info_name=name,
+        parent=parent,
+        terminal_width=WIDTH,
+        max_content_width=WIDTH,
+        **settings,
     )
 
 

@@ -35,9 +35,7 @@ def safe_url(url: str) -> str:
 
 
 def trace_line(method: str, url: str, status: int, seconds: float) -> str:
-    """>>> trace_line("GET", "http://h/v2/", 401, 0.0123)
-    'http: GET http://h/v2/ 401 12.3ms'
-    """
+    """One trace line: "http: GET http://h/v2/ 401 12.3ms" (time to the response headers)."""
     return f"http: {method} {safe_url(url)} {status} {seconds * 1000:.1f}ms"
 
 
