@@ -7,6 +7,7 @@ reads the same as its result.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -94,8 +95,20 @@ def step_line(step: Step, done: bool = False) -> str:
     return f"{kind.done if done else kind.action} {_STEP_WORDS[type(step)](step)}"
 
 
+_FULL_DIGEST = re.compile(r"\bsha256:[0-9a-f]{64}\b")
+
+
+def short_digests(text: str) -> str:
+    """Full digests in a line shortened to sha256:<12 hex> (JSON keeps them whole).
+
+    >>> short_digests("fingerprint: sha256:" + "a" * 64 + " → sha256:" + "b" * 64)
+    'fingerprint: sha256:aaaaaaaaaaaa → sha256:bbbbbbbbbbbb'
+    """
+    return _FULL_DIGEST.sub(lambda m: format_digest_short(m.group()), text)
+
+
 def _import_details(step: ImportWeight) -> list[str]:
-    lines = [f"    changed: {c}" for c in step.changes]
+    lines = [f"    changed: {short_digests(c)}" for c in step.changes]
     lines.append(
         f"    files: {len(step.files)} (+{step.added} -{step.removed} ~{step.changed})"
         f"  size: {format_size(step.total_bytes)}"

@@ -273,3 +273,19 @@ def test_sync_gives_one_note_per_unchanged_cached_weight():
     plan = make_plan(snap, Operation.SYNC)
     assert plan.is_empty
     assert list(plan.notes) == ["alpha: unchanged, cached (3/3 files)"]
+
+
+def test_plan_text_shows_fingerprints_as_short_digests_and_json_keeps_them_whole():
+    import re
+
+    from cogw.core.render import plan_json, plan_lines
+
+    edited = inventory(ALPHA_FILES, edited=["b.json"])
+    plan = make_plan(
+        snapshot([ALPHA], [ALPHA_ENTRY], inventories={"alpha": edited}), Operation.IMPORT
+    )
+    text = "\n".join(plan_lines(plan))
+    old = ALPHA_ENTRY.source.fingerprint
+    assert f"changed: fingerprint: {old[:19]} → sha256:" in text
+    assert not re.search(r"[0-9a-f]{64}", text)
+    assert plan_json(plan)["steps"][0]["changes"][0].startswith(f"fingerprint: {old} → ")
