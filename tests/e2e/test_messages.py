@@ -206,3 +206,21 @@ def test_import_json_with_problems_prints_them_as_json_with_the_hint(one_weight)
     assert problem["summary"] == 'not declared in cog.yaml: "minlm"'
     assert problem["hint"] == 'did you mean "minilm"?'
     assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("source", "needle"),
+    [
+        ("uri: weights/nothere", "weight source not found"),
+        ("uri: weights/minilm\n      include: ['*.nomatch']", "match"),
+    ],
+    ids=["missing-source", "filters-match-nothing"],
+)
+def test_a_source_problem_is_reported_never_nothing_to_do(one_weight, source, needle):
+    config = ONE_WEIGHT.replace("uri: weights/minilm", source)
+    one_weight.write_config(config)
+    result = one_weight.run("plan", "import")
+    assert result.exit_code == 1, result.stdout
+    assert "Nothing to do." not in result.stdout
+    assert result.stdout.rstrip().endswith("Plan cannot be applied: 1 problem.")
+    assert needle in result.stderr, result.stderr
