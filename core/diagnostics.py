@@ -41,8 +41,10 @@ class Diagnostic:
         head = f"{self.subject}: {self.summary}" if self.subject else self.summary
         out = [f"error: {head}"]
         out.extend(f"  {line}" for line in self.detail.splitlines() if self.detail)
-        if self.hint:
-            out.append(f"  hint: {self.hint}")
+        hint, *more = self.hint.splitlines() or [""]
+        if hint:
+            out.append(f"  hint: {hint}")
+        out.extend(f"        {line}" for line in more)  # under the hint's first word
         return out
 
 

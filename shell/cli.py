@@ -20,7 +20,7 @@ import click
 from cogw import __version__
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.plan.outcome import mounts
-from cogw.core.plan.planner import Operation, make_plan
+from cogw.core.plan.planner import Operation, Plan, make_plan
 from cogw.core.plan.render import plan_json, plan_lines, status_json, status_lines
 from cogw.core.plan.savedplan import SavedPlan, encode_saved_plan
 from cogw.core.plan.status import all_ready, make_status
@@ -28,28 +28,50 @@ from cogw.core.registry.refpull import looks_like_reference
 from cogw.shell.cli_fleet import pull_link_option, pull_reference_command, to_option
 from cogw.shell.cli_layout import from_option, register_layout, use_layout
 from cogw.shell.compose import apply_operation, run_plan, snapshot_for, split_operation
-from cogw.shell.gather import Project, locate_project, read_lock_bytes
+from cogw.shell.gather import locate_project
+from cogw.shell.gitignore import ensure_cog_ignored
+from cogw.shell.habits import complete_names, complete_operation_or_names
+from cogw.shell.habits import register as register_habits
+from cogw.shell.httptrace import debug_options
 from cogw.shell.mirrorsetup import with_mirror_note
 from cogw.shell.options import (
     Output,
     common_options,
     ingest_option,
     options_from,
+    project_options,
+    quiet_option,
+    require_project,
     with_output,
 )
 from cogw.shell.output import (
+    doing,
     echo_err,
     fail,
+    fail_as,
+    interrupted,
     print_json,
     print_mounts,
     report,
-    unwrap,
     user_errors,
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class CogwGroup(click.Group):
+    """Ctrl-C anywhere (a prompt, a read, a transfer) prints one `interrupted:` line and
+    exits 130, instead of click's "Aborted!" and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            interrupted()
+
+
+@click.group(cls=CogwGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cogw")
+@debug_options[0]
+@debug_options[1]
 def cli() -> None:
     """Manage ML model weights as content-addressed OCI artifacts.
 
@@ -64,7 +86,12 @@ def cli() -> None:
 
 
 @cli.command("plan")
-@click.argument("args", nargs=-1, metavar="[OPERATION] [NAME]...")
+@click.argument(
+    "args",
+    nargs=-1,
+    metavar="[OPERATION] [NAME]...",
+    shell_complete=complete_operation_or_names,
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
 @click.option(
     "--out",
@@ -78,6 +105,13 @@ def cli() -> None:
     help="Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.",
 )
 @click.option("--pull", is_flag=True, help="With prepare: fetch missing files first.")
+@click.option(
+    "--link-mode",
+    type=click.Choice(["hardlink", "reflink", "copy"]),
+    default="hardlink",
+    show_default=True,
+    help="With prepare: how files would enter the mount directory.",
+)
 @common_options
 def plan_command(
     args: tuple[str, ...],
@@ -85,6 +119,7 @@ def plan_command(
     out: str | None,
     detailed_exitcode: bool,
     pull: bool,
+    link_mode: str,
     **kwargs: Any,
 ) -> None:
     """Show what an operation would do, without changing anything.
@@ -94,16 +129,11 @@ def plan_command(
     to those weights. Needs no network except for import's remote sources.
     """
     opts = options_from(kwargs)
+    doing("read")  # until something executes, Ctrl-C changes nothing
     op, names = split_operation(args)
     snapshot = snapshot_for(opts, op, names, progress=not as_json)
-    plan = with_mirror_note(make_plan(snapshot, op, names, pull=pull), opts.mirror_setup)
-    if as_json:
-        print_json(plan_json(plan))
-    else:
-        for line in plan_lines(plan):
-            click.echo(line)
-    if plan.problems:
-        fail(plan.problems)
+    plan = make_plan(snapshot, op, names, pull=pull, link_mode=link_mode)
+    show_plan(with_mirror_note(plan, opts.mirror_setup), as_json)
     if out:
         saved = SavedPlan(__version__, snapshot.inputs, plan, {"pull": pull})
         with user_errors():
@@ -115,8 +145,26 @@ def plan_command(
         sys.exit(2)
 
 
+def show_plan(plan: Plan, as_json: bool) -> None:
+    """A plan on stdout; one with problems exits 1 after them (in JSON, with hints)."""
+    if as_json:
+        print_json(plan_json(plan))
+        if plan.problems:
+            sys.exit(1)
+    else:
+        for line in plan_lines(plan):
+            click.echo(line)
+    if plan.problems:
+        fail(plan.problems)
+
+
 @cli.command("apply")
-@click.argument("args", nargs=-1, metavar="[OPERATION] [NAME]...")
+@click.argument(
+    "args",
+    nargs=-1,
+    metavar="[OPERATION] [NAME]...",
+    shell_complete=complete_operation_or_names,
+)
 @click.option(
     "--plan",
     "plan_file",
@@ -132,7 +180,7 @@ def apply_command(
     plan_file: str | None,
     yes: bool,
     as_json: bool,
-    quiet: bool,
+    quiet: int,
     verbose: bool,
     **kwargs: Any,
 ) -> None:
@@ -148,18 +196,28 @@ def apply_command(
     apply_operation(opts, op, names, plan_file, yes, Output(as_json, quiet, verbose))
 
 
+dry_run_option = click.option(
+    "--dry-run", is_flag=True, help="Show the plan and change nothing (as 'cogw plan import')."
+)
+
+
 def direct_command(op: Operation, doc: str) -> None:
     """`cogw import` and `cogw pull`: `cogw apply OP --yes` without the step preview."""
 
     def command(
-        names: tuple[str, ...], as_json: bool, quiet: bool, verbose: bool, **kwargs: Any
+        names: tuple[str, ...], as_json: bool, quiet: int, verbose: bool, **kwargs: Any
     ) -> None:
         to, link_mode = kwargs.pop("to", None), kwargs.pop("link_mode", "hardlink")
         from_layout = kwargs.pop("from_layout", None)
+        dry_run = kwargs.pop("dry_run", False)
         opts = options_from(kwargs)
         if from_layout:
             use_layout(opts, from_layout, names)  # the layout stands in for the registry
         output = Output(as_json, quiet, verbose)
+        if dry_run:  # Cog's `weights import --dry-run` is `cogw plan import`
+            snapshot = snapshot_for(opts, op, names, progress=not as_json)
+            show_plan(make_plan(snapshot, op, list(names)), as_json)
+            return
         if op is Operation.PULL and names and looks_like_reference(names[0]):
             pull_reference_command(opts, names, to, link_mode, output)
         if to:
@@ -168,10 +226,11 @@ def direct_command(op: Operation, doc: str) -> None:
 
     decorated = common_options(with_output(command))
     if op is Operation.IMPORT:
-        decorated = ingest_option(decorated)
+        decorated = ingest_option(dry_run_option(decorated))
     if op is Operation.PULL:
         decorated = from_option(to_option(pull_link_option(decorated)))
-    cli.command(op.value, help=doc)(click.argument("names", nargs=-1)(decorated))
+    names_argument = click.argument("names", nargs=-1, shell_complete=complete_names)
+    cli.command(op.value, help=doc)(names_argument(decorated))
 
 
 direct_command(
@@ -193,7 +252,7 @@ direct_command(
 
 
 @cli.command("prepare")
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=complete_names)
 @click.option("--json", "as_json", is_flag=True, help="Print the mounts as JSON.")
 @click.option("--docker", is_flag=True, help="Print docker -v flags (host:target:ro).")
 @click.option("--pull", is_flag=True, help="Fetch missing files first instead of failing.")
@@ -204,7 +263,7 @@ direct_command(
     show_default=True,
     help="How files enter the mount directory; never a silent fallback.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@quiet_option
 @common_options
 def prepare_command(
     names: tuple[str, ...],
@@ -212,7 +271,7 @@ def prepare_command(
     docker: bool,
     pull: bool,
     link_mode: str,
-    quiet: bool,
+    quiet: int,
     **kwargs: Any,
 ) -> None:
     """Assemble a read-only mount directory per weight from the local store.
@@ -228,14 +287,18 @@ def prepare_command(
         Operation.PREPARE,
         list(names),
         pull=pull,
+        link_mode=link_mode,
     )
     if plan.problems:
-        fail(plan.problems)
-    output = Output(quiet=quiet or as_json or docker)
+        fail_as(plan.problems, as_json)
+    output = Output(quiet=max(quiet, as_json or docker))
     outcome = run_plan(opts, plan, output, link_mode=link_mode, pull=pull)
     if outcome.exit_code != 0:
-        report(outcome, as_json)
-    print_mounts(mounts(outcome.results), as_json, docker)
+        report(outcome, as_json, output.silent)
+    ignored = ensure_cog_ignored(opts.project.dir)
+    if ignored and not (as_json or output.silent):
+        echo_err(ignored)
+    print_mounts(mounts(outcome.results), as_json, docker, output.silent)
 
 
 @cli.command("release")
@@ -244,7 +307,9 @@ def prepare_command(
     "--all", "release_all", is_flag=True, help="Remove every mount directory of the project."
 )
 @click.option("--project", "project", metavar="DIR", help="Project directory.")
-@click.option("--config", "config", metavar="FILE", help="Config file (default cog.yaml).")
+@click.option(
+    "-f", "--file", "--config", "config", metavar="FILE", help="Config file (default cog.yaml)."
+)
 def release_command(
     mount_id: str | None, release_all: bool, project: str | None, config: str | None
 ) -> None:
@@ -253,7 +318,7 @@ def release_command(
 
     if bool(mount_id) == release_all:
         raise click.UsageError("give a mount ID or --all")
-    where = locate_project(project, config, Path.cwd())
+    where = require_project(locate_project(project, config, Path.cwd()), project is not None)
     try:
         removed = release(where.dir, None if release_all else mount_id)
     except (ValueError, FileNotFoundError) as exc:
@@ -263,7 +328,7 @@ def release_command(
 
 @cli.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON on stdout.")
-@common_options
+@project_options
 def status_command(as_json: bool, **kwargs: Any) -> None:
     """Say, per weight, how cog.yaml, weights.lock and the local store agree.
 
@@ -272,6 +337,7 @@ def status_command(as_json: bool, **kwargs: Any) -> None:
     Exit 0 only when every weight is ready.
     """
     opts = options_from(kwargs)
+    doing("read")  # until something executes, Ctrl-C changes nothing
     rows = make_status(snapshot_for(opts, Operation.PULL, []))
     if as_json:
         print_json(status_json(rows))
@@ -283,61 +349,36 @@ def status_command(as_json: bool, **kwargs: Any) -> None:
         sys.exit(1)
 
 
-@cli.group("lock")
-def lock_group() -> None:
-    """Work with weights.lock."""
-
-
-@lock_group.command("fmt")
-@click.option(
-    "--check", is_flag=True, help="Exit 1 if weights.lock is not canonical; change nothing."
-)
-@click.option("--project", "project", metavar="DIR", help="Project directory.")
-@click.option("--config", "config", metavar="FILE", help="Config file (default cog.yaml).")
-def lock_fmt(check: bool, project: str | None, config: str | None) -> None:
-    """Rewrite weights.lock in its canonical form (the bytes Cog writes)."""
-    where = locate_project(project, config, Path.cwd())
-    if check:
-        data, canonical = canonical_lock(where)
-        if canonical != data:
-            echo_err("weights.lock is not canonical; run 'cogw lock fmt'")
-            sys.exit(1)
-    else:
-        from cogw.shell.fs import atomic_write, project_lock
-
-        # Read under the lock: an import recording meanwhile must not be overwritten.
-        with user_errors(), project_lock(where.dir):
-            data, canonical = canonical_lock(where)
-            if canonical != data:
-                atomic_write(where.lock_path, canonical)
-                echo_err("Rewrote weights.lock.")
-                return
-    echo_err("weights.lock is canonical.")
-
-
-def canonical_lock(where: Project) -> tuple[bytes, bytes]:
-    """The lockfile's bytes and their canonical form; a missing or broken file exits 1.
-    A repairable problem is shown as a warning: formatting must not be blocked by it."""
-    from cogw.core.lock.lockfile import parse_lockfile_repairable, render_lockfile
-
-    data = unwrap(read_lock_bytes(where))
-    if data is None:
-        fail(
-            (Diagnostic(f"no weights.lock in {where.dir}", hint="run 'cogw import' to create it"),)
-        )
-    lock, repairable = unwrap(parse_lockfile_repairable(data, "weights.lock"))
-    for problem in repairable:
-        for line in problem.lines():
-            echo_err(line.replace("error:", "warning:", 1))
-    return data, render_lockfile(lock)
-
-
 from cogw.shell.cli_cache import register  # noqa: E402
-from cogw.shell.cli_lock import lock_convert  # noqa: E402
+from cogw.shell.cli_lock import lock_group  # noqa: E402
 
 register(cli)  # cache, gc, verify; plan/apply gc; release --stale
 register_layout(cli)  # export; push --from oci:DIR
-lock_group.add_command(lock_convert)
+cli.add_command(lock_group)
+register_habits(cli)  # apply FILE, weights import|pull|status (after: it reads args first)
+
+# The top-level help's one line per command: whole phrases, never cut mid-sentence.
+SHORT_HELP = {
+    "apply": "Carry out an operation (default sync), or a saved plan.",
+    "cache": "Inspect the local weights cache.",
+    "export": "Write the project's weights as an OCI image layout.",
+    "gc": "Delete store blobs nothing needs any more.",
+    "import": "Import weights from their sources into the registry.",
+    "lock": "Work with weights.lock.",
+    "plan": "Show what an operation would do, changing nothing.",
+    "prepare": "Make read-only mount directories of the weights.",
+    "pull": "Fetch the weight files the local store lacks.",
+    "push": "Upload an OCI image layout to the project's registry.",
+    "release": "Remove mount directories made by prepare.",
+    "status": "Say per weight whether it is ready to use.",
+    "verify": "Re-hash store blobs and check mounts.",
+}
+for _name, _line in SHORT_HELP.items():
+    cli.commands[_name].short_help = _line
+_cache = cli.commands["cache"]
+assert isinstance(_cache, click.Group)
+_cache.commands["ls"].short_help = "Blobs or weights, sizes counted once, and who uses them."
+_cache.commands["projects"].short_help = "List the projects the cache knows."
 
 
 def main() -> None:

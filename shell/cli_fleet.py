@@ -43,7 +43,7 @@ def pull_reference_command(
     from cogw.core.registry.refpull import parse_pull_reference
     from cogw.shell.output import fail, report, user_errors
 
-    as_json, quiet = output.as_json, output.quiet
+    as_json = output.as_json
     parsed = [parse_pull_reference(r) for r in refs]
     problems = tuple(p.failure() for p in parsed if isinstance(p, Failure))
     if problems:
@@ -56,7 +56,7 @@ def pull_reference_command(
         if outcome.exit_code != 0 or as_json:
             report(outcome, as_json)
         for root, _target in placed:
-            if not quiet:
+            if not output.silent:
                 click.echo(root)
     sys.exit(0)
 

@@ -1,11 +1,5 @@
-"""``cogw lock convert``: rewrite weights.lock in the other Cog's shape, as a previewed plan.
-
-Cog has no migration between v0.19.3's ``"source"`` shape and current Cog's
-``"sources"`` shape; the conversion is decided by
-:func:`cogw.core.lockshape.conversion_plan` and only written here, under the
-project lock, after the preview is confirmed. Registered on ``cogw lock`` by
-:mod:`cogw.shell.cli`.
-"""
+"""`cogw lock fmt` (weights.lock in its canonical form, the bytes Cog writes) and the
+`cogw lock` group, which also holds `lock convert` (shell/cli_lockconvert.py)."""
 
 from __future__ import annotations
 
@@ -14,82 +8,67 @@ from pathlib import Path
 
 import click
 
-from cogw.core.lock.lockshape import SHAPE_NAMES, Conversion, conversion_plan, shape_label
+from cogw.core.diagnostics import Diagnostic
+from cogw.shell.gather import Project, locate_project, read_lock_bytes
+from cogw.shell.options import require_project
+from cogw.shell.output import echo_err, fail, unwrap, user_errors
 
 
-@click.command("convert")
+@click.group("lock")
+def lock_group() -> None:
+    """Work with weights.lock."""
+
+
+@lock_group.command("fmt")
 @click.option(
-    "--to",
-    "to",
-    type=click.Choice(sorted(SHAPE_NAMES)),
-    required=True,
-    help="current: Cog v0.20+ ('sources' list); v0.19.3: Cog v0.19.3 ('source' object).",
+    "--check", is_flag=True, help="Exit 1 if weights.lock is not canonical; change nothing."
 )
-@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--project", "project", metavar="DIR", help="Project directory.")
-@click.option("--config", "config", metavar="FILE", help="Config file (default cog.yaml).")
-def lock_convert(
-    to: str, dry_run: bool, yes: bool, project: str | None, config: str | None
-) -> None:
-    """Rewrite weights.lock in the shape another Cog version reads.
-
-    Entries, digests and import times are kept; only the layout changes. The
-    registry is not touched: weights are addressed by manifest digest.
-    """
-    from cogw.shell.fs import atomic_write, project_lock
-    from cogw.shell.gather import locate_project, read_config, read_lockfile
-    from cogw.shell.output import echo_err, fail, unwrap, user_errors
-
-    where = locate_project(project, config, Path.cwd())
-    uses_model = unwrap(read_config(where)).uses_model
-    target = SHAPE_NAMES[to]
-    with user_errors(), project_lock(where.dir):
-        lock, _ = unwrap(read_lockfile(where))
-        if lock is None:
-            from cogw.core.diagnostics import Diagnostic
-
-            fail((Diagnostic(f"no weights.lock in {where.dir}", hint="run 'cogw import'"),))
-        conversion = conversion_plan(lock, target, uses_model).alt(lambda d: fail((d,))).unwrap()
-        for line in preview_lines(conversion):
-            echo_err(line)
-        if conversion.data is None or dry_run:
-            return
-        _confirm(yes)
-        atomic_write(where.lock_path, conversion.data)
-        echo_err(f"Rewrote weights.lock for {shape_label(target)}.")
-
-
-def preview_lines(conversion: Conversion) -> list[str]:
-    """The plan as shown: the move, each entry's change, then notes."""
-    if conversion.data is None:
-        head = [f"weights.lock is already in the {shape_label(conversion.target)} shape."]
+@click.option(
+    "-f", "--file", "--config", "config", metavar="FILE", help="Config file (default cog.yaml)."
+)
+def lock_fmt(check: bool, project: str | None, config: str | None) -> None:
+    """Rewrite weights.lock in its canonical form (the bytes Cog writes)."""
+    where = require_project(locate_project(project, config, Path.cwd()), project is not None)
+    if check:
+        data, canonical = canonical_lock(where)
+        if canonical != data:
+            echo_err("weights.lock is not canonical; run 'cogw lock fmt'")
+            sys.exit(1)
     else:
-        head = [
-            f"weights.lock: {shape_label(conversion.source)} → {shape_label(conversion.target)}"
-        ]
-    return [
-        *head,
-        *(f"  ~ {change}" for change in conversion.changes),
-        *(f"  · {note}" for note in conversion.notes),
-    ]
+        from cogw.shell.fs import atomic_write, project_lock
+
+        # Read under the lock: an import recording meanwhile must not be overwritten.
+        with user_errors(), project_lock(where.dir):
+            data, canonical = canonical_lock(where)
+            if canonical != data:
+                atomic_write(where.lock_path, canonical)
+                echo_err("Rewrote weights.lock.")
+                return
+    echo_err("weights.lock is canonical.")
 
 
-def _confirm(yes: bool) -> None:
-    from cogw.core.diagnostics import Diagnostic
-    from cogw.shell.output import echo_err, fail
+def canonical_lock(where: Project) -> tuple[bytes, bytes]:
+    """The lockfile's bytes and their canonical form; a missing or broken file exits 1.
+    A repairable problem is shown as a warning: formatting must not be blocked by it."""
+    from cogw.core.lock.lockfile import parse_lockfile_repairable, render_lockfile
 
-    if yes:
-        return
-    if not sys.stdin.isatty():
+    data = unwrap(read_lock_bytes(where))
+    if data is None:
         fail(
-            (
-                Diagnostic(
-                    "refusing to convert without confirmation",
-                    hint="review 'cogw lock convert --dry-run', then add --yes",
-                ),
-            )
+            (Diagnostic(f"no weights.lock in {where.dir}", hint="run 'cogw import' to create it"),)
         )
-    if not click.confirm("Convert weights.lock?", default=False, err=True):
-        echo_err("Conversion cancelled.")
-        sys.exit(1)
+    lock, repairable = unwrap(parse_lockfile_repairable(data, "weights.lock"))
+    for problem in repairable:
+        for line in problem.lines():
+            echo_err(line.replace("error:", "warning:", 1))
+    return data, render_lockfile(lock)
+
+
+def _add_convert() -> None:
+    from cogw.shell.cli_lockconvert import lock_convert
+
+    lock_group.add_command(lock_convert)
+
+
+_add_convert()

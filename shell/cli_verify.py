@@ -150,7 +150,9 @@ def verify(
 @click.command("release")
 @click.option("--stale", is_flag=True, required=True, help="Remove only stale mounts.")
 @click.option("--project", "project", metavar="DIR", help="Project directory.")
-@click.option("--config", "config", metavar="FILE", help="Config file (default cog.yaml).")
+@click.option(
+    "-f", "--file", "--config", "config", metavar="FILE", help="Config file (default cog.yaml)."
+)
 @click.option("--cache-dir", metavar="DIR", help="Cache directory; the store is DIR/weights.")
 def release_stale(
     stale: bool, project: str | None, config: str | None, cache_dir: str | None
@@ -161,8 +163,9 @@ def release_stale(
     from cogw.shell.cachescan import scan_project, scan_store
     from cogw.shell.fs import remove_tree
     from cogw.shell.gather import locate_project
+    from cogw.shell.options import require_project
 
-    where = locate_project(project, config, Path.cwd())
+    where = require_project(locate_project(project, config, Path.cwd()), project is not None)
     blobs, _temps, inodes = scan_store(weights_dir(cache_dir))
     roots = scan_project(where.dir, inodes)
     stale_list = stale_mounts(roots, {b.digest for b in blobs})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -21,13 +22,13 @@ from cogw import __version__
 from cogw.core.artifact.inventory import Inventory
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.plan.outcome import Outcome
-from cogw.core.plan.planner import Operation, Plan, make_plan
+from cogw.core.plan.planner import FetchLayer, Operation, Plan, make_plan
 from cogw.core.plan.render import plan_lines
 from cogw.core.plan.savedplan import check_saved_plan, decode_saved_plan
 from cogw.core.plan.snapshot import Snapshot
 from cogw.shell.gather import gather_snapshot, read_config
-from cogw.shell.options import Options, Output
-from cogw.shell.output import echo_err, fail, report, unwrap, user_errors
+from cogw.shell.options import Options, Output, require_project
+from cogw.shell.output import doing, echo_err, fail, fail_as, report, unwrap, user_errors
 
 OPERATIONS = [op.value for op in Operation]
 IMPORTING = (Operation.IMPORT, Operation.SYNC)
@@ -73,6 +74,7 @@ def snapshot_for(
     (with a progress bar on a terminal when ``progress``)."""
     from cogw.shell.progress import hashing_progress
 
+    require_project(opts.project)
     inventory_names = list(names) if op in IMPORTING else None
     on_bytes, finish = hashing_progress(progress and inventory_names is not None)
     try:
@@ -87,7 +89,25 @@ def snapshot_for(
             )
     finally:
         finish()
-    return unwrap(result)
+    snapshot = unwrap(result)
+    if op is Operation.PREPARE:
+        root = opts.store.root
+        shared = same_device(root, opts.project.dir / ".cog")
+        snapshot = replace(snapshot, store_dir=str(root), store_shares_device=shared)
+    return snapshot
+
+
+def same_device(a: Path, b: Path) -> bool | None:
+    """Whether ``a`` and ``b`` (or their nearest existing parents) are on one
+    filesystem; None when that cannot be told."""
+    try:
+        return _existing(a).stat().st_dev == _existing(b).stat().st_dev
+    except OSError:
+        return None
+
+
+def _existing(path: Path) -> Path:
+    return next(p for p in (path, *path.parents) if p.exists())
 
 
 def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Registry, str]]:
@@ -170,7 +190,11 @@ def run_plan(
 
     if plan.is_empty and plan.operation is not Operation.PREPARE:
         return Outcome(plan, pvector())  # nothing ran, so nothing can be left over
-    sink, finish = make_progress(output.as_json, output.quiet, output.verbose)
+    doing(plan.operation.value)
+    download = sum(s.layer.size for s in plan.steps if isinstance(s, FetchLayer))
+    sink, finish = make_progress(
+        output.as_json, output.quiet, output.verbose, download_total=download
+    )
     # The config decides the shape of a new weights.lock (and its tags); a saved
     # plan was checked against this same config before it got here.
     config = read_config(opts.project).value_or(None)
@@ -214,6 +238,7 @@ def apply_operation(
 ) -> NoReturn:
     """Plan (or load a saved plan), confirm, execute, report. The direct commands
     (import, pull) skip the step preview and show only the plan's notes."""
+    doing("read")  # until the plan executes (after any confirmation)
     pull = False
     if plan_file:
         plan, pull = load_saved(opts, plan_file)
@@ -224,7 +249,7 @@ def apply_operation(
             for line in lines:
                 echo_err(line)
     if plan.problems:
-        fail(plan.problems)
+        fail_as(plan.problems, output.as_json)
     if not plan_file:
         confirm_or_exit(plan, yes)
-    report(run_plan(opts, plan, output, pull=pull), output.as_json)
+    report(run_plan(opts, plan, output, pull=pull), output.as_json, output.silent)

@@ -12,11 +12,33 @@ from typing import Any, TypeVar
 import click
 from returns.result import Failure, Success
 
-from cogw.shell.gather import locate_project, resolve_store_dir
+from cogw.core.diagnostics import Diagnostic
+from cogw.shell.gather import Project, locate_project, resolve_store_dir
+from cogw.shell.httptrace import debug_options
 from cogw.shell.mirrorsetup import mirror_option
 from cogw.shell.output import fail
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def require_project(project: Project, given: bool = False) -> Project:
+    """The project, or exit 1 saying the command needs one (before the cache is touched,
+    so a command run in the wrong directory does not record it as a project)."""
+    if project.config_path.is_file():
+        return project
+    where = (
+        str(project.dir)
+        if given or project.config_path.parent != Path.cwd()
+        else f"{project.dir} or any directory above it"
+    )
+    fail(
+        (
+            Diagnostic(
+                f"not in a project: no {project.config_name} in {where}",
+                hint="run cogw in the project directory, or pass --project DIR or -f FILE",
+            ),
+        )
+    )
 
 
 class Options:
@@ -69,13 +91,18 @@ class Output:
     """How a command that applies reports: JSON on stdout, quiet, or verbose progress."""
 
     as_json: bool = False
-    quiet: bool = False
+    quiet: int = 0  # -q: no progress, results only; -qq: nothing but errors
     verbose: bool = False
 
     @property
     def interactive(self) -> bool:
         """Plan lines and progress bars are for a person reading stderr."""
         return not (self.as_json or self.quiet)
+
+    @property
+    def silent(self) -> bool:
+        """-qq: stderr carries errors only (stdout still carries JSON or mounts)."""
+        return self.quiet >= 2
 
 
 _COMMON = [
@@ -86,6 +113,8 @@ _COMMON = [
         help="Project directory (default: nearest directory upwards with the config file).",
     ),
     click.option(
+        "-f",
+        "--file",
         "--config",
         "config",
         metavar="FILE",
@@ -118,11 +147,20 @@ _COMMON = [
         help="Parallel layer transfers and hashing threads.",
     ),
     mirror_option,
+    *debug_options,
 ]
 
 
 def common_options(fn: F) -> F:
     for decorator in reversed(_COMMON):
+        fn = decorator(fn)
+    return fn
+
+
+def project_options(fn: F) -> F:
+    """Only --project, -f/--config and --cache-dir: for commands that read no registry
+    and no source (status), so their help lists only flags they use."""
+    for decorator in reversed(_COMMON[:3]):
         fn = decorator(fn)
     return fn
 
@@ -133,14 +171,21 @@ def options_from(kwargs: dict[str, Any]) -> Options:
         kwargs.pop("project"),
         kwargs.pop("config"),
         kwargs.pop("cache_dir"),
-        kwargs.pop("insecure"),
-        kwargs.pop("ca_bundle"),
-        kwargs.pop("jobs"),
+        kwargs.pop("insecure", ()),
+        kwargs.pop("ca_bundle", None),
+        kwargs.pop("jobs", 4),
     )
     opts.ingest_mode = ingest_mode
     opts.mirrors = kwargs.pop("mirrors", ())
     return opts
 
+
+quiet_option = click.option(
+    "-q",
+    "--quiet",
+    count=True,
+    help="No progress, results only; -qq: nothing but errors.",
+)
 
 output_options = [
     click.option(
@@ -149,7 +194,7 @@ output_options = [
         is_flag=True,
         help="Print the result as JSON on stdout; progress as JSON lines on stderr.",
     ),
-    click.option("-q", "--quiet", is_flag=True, help="No progress output."),
+    quiet_option,
     click.option("-v", "--verbose", is_flag=True, help="Per-layer and per-file lines."),
 ]
 

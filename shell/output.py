@@ -20,7 +20,7 @@ from returns.result import Failure, Result, Success
 
 from cogw.core.diagnostics import Problems
 from cogw.core.plan.outcome import Mounted, Outcome
-from cogw.core.plan.render import outcome_json, outcome_lines
+from cogw.core.plan.render import interrupted_line, outcome_json, outcome_lines
 
 T = TypeVar("T")
 
@@ -40,6 +40,15 @@ def fail(problems: Problems) -> NoReturn:
     sys.exit(1)
 
 
+def fail_as(problems: Problems, as_json: bool) -> NoReturn:
+    """Problems as ``{"problems": [...]}`` on stdout in JSON mode (the same summary,
+    detail and hint as the text), else as error lines; exit 1 either way."""
+    if as_json:
+        print_json({"problems": [p.to_json() for p in problems]})
+        sys.exit(1)
+    fail(problems)
+
+
 def unwrap(result: Result[T, Problems]) -> T:
     match result:
         case Success(value):
@@ -47,6 +56,21 @@ def unwrap(result: Result[T, Problems]) -> T:
         case Failure(problems):
             fail(problems)
     raise AssertionError("unreachable")
+
+
+def doing(operation: str) -> None:
+    """Say what the command is about to do, for the line Ctrl-C prints ("read": only
+    reads; an Operation's value: executes it)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta["cogw.doing"] = operation
+
+
+def interrupted() -> NoReturn:
+    """Ctrl-C, wherever it lands: one line saying what was left as it was, exit 130."""
+    ctx = click.get_current_context(silent=True)
+    echo_err(interrupted_line(ctx.meta.get("cogw.doing", "") if ctx else ""))
+    sys.exit(130)
 
 
 @contextlib.contextmanager
@@ -58,8 +82,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        echo_err("interrupted; nothing partial was left in the store")
-        sys.exit(130)
+        interrupted()
     except (StoreError, LinkError, ProjectLocked, PermissionError) as exc:
         echo_err(f"error: {exc}")
         sys.exit(1)
@@ -69,10 +92,12 @@ def print_json(value: Any) -> None:
     click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
 
 
-def report(outcome: Outcome, as_json: bool) -> NoReturn:
+def report(outcome: Outcome, as_json: bool, silent: bool = False) -> NoReturn:
+    """The outcome as JSON on stdout or as result lines; ``silent`` (-qq) keeps only
+    the error lines."""
     if as_json:
         print_json(outcome_json(outcome))
-    else:
+    elif not silent:
         for line in outcome_lines(outcome):
             echo_err(line)
     if not as_json:  # in JSON mode stderr carries only JSON lines; errors are in the outcome
@@ -80,7 +105,9 @@ def report(outcome: Outcome, as_json: bool) -> NoReturn:
     sys.exit(outcome.exit_code)
 
 
-def print_mounts(made: Sequence[Mounted], as_json: bool, docker: bool) -> None:
+def print_mounts(
+    made: Sequence[Mounted], as_json: bool, docker: bool, silent: bool = False
+) -> None:
     mount_id = Path(made[0].path).parent.name if made else ""
     if as_json:
         print_json(
@@ -92,8 +119,10 @@ def print_mounts(made: Sequence[Mounted], as_json: bool, docker: bool) -> None:
     elif docker:
         click.echo(" ".join(f"-v {shlex.quote(f'{m.path}:{m.target}:ro')}" for m in made))
     elif not made:
-        echo_err("No weights to mount.")
+        if not silent:
+            echo_err("No weights to mount.")
     else:
-        echo_err(f"Prepared mounts {mount_id} (release with: cogw release {mount_id})")
+        if not silent:
+            echo_err(f"Prepared mounts {mount_id} (release with: cogw release {mount_id})")
         for m in made:
             click.echo(f"{m.path} -> {m.target} (read-only)")

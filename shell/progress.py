@@ -8,6 +8,7 @@ Imports of rich happen only when a terminal is drawn, keeping `cogw --help` fast
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -16,9 +17,13 @@ import orjson
 from cogw.core.digest import format_digest_short, short_digest
 from cogw.core.plan.events import Event, EventKind
 from cogw.core.plan.render import format_size
+from cogw.shell.progress_tally import TOTAL, Count, Tally
 
 Sink = Callable[[Event], None]
 OnBytes = Callable[[int], None]
+Clock = Callable[[], float]
+JSON_EVERY = 1.0  # seconds between a counter's JSON progress events
+PLAIN_EVERY = 5.0  # seconds between plain progress lines during a long transfer
 
 
 class PlainProgress:
@@ -72,120 +77,98 @@ class PlainProgress:
 
 
 class JsonProgress:
-    """One JSON object per event on stderr (machine-readable progress)."""
+    """One JSON object per event on stderr (machine-readable progress); byte counts
+    become a "progress" event with bytesDone and bytesTotal, at most once a second per
+    counter and always when one completes."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, tally: Tally, clock: Clock = time.monotonic) -> None:
         self.stream = stream
+        self.tally = tally
+        self.clock = clock
+        self.last: dict[str, float] = {}
 
-    def __call__(self, e: Event) -> None:
-        if e.kind is EventKind.BYTES:
-            return  # too chatty for logs; totals arrive with the done events
-        self.stream.write(orjson.dumps({"event": e.to_json()}).decode() + "\n")
+    def _write(self, value: dict[str, Any]) -> None:
+        self.stream.write(orjson.dumps({"event": value}).decode() + "\n")
         self.stream.flush()
 
+    def __call__(self, e: Event) -> None:
+        changed = self.tally.observe(e)
+        if e.kind is not EventKind.BYTES:
+            self._write(e.to_json())
+            return
+        now = self.clock()
+        for key in changed:
+            if key == TOTAL:
+                continue  # the sum of the layers' events; every event names its weight
+            count = self.tally.counts[key]
+            complete = count.total is not None and count.done >= count.total
+            if not complete and now - self.last.get(key, -1e9) < JSON_EVERY:
+                continue
+            self.last[key] = now
+            self._write(progress_json(count))
 
-TOTAL = "\0total"  # task key of the all-layers bar; no layer digest or weight looks like it
+
+def progress_json(count: Count) -> dict[str, Any]:
+    value: dict[str, Any] = {"kind": "progress", "bytesDone": count.done}
+    value["bytesTotal"] = count.total
+    value.update({k: v for k, v in (("weight", count.weight), ("phase", count.phase)) if v})
+    if count.layer:
+        value["layerDigest"] = count.layer
+    return value
 
 
-class RichProgress:
-    """Per-layer and total byte bars with rate and ETA (rich)."""
+class PlainLog:
+    """Plain progress lines, plus a line per running counter every few seconds during
+    long transfers, so a log shows a transfer is alive."""
 
-    def __init__(self, stream: TextIO) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-
-        self.plain = PlainProgress(stream)
-        self.console = Console(file=stream)
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=self.console,
-            transient=False,
-        )
-        self.tasks: dict[str, Any] = {}
-        self.totals: dict[str, int | None] = {}
-        self.started = False
-
-    def _task(self, key: str, description: str, total: int | None) -> Any:
-        if not self.started:
-            self.progress.start()
-            self.started = True
-        if key not in self.tasks:
-            self.tasks[key] = self.progress.add_task(description, total=total)
-            self.totals[key] = total
-        return self.tasks[key]
-
-    def _complete(self, key: str) -> None:
-        # Byte counts can fall short of the total (a phase that reports no bytes,
-        # a download restarted from zero); a finished bar should say finished.
-        total = self.totals.get(key)
-        if key in self.tasks and total is not None:
-            self.progress.update(self.tasks[key], completed=total)
-
-    def _complete_phases(self, weight: str) -> None:
-        # Phases have no "done" event: the next phase starting means the earlier
-        # ones ended. Weight names never hold "/", so the prefix is unambiguous.
-        for key in [k for k in self.tasks if k.startswith(f"{weight}/")]:
-            self._complete(key)
+    def __init__(
+        self, stream: TextIO, tally: Tally, verbose: bool = False, clock: Clock = time.monotonic
+    ) -> None:
+        self.plain = PlainProgress(stream, verbose)
+        self.tally = tally
+        self.clock = clock
+        self.stream = stream
+        self.last = clock()
 
     def __call__(self, e: Event) -> None:
-        k = e.kind
-        if k is EventKind.LAYER_START:
-            self._task(
-                e.layer_digest, f"{e.weight} {short_digest(e.layer_digest)}", e.layer_size or None
-            )
-        elif k is EventKind.LAYER_DONE:
-            self._complete(e.layer_digest)
-        elif k is EventKind.PHASE and not e.weight:
-            self._task(TOTAL, f"total ({e.message})", e.nbytes or None)
-        elif k is EventKind.PHASE:
-            self._complete_phases(e.weight)
-            self._task(f"{e.weight}/{e.phase}", f"{e.weight} {e.phase}", e.nbytes or None)
-        elif k is EventKind.BYTES:
-            key = e.layer_digest if e.layer_digest in self.tasks else f"{e.weight}/{e.phase}"
-            if key in self.tasks:
-                self.progress.update(self.tasks[key], advance=e.nbytes)
-            if not e.phase and TOTAL in self.tasks:  # download bytes also feed the total bar
-                self.progress.update(self.tasks[TOTAL], advance=e.nbytes)
-        elif k in (
-            EventKind.WEIGHT_START,
-            EventKind.WEIGHT_DONE,
-            EventKind.STEP_FAILED,
-            EventKind.LINKED,
-        ):
-            line = self.plain.line(e)
-            if line:
-                self.progress.console.print(line, markup=False, highlight=False)
+        self.tally.observe(e)
+        self.plain(e)
+        if e.kind is EventKind.BYTES and self.clock() - self.last >= PLAIN_EVERY:
+            self.last = self.clock()
+            for count in self.tally.counts.values():
+                if count.done and not count.finished:
+                    print(count_line(count), file=self.stream, flush=True)
 
-    def close(self) -> None:
-        if self.started:
-            self._complete(TOTAL)
-            self.progress.stop()
+
+def count_line(count: Count) -> str:
+    """ "alpha push: 12.0MB/48.0MB (25%)" — Cog's binary units, as everywhere."""
+    if not count.total:
+        return f"{count.label}: {format_size(count.done)}"
+    percent = int(100 * count.done / count.total)
+    return f"{count.label}: {format_size(count.done)}/{format_size(count.total)} ({percent}%)"
 
 
 def make_progress(
-    json_mode: bool, quiet: bool, verbose: bool = False, stream: TextIO | None = None
+    json_mode: bool,
+    quiet: int,
+    verbose: bool = False,
+    stream: TextIO | None = None,
+    download_total: int = 0,
 ) -> tuple[Sink, Callable[[], None]]:
-    """The event sink for the chosen output mode, and a function that finishes it."""
+    """The event sink for the chosen output mode, and a function that finishes it.
+    ``download_total`` (from the plan) bounds the total bar before any layer starts."""
     out = stream or sys.stderr
     if quiet:
         return (lambda _e: None), (lambda: None)
+    tally = Tally(download_total)
     if json_mode:
-        return JsonProgress(out), (lambda: None)
+        return JsonProgress(out, tally), (lambda: None)
     if out.isatty() and not verbose:
-        rich = RichProgress(out)
+        from cogw.shell.progress_rich import RichProgress
+
+        rich = RichProgress(out, tally, PlainProgress(out).line)
         return rich, rich.close
-    return PlainProgress(out, verbose), (lambda: None)
+    return PlainLog(out, tally, verbose), (lambda: None)
 
 
 def hashing_progress(
@@ -197,19 +180,14 @@ def hashing_progress(
     if not enabled or not out.isatty():
         return (lambda _n: None), (lambda: None)
     from rich.console import Console
-    from rich.progress import (
-        DownloadColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TransferSpeedColumn,
-    )
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from cogw.shell.progress_rich import byte_columns
 
     bar = Progress(
         SpinnerColumn(),
         TextColumn("hashing sources"),
-        DownloadColumn(),
-        TransferSpeedColumn(),
+        *byte_columns(),
         console=Console(file=out),
         transient=True,
     )

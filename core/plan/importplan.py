@@ -36,6 +36,7 @@ from cogw.core.diagnostics import Diagnostic
 from cogw.core.lock.lockfile import WeightEntry, find_weight
 from cogw.core.plan.drift import DriftKind, DriftResult
 from cogw.core.plan.snapshot import Snapshot
+from cogw.core.suggest import did_you_mean
 
 
 class ImportStatus(StrEnum):
@@ -241,7 +242,9 @@ def select_specs(
             Diagnostic(
                 summary="not declared in cog.yaml: " + ", ".join(f'"{n}"' for n in unknown),
                 subject=snapshot.config_name,
-                hint="add the weight to the weights: section of cog.yaml",
+                hint=did_you_mean(
+                    unknown, declared, "add the weight to the weights: section of cog.yaml"
+                ),
             )
         )
     if not names:

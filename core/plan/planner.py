@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from pyrsistent import PVector, pvector
+from returns.result import Failure
 
 from cogw.core.config.weights import WeightSpec
 from cogw.core.diagnostics import Diagnostic, Problems
@@ -24,6 +25,8 @@ from cogw.core.lock.lockfile import LockFile, LockLayer, WeightEntry
 from cogw.core.plan.drift import DriftKind, DriftResult, check_drift
 from cogw.core.plan.importplan import ImportStatus, ImportWeight, plan_imports
 from cogw.core.plan.snapshot import Snapshot
+from cogw.core.registry.reference import parse_repository
+from cogw.core.suggest import did_you_mean
 
 # Import steps are planned in importplan; their records are part of this API too.
 __all__ = [
@@ -120,11 +123,12 @@ def dedupe(names: Iterable[str]) -> list[str]:
 
 def _unknown_names_problem(unknown: Sequence[str], snapshot: Snapshot) -> Diagnostic:
     listed = ", ".join(f'"{n}"' for n in unknown)
+    known = [s.name for s in snapshot.config.weights] + [e.name for e in _entries(snapshot)]
     return Diagnostic(
         summary=f"unknown weight(s): {listed}",
         subject=snapshot.config_name,
         detail="neither cog.yaml nor weights.lock declares them",
-        hint="run 'cogw status' to list the weights",
+        hint=did_you_mean(unknown, known, "run 'cogw status' to list the weights"),
     )
 
 
@@ -219,10 +223,26 @@ def _not_cached_problem(entry: WeightEntry, present: frozenset[str]) -> Diagnost
     )
 
 
+def cross_device_problem(snapshot: Snapshot) -> Diagnostic:
+    """Hardlinks cannot cross filesystems: say so before any mount is made."""
+    return Diagnostic(
+        summary="the cache and the project are on different filesystems; hardlinks cannot cross",
+        detail=f"cache: {snapshot.store_dir}\nproject: {snapshot.project_dir}",
+        hint="use --link-mode copy (or reflink),\n"
+        "or put the cache on the project's filesystem: --cache-dir DIR or COG_CACHE_DIR=DIR",
+    )
+
+
 def make_prepare_plan(
-    snapshot: Snapshot, names: Sequence[str], drift: Drift, pull: bool = False
+    snapshot: Snapshot,
+    names: Sequence[str],
+    drift: Drift,
+    pull: bool = False,
+    link_mode: str = "hardlink",
 ) -> Plan:
     entries, notes, problems = select_locked(snapshot, names, "prepare", drift)
+    if entries and link_mode == "hardlink" and snapshot.store_shares_device is False:
+        problems.append(cross_device_problem(snapshot))
     steps: list[Step] = []
     if pull:
         fetches, _ = plan_fetches(entries, snapshot.present)
@@ -274,9 +294,37 @@ def _make_sync_plan(snapshot: Snapshot, names: Sequence[str], drift: Drift) -> P
     ]
     fetches, cached = plan_fetches(locked, snapshot.present)
     steps = import_steps + list(prune.steps) + fetches
-    notes = (list(imports.notes) if imports else []) + cached
+    notes = _one_note_per_weight(list(imports.notes) if imports else [], cached)
     problems = list(imports.problems) if imports else []
     return _plan(snapshot, Operation.SYNC, names, steps, notes, problems)
+
+
+def repository_problem(snapshot: Snapshot, steps: Sequence[Step]) -> Diagnostic | None:
+    """Steps that reach the registry need ``image:`` to name a repository (no tag or
+    digest); found while planning, not after ingesting and packing."""
+    if not any(isinstance(s, ImportWeight | FetchLayer) for s in steps):
+        return None
+    parsed = parse_repository(snapshot.config.image)
+    if not isinstance(parsed, Failure):
+        return None
+    summary, _, advice = parsed.failure().partition(" — ")
+    return Diagnostic(
+        summary=summary,
+        subject=f"{snapshot.config_name}: image",
+        hint=advice or "image: names the repository only (host/path), without :tag or @digest",
+    )
+
+
+def _one_note_per_weight(import_notes: Sequence[str], cached: Sequence[str]) -> list[str]:
+    """Sync's notes: "alpha: unchanged, cached (3/3 files)" rather than two notes."""
+    cached_of = {n.partition(": ")[0]: n.partition(": ")[2] for n in cached}
+    notes = []
+    for note in import_notes:
+        name, _, what = note.partition(": ")
+        if what == "unchanged" and name in cached_of:
+            note = f"{name}: unchanged, {cached_of.pop(name)}"
+        notes.append(note)
+    return notes + [f"{name}: {what}" for name, what in cached_of.items()]
 
 
 def _plan(
@@ -287,26 +335,33 @@ def _plan(
     notes: Sequence[str],
     problems: Sequence[Diagnostic],
 ) -> Plan:
+    image_problem = repository_problem(snapshot, steps)
+    all_problems = (*problems, image_problem) if image_problem else tuple(problems)
     return Plan(
         op,
         pvector(names),
         snapshot.config.repository,
         pvector(steps),
         pvector(notes),
-        tuple(problems),
+        all_problems,
     )
 
 
 def make_plan(
-    snapshot: Snapshot, operation: Operation, names: Sequence[str] = (), pull: bool = False
+    snapshot: Snapshot,
+    operation: Operation,
+    names: Sequence[str] = (),
+    pull: bool = False,
+    link_mode: str = "hardlink",
 ) -> Plan:
-    """The plan for ``operation`` on the named weights (all when ``names`` is empty)."""
+    """The plan for ``operation`` on the named weights (all when ``names`` is empty);
+    ``link_mode`` is how prepare would place files in its mount directories."""
     names = dedupe(names)
     drift = check_drift(snapshot.lock, snapshot.config.weights)
     if operation is Operation.PULL:
         plan = _make_pull_plan(snapshot, names, drift)
     elif operation is Operation.PREPARE:
-        plan = make_prepare_plan(snapshot, names, drift, pull)
+        plan = make_prepare_plan(snapshot, names, drift, pull, link_mode)
     elif operation is Operation.PRUNE:
         plan = _make_prune_plan(snapshot, names, drift)
     elif operation is Operation.IMPORT:

@@ -7,6 +7,7 @@ reads the same as its result.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,6 +34,28 @@ def format_size(n: int) -> str:
         if n >= scale:
             return f"{n / scale:.1f}{unit}"
     return f"{n}B"
+
+
+# What Ctrl-C leaves as it was, per operation (every write is atomic: a blob, a mount
+# directory and weights.lock appear whole or not at all).
+_LEFT_AS_IT_WAS = {
+    "import": "weights.lock left as it was; the store holds only whole, verified files",
+    "pull": "weights.lock left as it was; the store holds only whole, verified files",
+    "prepare": "no mount directory left behind; the store left as it was",
+    "prune": "weights.lock holds only the steps that finished",
+    "sync": "weights.lock holds only the steps that finished; no partial file left",
+    "read": "nothing was changed",
+}
+NOTHING_PARTIAL = "no partial file or half-written weights.lock left"
+
+
+def interrupted_line(operation: str = "") -> str:
+    """The one line Ctrl-C prints, saying what was left as it was.
+
+    >>> interrupted_line("read")
+    'interrupted: nothing was changed'
+    """
+    return f"interrupted: {_LEFT_AS_IT_WAS.get(operation, NOTHING_PARTIAL)}"
 
 
 def plural(n: int, word: str) -> str:
@@ -72,8 +95,20 @@ def step_line(step: Step, done: bool = False) -> str:
     return f"{kind.done if done else kind.action} {_STEP_WORDS[type(step)](step)}"
 
 
+_FULL_DIGEST = re.compile(r"\bsha256:[0-9a-f]{64}\b")
+
+
+def short_digests(text: str) -> str:
+    """Full digests in a line shortened to sha256:<12 hex> (JSON keeps them whole).
+
+    >>> short_digests("fingerprint: sha256:" + "a" * 64 + " → sha256:" + "b" * 64)
+    'fingerprint: sha256:aaaaaaaaaaaa → sha256:bbbbbbbbbbbb'
+    """
+    return _FULL_DIGEST.sub(lambda m: format_digest_short(m.group()), text)
+
+
 def _import_details(step: ImportWeight) -> list[str]:
-    lines = [f"    changed: {c}" for c in step.changes]
+    lines = [f"    changed: {short_digests(c)}" for c in step.changes]
     lines.append(
         f"    files: {len(step.files)} (+{step.added} -{step.removed} ~{step.changed})"
         f"  size: {format_size(step.total_bytes)}"
@@ -111,7 +146,10 @@ def _counted(n: int, noun: str) -> str:
 
 
 def plan_summary(plan: Plan, done: bool = False) -> str:
-    """One line: "Plan: 2 layers to fetch (1.5MB), 1 entry to prune." or "Applied: ..."."""
+    """One line: "Plan: 2 layers to fetch (1.5MB), 1 entry to prune." or "Applied: ...".
+
+    A plan with problems never says "Nothing to do.": it says it cannot be applied.
+    """
     counts = summary_counts(plan.steps)
     parts = []
     for kind in _summary_kinds():
@@ -123,8 +161,11 @@ def plan_summary(plan: Plan, done: bool = False) -> str:
             fetch_bytes = sum(s.missing_bytes for s in plan.steps if isinstance(s, FetchLayer))
             part += f" ({format_size(fetch_bytes)})"
         parts.append(part)
+    blocked = f"cannot be applied: {plural(len(plan.problems), 'problem')}"
     if not parts:
-        return "Nothing to do."
+        return "Nothing to do." if done or not plan.problems else f"Plan {blocked}."
+    if plan.problems and not done:
+        return "Plan: " + ", ".join(parts) + f"; {blocked}."
     return ("Applied: " if done else "Plan: ") + ", ".join(parts) + "."
 
 
@@ -193,6 +234,10 @@ def outcome_lines(outcome: Outcome) -> list[str]:
     return lines
 
 
+def _nothing_left(plan: Plan) -> Plan:
+    return Plan(plan.operation, plan.names, plan.repository)
+
+
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
     return {
         "operation": outcome.plan.operation.value,
@@ -205,7 +250,8 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
             }
             for r in outcome.results
         ],
-        "remaining": plan_to_json(outcome.remaining) if outcome.remaining else None,
+        # Always a plan object (empty when nothing was re-planned), never null.
+        "remaining": plan_to_json(outcome.remaining or _nothing_left(outcome.plan)),
         "exitCode": outcome.exit_code,
     }
 

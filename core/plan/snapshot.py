@@ -48,6 +48,10 @@ class Snapshot:
     inventories: PMap[str, Inventory] = field(default_factory=pmap)
     source_errors: PMap[str, Diagnostic] = field(default_factory=pmap)
     envelope_format: str = ""  # the envelope digest this cogw build would stamp
+    # Gathered for prepare: the store's directory and whether it shares a filesystem
+    # with the project's mount directory (None: not asked), so hardlink mode fails early.
+    store_dir: str = ""
+    store_shares_device: bool | None = None
 
 
 def config_digest(config: ProjectConfig) -> str:

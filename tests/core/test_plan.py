@@ -231,3 +231,74 @@ def test_import_prunes_orphans_as_cog_does_even_when_nothing_is_imported():
     assert [(type(s).__name__, s.weight) for s in plan.steps] == [("PruneLockEntry", "beta")]
     partial = make_plan(snap, Operation.IMPORT, ["alpha"])
     assert [(type(s).__name__, s.weight) for s in partial.steps] == [("PruneLockEntry", "beta")]
+
+
+def test_an_unknown_name_gets_the_closest_declared_name_as_a_hint():
+    plan = make_plan(snapshot([ALPHA, BETA], [ALPHA_ENTRY]), Operation.PULL, ["alpah"])
+    assert plan.problems[0].hint == 'did you mean "alpha"?'
+    far = make_plan(snapshot([ALPHA], [ALPHA_ENTRY]), Operation.PULL, ["zzzz"])
+    assert "did you mean" not in far.problems[0].hint
+
+
+def test_import_of_an_undeclared_name_suggests_a_declared_one():
+    inv = inventory([("a.bin", 1)])
+    snap = snapshot([ALPHA], inventories={"alpha": inv})
+    plan = make_plan(snap, Operation.IMPORT, ["alhpa"])
+    assert plan.problems[0].hint == 'did you mean "alpha"?'
+
+
+@pytest.mark.parametrize("image", ["127.0.0.1:5000/acme/model:v1", "acme/model@sha256:" + "a" * 64])
+def test_a_tag_or_digest_in_image_is_a_problem_of_a_plan_that_needs_the_registry(image):
+    inv = inventory([("a.bin", 1)])
+    plan = make_plan(snapshot([ALPHA], inventories={"alpha": inv}, image=image), Operation.IMPORT)
+    assert plan.steps and not plan.applyable
+    (problem,) = plan.problems
+    assert "includes a tag or digest" in problem.summary and "image" in problem.subject
+    assert "provide only the repository" in problem.hint
+
+
+def test_a_tag_in_image_does_not_block_a_plan_that_needs_no_registry():
+    snap = snapshot([ALPHA], [ALPHA_ENTRY], present=all_digests(ALPHA_ENTRY), image="a/b:v1")
+    assert make_plan(snap, Operation.PULL).problems == ()
+
+
+def test_prepare_in_hardlink_mode_across_filesystems_is_a_problem_before_any_mount():
+    from dataclasses import replace
+
+    base = snapshot([ALPHA], [ALPHA_ENTRY], present=all_digests(ALPHA_ENTRY))
+    apart = replace(base, store_dir="/mnt/cache/weights", store_shares_device=False)
+    (problem,) = make_plan(apart, Operation.PREPARE).problems
+    assert "different filesystems" in problem.summary
+    assert "/mnt/cache/weights" in problem.detail and "/proj" in problem.detail
+    assert "--link-mode copy" in problem.hint and "--cache-dir" in problem.hint
+    assert "COG_CACHE_DIR" in problem.hint
+    assert make_plan(apart, Operation.PREPARE, link_mode="copy").problems == ()
+    unknown = replace(base, store_shares_device=None)
+    assert make_plan(unknown, Operation.PREPARE).problems == ()
+
+
+def test_sync_gives_one_note_per_unchanged_cached_weight():
+    inv = inventory([("a.json", 10), ("b.json", 20), ("model.bin", 100)])
+    from tests.core.builders import packed_entry
+
+    locked = packed_entry(ALPHA, inv)
+    snap = snapshot([ALPHA], [locked], present=all_digests(locked), inventories={"alpha": inv})
+    plan = make_plan(snap, Operation.SYNC)
+    assert plan.is_empty
+    assert list(plan.notes) == ["alpha: unchanged, cached (3/3 files)"]
+
+
+def test_plan_text_shows_fingerprints_as_short_digests_and_json_keeps_them_whole():
+    import re
+
+    from cogw.core.plan.render import plan_json, plan_lines
+
+    edited = inventory(ALPHA_FILES, edited=["b.json"])
+    plan = make_plan(
+        snapshot([ALPHA], [ALPHA_ENTRY], inventories={"alpha": edited}), Operation.IMPORT
+    )
+    text = "\n".join(plan_lines(plan))
+    old = ALPHA_ENTRY.source.fingerprint
+    assert f"changed: fingerprint: {old[:19]} → sha256:" in text
+    assert not re.search(r"[0-9a-f]{64}", text)
+    assert plan_json(plan)["steps"][0]["changes"][0].startswith(f"fingerprint: {old} → ")

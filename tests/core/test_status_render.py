@@ -116,3 +116,28 @@ def test_an_outcome_that_did_not_converge_exits_1():
     assert (
         Outcome(plan, done, remaining=make_plan(snapshot([], None), Operation.PULL)).exit_code == 0
     )
+
+
+def test_a_plan_with_problems_never_says_nothing_to_do():
+    plan = make_plan(snapshot([ALPHA], [ENTRY]), Operation.PULL, ["nope"])
+    assert plan_lines(plan)[-1] == "Plan cannot be applied: 1 problem."
+    with_steps = make_plan(snapshot([ALPHA], [ENTRY]), Operation.PULL, ["alpha", "nope"])
+    assert plan_lines(with_steps)[-1] == (
+        "Plan: 1 layer to fetch (1.5KB); cannot be applied: 1 problem."
+    )
+
+
+def test_outcome_json_remaining_is_always_a_plan_object():
+    from cogw.core.plan.render import outcome_json
+
+    plan = make_plan(snapshot([ALPHA], [ENTRY]), Operation.PULL)
+    done = [StepResult(plan.steps[0], StepStatus.DONE)]
+    not_replanned = outcome_json(Outcome(plan, pvector(done)))
+    left = make_plan(snapshot([ALPHA], [ENTRY]), Operation.PULL)
+    replanned = outcome_json(Outcome(plan, pvector(done), left))
+    assert type(not_replanned["remaining"]) is type(replanned["remaining"]) is dict
+    assert (
+        not_replanned["remaining"]["steps"] == []
+        and not_replanned["remaining"]["operation"] == "pull"
+    )
+    assert len(replanned["remaining"]["steps"]) == 1

@@ -101,7 +101,7 @@ def test_a_malformed_cog_yaml_reports_all_problems_with_exit_1(tmp_path, config,
 
 
 def test_a_missing_cog_yaml_says_where_it_looked(tmp_path):
-    assert_clean_failure(cogw(tmp_path, "status"), "cog.yaml not found")
+    assert_clean_failure(cogw(tmp_path, "status"), f"no cog.yaml in {tmp_path}")
 
 
 def test_lock_fmt_check_fails_on_a_non_canonical_lockfile_and_changes_nothing(tmp_path):

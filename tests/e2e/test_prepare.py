@@ -242,7 +242,28 @@ def test_a_cache_on_another_filesystem_fails_prepare_with_cache_dir_advice(
     assert "Traceback" not in result.stderr
     assert "different filesystems" in result.stderr
     assert "--cache-dir" in result.stderr and "COG_CACHE_DIR" in result.stderr
+    assert "--link-mode copy" in result.stderr
+    lines = [line for line in result.stderr.splitlines() if str(foreign.dir.parent) not in line]
+    assert all(len(line) <= 100 for line in lines), result.stderr
     assert result.stdout == ""
+    assert mount_ids(imported) == []
+
+
+def test_plan_prepare_finds_a_cache_on_another_filesystem_and_json_fills_the_hint(
+    imported: Project, foreign_dir: Path
+) -> None:
+    foreign = Project(imported.dir, foreign_dir / "cache", imported.registry, imported.repo)
+    assert foreign.run("pull", "-q").exit_code == 0
+    planned = foreign.run("plan", "prepare")
+    assert planned.exit_code == 1
+    assert "Nothing to do." not in planned.stdout
+    assert "different filesystems" in planned.stderr and "--link-mode copy" in planned.stderr
+    assert foreign.run("plan", "prepare", "--link-mode", "copy").exit_code == 0
+    as_json = foreign.run("prepare", "--json")
+    assert as_json.exit_code == 1
+    (problem,) = json.loads(as_json.stdout)["problems"]
+    assert "different filesystems" in problem["summary"]
+    assert "--link-mode copy" in problem["hint"] and "--cache-dir" in problem["hint"]
     assert mount_ids(imported) == []
 
 
