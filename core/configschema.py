@@ -15,6 +15,7 @@ from typing import Any
 
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.digest import go_quote
+from cogw.core.reference import has_userinfo
 
 _WEIGHT_KEYS = ("name", "target", "source")
 _SOURCE_KEYS = ("uri", "include", "exclude")
@@ -73,6 +74,15 @@ class Checker:
 def read_image(raw: dict[Any, Any], check: Checker) -> str | None:
     """``image:`` if it is a string (or absent: None); a schema problem otherwise."""
     image = raw.get("image")
+    if isinstance(image, str) and has_userinfo(image):
+        check.schema(
+            "image",
+            "must not carry credentials (user:password@host); they were not used",
+            "remove them; log in with 'docker login HOST' or set COGW_REGISTRY_HOST, "
+            "COGW_REGISTRY_USERNAME and COGW_REGISTRY_PASSWORD",
+            f"{check.filename}: image",
+        )
+        return None
     if image is None or isinstance(image, str):
         return image
     check.schema(

@@ -60,6 +60,9 @@ def cli() -> None:
     2 usage error, or changes to apply with 'cogw plan --detailed-exitcode';
     130 interrupted (Ctrl-C).
     """
+    from cogw.shell import redaction
+
+    redaction.install()  # no secret loaded later reaches stdout or stderr
 
 
 @cli.command("plan")
@@ -329,6 +332,9 @@ register(cli)  # cache, gc, verify; plan/apply gc; release --stale
 
 
 def main() -> None:
+    from cogw.shell import redaction
     from cogw.shell.signals import run_terminable
+
+    redaction.install()  # no secret loaded later reaches stdout or stderr
 
     run_terminable(lambda: cli(prog_name="cogw"))

@@ -15,6 +15,7 @@ import threading
 import requests
 
 from cogw.core.registryrules import Challenge, token_scopes
+from cogw.shell.redaction import register_login, register_secret
 from cogw.shell.registry.credentials import Credentials, CredentialSource
 from cogw.shell.registry.errors import RegistryAuthError, tls_failure
 from cogw.shell.registry.urls import display
@@ -82,6 +83,8 @@ class Authorizer:
         with self._lock:
             if not self._credentials_loaded and self._credential_source is not None:
                 self._credentials = self._credential_source.get(self.registry)
+                if self._credentials is not None:
+                    register_login(self._credentials.username, self._credentials.password)
             self._credentials_loaded = True
             return self._credentials
 
@@ -146,4 +149,8 @@ def _token_from(response: requests.Response, realm: str) -> str:
     token = answer.get("token") or answer.get("access_token") if isinstance(answer, dict) else None
     if not isinstance(token, str) or not token:
         raise RegistryAuthError(f"token server {display(realm)} sent no token")
+    register_secret(token)
+    refresh = answer.get("refresh_token") if isinstance(answer, dict) else None
+    if isinstance(refresh, str):
+        register_secret(refresh)
     return token

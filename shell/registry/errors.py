@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from cogw.shell.redaction import scrub
+
 
 class RegistryError(Exception):
     """A registry operation failed; ``status`` is the HTTP status and ``code`` the OCI error
     code when the registry sent them. Messages never contain credentials or tokens."""
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
-        super().__init__(message)
+        super().__init__(scrub(message))
         self.status = status
         self.code = code
 

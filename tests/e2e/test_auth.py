@@ -74,7 +74,7 @@ def credentials_env(
     isolated = {"DOCKER_CONFIG": str(tmp_path / "no-docker-config")}
     if mode == "docker-config":
         return docker_config(tmp_path / "docker", reg.host, reg.username, password)
-    return {**isolated, **env_credentials(reg.username, password)}
+    return {**isolated, **env_credentials(reg.username, password), "COGW_REGISTRY_HOST": reg.host}
 
 
 def import_pull_prepare(project: Project, env: dict[str, str], *flags: str) -> None:

@@ -230,7 +230,11 @@ def test_docker_config_credentials_log_in_to_a_basic_auth_registry(
 
 
 def test_env_credentials_log_in_to_a_token_registry(token_registry: RunningRegistry) -> None:
-    env = {"COGW_REGISTRY_USERNAME": "cogw", "COGW_REGISTRY_PASSWORD": "s3cret"}
+    env = {
+        "COGW_REGISTRY_USERNAME": "cogw",
+        "COGW_REGISTRY_PASSWORD": "s3cret",
+        "COGW_REGISTRY_HOST": token_registry.host,
+    }
     with RegistryClient(token_registry.host, fast_options(), EnvCredentials(env)) as client:
         client.ping()
         assert client.head_manifest(new_repo(), "latest") is None
