@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 
 import requests
 
-from cogw.core.registryrules import Challenge, token_scopes
+from cogw.core.registryrules import (
+    RETRYABLE_STATUSES,
+    Challenge,
+    retry_after_seconds,
+    token_scopes,
+)
 from cogw.shell.redaction import register_login, register_secret
 from cogw.shell.registry.credentials import Credentials, CredentialSource
-from cogw.shell.registry.errors import RegistryAuthError, tls_failure
+from cogw.shell.registry.errors import RegistryAuthError, RegistryBusy, tls_failure
 from cogw.shell.registry.urls import display
 
 
@@ -108,6 +114,14 @@ class Authorizer:
             if response.status_code in (401, 403):
                 who = "anonymous access" if credentials is None else "the credentials"
                 raise self.failure(f"the token server refused {who}")
+            if response.status_code in RETRYABLE_STATUSES:
+                raise RegistryBusy(
+                    f"token server {display(realm)} answered HTTP {response.status_code}",
+                    status=response.status_code,
+                    retry_after=retry_after_seconds(
+                        response.headers.get("Retry-After"), now=time.time()
+                    ),
+                )
             if response.status_code != 200:
                 raise RegistryAuthError(
                     f"token server {display(realm)} answered HTTP {response.status_code}",
@@ -144,8 +158,12 @@ class Authorizer:
 def _token_from(response: requests.Response, realm: str) -> str:
     try:
         answer = response.json()
-    except ValueError:
-        answer = None
+    except ValueError:  # cut short or garbled on the way: worth asking again
+        raise RegistryBusy(
+            f"token server {display(realm)} sent an unreadable answer",
+            status=response.status_code,
+            retry_after=None,
+        ) from None
     token = answer.get("token") or answer.get("access_token") if isinstance(answer, dict) else None
     if not isinstance(token, str) or not token:
         raise RegistryAuthError(f"token server {display(realm)} sent no token")
