@@ -59,6 +59,11 @@ class Authorizer:
             return cached
         return self.authenticate(challenge, scopes)
 
+    def cached_header(self, scopes: tuple[str, ...]) -> str | None:
+        """The Authorization value already held for these scopes; never a request."""
+        with self._lock:
+            return self._authorizations.get(scopes)
+
     def authenticate(self, challenge: Challenge, scopes: tuple[str, ...]) -> str:
         if challenge.scheme == "basic":
             value = self._basic_authorization()

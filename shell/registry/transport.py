@@ -11,6 +11,7 @@ override a session's ``verify``.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -41,6 +42,7 @@ from cogw.shell.registry.options import RegistryOptions, RetryNotice
 from cogw.shell.registry.streams import SizedBody
 from cogw.shell.registry.urls import display, host_of
 
+ABANDON_TIMEOUT = 2.0  # seconds a DELETE after a cancel may take, to connect and to answer
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
 _ERROR_BODY_LIMIT = 64 * 1024
@@ -166,6 +168,22 @@ class Transport:
         except requests.exceptions.RequestException:
             return "http"  # unreachable either way; let the real request report the failure
         return "https"
+
+    def abandon(self, url: str, scopes: tuple[str, ...]) -> None:
+        """One brief, best-effort DELETE (an upload session) after a cancel: outside any
+        transfer, with the authorization already held and no retries."""
+        headers = {}
+        authorization = self.auth.cached_header(scopes)
+        if authorization and host_of(url) == self._api_host.lower():
+            headers["Authorization"] = authorization
+        with contextlib.suppress(Exception):
+            self._session.delete(
+                url,
+                headers=headers,
+                timeout=(ABANDON_TIMEOUT, ABANDON_TIMEOUT),
+                verify=self._verify,
+                allow_redirects=False,
+            ).close()
 
     # ---- until an expected answer ------------------------------------------------------
 

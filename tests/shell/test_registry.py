@@ -620,6 +620,28 @@ def test_cancelled_upload_stops_and_leaves_no_blob(registry: RunningRegistry) ->
     assert client.blob_exists(repo, digest) is False
 
 
+def test_cancelled_upload_closes_its_upload_session_with_a_delete(
+    registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    repo = new_repo("cancel")
+    data, digest = random_blob(700 * KIB)
+    cancel = threading.Event()
+    proxy = fault_proxy(registry)
+
+    def open_stream() -> Iterator[bytes]:
+        for i, piece in enumerate(chunks_of(data)()):
+            if i == 3:
+                cancel.set()
+            yield piece
+
+    client = RegistryClient(proxy.host, fast_options(**SMALL_CHUNKS))
+    with pytest.raises(RegistryCancelled):
+        client.push_blob(repo, digest, len(data), open_stream, cancel=cancel)
+    deleted = proxy.requests_matching("DELETE", "/blobs/uploads/")
+    assert len(deleted) == 1 and deleted[0].status in (202, 204), deleted
+    assert client.blob_exists(repo, digest) is False
+
+
 # ---- manifests -------------------------------------------------------------------------
 
 
