@@ -14,7 +14,6 @@ import base64
 import json
 import re
 from collections.abc import Iterable
-from urllib.parse import quote
 
 REDACTED = "<redacted>"
 # Shorter secrets are hidden only where they stand alone: hiding every "pw" inside other
@@ -32,7 +31,17 @@ def secret_forms(secret: str) -> frozenset[str]:
     """
     if not secret:
         return frozenset()
-    return frozenset({secret, quote(secret, safe=""), json.dumps(secret)[1:-1]})
+    return frozenset({secret, _percent_encoded(secret), json.dumps(secret)[1:-1]})
+
+
+def _percent_encoded(text: str) -> str:
+    """``text`` as a URL query or path carries it (RFC 3986 unreserved characters kept)."""
+    return "".join(
+        char
+        if char.isascii() and (char.isalnum() or char in "-._~")
+        else "".join(f"%{byte:02X}" for byte in char.encode())
+        for char in text
+    )
 
 
 def basic_forms(username: str, password: str) -> frozenset[str]:

@@ -117,7 +117,11 @@ class RegistryClient:
 
         expected = ref if is_digest(ref) else None
         with self._transport.watcher.watching() as transfer:
-            raw, response = fetch_verified(self._transport, open_response, url, expected, transfer)
+            sign = "@" if expected else ":"
+            what = f"manifest {repo}{sign}{ref} from {self.registry}"
+            raw, response = fetch_verified(
+                self._transport, open_response, url, expected, transfer, what
+            )
         digest = sha256_of(raw)
         if is_digest(ref) and digest != ref:
             raise RegistryDigestMismatch(

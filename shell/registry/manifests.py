@@ -46,10 +46,12 @@ def fetch_verified(
     url: str,
     digest: str | None,
     transfer: Transfer,
+    what: str,
     limit: int = MAX_MANIFEST_BYTES,
 ) -> tuple[bytes, requests.Response]:
-    """The whole body (and its response), fetched again after a break or, when ``digest``
-    is given, bytes that do not hash to it."""
+    """The whole body (and its response), fetched again after a break or bytes that do
+    not hash to ``digest`` (or, without one, to the registry's claim); ``what`` names the
+    content in a persistent mismatch."""
     failures, started = 0, time.monotonic()
     while True:
         response = open_response(transfer)
@@ -65,7 +67,9 @@ def fetch_verified(
             expected = digest or response.headers.get("Docker-Content-Digest", "")
             if not is_digest(expected) or actual == expected:
                 return raw, response
-            reason = f"the bytes have digest {actual}, not {expected}"
+            reason = f"has digest {actual}" + (
+                "" if digest else f", but the registry says {expected}"
+            )
         finally:
             transfer.detach()
         failures += 1
@@ -74,8 +78,8 @@ def fetch_verified(
                 f"GET {display(url)}", failures, reason, None, transfer, started=started
             )
         except RegistryError:
-            if reason.startswith("the bytes have digest"):
-                raise RegistryDigestMismatch(f"{display(url)}: {reason}") from None
+            if reason.startswith("has digest"):
+                raise RegistryDigestMismatch(f"{what} {reason}") from None
             raise
 
 
