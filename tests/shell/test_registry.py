@@ -240,6 +240,22 @@ def test_env_credentials_log_in_to_a_token_registry(token_registry: RunningRegis
         assert client.head_manifest(new_repo(), "latest") is None
 
 
+def test_token_requests_are_retried_through_busy_answers_and_cut_short_bodies(
+    token_registry: RunningRegistry,
+) -> None:
+    server = token_registry.token_server
+    assert server is not None
+    server.faults = [503, 429, 0]
+    env = {
+        "COGW_REGISTRY_USERNAME": "cogw",
+        "COGW_REGISTRY_PASSWORD": "s3cret",
+        "COGW_REGISTRY_HOST": token_registry.host,
+    }
+    with RegistryClient(token_registry.host, fast_options(), EnvCredentials(env)) as client:
+        assert client.head_manifest(new_repo(), "latest") is None
+    assert server.faults == []
+
+
 # ---- downloads: resume, retries, corruption --------------------------------------------
 
 ProxyFactory = Callable[[RunningRegistry], FaultProxy]
