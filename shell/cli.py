@@ -83,6 +83,9 @@ def cli() -> None:
     2 usage error, or changes to apply with 'cogw plan --detailed-exitcode';
     130 interrupted (Ctrl-C).
     """
+    from cogw.shell import redaction
+
+    redaction.install()  # no secret loaded later reaches stdout or stderr
 
 
 @cli.command("plan")
@@ -382,6 +385,9 @@ _cache.commands["projects"].short_help = "List the projects the cache knows."
 
 
 def main() -> None:
+    from cogw.shell import redaction
     from cogw.shell.signals import run_terminable
+
+    redaction.install()  # no secret loaded later reaches stdout or stderr
 
     run_terminable(lambda: cli(prog_name="cogw"))

@@ -64,15 +64,15 @@ def pull_reference_command(
 def _pull_one(
     opts: Any, ref: Any, to: str | None, link_mode: str, output: Output
 ) -> tuple[Any, list[tuple[str, str]]]:
-    from cogw.shell.output import fail
+    from cogw.shell.output import fail, unwrap
     from cogw.shell.progress import make_progress
     from cogw.shell.pull_ref import ReferenceError_, fetch_plan, link_into, read_entries
     from cogw.shell.registry import RegistryError, RegistryOptions
-    from cogw.shell.registry.credentials import default_credentials
+    from cogw.shell.registry.credentials import credentials_from_environment
     from cogw.shell.runtime import Runtime
 
     options = RegistryOptions(insecure_hosts=opts.insecure, ca_bundle=opts.ca_bundle)
-    credentials = default_credentials(os.environ, Path.home())
+    credentials = unwrap(credentials_from_environment(os.environ, Path.home()))
     client = pull_client(ref.repository, options, credentials, opts.mirror_setup)
     try:
         entries, bundle = read_entries(client, ref)

@@ -121,7 +121,7 @@ def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Registry, 
             from cogw.core.registry.reference import parse_repository
             from cogw.shell.mirrorsetup import pull_client
             from cogw.shell.registry import RegistryOptions
-            from cogw.shell.registry.credentials import default_credentials
+            from cogw.shell.registry.credentials import credentials_from_environment
 
             if not image:
                 config = opts.project.config_name
@@ -130,7 +130,11 @@ def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Registry, 
                 )
             repo = parse_repository(image).alt(_raise).unwrap()
             options = RegistryOptions(insecure_hosts=opts.insecure, ca_bundle=opts.ca_bundle)
-            credentials = default_credentials(os.environ, Path.home())
+            credentials = (
+                credentials_from_environment(os.environ, Path.home())
+                .alt(lambda problems: _raise(f"{problems[0].summary}; {problems[0].hint}"))
+                .unwrap()
+            )
             client = pull_client(repo, options, credentials, opts.mirror_setup)
             cached.append((client, repo.path))
         return cached[0]

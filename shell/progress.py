@@ -51,7 +51,7 @@ class PlainProgress:
             # A weight fetches several layers at once: say which one broke.
             return f"{e.weight}: layer {format_digest_short(e.layer_digest)} failed: {e.message}"
         if k is EventKind.STEP_FAILED:
-            return f"{e.weight}: failed: {e.message}"
+            return f"{e.weight}: failed"  # the reason is the summary's error line, said once
         if k is EventKind.PHASE and not e.weight:
             return f"Downloading {format_size(e.nbytes)} ({e.message})"
         if k is EventKind.PHASE:

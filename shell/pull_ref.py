@@ -25,6 +25,7 @@ from cogw.core.registry.refpull import (
     MAX_CONFIG_BYTES,
     PullReference,
     config_digest,
+    config_size,
     duplicate_names,
     entry_from_artifact,
     is_index,
@@ -58,7 +59,8 @@ def read_entries(client: Any, ref: PullReference) -> tuple[list[WeightEntry], bo
         config = config_digest(manifest.raw)
         if config is None:
             raise ReferenceError_((Diagnostic("not a Cog weight manifest", subject=subject),))
-        raw = b"".join(client.iter_blob(repo, config, expected_size=None))
+        size = config_size(manifest.raw)  # known: verified whole and fetched again if spoilt
+        raw = b"".join(client.iter_blob(repo, config, expected_size=size))
         if len(raw) > MAX_CONFIG_BYTES:
             raise ReferenceError_((Diagnostic("config blob too large", subject=subject),))
         entries.append(_check(entry_from_artifact(manifest.raw, digest, raw, subject)))

@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.hf"]
+pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.hf", "tests.fixtures.echoserver"]

@@ -15,6 +15,7 @@ from typing import Any
 
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.digest import go_quote
+from cogw.core.registry.reference import has_userinfo
 
 _WEIGHT_KEYS = ("name", "target", "source")
 _SOURCE_KEYS = ("uri", "include", "exclude")
@@ -98,6 +99,15 @@ def read_model(raw: dict[Any, Any], check: Checker) -> str | None:
 
 def _top_string(raw: dict[Any, Any], key: str, check: Checker) -> str | None:
     value = raw.get(key)
+    if isinstance(value, str) and has_userinfo(value):
+        check.schema(
+            key,
+            "must not carry credentials (user:password@host); they were not used",
+            "remove them; log in with 'docker login HOST' or set COGW_REGISTRY_HOST, "
+            "COGW_REGISTRY_USERNAME and COGW_REGISTRY_PASSWORD",
+            f"{check.filename}: {key}",
+        )
+        return None
     if value is None or isinstance(value, str):
         return value
     check.schema(

@@ -59,6 +59,8 @@ def parse_repository(image: str) -> Result[Repository, str]:
     """
     if image == "":
         return Failure(_invalid(image, "a repository name must be specified"))
+    if has_userinfo(image):
+        return Failure(USERINFO_REFUSED)
     rest, reference = _split_reference(image)
     parsed = _parse_name(rest)
     if isinstance(parsed, str):
@@ -71,6 +73,27 @@ def parse_repository(image: str) -> Result[Repository, str]:
         f"image reference {go_quote(image)} includes a tag or digest"
         f" — provide only the repository (e.g., {go_quote(parsed.name)})"
     )
+
+
+# Said without the reference: echoing it would print the password it carries.
+USERINFO_REFUSED = (
+    "invalid repository: credentials written into the name (user:password@host) are refused"
+    " — remove them and log in with 'docker login HOST' or COGW_REGISTRY_HOST,"
+    " COGW_REGISTRY_USERNAME and COGW_REGISTRY_PASSWORD"
+)
+
+
+def has_userinfo(image: str) -> bool:
+    """Whether ``image`` carries URL-style credentials before its host.
+
+    >>> has_userinfo("user:pass@reg.example/acme/m"), has_userinfo("https://u@reg/x")
+    (True, True)
+    >>> has_userinfo("reg.example/acme/m@sha256:" + "0" * 64), has_userinfo("ubuntu@sha256:00")
+    (False, False)
+    """
+    _, scheme, rest = image.partition("://")
+    authority, slash, _ = (rest if scheme else image).partition("/")
+    return "@" in authority and (bool(slash) or bool(scheme))
 
 
 def _invalid(image: str, reason: str) -> str:

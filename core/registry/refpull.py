@@ -113,6 +113,20 @@ def weights_in_index(raw: bytes, subject: str) -> Result[tuple[str, ...], Proble
     return collect(digests, [_with_subject(p, subject) for p in problems])
 
 
+def config_size(manifest_raw: bytes) -> int | None:
+    """The size a manifest gives its config blob; None when it gives no usable one.
+
+    >>> config_size(b'{"config": {"size": 12}}'), config_size(b'{"config": {"size": -1}}')
+    (12, None)
+    """
+    try:
+        config = orjson.loads(manifest_raw).get("config", {})
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    size = config.get("size") if isinstance(config, dict) else None
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
+
+
 def config_digest(manifest_raw: bytes) -> str | None:
     """The config blob a weight manifest names (None if it names no Cog weight config)."""
     try:

@@ -24,6 +24,7 @@ from pyrsistent import pmap
 
 from cogw.core.digest import digest_error
 from cogw.core.registry.reference import is_loopback_host
+from cogw.core.registry.registryfaults import is_insecure_host
 
 # Statuses a later attempt of the same request may get past (overload, timeouts, gateways).
 RETRYABLE_STATUSES = frozenset({408, 429, 499, 500, 502, 503, 504, 522})
@@ -70,7 +71,7 @@ def registry_scheme(registry: str, insecure_hosts: frozenset[str]) -> str:
     >>> registry_scheme("ghcr.io", frozenset()), registry_scheme("localhost:5000", frozenset())
     ('https', 'http')
     """
-    if is_loopback_host(registry) or registry in insecure_hosts:
+    if is_loopback_host(registry) or is_insecure_host(registry, insecure_hosts):
         return "http"
     return "https"
 
@@ -318,7 +319,8 @@ def worth_restarting(kind: FailureKind, status: int | None) -> bool:
     return True
 
 
-# What users need from a transport failure, without urllib3's pool internals.
+# What users need from a transport failure, without urllib3's pool internals or the names
+# of exception classes.
 _TRANSPORT_REASONS = (
     ("Connection refused", "connection refused"),
     ("Name or service not known", "unknown host"),
@@ -326,20 +328,28 @@ _TRANSPORT_REASONS = (
     ("No route to host", "no route to host"),
     ("Connection reset", "connection reset"),
     ("timed out", "timed out"),
+    ("IncompleteRead", "the answer broke off before its end"),
+    ("Connection broken", "the answer broke off before its end"),
+    ("RemoteDisconnected", "the registry closed the connection without answering"),
+    ("closed connection without response", "the registry closed the connection without answering"),
+    ("Connection aborted", "the connection was dropped"),
 )
 
 
 def transport_reason(text: str, type_name: str, timed_out: bool) -> str:
-    """A short reason for a connection-level failure, from the error's text and class name.
+    """A short reason for a connection-level failure, from the error's text and class name;
+    never the class name itself, which tells a user nothing.
 
     >>> transport_reason("... [Errno 111] Connection refused", "ConnectionError", False)
     'connection refused'
+    >>> transport_reason("('Connection broken: IncompleteRead(10 bytes read)')", "X", False)
+    'the answer broke off before its end'
     >>> transport_reason("odd", "ConnectionError", False)
-    'ConnectionError: odd'
+    'the connection failed'
     """
     for needle, reason in _TRANSPORT_REASONS:
-        if needle in text:
+        if needle in text or needle in type_name:
             return reason
     if timed_out:
         return "timed out"
-    return f"{type_name}: {text}" if len(text) < 200 else type_name
+    return "the connection failed"

@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 
 import requests
 
-from cogw.core.registry.registryrules import Challenge, token_scopes
+from cogw.core.registry.registryrules import (
+    RETRYABLE_STATUSES,
+    Challenge,
+    retry_after_seconds,
+    token_scopes,
+)
+from cogw.shell.redaction import register_login, register_secret
 from cogw.shell.registry.credentials import Credentials, CredentialSource
-from cogw.shell.registry.errors import RegistryAuthError, tls_failure
+from cogw.shell.registry.errors import RegistryAuthError, RegistryBusy, tls_failure
 from cogw.shell.registry.urls import display
 
 
@@ -52,6 +59,11 @@ class Authorizer:
             return cached
         return self.authenticate(challenge, scopes)
 
+    def cached_header(self, scopes: tuple[str, ...]) -> str | None:
+        """The Authorization value already held for these scopes; never a request."""
+        with self._lock:
+            return self._authorizations.get(scopes)
+
     def authenticate(self, challenge: Challenge, scopes: tuple[str, ...]) -> str:
         if challenge.scheme == "basic":
             value = self._basic_authorization()
@@ -82,6 +94,8 @@ class Authorizer:
         with self._lock:
             if not self._credentials_loaded and self._credential_source is not None:
                 self._credentials = self._credential_source.get(self.registry)
+                if self._credentials is not None:
+                    register_login(self._credentials.username, self._credentials.password)
             self._credentials_loaded = True
             return self._credentials
 
@@ -105,6 +119,14 @@ class Authorizer:
             if response.status_code in (401, 403):
                 who = "anonymous access" if credentials is None else "the credentials"
                 raise self.failure(f"the token server refused {who}")
+            if response.status_code in RETRYABLE_STATUSES:
+                raise RegistryBusy(
+                    f"token server {display(realm)} answered HTTP {response.status_code}",
+                    status=response.status_code,
+                    retry_after=retry_after_seconds(
+                        response.headers.get("Retry-After"), now=time.time()
+                    ),
+                )
             if response.status_code != 200:
                 raise RegistryAuthError(
                     f"token server {display(realm)} answered HTTP {response.status_code}",
@@ -141,9 +163,17 @@ class Authorizer:
 def _token_from(response: requests.Response, realm: str) -> str:
     try:
         answer = response.json()
-    except ValueError:
-        answer = None
+    except ValueError:  # cut short or garbled on the way: worth asking again
+        raise RegistryBusy(
+            f"token server {display(realm)} sent an unreadable answer",
+            status=response.status_code,
+            retry_after=None,
+        ) from None
     token = answer.get("token") or answer.get("access_token") if isinstance(answer, dict) else None
     if not isinstance(token, str) or not token:
         raise RegistryAuthError(f"token server {display(realm)} sent no token")
+    register_secret(token)
+    refresh = answer.get("refresh_token") if isinstance(answer, dict) else None
+    if isinstance(refresh, str):
+        register_secret(refresh)
     return token

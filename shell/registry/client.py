@@ -11,11 +11,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
+import requests
+
 from cogw.core.digest import digest_error, is_digest, sha256_of
 from cogw.core.registry.registryrules import media_type_in, pull_scope, push_scope, reference_error
+from cogw.shell.registry.cancel import Transfer
 from cogw.shell.registry.credentials import CredentialSource
-from cogw.shell.registry.download import BlobSink, download, read_manifest
+from cogw.shell.registry.download import BlobSink, download
 from cogw.shell.registry.errors import RegistryDigestMismatch, RegistryError
+from cogw.shell.registry.manifests import SMALL_BLOB_BYTES, fetch_verified, small_blob
 from cogw.shell.registry.options import DEFAULT_OPTIONS, RegistryOptions
 from cogw.shell.registry.protocol import (
     ACCEPT_MANIFESTS,
@@ -103,18 +107,21 @@ class RegistryClient:
         """The manifest's exact bytes; when ``ref`` is a digest, they are checked against it."""
         _require_reference(ref)
         url = f"{self.base_url}/v2/{repo}/manifests/{ref}"
-        with self._transport.watcher.watching() as transfer:
-            response = self._transport.request(
-                "GET",
-                url,
-                (pull_scope(repo),),
-                transfer,
-                ok={200},
-                headers={"Accept": ACCEPT_MANIFESTS},
-                stream=True,
+
+        def open_response(transfer: Transfer) -> requests.Response:
+            scopes = (pull_scope(repo),)
+            headers = {"Accept": ACCEPT_MANIFESTS}
+            return self._transport.request(
+                "GET", url, scopes, transfer, ok={200}, headers=headers, stream=True
             )
-            with response:
-                raw = read_manifest(response, url, transfer)
+
+        expected = ref if is_digest(ref) else None
+        with self._transport.watcher.watching() as transfer:
+            sign = "@" if expected else ":"
+            what = f"manifest {repo}{sign}{ref} from {self.registry}"
+            raw, response = fetch_verified(
+                self._transport, open_response, url, expected, transfer, what
+            )
         digest = sha256_of(raw)
         if is_digest(ref) and digest != ref:
             raise RegistryDigestMismatch(
@@ -177,8 +184,16 @@ class RegistryClient:
         end to get that guarantee (and RegistryDigestMismatch if it fails). Setting
         ``cancel`` stops the download promptly, even mid-read, with RegistryCancelled."""
         _require_digest(digest)
+        url = f"{self.base_url}/v2/{repo}/blobs/{digest}"
+        if expected_size is not None and expected_size <= SMALL_BLOB_BYTES:
+            with self._transport.watcher.watching(cancel) as transfer:
+                args = (url, repo, digest, expected_size, chunk_size, transfer)
+                for chunk in small_blob(self._transport, *args):
+                    if on_bytes is not None:
+                        on_bytes(len(chunk))
+                    yield chunk
+            return
         with self._transport.watcher.watching(cancel) as transfer:
-            url = f"{self.base_url}/v2/{repo}/blobs/{digest}"
             sink = BlobSink(digest, expected_size, on_bytes)
             try:
                 yield from download(self._transport, url, repo, sink, chunk_size, transfer)

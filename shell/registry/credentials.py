@@ -2,9 +2,14 @@
 
 Sources, in the order ``default_credentials`` asks them:
 
-1. ``COGW_REGISTRY_USERNAME`` and ``COGW_REGISTRY_PASSWORD``: when both are set they apply
-   to every registry (handy in CI, where there is no ``docker login``).
-2. Docker's config file, ``$DOCKER_CONFIG/config.json`` or else ``~/.docker/config.json``:
+1. ``COGW_REGISTRY_USERNAME`` and ``COGW_REGISTRY_PASSWORD`` (handy in CI, where there is
+   no ``docker login``), for the one host named in ``COGW_REGISTRY_HOST`` only
+   (``core.credscope``): a cog.yaml can name any registry, and a secret meant for one must
+   never reach another.
+2. containers' ``auth.json`` as skopeo and podman read it: ``$REGISTRY_AUTH_FILE``, else
+   ``$XDG_RUNTIME_DIR/containers/auth.json``, else ``~/.config/containers/auth.json``
+   (Docker's ``auths`` shape, keys may carry a repository path).
+3. Docker's config file, ``$DOCKER_CONFIG/config.json`` or else ``~/.docker/config.json``:
    ``credHelpers`` (per registry), ``auths`` (base64 ``auth``, or ``username``/``password``,
    or ``identitytoken``) and ``credsStore``. Helpers run as ``docker-credential-<name> get``
    with the server URL on stdin, exactly as the Docker CLI runs them.
@@ -28,17 +33,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-ENV_USERNAME = "COGW_REGISTRY_USERNAME"
-ENV_PASSWORD = "COGW_REGISTRY_PASSWORD"
+from returns.result import Failure, Result, Success
+
+from cogw.core.registry import credscope
+from cogw.core.registry.credscope import normalize_registry
+from cogw.core.diagnostics import Problems
+from cogw.shell.redaction import register_login
+from cogw.shell.registry.errors import RegistryError
+
 IDENTITY_TOKEN_USER = "<token>"
 DOCKER_HUB_SERVER = "https://index.docker.io/v1/"
-_DOCKER_HUB_ALIASES = frozenset(
-    {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
-)
 HELPER_TIMEOUT_SECONDS = 30
 
 
-class CredentialsError(Exception):
+class CredentialsError(RegistryError):
     """The credential configuration cannot be used (bad JSON, a failing helper)."""
 
 
@@ -59,16 +67,6 @@ class CredentialSource(Protocol):
     def get(self, registry: str) -> Credentials | None: ...
 
 
-def normalize_registry(server: str) -> str:
-    """The bare host[:port] of a registry or Docker config key; Docker Hub → ``docker.io``."""
-    host = server.strip()
-    for scheme in ("https://", "http://"):
-        if host.startswith(scheme):
-            host = host[len(scheme) :]
-    host = host.split("/", 1)[0].lower()
-    return "docker.io" if host in _DOCKER_HUB_ALIASES else host
-
-
 def helper_server_url(registry: str) -> str:
     """What Docker writes on a credential helper's stdin for this registry."""
     host = normalize_registry(registry)
@@ -77,15 +75,22 @@ def helper_server_url(registry: str) -> str:
 
 @dataclass(frozen=True)
 class EnvCredentials:
-    """``COGW_REGISTRY_USERNAME`` / ``COGW_REGISTRY_PASSWORD`` for every registry."""
+    """``COGW_REGISTRY_USERNAME`` / ``COGW_REGISTRY_PASSWORD``, for ``COGW_REGISTRY_HOST``
+    only. A configuration ``core.credscope`` refuses raises CredentialsError on use."""
 
     env: Mapping[str, str]
 
     def get(self, registry: str) -> Credentials | None:
-        username, password = self.env.get(ENV_USERNAME, ""), self.env.get(ENV_PASSWORD, "")
-        if not username or not password:
-            return None
-        return Credentials(username, password)
+        match credscope.env_credentials(self.env):
+            case Success(None):
+                return None
+            case Success(bound) if credscope.is_host(bound.host, registry):
+                return Credentials(bound.username, bound.password)
+            case Success(_):
+                return None
+            case Failure(problem):
+                raise CredentialsError(f"{problem.summary}; {problem.hint}")
+        raise AssertionError("unreachable")
 
 
 class ChainedCredentials:
@@ -103,11 +108,12 @@ class ChainedCredentials:
 
 
 class DockerConfigCredentials:
-    """Credentials from Docker's config.json and its credential helpers."""
+    """Credentials from Docker's config.json (or a file of its shape) and its helpers."""
 
-    def __init__(self, env: Mapping[str, str], home: Path) -> None:
+    def __init__(self, env: Mapping[str, str], home: Path, path: Path | None = None) -> None:
         directory = env.get("DOCKER_CONFIG")
-        self.path = Path(directory) / "config.json" if directory else home / ".docker/config.json"
+        docker_path = Path(directory) / "config.json" if directory else home / ".docker/config.json"
+        self.path = path or docker_path
         self.env = dict(env)
 
     def get(self, registry: str) -> Credentials | None:
@@ -219,6 +225,35 @@ def _parse_helper_output(stdout: str, program: str) -> Credentials | None:
     return Credentials(username, secret)
 
 
+def containers_auth_file(env: Mapping[str, str], home: Path) -> Path:
+    """The auth.json skopeo and podman use: ``REGISTRY_AUTH_FILE``, else the runtime one
+    when it exists, else the one in the user's config directory."""
+    explicit = env.get("REGISTRY_AUTH_FILE")
+    if explicit:
+        return Path(explicit)
+    runtime = env.get("XDG_RUNTIME_DIR")
+    if runtime and (Path(runtime) / "containers/auth.json").is_file():
+        return Path(runtime) / "containers/auth.json"
+    return home / ".config/containers/auth.json"
+
+
 def default_credentials(env: Mapping[str, str], home: Path) -> CredentialSource:
-    """Environment variables first, then Docker's config and helpers."""
-    return ChainedCredentials(EnvCredentials(env), DockerConfigCredentials(env, home))
+    """Environment variables (for their host), containers' auth.json, Docker's config."""
+    return ChainedCredentials(
+        EnvCredentials(env),
+        DockerConfigCredentials(env, home, containers_auth_file(env, home)),
+        DockerConfigCredentials(env, home),
+    )
+
+
+def credentials_from_environment(
+    env: Mapping[str, str], home: Path
+) -> Result[CredentialSource, Problems]:
+    """``default_credentials``, after checking the environment's credentials up front: a
+    half-set or unbound pair is an error before any request, not a silent anonymous pull."""
+    match credscope.env_credentials(env):
+        case Failure(problem):
+            return Failure((problem,))
+        case Success(bound) if bound is not None:
+            register_login(bound.username, bound.password)
+    return Success(default_credentials(env, home))

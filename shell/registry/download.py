@@ -18,7 +18,6 @@ import requests
 from cogw.core.registry.registryrules import content_range_start, positive_int, pull_scope
 from cogw.shell.registry.cancel import Transfer
 from cogw.shell.registry.errors import RegistryDigestMismatch, RegistryError
-from cogw.shell.registry.protocol import MAX_MANIFEST_BYTES
 from cogw.shell.registry.transport import BODY_ERRORS, Transport, transport_reason
 from cogw.shell.registry.urls import display
 
@@ -33,7 +32,7 @@ def body_chunks(response: requests.Response, chunk_size: int) -> Iterator[bytes]
     try:
         yield from _body_pieces(response, chunk_size)
     except BODY_ERRORS as err:
-        raise BodyBroken(f"{type(err).__name__}: {err}") from err
+        raise BodyBroken(transport_reason(err)) from err
 
 
 def _body_pieces(response: requests.Response, chunk_size: int) -> Iterator[bytes]:
@@ -198,23 +197,3 @@ def _open_blob(
             f"Content-Range {response.headers.get('Content-Range', '(none)')!r}"
         )
     return response, 0
-
-
-def read_manifest(response: requests.Response, url: str, transfer: Transfer) -> bytes:
-    """A manifest body, refused once it grows past what registries accept."""
-    declared = positive_int(response.headers.get("Content-Length"))
-    if declared is not None and declared > MAX_MANIFEST_BYTES:
-        raise RegistryError(f"{display(url)}: manifest of {declared} bytes is too large")
-    parts, total = [], 0
-    try:
-        for chunk in response.iter_content(64 * 1024):
-            total += len(chunk)
-            if total > MAX_MANIFEST_BYTES:
-                raise RegistryError(f"{display(url)}: manifest larger than {MAX_MANIFEST_BYTES}")
-            parts.append(chunk)
-    except BODY_ERRORS as err:
-        transfer.check()
-        raise RegistryError(
-            f"GET {display(url)}: the manifest broke off: {transport_reason(err)}"
-        ) from err
-    return b"".join(parts)

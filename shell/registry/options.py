@@ -31,6 +31,7 @@ class RegistryOptions:
     max_retries:      retries after the first attempt, per request and per blob.
     backoff_base:     first retry delay in seconds; doubles per retry, plus up to 25% jitter.
     retry_after_cap:  the longest a Retry-After header may make us wait.
+    deadline:         seconds one request (or one blob) may spend retrying in all.
     monolithic_limit: blobs up to this size go in one verified PUT; larger ones in chunks.
     chunk_size:       PATCH size, clamped to the registry's OCI-Chunk-Min/Max-Length.
     pool_size:        connections kept per host (parallel layer transfers).
@@ -44,6 +45,7 @@ class RegistryOptions:
     max_retries: int = 4
     backoff_base: float = 0.5
     retry_after_cap: float = MAX_BACKOFF_SECONDS
+    deadline: float = 300
     monolithic_limit: int = MONOLITHIC_LIMIT
     chunk_size: int = CHUNK_SIZE
     pool_size: int = 32

@@ -11,6 +11,7 @@ override a session's ``verify``.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -19,6 +20,7 @@ from urllib.parse import urljoin
 import requests
 import urllib3.exceptions
 
+from cogw.core.registry import registryfaults as faults
 from cogw.core.registry import registryrules as rules
 from cogw.core.registry.registryrules import RETRYABLE_STATUSES, FailureKind, parse_challenge
 from cogw.shell.registry.authorization import Authorizer
@@ -27,6 +29,7 @@ from cogw.shell.registry.connections import new_session
 from cogw.shell.registry.credentials import CredentialSource
 from cogw.shell.registry.errors import (
     RegistryAuthError,
+    RegistryBusy,
     RegistryCancelled,
     RegistryDigestMismatch,
     RegistryError,
@@ -39,6 +42,7 @@ from cogw.shell.registry.options import RegistryOptions, RetryNotice
 from cogw.shell.registry.streams import SizedBody
 from cogw.shell.registry.urls import display, host_of
 
+ABANDON_TIMEOUT = 2.0  # seconds a DELETE after a cancel may take, to connect and to answer
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
 _ERROR_BODY_LIMIT = 64 * 1024
@@ -83,6 +87,12 @@ def failure_kind(err: BaseException) -> tuple[FailureKind, int | None]:
     return FailureKind.TRANSPORT, None
 
 
+def _is_tls_port_answer(response: requests.Response) -> bool:
+    """Whether a plain-HTTP answer says the port speaks TLS (Go's servers, distribution
+    among them, answer 400 "Client sent an HTTP request to an HTTPS server")."""
+    return response.status_code == 400 and b"HTTPS" in _error_body(response)
+
+
 def _error_body(response: requests.Response) -> bytes:
     try:
         return next(response.iter_content(_ERROR_BODY_LIMIT), b"")
@@ -121,9 +131,11 @@ class Transport:
 
     @property
     def base_url(self) -> str:
-        """``scheme://host``. For a host allowed plain HTTP, HTTPS is tried first (as Docker
-        does) and HTTP is used only when the server does not speak TLS at all; a TLS server
-        with an untrusted certificate is an error, never a reason to drop to HTTP."""
+        """``scheme://host``. A host allowed plain HTTP (loopback, or listed insecure) is
+        asked over HTTP first: a plain endpoint that ignores a TLS hello would otherwise
+        cost the whole connect timeout. A server that turns out to speak TLS is then
+        spoken to over HTTPS, verified; an untrusted certificate is an error, never a
+        reason to drop to HTTP."""
         if self._base_url is None:
             scheme = self._probe_scheme()
             with self._lock:
@@ -131,6 +143,17 @@ class Transport:
         return self._base_url
 
     def _probe_scheme(self) -> str:
+        try:
+            with self._session.get(
+                f"http://{self._api_host}/v2/",
+                timeout=self._timeout,
+                allow_redirects=False,
+                stream=True,
+            ) as answer:
+                if not _is_tls_port_answer(answer):
+                    return "http"
+        except requests.exceptions.RequestException:
+            pass  # no plain HTTP here (a TLS server hangs up); HTTPS decides below
         try:
             self._session.get(
                 f"https://{self._api_host}/v2/",
@@ -143,8 +166,24 @@ class Transport:
                 raise tls_failure(self.registry, err) from None
             return "http"  # the server answered, but not with TLS
         except requests.exceptions.RequestException:
-            return "http"  # unreachable over HTTPS; let the real request report the failure
+            return "http"  # unreachable either way; let the real request report the failure
         return "https"
+
+    def abandon(self, url: str, scopes: tuple[str, ...]) -> None:
+        """One brief, best-effort DELETE (an upload session) after a cancel: outside any
+        transfer, with the authorization already held and no retries."""
+        headers = {}
+        authorization = self.auth.cached_header(scopes)
+        if authorization and host_of(url) == self._api_host.lower():
+            headers["Authorization"] = authorization
+        with contextlib.suppress(Exception):
+            self._session.delete(
+                url,
+                headers=headers,
+                timeout=(ABANDON_TIMEOUT, ABANDON_TIMEOUT),
+                verify=self._verify,
+                allow_redirects=False,
+            ).close()
 
     # ---- until an expected answer ------------------------------------------------------
 
@@ -162,7 +201,7 @@ class Transport:
     ) -> requests.Response:
         """Send until a status in ``ok`` arrives, retrying transient failures with backoff;
         any other status becomes a RegistryError."""
-        failures = 0
+        failures, started = 0, time.monotonic()
         while True:
             transfer.check()
             retry_after = None
@@ -170,6 +209,8 @@ class Transport:
                 response = self.exchange(method, url, scopes, transfer, headers, body, stream)
             except TRANSIENT_ERRORS as err:
                 reason = transport_reason(err)
+            except RegistryBusy as err:
+                reason, retry_after = str(err), err.retry_after
             else:
                 if response.status_code in ok:
                     return response
@@ -179,12 +220,12 @@ class Transport:
                 retry_after = rules.retry_after_seconds(
                     response.headers.get("Retry-After"), now=time.time()
                 )
-                if failures >= self.options.max_retries:
+                if failures + 1 >= self.options.max_retries + 1:
                     raise self.status_error(method, url, response)
                 response.close()
             failures += 1
             what = f"{method} {display(url)}"
-            self.pause_or_raise(what, failures, reason, retry_after, transfer)
+            self.pause_or_raise(what, failures, reason, retry_after, transfer, started=started)
 
     def pause_or_raise(
         self,
@@ -193,13 +234,14 @@ class Transport:
         reason: str,
         retry_after: float | None,
         transfer: Transfer,
+        *,
+        started: float | None = None,
     ) -> None:
-        """Wait before the next attempt, or give up when the retry budget is spent; a
-        cancelled transfer is never retried."""
+        """Wait before the next attempt, or give up when the retry budget (attempts, or
+        the deadline counted from ``started``) is spent; a cancelled transfer is never
+        retried, and a refused connection only once."""
         transfer.check()
         attempts = self.options.max_retries + 1
-        if failures >= attempts:
-            raise RegistryError(f"{what}: giving up after {failures} attempts: {reason}")
         delay = rules.retry_delay(
             failures,
             self.options.backoff_base,
@@ -207,6 +249,12 @@ class Transport:
             retry_after=retry_after,
             retry_after_cap=self.options.retry_after_cap,
         )
+        delay = faults.refused_delay(reason, delay)
+        elapsed = 0.0 if started is None else time.monotonic() - started
+        budget = faults.Budget(attempts, self.options.deadline)
+        if faults.give_up(failures, reason, elapsed, delay, budget):
+            message = faults.giving_up_message(what, self.registry, failures, reason)
+            raise RegistryError(message)
         if self.options.on_retry is not None:
             self.options.on_retry(RetryNotice(what, failures, attempts, delay, reason))
         if transfer.wait(delay):

@@ -152,9 +152,12 @@ class BlobUploader:
             blob.on_bytes(blob.size)
 
     def cancel_upload(self, location: str, scopes: tuple[str, ...], transfer: Transfer) -> None:
-        # Best effort: registries purge abandoned uploads anyway. After a cancel it is not
-        # even tried: the user asked to stop now, and the registry may be the stalled party.
+        # Best effort: registries purge abandoned uploads anyway, but only after days. After
+        # a cancel (Ctrl-C, SIGTERM) the session is still closed, with one brief DELETE
+        # outside the aborted transfer: the user asked to stop now, and the registry may be
+        # the stalled party, so it gets a second or two, not the usual timeouts.
         if transfer.cancelled:
+            self.transport.abandon(location, scopes)
             return
         with contextlib.suppress(Exception):
             self.transport.exchange("DELETE", location, scopes, transfer).close()

@@ -125,3 +125,17 @@ def test_a_parsed_name_parses_to_itself(host: str, components: list[str]) -> Non
     parsed = parse_repository(host + "/" + "/".join(components))
     assert isinstance(parsed, Success)
     assert parse_repository(parsed.unwrap().name) == parsed
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "ci:hunter2-pass@reg.example/acme/m",
+        "ci@reg.example/acme/m",
+        "https://ci:hunter2-pass@reg.example/acme/m",
+    ],
+)
+def test_credentials_in_a_repository_are_refused_without_being_echoed(image: str) -> None:
+    message = parse_repository(image).failure()
+    assert "credentials" in message
+    assert "hunter2" not in message and "ci@" not in message and "reg.example" not in message

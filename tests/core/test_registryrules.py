@@ -383,8 +383,13 @@ def test_transport_failures_are_worth_both_and_final_ones_neither(status: int | 
         ("('Connection reset by peer')", False, "connection reset"),
         ("Read timed out. (read timeout=5)", True, "timed out"),
         ("something odd", True, "timed out"),
-        ("something odd", False, "ConnectionError: something odd"),
-        ("x" * 200, False, "ConnectionError"),
+        ("something odd", False, "the connection failed"),
+        ("x" * 200, False, "the connection failed"),
+        (
+            "('Connection broken: IncompleteRead(3 bytes read, 7 more expected)')",
+            False,
+            "the answer broke off before its end",
+        ),
     ],
 )
 def test_a_transport_failure_gets_a_short_reason(text: str, timed_out: bool, reason: str) -> None:

@@ -74,7 +74,7 @@ def credentials_env(
     isolated = {"DOCKER_CONFIG": str(tmp_path / "no-docker-config")}
     if mode == "docker-config":
         return docker_config(tmp_path / "docker", reg.host, reg.username, password)
-    return {**isolated, **env_credentials(reg.username, password)}
+    return {**isolated, **env_credentials(reg.username, password), "COGW_REGISTRY_HOST": reg.host}
 
 
 def import_pull_prepare(project: Project, env: dict[str, str], *flags: str) -> None:
@@ -208,6 +208,7 @@ def test_a_token_rejected_mid_pull_is_renewed_and_the_pull_completes(
     assert project.run("import", env=env).exit_code == 0
     proxy = fault_proxy(token_registry)
     project.write_config(WEIGHT, image=f"{proxy.host}/{project.repo}")
+    env["COGW_REGISTRY_HOST"] = proxy.host  # the pull's registry is the proxy
 
     def tokens_for_a_pull() -> int:
         shutil.rmtree(project.cache)

@@ -16,6 +16,8 @@ from cogw.shell.registry.credentials import (
     CredentialsError,
     DockerConfigCredentials,
     EnvCredentials,
+    containers_auth_file,
+    credentials_from_environment,
     default_credentials,
     normalize_registry,
 )
@@ -68,21 +70,75 @@ def test_credentials_repr_hides_the_password() -> None:
     assert "hunter2-secret" not in str(Credentials("alice", "hunter2-secret"))
 
 
+def bound_env(username: str, password: str, host: str = HOST) -> dict[str, str]:
+    return {
+        "COGW_REGISTRY_USERNAME": username,
+        "COGW_REGISTRY_PASSWORD": password,
+        "COGW_REGISTRY_HOST": host,
+    }
+
+
 @pytest.mark.parametrize(
-    ("env", "expected"),
+    ("asked", "expected"),
     [
-        ({"COGW_REGISTRY_USERNAME": "u", "COGW_REGISTRY_PASSWORD": "p"}, Credentials("u", "p")),
-        ({"COGW_REGISTRY_USERNAME": "u"}, None),
-        ({"COGW_REGISTRY_PASSWORD": "p"}, None),
-        ({"COGW_REGISTRY_USERNAME": "", "COGW_REGISTRY_PASSWORD": "p"}, None),
-        ({}, None),
+        (HOST, Credentials("u", "p")),
+        ("127.0.0.1:5001", None),
+        ("127.0.0.1", None),
+        ("evil.example", None),
     ],
-    ids=["both", "username-only", "password-only", "empty-username", "none"],
+    ids=["bound-host", "other-port", "no-port", "other-host"],
 )
-def test_env_credentials_apply_only_when_both_variables_are_set(
-    env: dict[str, str], expected: Credentials | None
+def test_env_credentials_apply_only_to_the_host_they_are_bound_to(
+    asked: str, expected: Credentials | None
 ) -> None:
-    assert EnvCredentials(env).get("any.registry.example") == expected
+    assert EnvCredentials(bound_env("u", "p")).get(asked) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"COGW_REGISTRY_USERNAME": "u", "COGW_REGISTRY_PASSWORD": "p"}, "COGW_REGISTRY_HOST"),
+        ({"COGW_REGISTRY_USERNAME": "u", "COGW_REGISTRY_HOST": HOST}, "PASSWORD is empty"),
+        ({"COGW_REGISTRY_PASSWORD": "p", "COGW_REGISTRY_HOST": HOST}, "USERNAME is empty"),
+    ],
+    ids=["no-host", "username-only", "password-only"],
+)
+def test_incomplete_env_credentials_are_an_error_and_never_used(
+    env: dict[str, str], message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(CredentialsError, match=message):
+        EnvCredentials(env).get(HOST)
+    problems = credentials_from_environment(env, tmp_path).failure()
+    assert message in problems[0].summary and "COGW_REGISTRY_HOST" in problems[0].hint
+
+
+def test_no_env_credentials_means_none(tmp_path: Path) -> None:
+    assert EnvCredentials({}).get(HOST) is None
+    assert credentials_from_environment({}, tmp_path).unwrap().get(HOST) is None
+
+
+def test_containers_auth_json_is_read_per_host_as_podman_does(tmp_path: Path) -> None:
+    runtime = tmp_path / "run"
+    (runtime / "containers").mkdir(parents=True)
+    auths = {"auths": {f"{HOST}/some/repo": {"auth": b64("pod:man")}}}
+    (runtime / "containers" / "auth.json").write_text(json.dumps(auths))
+    env = {"XDG_RUNTIME_DIR": str(runtime), "DOCKER_CONFIG": str(tmp_path / "none")}
+    assert containers_auth_file(env, tmp_path) == runtime / "containers" / "auth.json"
+    assert default_credentials(env, tmp_path).get(HOST) == Credentials("pod", "man")
+    assert default_credentials(env, tmp_path).get("other.example") is None
+
+
+def test_registry_auth_file_wins_over_the_default_locations(tmp_path: Path) -> None:
+    explicit = tmp_path / "mine.json"
+    explicit.write_text(json.dumps({"auths": {HOST: {"username": "a", "password": "b"}}}))
+    (tmp_path / ".config" / "containers").mkdir(parents=True)
+    (tmp_path / ".config" / "containers" / "auth.json").write_text(
+        json.dumps({"auths": {HOST: {"username": "home", "password": "x"}}})
+    )
+    env = {"REGISTRY_AUTH_FILE": str(explicit), "DOCKER_CONFIG": str(tmp_path / "none")}
+    assert default_credentials(env, tmp_path).get(HOST) == Credentials("a", "b")
+    fallback = {"DOCKER_CONFIG": str(tmp_path / "none")}
+    assert default_credentials(fallback, tmp_path).get(HOST) == Credentials("home", "x")
 
 
 @pytest.mark.parametrize(
@@ -205,14 +261,15 @@ def test_invalid_json_config_raises_a_clear_error(tmp_path: Path) -> None:
 
 def test_chained_credentials_return_the_first_answer() -> None:
     first = EnvCredentials({})
-    second = EnvCredentials({"COGW_REGISTRY_USERNAME": "b", "COGW_REGISTRY_PASSWORD": "2"})
-    third = EnvCredentials({"COGW_REGISTRY_USERNAME": "c", "COGW_REGISTRY_PASSWORD": "3"})
+    second = EnvCredentials(bound_env("b", "2"))
+    third = EnvCredentials(bound_env("c", "3"))
     assert ChainedCredentials(first, second, third).get(HOST) == Credentials("b", "2")
     assert ChainedCredentials(first).get(HOST) is None
 
 
 def test_default_credentials_prefer_the_environment_over_docker_config(tmp_path: Path) -> None:
     write_config(tmp_path / ".docker", {"auths": {HOST: {"auth": b64("docker:pw")}}})
-    env = {"COGW_REGISTRY_USERNAME": "env", "COGW_REGISTRY_PASSWORD": "pw"}
+    env = bound_env("env", "pw")
     assert default_credentials(env, tmp_path).get(HOST) == Credentials("env", "pw")
+    assert default_credentials(env, tmp_path).get("other:1") is None
     assert default_credentials({}, tmp_path).get(HOST) == Credentials("docker", "pw")

@@ -230,10 +230,30 @@ def test_docker_config_credentials_log_in_to_a_basic_auth_registry(
 
 
 def test_env_credentials_log_in_to_a_token_registry(token_registry: RunningRegistry) -> None:
-    env = {"COGW_REGISTRY_USERNAME": "cogw", "COGW_REGISTRY_PASSWORD": "s3cret"}
+    env = {
+        "COGW_REGISTRY_USERNAME": "cogw",
+        "COGW_REGISTRY_PASSWORD": "s3cret",
+        "COGW_REGISTRY_HOST": token_registry.host,
+    }
     with RegistryClient(token_registry.host, fast_options(), EnvCredentials(env)) as client:
         client.ping()
         assert client.head_manifest(new_repo(), "latest") is None
+
+
+def test_token_requests_are_retried_through_busy_answers_and_cut_short_bodies(
+    token_registry: RunningRegistry,
+) -> None:
+    server = token_registry.token_server
+    assert server is not None
+    server.faults = [503, 429, 0]
+    env = {
+        "COGW_REGISTRY_USERNAME": "cogw",
+        "COGW_REGISTRY_PASSWORD": "s3cret",
+        "COGW_REGISTRY_HOST": token_registry.host,
+    }
+    with RegistryClient(token_registry.host, fast_options(), EnvCredentials(env)) as client:
+        assert client.head_manifest(new_repo(), "latest") is None
+    assert server.faults == []
 
 
 # ---- downloads: resume, retries, corruption --------------------------------------------
@@ -613,6 +633,28 @@ def test_cancelled_upload_stops_and_leaves_no_blob(registry: RunningRegistry) ->
     client = RegistryClient(registry.host, fast_options(**SMALL_CHUNKS))
     with pytest.raises(RegistryCancelled):
         client.push_blob(repo, digest, len(data), open_stream, cancel=cancel)
+    assert client.blob_exists(repo, digest) is False
+
+
+def test_cancelled_upload_closes_its_upload_session_with_a_delete(
+    registry: RunningRegistry, fault_proxy: ProxyFactory
+) -> None:
+    repo = new_repo("cancel")
+    data, digest = random_blob(700 * KIB)
+    cancel = threading.Event()
+    proxy = fault_proxy(registry)
+
+    def open_stream() -> Iterator[bytes]:
+        for i, piece in enumerate(chunks_of(data)()):
+            if i == 3:
+                cancel.set()
+            yield piece
+
+    client = RegistryClient(proxy.host, fast_options(**SMALL_CHUNKS))
+    with pytest.raises(RegistryCancelled):
+        client.push_blob(repo, digest, len(data), open_stream, cancel=cancel)
+    deleted = proxy.requests_matching("DELETE", "/blobs/uploads/")
+    assert len(deleted) == 1 and deleted[0].status in (202, 204), deleted
     assert client.blob_exists(repo, digest) is False
 
 
