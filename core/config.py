@@ -33,9 +33,9 @@ from returns.result import Failure, Result
 from cogw.core.configschema import Checker, RawWeight, read_image, read_weights
 from cogw.core.diagnostics import Diagnostic, Problems, collect
 from cogw.core.digest import go_quote
+from cogw.core.disjoint import DisjointTargets
 from cogw.core.filters import pattern_error
 from cogw.core.lockfile import WeightEntry
-from cogw.core.disjoint import DisjointTargets
 from cogw.core.paths import go_clean
 from cogw.core.uri import SUPPORTED_SCHEMES, HFRef, normalize_uri, parse_hf_uri, scheme_of
 
