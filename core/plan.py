@@ -24,15 +24,8 @@ from cogw.core.diagnostics import Diagnostic, Problems
 from cogw.core.filters import filter_inventory
 from cogw.core.inventory import Inventory, InventoryFile
 from cogw.core.lockfile import LockFile, LockLayer, WeightEntry
+from cogw.core.operation import Operation as Operation  # re-exported: part of the plan API
 from cogw.core.snapshot import Snapshot
-
-
-class Operation(StrEnum):
-    SYNC = "sync"  # import what changed, prune orphans, pull what is missing
-    IMPORT = "import"
-    PULL = "pull"
-    PREPARE = "prepare"
-    PRUNE = "prune"
 
 
 class ImportStatus(StrEnum):

@@ -17,35 +17,24 @@ import shlex
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-import orjson
-from returns.result import Failure, Result, Success
 
 from cogw import __version__
-from cogw.core.diagnostics import Diagnostic, Problems
-from cogw.core.inventory import Inventory
-from cogw.core.outcome import Outcome
-from cogw.core.plan import Operation, Plan, make_plan
-from cogw.core.render import (
-    outcome_json,
-    outcome_lines,
-    plan_json,
-    plan_lines,
-    status_json,
-    status_lines,
-)
-from cogw.core.savedplan import SavedPlan, check_saved_plan, decode_saved_plan, encode_saved_plan
-from cogw.core.snapshot import Snapshot
-from cogw.core.status import all_ready, make_status
-from cogw.shell.gather import (
-    Project,
-    gather_snapshot,
-    locate_project,
-    read_lock_bytes,
-    resolve_store_dir,
-)
+from cogw.core.operation import Operation
+
+if TYPE_CHECKING:
+    # Only for annotations: each command imports what it runs, so --help, --version and
+    # status start without the planner, the renderers or the registry client.
+    from returns.result import Result
+
+    from cogw.core.diagnostics import Diagnostic, Problems
+    from cogw.core.inventory import Inventory
+    from cogw.core.outcome import Outcome
+    from cogw.core.plan import Plan
+    from cogw.core.snapshot import Snapshot
+    from cogw.shell.gather import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 OPERATIONS = [op.value for op in Operation]
@@ -64,6 +53,8 @@ class Options:
         ca_bundle: str | None,
         jobs: int,
     ) -> None:
+        from cogw.shell.gather import locate_project
+
         self.project = locate_project(project, config, Path.cwd())
         self.cache_dir = cache_dir
         self.insecure = frozenset(insecure) | frozenset(
@@ -75,6 +66,9 @@ class Options:
 
     @functools.cached_property
     def store(self) -> Any:
+        from returns.result import Failure, Success
+
+        from cogw.shell.gather import resolve_store_dir
         from cogw.shell.store import open_store
 
         match resolve_store_dir(self.cache_dir):
@@ -165,6 +159,8 @@ T = TypeVar("T")
 
 
 def unwrap(result: Result[T, Problems]) -> T:
+    from returns.result import Failure, Success
+
     match result:
         case Success(value):
             return value  # type: ignore[no-any-return]
@@ -196,6 +192,9 @@ def read_inventory_for(
     opts: Options, on_bytes: Callable[[int], None] | None = None
 ) -> Callable[[str, str], Result[Inventory, Diagnostic]]:
     def read(name: str, uri: str) -> Result[Inventory, Diagnostic]:
+        from returns.result import Failure, Success
+
+        from cogw.core.diagnostics import Diagnostic
         from cogw.shell.hashing import STAT_CACHE_NAME, StatCache
         from cogw.shell.sources import SourceError, source_for
 
@@ -225,6 +224,7 @@ def snapshot_for(
 ) -> Snapshot:
     """Gather for ``op``; sources are hashed only for operations that import
     (with a progress bar on a terminal when ``progress``)."""
+    from cogw.shell.gather import gather_snapshot
     from cogw.shell.progress import hashing_progress
 
     inventory_names = list(names) if op in IMPORTING else None
@@ -281,6 +281,8 @@ def split_operation(args: Sequence[str]) -> tuple[Operation, list[str]]:
 
 
 def print_json(value: Any) -> None:
+    import orjson
+
     click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
 
 
@@ -329,6 +331,10 @@ def plan_command(
     pull what is missing), import, pull, prepare or prune. NAMEs restrict it
     to those weights. Needs no network except for import's remote sources.
     """
+    from cogw.core.plan import make_plan
+    from cogw.core.render import plan_json, plan_lines
+    from cogw.core.savedplan import SavedPlan, encode_saved_plan
+
     opts = options_from(kwargs)
     op, names = split_operation(args)
     snapshot = snapshot_for(opts, op, names, progress=not as_json)
@@ -352,6 +358,9 @@ def plan_command(
 
 
 def load_saved(opts: Options, path: str) -> tuple[Plan, bool]:
+    from cogw.core.diagnostics import Diagnostic
+    from cogw.core.savedplan import check_saved_plan, decode_saved_plan
+
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -365,6 +374,8 @@ def load_saved(opts: Options, path: str) -> tuple[Plan, bool]:
 
 
 def confirm_or_exit(plan: Plan, yes: bool) -> None:
+    from cogw.core.diagnostics import Diagnostic
+
     if yes or plan.is_empty:
         return
     if not sys.stdin.isatty():
@@ -393,6 +404,8 @@ def run_plan(
     """Execute, then re-plan from a fresh snapshot: anything left is an error."""
     from pyrsistent import pvector
 
+    from cogw.core.outcome import Outcome
+    from cogw.core.plan import make_plan
     from cogw.shell.execute import Runtime, execute
     from cogw.shell.progress import make_progress
 
@@ -429,6 +442,8 @@ def _envelope() -> str:
 
 
 def report(outcome: Outcome, as_json: bool) -> None:
+    from cogw.core.render import outcome_json, outcome_lines
+
     if as_json:
         print_json(outcome_json(outcome))
     else:
@@ -452,6 +467,9 @@ def apply_operation(
 ) -> None:
     """Plan (or load a saved plan), confirm, execute, report. The direct commands
     (import, pull) skip the step preview and show only the plan's notes."""
+    from cogw.core.plan import make_plan
+    from cogw.core.render import plan_lines
+
     pull = False
     if plan_file:
         plan, pull = load_saved(opts, plan_file)
@@ -593,6 +611,8 @@ def prepare_command(
     Prints the mounts (host dir → container target); release them with
     'cogw release ID' or 'cogw release --all'.
     """
+    from cogw.core.plan import make_plan
+
     if as_json and docker:
         raise click.UsageError("choose one of --json and --docker")
     opts = options_from(kwargs)
@@ -642,6 +662,8 @@ def release_command(
     mount_id: str | None, release_all: bool, project: str | None, config: str | None
 ) -> None:
     """Remove mount directories made by 'cogw prepare' (store blobs are untouched)."""
+    from cogw.core.diagnostics import Diagnostic
+    from cogw.shell.gather import locate_project
     from cogw.shell.prepare import release
 
     if bool(mount_id) == release_all:
@@ -664,6 +686,9 @@ def status_command(as_json: bool, **kwargs: Any) -> None:
     stale or pending: run 'cogw import'; orphaned: run 'cogw apply prune'.
     Exit 0 only when every weight is ready.
     """
+    from cogw.core.status import all_ready, make_status
+    from cogw.core.statusview import status_json, status_lines
+
     opts = options_from(kwargs)
     rows = make_status(snapshot_for(opts, Operation.PULL, []))
     if as_json:
@@ -689,6 +714,8 @@ def lock_group() -> None:
 @click.option("--config", "config", metavar="FILE", help="Config file (default cog.yaml).")
 def lock_fmt(check: bool, project: str | None, config: str | None) -> None:
     """Rewrite weights.lock in its canonical form (the bytes Cog writes)."""
+    from cogw.shell.gather import locate_project
+
     where = locate_project(project, config, Path.cwd())
     if check:
         data, canonical = canonical_lock(where)
@@ -710,7 +737,9 @@ def lock_fmt(check: bool, project: str | None, config: str | None) -> None:
 
 def canonical_lock(where: Project) -> tuple[bytes, bytes]:
     """The lockfile's bytes and their canonical form; a missing or invalid file exits 1."""
+    from cogw.core.diagnostics import Diagnostic
     from cogw.core.lockfile import parse_lockfile, render_lockfile
+    from cogw.shell.gather import read_lock_bytes
 
     data = unwrap(read_lock_bytes(where))
     if data is None:

@@ -15,7 +15,7 @@ import orjson
 
 from cogw.core.digest import format_digest_short, short_digest
 from cogw.core.events import Event, EventKind
-from cogw.core.render import format_size
+from cogw.core.statusview import format_size
 
 Sink = Callable[[Event], None]
 OnBytes = Callable[[int], None]
