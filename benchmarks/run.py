@@ -48,6 +48,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="page cache before each timed import/pull run (auto: drop when permitted)",
     )
     parser.add_argument("--scale-files", type=int, default=10_000, help="files of the scale weight")
+    parser.add_argument("--locked-files", type=int, default=100_000, help="files in the wide lock")
+    parser.add_argument("--config-weights", type=int, default=3_000, help="weights in cog.yaml")
     parser.add_argument("--no-scale", action="store_true", help="skip the scale scenarios")
     parser.add_argument("--reps", type=int, default=3, help="repetitions per measurement")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
@@ -72,8 +74,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         args.size_list = [int(size) for size in args.sizes.split(",")]
     except ValueError:
         parser.error("--sizes is a comma-separated list of MiB, e.g. 512,1024")
-    if min(args.size_list) < 1 or args.reps < 1 or args.scale_files < 1:
-        parser.error("--sizes, --reps and --scale-files must be at least 1")
+    counts = (args.reps, args.scale_files, args.locked_files, args.config_weights)
+    if min(args.size_list) < 1 or min(counts) < 1:
+        parser.error("sizes, --reps and the scale counts must be at least 1")
     return args
 
 
@@ -211,7 +214,9 @@ def run_all(args: argparse.Namespace, work: Path) -> Results:
         scale = None
         if not args.no_scale:
             say(f"scale: {args.scale_files} files, {args.reps} reps")
-            scale = bench_scale(scale_bench(bench, work), args.scale_files)
+            scale = bench_scale(
+                scale_bench(bench, work), args.scale_files, args.locked_files, args.config_weights
+            )
     facts = machine_facts(work, cogw, bench.env, cogw_source, load_at_start)
     facts.append(("page cache (import, pull)", settle.description))
     small = bench.workload.small_files

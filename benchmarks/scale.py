@@ -116,8 +116,11 @@ def _widen_lock(bench: Bench, copies: int) -> None:
     (project / "weights.lock").write_text(json.dumps(lock, indent=2) + "\n")
 
 
-def bench_scale(bench: Bench, count: int) -> ScaleResults:
-    """All scale scenarios in ``bench``'s project, which must hold weights/many."""
+def bench_scale(
+    bench: Bench, count: int, locked: int = LOCKED_FILES, weights: int = CONFIG_WEIGHTS
+) -> ScaleResults:
+    """All scale scenarios in ``bench``'s project: ``count`` files in one weight, at least
+    ``locked`` files in weights.lock, a cog.yaml of ``weights`` weights."""
     tree = bench.workload.project / "weights" / "many"
     files = write_tree(tree, count)
     tar = bench.work / "many.tar"
@@ -130,7 +133,7 @@ def bench_scale(bench: Bench, count: int) -> ScaleResults:
     def m(key: str, label: str, n: int = nbytes) -> Measurement:
         return Measurement(label, runs[key], n)
 
-    copies = -(-LOCKED_FILES // count)
+    copies = -(-locked // count)
     _widen_lock(bench, copies)
     wide = run_interleaved(
         [
@@ -140,7 +143,7 @@ def bench_scale(bench: Bench, count: int) -> ScaleResults:
         bench.reps,
     )
     (bench.workload.project / "weights.lock").unlink()
-    names = [f"w-{i}" for i in range(CONFIG_WEIGHTS)]
+    names = [f"w-{i}" for i in range(weights)]
     (bench.workload.project / "cog.yaml").write_text(_cog_yaml(image, names))
     # No lockfile: every weight is pending and status exits 1, as it should.
     config = [bench.run([*bench.cogw, "status"], WARM, (1,)) for _ in range(bench.reps)]
@@ -152,6 +155,6 @@ def bench_scale(bench: Bench, count: int) -> ScaleResults:
         copies * count,
         Measurement(f"cogw status ({copies * count} locked files)", wide["status"], 0),
         Measurement(f"cogw plan ({copies * count} locked files)", wide["plan"], 0),
-        CONFIG_WEIGHTS,
-        Measurement(f"cogw status ({CONFIG_WEIGHTS} weights, config check)", tuple(config), 0),
+        weights,
+        Measurement(f"cogw status ({weights} weights, config check)", tuple(config), 0),
     )
