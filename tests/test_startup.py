@@ -89,4 +89,3 @@ def test_status_imports_no_registry_client_planner_or_executor(
     modules = imported_modules(["status", "--json"], project, tmp_path)
     assert "cogw.core.status" in modules and "yaml" in modules  # it did read the project
     assert loaded(modules, NOT_FOR_STATUS) == []
-
