@@ -68,18 +68,20 @@ def spread_of(m: Measurement) -> str:
     return f"{m.min_seconds:.3f} / {m.seconds:.3f} / {m.max_seconds:.3f} s"
 
 
-def _vs(goal: str, m: Measurement, ref: Measurement, factor: float, verdict: Verdict) -> Target:
-    ratio = m.seconds / ref.seconds
-    text = f"{ratio:.2f}× (min/median/max {spread_of(m)} vs {spread_of(ref)})"
-    return Target(goal, text, verdict)
+def _runs(m: Measurement, ref: Measurement) -> str:
+    return f"min/median/max {spread_of(m)} vs {spread_of(ref)}"
 
 
 def _at_most(goal: str, m: Measurement, ref: Measurement, factor: float) -> Target:
-    return _vs(goal, m, ref, factor, within(m.wall, ref.wall, factor))
+    ratio = m.seconds / ref.seconds
+    text = f"{ratio:.2f}× its time (medians; {_runs(m, ref)})"
+    return Target(goal, text, within(m.wall, ref.wall, factor))
 
 
 def _faster(goal: str, m: Measurement, peer: Measurement, factor: float) -> Target:
-    return _vs(goal, m, peer, factor, faster(m.wall, peer.wall, factor))
+    speedup = peer.seconds / m.seconds
+    text = f"{speedup:.2f}× faster (medians; {_runs(m, peer)})"
+    return Target(goal, text, faster(m.wall, peer.wall, factor))
 
 
 def _under(goal: str, m: Measurement, limit: float) -> Target:
