@@ -12,9 +12,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.measure import Measurement
+from benchmarks.measure import SPREAD_LIMIT, Measurement
 from benchmarks.profiling import Profile
-from benchmarks.targets import Results, Target, format_seconds
+from benchmarks.targets import Results, SizeResults, Target
+from benchmarks.verdict import Verdict
 
 NOTES = Path(__file__).with_name("notes.md")
 SHOWN_SHARE = 0.03  # categories below 3% of busy time are not worth a clause
@@ -37,23 +38,31 @@ def _load_lines(r: Results) -> list[str]:
     ]
 
 
-def _floor_lines(r: Results) -> list[str]:
-    p = r.pulls
-    if p.floor.seconds <= p.floor_fsync.seconds:
+def _verdict_lines(verdicts: Sequence[Target]) -> list[str]:
+    open_ = [t for t in verdicts if t.verdict is not Verdict.MET]
+    if not open_:
+        return ["- Every target was met in this run, with every repetition inside its bound."]
+    return [f"- {t.verdict.value.capitalize()}: {t.goal}; measured {t.measured}." for t in open_]
+
+
+def _measurements(r: Results) -> list[Measurement]:
+    ms: list[Measurement] = []
+    for s in r.sizes:
+        p, i = s.pulls, s.imports
+        ms += [p.cogw, p.skopeo, p.curl, p.curl_fsync, p.floor, i.cold, i.floor, i.unchanged]
+    ms += [r.local.prepare, r.local.status, r.startup.python, *r.startup.commands]
+    if r.scale is not None:
+        sc = r.scale
+        ms += [*sc.imports, *sc.pulls, *sc.prepares, sc.status, sc.plan, sc.config]
+    return ms
+
+
+def _noisy_lines(r: Results) -> list[str]:
+    noisy = [m for m in _measurements(r) if m.noisy]
+    if not noisy:
         return []
-    return [
-        f"- Writing without fsync ({format_seconds(p.floor.seconds)}) was not faster than "
-        f"writing with it ({format_seconds(p.floor_fsync.seconds)}) in this run: the page "
-        "cache did not absorb a GiB of writes, so disk writes bound every tool that stores "
-        "the blobs here, curl and skopeo included, and the fsync floor is the fair one.",
-    ]
-
-
-def _missed_lines(verdicts: Sequence[Target]) -> list[str]:
-    missed = [t for t in verdicts if not t.met]
-    if not missed:
-        return ["- Every target was met in this run."]
-    return [f"- Missed: {t.goal}; measured {t.measured}." for t in missed]
+    names = ", ".join(f"{m.label} ({100 * m.spread:.0f}%)" for m in noisy)
+    return [f"- Spread above {100 * SPREAD_LIMIT:.0f}% (⚠ in the tables): {names}."]
 
 
 def _passes(prof: Profile, nbytes: int) -> str:
@@ -80,7 +89,8 @@ def _profile_line(prof: Profile, nbytes: int) -> str:
 
 
 def _profile_lines(r: Results) -> list[str]:
-    sizes = {"cogw pull": r.pulls.cogw.nbytes, "cogw import": r.imports.cold.nbytes}
+    last = r.sizes[-1]
+    sizes = {"cogw pull": last.pulls.cogw.nbytes, "cogw import": last.imports.cold.nbytes}
     return [_profile_line(p, sizes.get(p.command, 0)) for p in r.profiles]
 
 
@@ -88,24 +98,12 @@ def _cpu(m: Measurement) -> str:
     return "?" if m.cpu_seconds is None else f"{m.cpu_seconds:.2f} s"
 
 
-def _cpu_line(r: Results) -> str:
-    p, i = r.pulls, r.imports
+def _cpu_line(s: SizeResults) -> str:
+    p, i = s.pulls, s.imports
     return (
-        f"- Client CPU seconds (medians; less sensitive to load than wall time): "
-        f"pull: cogw {_cpu(p.cogw)}, skopeo {_cpu(p.skopeo)}, curl {_cpu(p.curl)}, fsync floor "
-        f"{_cpu(p.floor_fsync)}; cold import: cogw {_cpu(i.cold)}, floor {_cpu(i.floor)}. "
-        "On 2 shared CPUs, CPU spent per byte is what a busy machine turns into wall time."
-    )
-
-
-def _startup_line(r: Results) -> str:
-    # CPU seconds, not wall time: on a loaded machine sub-second wall times mostly
-    # measure waiting for a CPU.
-    local = r.local
-    return (
-        f"- Fixed cost per command: `cogw --help` alone uses {_cpu(local.startup)} of CPU "
-        f"(interpreter and the CLI's imports); `cogw status` uses {_cpu(local.status)} and an "
-        f"unchanged `cogw import` {_cpu(r.imports.unchanged)}, start-up included."
+        f"- Client CPU seconds at {s.size_mib} MiB (medians; less sensitive to load than wall "
+        f"time): pull: cogw {_cpu(p.cogw)}, skopeo {_cpu(p.skopeo)}, curl {_cpu(p.curl)}, "
+        f"pull floor {_cpu(p.floor)}; cold import: cogw {_cpu(i.cold)}, floor {_cpu(i.floor)}."
     )
 
 
@@ -120,10 +118,9 @@ def analysis_lines(r: Results, verdicts: Sequence[Target]) -> list[str]:
         "## What limits us",
         "",
         *_load_lines(r),
-        *_missed_lines(verdicts),
-        *_floor_lines(r),
-        _cpu_line(r),
-        _startup_line(r),
+        *_verdict_lines(verdicts),
+        *_noisy_lines(r),
+        *[_cpu_line(s) for s in r.sizes],
         *_profile_lines(r),
         "",
         *_notes(),

@@ -1,8 +1,8 @@
-"""The physical floors cogw is measured against: hashing, writing, a bare curl upload.
+"""The import floor cogw is measured against: hashing and a bare curl upload.
 
-Knows how to hash files with hashlib, copy bytes while hashing them (with or without
-fsync) and upload a blob with curl's monolithic POST+PUT (infra.md §2). These are the
-least work any tool doing cogw's job must do on this machine. Does not run cogw.
+Knows how to hash files with hashlib and upload a blob with curl's monolithic POST+PUT
+(infra.md §2): the least work any importer must do on this machine. The pull floor is
+a script of its own (pullfloor.py), run as a child process. Does not run cogw.
 """
 
 from __future__ import annotations
@@ -26,20 +26,6 @@ def hash_file(path: Path) -> str:
         while n := reader.readinto(buffer):
             digest.update(view[:n])
     return "sha256:" + digest.hexdigest()
-
-
-def hash_and_write(pairs: Sequence[tuple[Path, Path]], fsync: bool) -> None:
-    """Copy each source to its destination, hashing the bytes on the way (a verified fetch)."""
-    buffer = bytearray(CHUNK)
-    view = memoryview(buffer)
-    for src, dst in pairs:
-        digest = hashlib.sha256()
-        with src.open("rb", buffering=0) as reader, dst.open("wb", buffering=0) as writer:
-            while n := reader.readinto(buffer):
-                digest.update(view[:n])
-                writer.write(view[:n])
-            if fsync:
-                os.fsync(writer.fileno())
 
 
 def _start_upload(base: str, repo: str) -> str:

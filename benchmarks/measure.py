@@ -1,8 +1,10 @@
 """Timing and peak memory of one run: a child process or an in-process function.
 
 Knows how to time a command by wall clock, read its peak resident set size (through
-GNU time's ``%M`` when /usr/bin/time exists, else the children's rusage), and summarise
-repetitions as medians. Does not know what the commands are or what a target is.
+GNU time's ``%M`` when /usr/bin/time exists, else the children's rusage), settle the
+machine the same way before every timed run (``sync``, and dropping the page cache when
+asked), and summarise repetitions as min/median/max with their spread. Does not know
+what the commands are or what a target is.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 
 GNU_TIME = "/usr/bin/time"
 LOG_TAIL = 2000
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+SPREAD_LIMIT = 0.25  # (max - min) / median above this: the figure is too noisy to decide
 
 
 class CommandFailed(Exception):
@@ -43,6 +47,26 @@ class Measurement:
         return statistics.median(r.seconds for r in self.runs)
 
     @property
+    def wall(self) -> tuple[float, ...]:
+        return tuple(r.seconds for r in self.runs)
+
+    @property
+    def min_seconds(self) -> float:
+        return min(self.wall)
+
+    @property
+    def max_seconds(self) -> float:
+        return max(self.wall)
+
+    @property
+    def spread(self) -> float:
+        return spread(self.wall)
+
+    @property
+    def noisy(self) -> bool:
+        return self.spread > SPREAD_LIMIT
+
+    @property
     def mb_per_s(self) -> float | None:
         if not self.nbytes or self.seconds <= 0:
             return None
@@ -58,6 +82,44 @@ class Measurement:
         """The worst peak over all runs: a memory target must hold every time."""
         peaks = [r.peak_rss_kib for r in self.runs if r.peak_rss_kib is not None]
         return max(peaks) * 1024 / 1e6 if peaks else None
+
+
+def spread(values: Sequence[float]) -> float:
+    """(max - min) / median: how far apart the repetitions of one figure are."""
+    middle = statistics.median(values)
+    return (max(values) - min(values)) / middle if middle > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """What happens before every timed run: always ``sync``; with ``drop``, the page cache
+    is dropped too, so every contender reads from disk (cold) rather than from memory."""
+
+    drop: bool
+
+    def __call__(self) -> None:
+        os.sync()
+        if self.drop:
+            DROP_CACHES.write_text("3\n")
+
+    @property
+    def description(self) -> str:
+        if self.drop:
+            return "dropped (`sync; echo 3 > /proc/sys/vm/drop_caches`) before every timed run"
+        return "warm (`sync` only before every timed run)"
+
+
+def can_drop_caches() -> bool:
+    """Whether this process may drop the page cache (root, a writable /proc/sys)."""
+    try:
+        with DROP_CACHES.open("w") as out:
+            out.write("1\n")
+    except OSError:
+        return False
+    return True
+
+
+WARM = Settle(drop=False)
 
 
 def _tail(path: Path) -> str:
@@ -108,14 +170,22 @@ def _run_with_rusage(
     return seconds, code, peak, _cpu(after) - _cpu(before)
 
 
-def run_command(argv: Sequence[str], cwd: Path, env: Mapping[str, str], log: Path) -> Run:
-    """Run ``argv`` once after flushing dirty pages, so earlier writes do not slow it."""
-    os.sync()
+def run_command(
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    log: Path,
+    settle: Settle = WARM,
+    exit_codes: tuple[int, ...] = (0,),
+) -> Run:
+    """Run ``argv`` once after settling (flushing dirty pages, so earlier writes do not
+    slow it, and dropping the page cache if ``settle`` says so)."""
+    settle()
     with log.open("a") as out:
         out.write(f"\n$ {' '.join(argv)}\n")
     runner = _run_with_gnu_time if os.access(GNU_TIME, os.X_OK) else _run_with_rusage
     seconds, code, peak, cpu = runner(argv, cwd, env, log)
-    if code != 0:
+    if code not in exit_codes:
         raise CommandFailed(f"{' '.join(argv)} exited {code}:\n{_tail(log)}")
     return Run(seconds, peak, cpu)
 
@@ -127,9 +197,9 @@ def _cpu_so_far() -> float:
     )
 
 
-def run_function(fn: Callable[[], object]) -> Run:
-    """Time an in-process function (the physical floors), after flushing dirty pages."""
-    os.sync()
+def run_function(fn: Callable[[], object], settle: Settle = WARM) -> Run:
+    """Time an in-process function (the import floor), after settling as commands are."""
+    settle()
     cpu = _cpu_so_far()
     start = time.perf_counter()
     fn()

@@ -1,7 +1,8 @@
 """docs/benchmarks.md from measured results: machine facts, targets, one table per scenario.
 
-Knows the issue's targets and how to judge and present them; every number in the page
-comes from the results passed in, nothing is typed in by hand. Does not measure.
+Every number in the page comes from the results passed in, nothing is typed in by
+hand; every figure is shown as min, median and max, with its spread flagged when it
+is too wide to decide anything. Does not measure.
 """
 
 from __future__ import annotations
@@ -9,79 +10,77 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from benchmarks.analysis import analysis_lines
-from benchmarks.measure import Measurement
-from benchmarks.targets import Results, format_mb, format_seconds, targets
+from benchmarks.measure import SPREAD_LIMIT, Measurement
+from benchmarks.tables import scale_section, startup_section, table
+from benchmarks.targets import Results, SizeResults, format_mb, format_seconds, targets
+
+HEADER = ("what", "min", "median", "max", "spread", "MB/s", "CPU s", "peak RSS (MB)")
 
 
-def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return [*lines, ""]
+def spread_cell(m: Measurement) -> str:
+    """The spread in percent, flagged (⚠) above the limit."""
+    text = f"{100 * m.spread:.0f}%"
+    return f"⚠ {text}" if m.noisy else text
 
 
-def _row(m: Measurement, ratio: str) -> list[str]:
-    runs = ", ".join(f"{run.seconds:.3f}" for run in m.runs)
+def row(m: Measurement, ratio: str | None = None) -> list[str]:
     rate = "–" if m.mb_per_s is None else f"{m.mb_per_s:.0f}"
     cpu = "–" if m.cpu_seconds is None else f"{m.cpu_seconds:.2f}"
-    return [m.label, format_seconds(m.seconds), rate, cpu, runs, format_mb(m.peak_rss_mb), ratio]
-
-
-HEADER = ("what", "median", "MB/s", "CPU s", "runs (s)", "peak RSS (MB)")
+    cells = [m.label, f"{m.min_seconds:.3f}", format_seconds(m.seconds), f"{m.max_seconds:.3f}"]
+    cells += [spread_cell(m), rate, cpu, format_mb(m.peak_rss_mb)]
+    return cells if ratio is None else [*cells, ratio]
 
 
 def _ratio(m: Measurement, base: Measurement) -> str:
     return f"{m.seconds / base.seconds:.2f}×"
 
 
-def _pull_section(r: Results) -> list[str]:
-    p = r.pulls
-    rows = [_row(m, _ratio(m, p.cogw)) for m in (p.cogw, p.skopeo, p.curl, p.floor, p.floor_fsync)]
+def _pull_section(s: SizeResults) -> list[str]:
+    p = s.pulls
+    ms = (p.cogw, p.skopeo, p.curl, p.curl_fsync, p.floor)
     return [
-        "## Pull: cold store",
+        f"## Pull: cold store, {s.size_mib} MiB",
         "",
-        f"`cogw pull` into an empty cache (the cache directory is removed before each run) of the "
-        f"weight's {p.layers} layer blobs ({p.cogw.nbytes / 1e6:.0f} MB), next to its peers on the "
-        "same blobs: `skopeo copy` (verifies digests) and one `curl -o` per layer blob (verifies "
-        "nothing). The floors read the registry's own blob files (page cache), hash them with "
-        "hashlib and write them out, with and without fsync. MB/s counts blob bytes.",
+        f"`cogw pull` into an empty cache of the weight's {p.layers} layer blobs "
+        f"({p.cogw.nbytes / 1e6:.0f} MB), next to its peers on the same blobs from the same "
+        "registry: `skopeo copy` (verifies digests), `curl -o` per blob (verifies nothing, "
+        "durable only after `sync`), `curl -o` followed by an fsync of each file, and the pull "
+        "floor: `benchmarks/pullfloor.py`, an HTTP GET streamed with `readinto` into one reused "
+        "buffer, sha256 and write from that buffer, one fsync per blob (verified and durable, "
+        "like cogw). The targets compare cogw with that floor. MB/s counts blob bytes.",
         "",
-        *_table(rows, (*HEADER, "time vs cogw")),
+        *table([row(m, _ratio(m, p.cogw)) for m in ms], (*HEADER, "median vs cogw")),
     ]
 
 
-def _import_section(r: Results) -> list[str]:
-    i = r.imports
-    rows = [_row(m, _ratio(m, i.cold)) for m in (i.cold, i.floor, i.hashing)]
+def _import_section(s: SizeResults) -> list[str]:
+    i = s.imports
     unchanged = "yes" if i.lock_unchanged else "NO"
     return [
-        "## Import",
+        f"## Import, {s.size_mib} MiB",
         "",
-        "Cold: an empty cache, no weights.lock and a new registry repository for every run, so "
-        "every byte is hashed, stored, packed and pushed. The floor is one hashlib pass over the "
-        "source files plus a bare `curl -T` monolithic upload (POST, then one PUT) of the large "
-        "file and of a tar of the small files, to a new repository each run. MB/s counts source "
-        "bytes.",
+        "Cold: an empty cache, no weights.lock and a new registry repository for every run. "
+        "The floor is one hashlib pass over the source files plus a bare `curl -T` monolithic "
+        "upload (POST, then one PUT) of the large file and of a tar of the small files, to a "
+        "new repository each run. Unchanged: `cogw import` again with nothing changed "
+        f"(weights.lock left byte-identical: {unchanged}). MB/s counts source bytes.",
         "",
-        *_table(rows, (*HEADER, "time vs cogw")),
-        "Unchanged: `cogw import` again with nothing changed (cache and stat cache warm).",
-        f"weights.lock left byte-identical: {unchanged}.",
-        "",
-        *_table([_row(i.unchanged, "")[:-1]], HEADER),
+        *table(
+            [row(m, _ratio(m, i.cold)) for m in (i.cold, i.floor, i.hashing, i.unchanged)],
+            (*HEADER, "median vs cogw"),
+        ),
     ]
 
 
 def _local_section(r: Results) -> list[str]:
-    local = r.local
-    rows = [_row(m, "")[:-1] for m in (local.prepare, local.status, local.startup)]
     return [
         "## Prepare and status",
         "",
-        "With every file in the store: `cogw prepare --json` hard-links the weight into a new "
-        "mount directory (released, untimed, after each run); `cogw status` compares cog.yaml, "
-        "weights.lock and the store; `cogw --help` is the start-up every command pays. MB/s for "
-        "prepare is the bytes made visible, not bytes copied.",
+        "With every file in the store (last size): `cogw prepare --json` hard-links the weight "
+        "into a new mount directory (released, untimed, after each run); `cogw status` "
+        "compares cog.yaml, weights.lock and the store. Warm page cache.",
         "",
-        *_table(rows, HEADER),
+        *table([row(m) for m in (r.local.prepare, r.local.status)], HEADER),
     ]
 
 
@@ -91,9 +90,8 @@ def _profile_section(r: Results) -> list[str]:
         return [*lines, "Not run (`--no-profile`).", ""]
     lines += [
         "One extra run of each command under cProfile, in every thread "
-        "(`benchmarks/profiling.py`), so it runs slower than above. Own time is wall time summed "
-        "over threads (time a thread waits for a CPU counts too); threads waiting on locks or "
-        "queues (pool results) are left out as idle.",
+        "(`benchmarks/profiling.py`), so it runs slower than above. Own time is wall time "
+        "summed over threads; threads waiting on locks or queues are left out as idle.",
         "",
     ]
     for prof in r.profiles:
@@ -107,7 +105,7 @@ def _profile_section(r: Results) -> list[str]:
             for h in prof.hot_spots
         ]
         lines += [f"### `{prof.command}` (busy {prof.busy_seconds:.2f} s)", ""]
-        lines += _table(rows, ("function", "calls", "own s", "share of busy"))
+        lines += table(rows, ("function", "calls", "own s", "share of busy"))
     return lines
 
 
@@ -116,41 +114,57 @@ def _facts_section(r: Results) -> list[str]:
     rows += [
         [
             "workload",
-            f"{r.size_mib} MiB model.safetensors + {r.small_files} small JSON files "
-            f"({r.small_bytes / 1e6:.2f} MB)",
+            f"model.safetensors of {', '.join(f'{s.size_mib} MiB' for s in r.sizes)} + "
+            f"{r.small_files} small JSON files ({r.small_bytes / 1e6:.2f} MB)",
         ],
-        ["repetitions", f"{r.reps} (medians reported)"],
+        ["repetitions", f"{r.reps}, interleaved (contender by contender, run by run)"],
         ["peak RSS measured by", r.rss_tool],
     ]
-    return ["## Machine", "", *_table(rows, ("fact", "value"))]
+    return ["## Machine", "", *table(rows, ("fact", "value"))]
 
 
 def _targets_section(r: Results) -> list[str]:
-    rows = [[t.goal, t.measured, "yes" if t.met else "**no**"] for t in targets(r)]
-    return ["## Targets", "", *_table(rows, ("target", "measured (median)", "met"))]
+    rows = [[t.goal, t.measured, t.verdict.value] for t in targets(r)]
+    return [
+        "## Targets",
+        "",
+        "A target is met only when every run beats the bound applied to the reference's "
+        "fastest run (e.g. cogw's slowest pull ≤ 1.3 × the floor's fastest), missed when "
+        "even cogw's fastest run misses the bound applied to the reference's slowest, and "
+        "undecided when the spread of the runs hides the gap.",
+        "",
+        *table(rows, ("target", "measured", "verdict")),
+    ]
 
 
-def render_report(r: Results) -> str:
-    lines = [
+def _intro(r: Results) -> list[str]:
+    cache = dict(r.facts).get("page cache (import, pull)", "?")
+    return [
         "# Benchmarks",
         "",
         "Generated by `just bench` (`python -m benchmarks.run --out docs/benchmarks.md`; options "
-        "`--size-mib` (1024), `--reps` (3), `--revision REV` to measure a commit instead of the "
-        "work tree, `--no-profile`, `--keep`). Every number below comes from that run. "
-        "One run starts its own docker-registry on 127.0.0.1, "
-        "imports and pulls a generated model, and compares cogw with its peers and the machine's "
-        "physical floor. Registry, client and disk share the same CPUs; the data stays in the "
-        "page cache (warm reads), and `sync` runs before every timed step. MB = 10⁶ bytes. "
-        "Wall-clock medians decide the targets; CPU s is the client's user + system time "
-        "(the registry's own CPU is not counted). cogw's modules are byte-compiled before the "
-        "run, as a package install does.",
+        "`--sizes` (512,1024), `--reps` (3), `--scale-files` (10000), `--locked-files` "
+        "(100000), `--config-weights` (3000), `--no-scale`, "
+        "`--cache warm|drop|auto`, `--revision REV`, `--no-profile`, `--keep`). Every number "
+        "below comes from that run. It starts its own docker-registry on 127.0.0.1 and runs "
+        "every contender of a scenario in turn, repetition by repetition (ABCABC…), on the "
+        f"same filesystem. Page cache for import and pull: {cache}; start-up, status and "
+        "prepare run warm. Figures are min / median / max wall-clock seconds; a spread "
+        f"((max − min) / median) above {100 * SPREAD_LIMIT:.0f}% is flagged ⚠. MB = 10⁶ "
+        "bytes; CPU s is the client's user + system time (median).",
         "",
-        *_facts_section(r),
-        *_targets_section(r),
-        *_pull_section(r),
-        *_import_section(r),
-        *_local_section(r),
-        *_profile_section(r),
-        *analysis_lines(r, targets(r)),
     ]
+
+
+def render_report(r: Results) -> str:
+    lines: list[str] = [*_intro(r), *_facts_section(r), *_targets_section(r)]
+    for size in r.sizes:
+        lines += [*_pull_section(size), *_import_section(size)]
+    lines += [*_local_section(r), *startup_section(r.startup, row, HEADER)]
+    if r.scale is not None:
+        lines += scale_section(r.scale, row, HEADER)
+    lines += [*_profile_section(r), *analysis_lines(r, targets(r))]
     return "\n".join(lines).rstrip() + "\n"
+
+
+__all__: Sequence[str] = ("render_report", "row", "spread_cell")

@@ -1,10 +1,10 @@
 """`just bench`: run every scenario once against a private registry and write the report.
 
-Usage: ``python -m benchmarks.run [--size-mib 1024] [--reps 3] [--out docs/benchmarks.md]``.
-Builds the workload in a scratch directory (removed afterwards unless ``--keep``), starts
-docker-registry on 127.0.0.1, runs import, pull, prepare/status and the profiles, stops
-the registry and writes the Markdown report. Progress goes to stderr; nothing is timed
-in-process except the physical floors.
+Usage: ``python -m benchmarks.run [--sizes 512,1024] [--reps 3] [--out docs/benchmarks.md]``.
+Builds the workloads in a scratch directory (removed afterwards unless ``--keep``), starts
+docker-registry on 127.0.0.1, runs import and pull per size, prepare/status, start-up, the
+scale scenarios and the profiles, stops the registry and writes the Markdown report.
+Progress goes to stderr; nothing is timed in-process except the import floor.
 """
 
 from __future__ import annotations
@@ -16,23 +16,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 from benchmarks.facts import load_average, machine_facts, revision
-from benchmarks.measure import CommandFailed, peak_rss_tool
+from benchmarks.local import bench_local, bench_startup
+from benchmarks.measure import CommandFailed, Settle, can_drop_caches, peak_rss_tool
 from benchmarks.profiling import Profile, summarize
 from benchmarks.registry import RegistryError, local_registry
 from benchmarks.report import render_report
-from benchmarks.scenarios import (
-    Bench,
-    BenchError,
-    bench_import,
-    bench_local,
-    bench_pull,
-    empty_cache,
-)
-from benchmarks.targets import Results
-from benchmarks.workload import make_workload, write_cog_yaml
+from benchmarks.scale import bench_scale
+from benchmarks.scenarios import Bench, BenchError, bench_import, bench_pull, empty_cache
+from benchmarks.targets import Results, SizeResults
+from benchmarks.workload import Workload, make_workload, write_cog_yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CLI_MAIN = "import sys; from cogw.shell.cli import main; sys.exit(main())"
@@ -41,7 +38,19 @@ PEERS = ("docker-registry", "skopeo", "curl")
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
-    parser.add_argument("--size-mib", type=int, default=1024, help="large file size (MiB)")
+    parser.add_argument(
+        "--sizes", default="512,1024", help="large file sizes in MiB, comma-separated"
+    )
+    parser.add_argument(
+        "--cache",
+        choices=("auto", "drop", "warm"),
+        default="auto",
+        help="page cache before each timed import/pull run (auto: drop when permitted)",
+    )
+    parser.add_argument("--scale-files", type=int, default=10_000, help="files of the scale weight")
+    parser.add_argument("--locked-files", type=int, default=100_000, help="files in the wide lock")
+    parser.add_argument("--config-weights", type=int, default=3_000, help="weights in cog.yaml")
+    parser.add_argument("--no-scale", action="store_true", help="skip the scale scenarios")
     parser.add_argument("--reps", type=int, default=3, help="repetitions per measurement")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / "bench-work")
@@ -61,9 +70,23 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="run cogw from this source tree instead (e.g. `git archive` of another commit)",
     )
     args = parser.parse_args(argv)
-    if args.size_mib < 1 or args.reps < 1:
-        parser.error("--size-mib and --reps must be at least 1")
+    try:
+        args.size_list = [int(size) for size in args.sizes.split(",")]
+    except ValueError:
+        parser.error("--sizes is a comma-separated list of MiB, e.g. 512,1024")
+    counts = (args.reps, args.scale_files, args.locked_files, args.config_weights)
+    if min(args.size_list) < 1 or min(counts) < 1:
+        parser.error("sizes, --reps and the scale counts must be at least 1")
     return args
+
+
+def choose_settle(choice: str) -> Settle:
+    if choice == "warm":
+        return Settle(drop=False)
+    permitted = can_drop_caches()
+    if choice == "drop" and not permitted:
+        raise BenchError("--cache drop: cannot write /proc/sys/vm/drop_caches (not root?)")
+    return Settle(drop=permitted)
 
 
 def say(message: str) -> None:
@@ -143,33 +166,70 @@ def run_profiles(bench: Bench) -> list[Profile]:
     return [pull, cold, unchanged]
 
 
+def one_size(base: Bench, size_mib: int) -> tuple[Bench, SizeResults]:
+    work = base.work.parent / f"size-{size_mib}"
+    work.mkdir()
+    say(f"{size_mib} MiB: writing the workload")
+    image = f"{base.registry.host}/bench/import-{size_mib}"
+    bench = replace(base, work=work, workload=make_workload(work, size_mib, image))
+    say(f"{size_mib} MiB import: {bench.reps} × (cold, floor, hashing) + unchanged")
+    imports = bench_import(bench)
+    say(f"{size_mib} MiB pull: {bench.reps} × (cogw, skopeo, curl, curl + fsync, floor)")
+    return bench, SizeResults(size_mib, imports, bench_pull(bench))
+
+
+def scale_bench(bench: Bench, work: Path) -> Bench:
+    project = work / "scale" / "project"
+    (project / "weights").mkdir(parents=True)
+    return replace(bench, work=work / "scale", workload=replace(bench.workload, project=project))
+
+
 def run_all(args: argparse.Namespace, work: Path) -> Results:
     load_at_start = load_average()
     cogw, pythonpath, cogw_source = cogw_command(args, work)
+    settle = choose_settle(args.cache)
     with local_registry(work / "registry") as registry:
-        say(f"registry on {registry.host}; writing a {args.size_mib} MiB workload")
-        workload = make_workload(work, args.size_mib, f"{registry.host}/bench/import-0")
-        bench = Bench(
-            work, registry, workload, cogw, pythonpath, sys.executable, work / "log", args.reps
+        # The base has no workload yet: one_size gives every size its own.
+        base = Bench(
+            work / "base",
+            registry,
+            cast(Workload, None),
+            cogw,
+            pythonpath,
+            sys.executable,
+            work / "log",
+            args.reps,
+            settle,
         )
-        say(f"import: {args.reps} cold + {args.reps} unchanged")
-        imports = bench_import(bench)
-        say(f"pull: {args.reps} × (cogw, skopeo, curl, floors)")
-        pulls = bench_pull(bench)
-        say("prepare and status")
-        local = bench_local(bench)
+        sizes: list[SizeResults] = []
+        bench = base
+        for size in args.size_list:
+            if sizes:
+                shutil.rmtree(bench.work)  # disk is limited: keep only the current size
+            bench, measured = one_size(base, size)
+            sizes.append(measured)
+        say("prepare, status and start-up")
+        local, startup = bench_local(bench), bench_startup(bench)
         profiles = [] if args.no_profile else run_profiles(bench)
-    small = workload.small_files
+        scale = None
+        if not args.no_scale:
+            say(f"scale: {args.scale_files} files, {args.reps} reps")
+            scale = bench_scale(
+                scale_bench(bench, work), args.scale_files, args.locked_files, args.config_weights
+            )
+    facts = machine_facts(work, cogw, bench.env, cogw_source, load_at_start)
+    facts.append(("page cache (import, pull)", settle.description))
+    small = bench.workload.small_files
     return Results(
-        machine_facts(work, cogw, bench.env, cogw_source, load_at_start),
-        args.size_mib,
+        facts,
         args.reps,
         len(small),
         sum(p.stat().st_size for p in small),
         peak_rss_tool(),
-        imports,
-        pulls,
+        sizes,
         local,
+        startup,
+        scale,
         profiles,
     )
 

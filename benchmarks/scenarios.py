@@ -1,8 +1,9 @@
-"""The benchmark scenarios: cold and unchanged import, cold pull with its peers, prepare, status.
+"""The data scenarios: cold and unchanged import, cold pull, each next to its floor and peers.
 
 Knows the order of operations that makes each repetition independent (a fresh registry
 repository per cold import, an empty cache before every cold pull) and which peer or
-floor each cogw number is compared with. Does not format anything (see report.py).
+floor each cogw number is compared with; contenders run interleaved, repetition by
+repetition. Does not format anything (see report.py).
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.floors import hash_and_upload, hash_and_write, hash_file
-from benchmarks.measure import Measurement, Run, run_command, run_function
+from benchmarks.floors import hash_and_upload, hash_file
+from benchmarks.interleave import Contender, run_interleaved
+from benchmarks.measure import Measurement, Run, Settle, run_command, run_function
 from benchmarks.registry import LocalRegistry
 from benchmarks.workload import Workload, write_cog_yaml
+
+PULL_FLOOR = Path(__file__).with_name("pullfloor.py")
 
 
 class BenchError(Exception):
@@ -35,6 +39,7 @@ class Bench:
     python: str  # the interpreter that has cogw's dependencies (for profiling)
     log: Path
     reps: int
+    settle: Settle  # before every timed run of a data scenario (import, pull)
 
     @property
     def cache(self) -> Path:
@@ -52,11 +57,14 @@ class Bench:
     def lock_path(self) -> Path:
         return self.workload.project / "weights.lock"
 
-    def run(self, argv: list[str]) -> Run:
-        return run_command(argv, self.workload.project, self.env, self.log)
+    def run(
+        self, argv: list[str], settle: Settle | None = None, exit_codes: tuple[int, ...] = (0,)
+    ) -> Run:
+        chosen = self.settle if settle is None else settle
+        return run_command(argv, self.workload.project, self.env, self.log, chosen, exit_codes)
 
-    def cogw_run(self, *args: str) -> Run:
-        return self.run([*self.cogw, *args])
+    def cogw_run(self, *args: str, settle: Settle | None = None) -> Run:
+        return self.run([*self.cogw, *args], settle)
 
     def quietly(self, *args: str) -> None:
         """An untimed cogw command that sets up the next measurement."""
@@ -115,37 +123,47 @@ class ImportResults:
     lock_unchanged: bool  # the unchanged re-imports left weights.lock byte-identical
 
 
-def _cold_import(bench: Bench, rep: int) -> Run:
-    write_cog_yaml(bench.workload.project, f"{bench.registry.host}/bench/import-{rep}")
+def _cold_import(bench: Bench, counter: list[int]) -> Run:
+    counter[0] += 1
+    write_cog_yaml(bench.workload.project, f"{bench.registry.host}/bench/import-{counter[0]}")
     bench.lock_path.unlink(missing_ok=True)
     empty_cache(bench)
     return bench.cogw_run("import")
 
 
-def _import_floor(bench: Bench, rep: int) -> Run:
+def _import_floor(bench: Bench, counter: list[int]) -> Run:
+    counter[0] += 1
     workload = bench.workload
     blobs = (workload.large_file, workload.small_tar)
+    repo = f"floor/import-{workload.large_file.stat().st_size}-{counter[0]}"
     return run_function(
-        lambda: hash_and_upload(bench.registry.url, f"floor/import-{rep}", workload.files, blobs)
+        lambda: hash_and_upload(bench.registry.url, repo, workload.files, blobs), bench.settle
     )
 
 
 def bench_import(bench: Bench) -> ImportResults:
     """Cold imports (empty cache, new repository) interleaved with the floor, then no-op ones."""
-    cold, floor, hashing = [], [], []
     files = bench.workload.files
-    for rep in range(bench.reps):
-        cold.append(_cold_import(bench, rep))
-        floor.append(_import_floor(bench, rep))
-        hashing.append(run_function(lambda: [hash_file(path) for path in files]))
+    cold_count, floor_count = [0], [0]
+    runs = run_interleaved(
+        [
+            Contender("cold", lambda: _cold_import(bench, cold_count)),
+            Contender("floor", lambda: _import_floor(bench, floor_count)),
+            Contender(
+                "hashing",
+                lambda: run_function(lambda: [hash_file(p) for p in files], bench.settle),
+            ),
+        ],
+        bench.reps,
+    )
     before = bench.lock_path.read_bytes()
-    unchanged = [bench.cogw_run("import") for _ in range(bench.reps)]
+    unchanged = tuple(bench.cogw_run("import") for _ in range(bench.reps))
     nbytes = bench.workload.total_bytes
     return ImportResults(
-        Measurement("cogw import (cold)", tuple(cold), nbytes),
-        Measurement("floor: hashlib + curl -T upload", tuple(floor), nbytes),
-        Measurement("floor part: hashlib only", tuple(hashing), nbytes),
-        Measurement("cogw import (unchanged)", tuple(unchanged), 0),
+        Measurement("cogw import (cold)", runs["cold"], nbytes),
+        Measurement("floor: hashlib + curl -T upload", runs["floor"], nbytes),
+        Measurement("floor part: hashlib only", runs["hashing"], nbytes),
+        Measurement("cogw import (unchanged)", unchanged, 0),
         bench.lock_path.read_bytes() == before,
     )
 
@@ -157,10 +175,14 @@ def bench_import(bench: Bench) -> ImportResults:
 class PullResults:
     cogw: Measurement
     skopeo: Measurement
-    curl: Measurement
-    floor: Measurement  # hashlib + write, no fsync (what curl and skopeo do)
-    floor_fsync: Measurement  # hashlib + write + fsync (what a crash-safe store must do)
+    curl: Measurement  # curl -o: neither verifies nor makes the bytes durable
+    curl_fsync: Measurement  # curl -o, then fsync of every file (durable, unverified)
+    floor: Measurement  # Python: read, sha256, write, one fsync per blob (verified, durable)
     layers: int
+
+
+def _blob_url(bench: Bench, weight: LockedWeight, digest: str) -> str:
+    return f"{bench.registry.url}/v2/{weight.repository}/blobs/{digest}"
 
 
 def _skopeo(bench: Bench, weight: LockedWeight) -> Run:
@@ -170,22 +192,25 @@ def _skopeo(bench: Bench, weight: LockedWeight) -> Run:
     return bench.run(["skopeo", "copy", "--src-tls-verify=false", source, f"oci:{out}"])
 
 
-def _curl(bench: Bench, weight: LockedWeight) -> Run:
+def _curl(bench: Bench, weight: LockedWeight, fsync: bool) -> Run:
     out = fresh_dir(bench.work / "curl-out")
-    argv = ["curl", "-fsS"]
+    argv, files = ["curl", "-fsS"], []
     for index, (digest, _) in enumerate(weight.layers):
-        url = f"{bench.registry.url}/v2/{weight.repository}/blobs/{digest}"
-        argv += ["-o", str(out / f"layer-{index}"), url]
-    return bench.run(argv)
+        files.append(str(out / f"layer-{index}"))
+        argv += ["-o", files[-1], _blob_url(bench, weight, digest)]
+    if not fsync:
+        return bench.run(argv)
+    # coreutils `sync FILE...` fsyncs each named file: one fsync per blob, as the floor.
+    script = '"$@" && sync -- ' + " ".join(files)
+    return bench.run(["sh", "-c", script, "sh", *argv])
 
 
-def _floor(bench: Bench, weight: LockedWeight, fsync: bool) -> Run:
+def _python_floor(bench: Bench, weight: LockedWeight) -> Run:
     out = fresh_dir(bench.work / "floor-out")
-    pairs = [
-        (bench.registry.blob_path(digest), out / f"layer-{index}")
-        for index, (digest, _) in enumerate(weight.layers)
-    ]
-    return run_function(lambda: hash_and_write(pairs, fsync))
+    argv = [sys.executable, str(PULL_FLOOR), str(out)]
+    for digest, _ in weight.layers:
+        argv += [_blob_url(bench, weight, digest), digest]
+    return bench.run(argv)
 
 
 def _cold_pull(bench: Bench) -> Run:
@@ -196,60 +221,25 @@ def _cold_pull(bench: Bench) -> Run:
 
 
 def bench_pull(bench: Bench) -> PullResults:
-    """Per repetition, in turn: cogw pull into an empty cache, skopeo, curl, the floors."""
+    """cogw pull into an empty cache, skopeo, curl (with and without fsync) and the Python
+    floor, interleaved repetition by repetition, all from the same registry blobs."""
     weight = read_locked_weight(bench)
-    runs: dict[str, list[Run]] = {k: [] for k in ("cogw", "skopeo", "curl", "floor", "fsync")}
-    for _ in range(bench.reps):
-        runs["cogw"].append(_cold_pull(bench))
-        runs["skopeo"].append(_skopeo(bench, weight))
-        runs["curl"].append(_curl(bench, weight))
-        runs["floor"].append(_floor(bench, weight, fsync=False))
-        runs["fsync"].append(_floor(bench, weight, fsync=True))
+    runs = run_interleaved(
+        [
+            Contender("cogw", lambda: _cold_pull(bench)),
+            Contender("skopeo", lambda: _skopeo(bench, weight)),
+            Contender("curl", lambda: _curl(bench, weight, fsync=False)),
+            Contender("curl_fsync", lambda: _curl(bench, weight, fsync=True)),
+            Contender("floor", lambda: _python_floor(bench, weight)),
+        ],
+        bench.reps,
+    )
     n = weight.layer_bytes
-
-    def measured(key: str, label: str) -> Measurement:
-        return Measurement(label, tuple(runs[key]), n)
-
     return PullResults(
-        measured("cogw", "cogw pull (cold store)"),
-        measured("skopeo", "skopeo copy docker:// → oci:"),
-        measured("curl", "curl -o (each layer blob)"),
-        measured("floor", "floor: hashlib + write"),
-        measured("fsync", "floor: hashlib + write + fsync"),
+        Measurement("cogw pull (cold store)", runs["cogw"], n),
+        Measurement("skopeo copy docker:// → oci:", runs["skopeo"], n),
+        Measurement("curl -o (each layer blob)", runs["curl"], n),
+        Measurement("curl -o + fsync (each layer blob)", runs["curl_fsync"], n),
+        Measurement("floor: Python GET + sha256 + write + fsync", runs["floor"], n),
         len(weight.layers),
-    )
-
-
-# --- prepare and status ------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LocalResults:
-    prepare: Measurement
-    status: Measurement
-    startup: Measurement  # `cogw --help`: interpreter plus the CLI's imports
-
-
-def _repeat(bench: Bench, one: Callable[[], Run], after: Callable[[], None]) -> tuple[Run, ...]:
-    runs = []
-    for _ in range(bench.reps):
-        runs.append(one())
-        after()
-    return tuple(runs)
-
-
-def bench_local(bench: Bench) -> LocalResults:
-    """prepare (hardlinks into .cog/mounts, released after each run) and status, cache full."""
-    nbytes = bench.workload.total_bytes
-    prepare = _repeat(
-        bench,
-        lambda: bench.cogw_run("prepare", "--json"),
-        lambda: bench.quietly("release", "--all"),
-    )
-    status = _repeat(bench, lambda: bench.cogw_run("status"), lambda: None)
-    startup = _repeat(bench, lambda: bench.cogw_run("--help"), lambda: None)
-    return LocalResults(
-        Measurement("cogw prepare (hardlinks)", prepare, nbytes),
-        Measurement("cogw status", status, 0),
-        Measurement("cogw --help (start-up only)", startup, 0),
     )

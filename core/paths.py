@@ -65,6 +65,8 @@ def _is_surrogate(ch: str) -> bool:
 
 
 def _bad_character(path: str) -> str | None:
+    if path.isascii() and path.isprintable() and "\\" not in path:
+        return None  # the common case: printable ASCII has no control character or surrogate
     for ch in path:
         code = ord(ch)
         if code < _MAX_ASCII_CONTROL or code == _DEL:
@@ -97,15 +99,18 @@ def path_error(path: str) -> str | None:
     bad = _bad_character(path)
     if bad is not None:
         return bad
-    quoted = quote(path)
     if path.startswith("/"):
-        return f"path {quoted} is absolute; weight file paths are relative to the weight directory"
+        return (
+            f"path {quote(path)} is absolute; weight file paths are relative to the weight "
+            "directory"
+        )
+    components = path.split("/")
+    if "" not in components and "." not in components and ".." not in components:
+        return None  # clean, so go_clean would return it unchanged: it cannot escape
     cleaned = go_clean(path)
     if cleaned == ".." or cleaned.startswith("../"):
-        return f"path {quoted} escapes the weight directory"
-    if any(comp in ("", ".", "..") for comp in path.split("/")):
-        return f'path {quoted} is not clean (it has an empty, "." or ".." component)'
-    return None
+        return f"path {quote(path)} escapes the weight directory"
+    return f'path {quote(path)} is not clean (it has an empty, "." or ".." component)'
 
 
 def go_join(*elems: str) -> str:

@@ -19,8 +19,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
-import filelock
-
 #: Linux ``FICLONE`` ioctl (``_IOW(0x94, 9, int)``); fcntl exposes it only on 3.12+.
 FICLONE = getattr(fcntl, "FICLONE", 0x40049409)
 
@@ -109,6 +107,8 @@ def project_lock(project_dir: Path, timeout: float | None = None) -> Iterator[No
     unlinking a flock file lets a waiter lock an inode nobody else will see.
     ``timeout=None`` waits forever.
     """
+    import filelock  # here, not at import: read-only commands (status) take no lock
+
     lock_path = project_dir / LOCK_FILE
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(

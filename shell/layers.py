@@ -162,5 +162,6 @@ def digest_layers(plans: Sequence[LayerPlan], open_file: OpenFile, jobs: int) ->
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     if jobs == 1 or len(plans) <= 1:
         return [digest_layer(plan, open_file) for plan in plans]
+
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="digest-layer") as pool:
         return list(pool.map(lambda plan: digest_layer(plan, open_file), plans))

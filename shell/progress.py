@@ -16,7 +16,7 @@ import orjson
 
 from cogw.core.digest import format_digest_short, short_digest
 from cogw.core.plan.events import Event, EventKind
-from cogw.core.plan.render import format_size
+from cogw.core.plan.statusview import format_size
 from cogw.shell.progress_tally import TOTAL, Count, Tally
 
 Sink = Callable[[Event], None]

@@ -41,6 +41,7 @@ from cogw.core.config.configschema import (
     read_model,
     read_weights,
 )
+from cogw.core.config.disjoint import DisjointTargets
 from cogw.core.config.filters import pattern_error, patterns_error
 from cogw.core.config.modelref import (
     BOTH_SET,
@@ -53,7 +54,7 @@ from cogw.core.config.uri import SUPPORTED_SCHEMES, HFRef, normalize_uri, parse_
 from cogw.core.diagnostics import Diagnostic, Problems, collect
 from cogw.core.digest import go_quote
 from cogw.core.lock.lockfile import WeightEntry
-from cogw.core.paths import go_clean, is_subpath
+from cogw.core.paths import go_clean
 
 # The URI names are re-exported: callers know them as part of the config's API.
 __all__ = [
@@ -216,7 +217,7 @@ def _check_weights(items: list[RawWeight], check: Checker) -> list[WeightSpec]:
     if not items:
         return []
     names: set[str] = set()
-    targets: list[str] = []
+    targets = DisjointTargets()
     specs: list[WeightSpec] = []
     for raw in items:
         if not raw.is_mapping:
@@ -294,7 +295,7 @@ _TARGET_HINT = "set target: to the absolute directory the weight appears at, e.g
 _DISJOINT_HINT = "give every weight its own directory; targets must not nest"
 
 
-def _check_target(raw: RawWeight, targets: list[str], check: Checker) -> None:
+def _check_target(raw: RawWeight, targets: DisjointTargets, check: Checker) -> None:
     fld = f"weights[{raw.index}].target"
     target = raw.target
     if "target" in raw.mistyped:
@@ -310,11 +311,11 @@ def _check_target(raw: RawWeight, targets: list[str], check: Checker) -> None:
     elif clean in targets:
         check.invalid(raw, fld, target, "duplicate weight target", _DISJOINT_HINT)
     else:
-        overlap = next((t for t in targets if is_subpath(clean, t) or is_subpath(t, clean)), None)
+        overlap = targets.first_overlap(clean)
         if overlap is not None:
             message = f"target overlaps with {go_quote(overlap)}; weight targets must be disjoint"
             check.invalid(raw, fld, target, message, _DISJOINT_HINT)
-        targets.append(clean)
+        targets.add(clean)
 
 
 def _check_uri(raw: RawWeight, j: int, source: RawSource, check: Checker) -> str | None:

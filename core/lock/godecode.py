@@ -14,6 +14,7 @@ the hint of every problem).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -82,8 +83,15 @@ def decode_json(data: bytes) -> Result[Any, str]:
 _FOLD_TO_ASCII = {"\u017f": "S", "\u212a": "K"}
 
 
+@functools.lru_cache(maxsize=1024)
 def _fold(key: str) -> str:
+    # Cached: a lockfile repeats the same few keys for each of its (up to 100 000s of) files.
     return "".join(_FOLD_TO_ASCII.get(ch, ch.upper() if ch.isascii() else ch) for ch in key)
+
+
+@functools.lru_cache(maxsize=64)
+def _fold_table(names: tuple[str, ...]) -> dict[str, str]:
+    return {_fold(name): name for name in names}
 
 
 def _kind(value: Any) -> str:
@@ -99,7 +107,14 @@ def _kind(value: Any) -> str:
 
 
 def _has_surrogate(text: str) -> bool:
-    return any(0xD800 <= ord(ch) <= 0xDFFF for ch in text)
+    # Lone surrogates are the only code points UTF-8 cannot encode; ASCII has none.
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +143,12 @@ class Reader:
         if not isinstance(value, Object):
             self.wrong_type(path or what, "an object", value)
             return {}
-        by_fold = {_fold(name): name for name in names}
+        known = tuple(names)
+        by_fold = _fold_table(known)
         out: dict[str, Any] = {}
         for key, item in value.pairs:
-            name = by_fold.get(_fold(key))
+            # An exact name folds onto itself: skip folding in the common case.
+            name = key if key in known else by_fold.get(_fold(key))
             if name is not None:
                 out[name] = item
         return out

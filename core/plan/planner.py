@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from pyrsistent import PVector, pvector
 from returns.result import Failure
@@ -24,6 +23,7 @@ from cogw.core.diagnostics import Diagnostic, Problems
 from cogw.core.lock.lockfile import LockFile, LockLayer, WeightEntry
 from cogw.core.plan.drift import DriftKind, DriftResult, check_drift
 from cogw.core.plan.importplan import ImportStatus, ImportWeight, plan_imports
+from cogw.core.plan.operation import Operation as Operation  # re-exported: part of the plan API
 from cogw.core.plan.snapshot import Snapshot
 from cogw.core.registry.reference import parse_repository
 from cogw.core.suggest import did_you_mean
@@ -48,14 +48,6 @@ __all__ = [
 
 # check_drift's results for the snapshot, computed once per plan.
 Drift = Sequence[DriftResult]
-
-
-class Operation(StrEnum):
-    SYNC = "sync"  # import what changed, prune orphans, pull what is missing
-    IMPORT = "import"
-    PULL = "pull"
-    PREPARE = "prepare"
-    PRUNE = "prune"
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,9 +35,9 @@ from typing import Any, Protocol
 
 from returns.result import Failure, Result, Success
 
+from cogw.core.diagnostics import Problems
 from cogw.core.registry import credscope
 from cogw.core.registry.credscope import normalize_registry
-from cogw.core.diagnostics import Problems
 from cogw.shell.redaction import register_login
 from cogw.shell.registry.errors import RegistryError
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from cogw.core.registry.registryrules import registry_scheme
 from cogw.core.registry.registryfaults import (
     CONNECTION_REFUSED,
     Budget,
@@ -14,6 +13,7 @@ from cogw.core.registry.registryfaults import (
     refused_delay,
     tls_hint,
 )
+from cogw.core.registry.registryrules import registry_scheme
 
 BUDGET = Budget(max_attempts=5, deadline_seconds=120)
 

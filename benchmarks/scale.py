@@ -1,0 +1,160 @@
+"""Scale scenarios: a weight of many small files, a lockfile of 100 000 files, a cog.yaml
+of 3 000 weights, each next to its floor or its absolute target.
+
+The many-files weight is imported, pulled and prepared, interleaved with its floors
+(hash + upload of a tar of the tree, ``tar -x`` + ``sync -f``, ``cp -al``). The same
+project then lists that weight under enough names to reach 100 000 locked files
+(status and plan are timed), and finally 3 000 weights (config checking, via status).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.floors import hash_and_upload
+from benchmarks.interleave import Contender, run_interleaved
+from benchmarks.measure import WARM, Measurement, Run, run_function
+from benchmarks.scenarios import Bench, fresh_dir
+
+LOCKED_FILES = 100_000
+CONFIG_WEIGHTS = 3_000
+FILES_PER_DIR = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleResults:
+    files: int
+    imports: tuple[Measurement, Measurement]  # cogw, floor (hash + upload of the tar)
+    pulls: tuple[Measurement, Measurement]  # cogw, tar -x + sync -f
+    prepares: tuple[Measurement, Measurement]  # cogw, cp -al
+    locked_files: int
+    status: Measurement
+    plan: Measurement
+    config_weights: int
+    config: Measurement
+
+
+def write_tree(root: Path, count: int) -> list[Path]:
+    """``count`` incompressible files of 1-4 KiB, ``FILES_PER_DIR`` per directory."""
+    paths = []
+    for index in range(count):
+        path = root / f"d{index // FILES_PER_DIR:04d}" / f"f{index:05d}.bin"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(1024 + (index * 37) % 3072))
+        paths.append(path)
+    return paths
+
+
+def _cog_yaml(image: str, names: list[str]) -> str:
+    lines = [f"image: {image}", "weights:"]
+    for name in names:
+        lines += [f"  - name: {name}", f"    target: /src/{name}", "    source:"]
+        lines += ["      uri: weights/many"]
+    return "\n".join(lines) + "\n"
+
+
+def _floors(bench: Bench, tree: Path, tar: Path, files: list[Path]) -> list[Contender]:
+    counter = [0]
+
+    def upload() -> Run:
+        counter[0] += 1
+        repo, url = f"floor/scale-{counter[0]}", bench.registry.url
+        return run_function(lambda: hash_and_upload(url, repo, files, (tar,)), bench.settle)
+
+    def untar() -> Run:
+        out = fresh_dir(bench.work / "scale-untar")
+        return bench.run(["sh", "-c", f"tar -xf {tar} -C {out} && sync -f {out}"])
+
+    def hardlink() -> Run:
+        shutil.rmtree(bench.work / "scale-cp", ignore_errors=True)
+        return bench.run(["cp", "-al", str(tree), str(bench.work / "scale-cp")], WARM)
+
+    return [Contender("floor-import", upload), Contender("untar", untar), Contender("cp", hardlink)]
+
+
+def _cogw(bench: Bench, image: str) -> list[Contender]:
+    project = bench.workload.project
+    counter = [0]
+
+    def cold_import() -> Run:
+        counter[0] += 1
+        (project / "cog.yaml").write_text(_cog_yaml(f"{image}-{counter[0]}", ["many"]))
+        (project / "weights.lock").unlink(missing_ok=True)
+        shutil.rmtree(bench.cache, ignore_errors=True)
+        return bench.cogw_run("import")
+
+    def cold_pull() -> Run:
+        shutil.rmtree(bench.cache, ignore_errors=True)
+        return bench.cogw_run("pull")
+
+    def prepare() -> Run:
+        run = bench.cogw_run("prepare", "--json", settle=WARM)
+        bench.quietly("release", "--all")
+        return run
+
+    return [
+        Contender("import", cold_import),
+        Contender("pull", cold_pull),
+        Contender("prepare", prepare),
+    ]
+
+
+def _widen_lock(bench: Bench, copies: int) -> None:
+    """List the imported weight under ``copies`` names: same files, same store blobs."""
+    project = bench.workload.project
+    lock = json.loads((project / "weights.lock").read_bytes())
+    entry = lock["weights"][0]
+    names = [f"many-{i}" for i in range(copies)]
+    lock["weights"] = [{**entry, "name": n, "target": f"/src/{n}"} for n in names]
+    image = (project / "cog.yaml").read_text().splitlines()[0].removeprefix("image: ")
+    (project / "cog.yaml").write_text(_cog_yaml(image, names))
+    (project / "weights.lock").write_text(json.dumps(lock, indent=2) + "\n")
+
+
+def bench_scale(
+    bench: Bench, count: int, locked: int = LOCKED_FILES, weights: int = CONFIG_WEIGHTS
+) -> ScaleResults:
+    """All scale scenarios in ``bench``'s project: ``count`` files in one weight, at least
+    ``locked`` files in weights.lock, a cog.yaml of ``weights`` weights."""
+    tree = bench.workload.project / "weights" / "many"
+    files = write_tree(tree, count)
+    tar = bench.work / "many.tar"
+    with tarfile.open(tar, "w") as archive:
+        archive.add(tree, arcname=".")
+    image = f"{bench.registry.host}/bench/scale"
+    runs = run_interleaved([*_cogw(bench, image), *_floors(bench, tree, tar, files)], bench.reps)
+    nbytes = sum(p.stat().st_size for p in files)
+
+    def m(key: str, label: str, n: int = nbytes) -> Measurement:
+        return Measurement(label, runs[key], n)
+
+    copies = -(-locked // count)
+    _widen_lock(bench, copies)
+    wide = run_interleaved(
+        [
+            Contender("status", lambda: bench.cogw_run("status", settle=WARM)),
+            Contender("plan", lambda: bench.cogw_run("plan", settle=WARM)),
+        ],
+        bench.reps,
+    )
+    (bench.workload.project / "weights.lock").unlink()
+    names = [f"w-{i}" for i in range(weights)]
+    (bench.workload.project / "cog.yaml").write_text(_cog_yaml(image, names))
+    # No lockfile: every weight is pending and status exits 1, as it should.
+    config = [bench.run([*bench.cogw, "status"], WARM, (1,)) for _ in range(bench.reps)]
+    return ScaleResults(
+        count,
+        (m("import", "cogw import (cold)"), m("floor-import", "floor: hashlib + curl -T of a tar")),
+        (m("pull", "cogw pull (cold store)"), m("untar", "tar -x + sync -f")),
+        (m("prepare", "cogw prepare (hardlinks)"), m("cp", "cp -al")),
+        copies * count,
+        Measurement(f"cogw status ({copies * count} locked files)", wide["status"], 0),
+        Measurement(f"cogw plan ({copies * count} locked files)", wide["plan"], 0),
+        weights,
+        Measurement(f"cogw status ({weights} weights, config check)", tuple(config), 0),
+    )

@@ -1,0 +1,57 @@
+"""Markdown tables, and the sections for start-up and the scale scenarios."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from benchmarks.local import StartupResults
+from benchmarks.measure import Measurement
+from benchmarks.scale import ScaleResults
+
+Row = Callable[[Measurement, str | None], list[str]]
+
+
+def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _vs(m: Measurement, base: Measurement) -> str:
+    return f"{m.seconds / base.seconds:.2f}×"
+
+
+def startup_section(st: StartupResults, row: Row, header: Sequence[str]) -> list[str]:
+    ms = (st.python, *st.commands)
+    return [
+        "## Start-up",
+        "",
+        "The interpreter alone (`python -c pass`, the same interpreter cogw runs on) next to "
+        "`cogw --help`, `cogw --version` and `cogw status` on the benchmark's project, "
+        "interleaved, warm page cache. tests/test_startup.py keeps the imports of each "
+        "command in check (modules, not times).",
+        "",
+        *table([row(m, _vs(m, st.python)) for m in ms], (*header, "median vs python")),
+    ]
+
+
+def scale_section(s: ScaleResults, row: Row, header: Sequence[str]) -> list[str]:
+    pairs = (s.imports, s.pulls, s.prepares)
+    rows = [
+        row(m, _vs(m, floor))
+        for pair in pairs
+        for m, floor in ((pair[0], pair[1]), (pair[1], pair[1]))
+    ]
+    alone = [[*row(m, None), "–"] for m in (s.status, s.plan, s.config)]
+    return [
+        "## Scale",
+        "",
+        f"A weight of {s.files} small files (1–4 KiB, incompressible): cold import next to "
+        "hashing its files and uploading one tar of them; cold pull next to `tar -x` of that "
+        "tar followed by `sync -f`; prepare next to `cp -al` of the tree. Then the same "
+        f"weight listed under enough names to lock {s.locked_files} files (`cogw status`, "
+        f"`cogw plan`), and a cog.yaml of {s.config_weights} weights without a lockfile "
+        "(`cogw status`, which checks the config; it exits 1: all pending).",
+        "",
+        *table([*rows, *alone], (*header, "median vs floor")),
+    ]

@@ -1,0 +1,66 @@
+"""The benchmark's pure decisions: run order, spread, and target verdicts (no timing)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.interleave import Contender, interleaved_order, run_interleaved
+from benchmarks.measure import SPREAD_LIMIT, Measurement, Run, spread
+from benchmarks.verdict import Verdict, below, faster, within
+
+
+def test_contenders_alternate_run_by_run() -> None:
+    order = interleaved_order(["a", "b", "c"], 2)
+    assert [name for _, name in order] == ["a", "b", "c", "a", "b", "c"]
+    assert [rep for rep, _ in order] == [0, 0, 0, 1, 1, 1]
+
+
+def test_run_interleaved_calls_contenders_in_that_order() -> None:
+    calls: list[str] = []
+
+    def timed(name: str) -> Contender:
+        return Contender(name, lambda: calls.append(name) or Run(float(len(calls))))
+
+    runs = run_interleaved([timed("a"), timed("b")], 3)
+    assert calls == ["a", "b", "a", "b", "a", "b"]
+    assert [r.seconds for r in runs["a"]] == [1.0, 3.0, 5.0]
+    assert [r.seconds for r in runs["b"]] == [2.0, 4.0, 6.0]
+
+
+def measurement(*seconds: float) -> Measurement:
+    return Measurement("m", tuple(Run(s) for s in seconds), 0)
+
+
+def test_spread_is_range_over_median_and_flags_above_the_limit() -> None:
+    assert spread([1.0, 1.1, 1.2]) == pytest.approx(0.2 / 1.1)
+    assert not measurement(1.0, 1.1, 1.2).noisy
+    wide = measurement(1.0, 1.1, 1.4)
+    assert wide.spread == pytest.approx(0.4 / 1.1) and wide.spread > SPREAD_LIMIT
+    assert wide.noisy
+    assert (wide.min_seconds, wide.seconds, wide.max_seconds) == (1.0, 1.1, 1.4)
+
+
+def test_within_is_met_only_when_the_slowest_run_beats_the_bound_on_the_fastest() -> None:
+    floor = [1.0, 1.2, 1.4]
+    assert within([1.1, 1.2, 1.3], floor, 1.3) is Verdict.MET  # 1.3 ≤ 1.3 × 1.0
+    assert within([1.1, 1.2, 1.31], floor, 1.3) is Verdict.UNDECIDED
+    assert within([1.9, 2.0], floor, 1.3) is Verdict.MISSED  # 1.9 > 1.3 × 1.4
+    assert within([1.8, 2.0], floor, 1.3) is Verdict.UNDECIDED  # 1.8 < 1.82
+
+
+def test_median_that_meets_the_target_is_undecided_when_the_spread_hides_the_gap() -> None:
+    # Median ratio 1.0, but cogw's worst run is twice the floor's best.
+    assert within([0.6, 1.0, 2.0], [1.0, 1.0, 1.0], 1.3) is Verdict.UNDECIDED
+
+
+def test_faster_needs_every_run_to_beat_the_peer_by_the_factor() -> None:
+    skopeo = [4.0, 4.4]
+    assert faster([1.5, 2.0], skopeo, 2.0) is Verdict.MET
+    assert faster([1.5, 2.1], skopeo, 2.0) is Verdict.UNDECIDED
+    assert faster([2.3, 2.5], skopeo, 2.0) is Verdict.MISSED
+
+
+def test_below_an_absolute_limit() -> None:
+    assert below([0.2, 0.9], 1.0) is Verdict.MET
+    assert below([0.9, 1.1], 1.0) is Verdict.UNDECIDED
+    assert below([1.0, 1.5], 1.0) is Verdict.MISSED
