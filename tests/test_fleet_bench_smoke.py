@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from benchmarks.countproxy import CountingProxy
+from benchmarks.fleet_report import FleetRun, WeightSizes, render
 
 
 def _echo(conn: socket.socket) -> None:
@@ -89,3 +90,25 @@ def test_stops_by_itself_after_its_lifetime(echo_server: str) -> None:
         assert not proxy.accepting
     finally:
         proxy.stop()
+
+
+def test_the_report_gives_min_median_max_of_each_scenario() -> None:
+    mib = 1 << 20
+    runs = [
+        FleetRun("A", 1, 30.0, 400 * mib),
+        FleetRun("B", 1, 12.0, 0, 9.0, 200 * mib),
+        FleetRun("A", 2, 10.0, 402 * mib),
+        FleetRun("B", 2, 14.0, 1 * mib, 7.0, 202 * mib),
+        FleetRun("A", 3, 20.0, 401 * mib),
+        FleetRun("B", 3, 13.0, 2 * mib, 8.0, 201 * mib),
+    ]
+    report = render(runs, 4, 100, WeightSizes(files=105 * mib, stored=100 * mib), [("k", "v")])
+    assert (
+        "| A: straight from the origin | 10.0 / 20.0 / 30.0 | 400.0 / 401.0 / 402.0 | 4.01× |"
+        in report
+    )
+    assert (
+        "| B: through the warmed mirror | 12.0 / 13.0 / 14.0 | 0.0 / 1.0 / 2.0 | 0.01× |" in report
+    )
+    assert "| 7.0 / 8.0 / 9.0 | 200.0 / 201.0 / 202.0 | 2.01× |" in report
+    assert "| k | v |" in report
