@@ -88,7 +88,7 @@ def _method(nodes: int, size_mib: int, sizes: WeightSizes) -> list[str]:
         f"Workload: one weight of {sizes.files:,} bytes ({size_mib} MiB of random bytes in one "
         "`.safetensors` file plus 96 small JSON files), stored in the registry as "
         f"{sizes.stored:,} bytes (manifest, config blob, layers; the small files' layer is "
-        "compressed): what one cold pull fetches. "
+        "compressed), which is about what one cold pull fetches. "
         f"{nodes} nodes pull it at once, each `cogw pull` with its own empty "
         "`--cache-dir` and its own checkout (cog.yaml + weights.lock).",
         "",
