@@ -47,3 +47,7 @@ demo:
 # benchmarks against the physical limit and peers; writes docs/benchmarks.md
 bench:
     {{venv}}/python -m benchmarks.run --out docs/benchmarks.md
+
+# fleet scenario: N concurrent cold pulls with and without a warmed mirror; writes docs/fleet-benchmark.md
+bench-fleet *ARGS:
+    {{venv}}/python -m benchmarks.fleet --out docs/fleet-benchmark.md {{ARGS}}
