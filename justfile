@@ -44,9 +44,11 @@ types:
 demo:
     ./scripts/demo.sh
 
-# benchmarks against the physical limit and peers; writes docs/benchmarks.md
+# benchmarks against the physical limit and peers, then the fleet scenario;
+# writes docs/benchmarks.md and docs/fleet-benchmark.md
 bench:
     {{venv}}/python -m benchmarks.run --out docs/benchmarks.md
+    {{venv}}/python -m benchmarks.fleet --out docs/fleet-benchmark.md
 
 # fleet scenario: N concurrent cold pulls with and without a warmed mirror; writes docs/fleet-benchmark.md
 bench-fleet *ARGS:

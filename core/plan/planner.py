@@ -292,18 +292,21 @@ def _make_sync_plan(snapshot: Snapshot, names: Sequence[str], drift: Drift) -> P
 
 
 def repository_problem(snapshot: Snapshot, steps: Sequence[Step]) -> Diagnostic | None:
-    """Steps that reach the registry need ``image:`` to name a repository (no tag or
-    digest); found while planning, not after ingesting and packing."""
-    if not any(isinstance(s, ImportWeight | FetchLayer) for s in steps):
+    """Steps that reach the registry need ``model:`` or ``image:`` to name a repository
+    (no tag or digest); found while planning, not after ingesting and packing. A project
+    naming neither is told so by the command that needs the registry."""
+    repository = snapshot.config.repository
+    if not repository or not any(isinstance(s, ImportWeight | FetchLayer) for s in steps):
         return None
-    parsed = parse_repository(snapshot.config.image)
+    parsed = parse_repository(repository)
     if not isinstance(parsed, Failure):
         return None
+    key = "model" if snapshot.config.uses_model else "image"
     summary, _, advice = parsed.failure().partition(" — ")
     return Diagnostic(
         summary=summary,
-        subject=f"{snapshot.config_name}: image",
-        hint=advice or "image: names the repository only (host/path), without :tag or @digest",
+        subject=f"{snapshot.config_name}: {key}",
+        hint=advice or f"{key}: names the repository only (host/path), without :tag or @digest",
     )
 
 

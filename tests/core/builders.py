@@ -119,7 +119,7 @@ def snapshot(
     return Snapshot(
         project_dir="/proj",
         config_name="cog.yaml",
-        config=ProjectConfig(image, pvector(specs)),
+        config=ProjectConfig(image, pvector(specs), "", image),
         lock=lock,
         inputs=Inputs("", ""),
         present=frozenset(present),

@@ -132,6 +132,7 @@ def test_debug_traces_http_without_credentials(
     assert basic_registry.username and basic_registry.password
     env = {
         "DOCKER_CONFIG": str(tmp_path / "no-docker"),
+        "COGW_REGISTRY_HOST": basic_registry.host,
         "COGW_REGISTRY_USERNAME": basic_registry.username,
         "COGW_REGISTRY_PASSWORD": basic_registry.password,
     }

@@ -704,7 +704,7 @@ def test_sigterm_during_a_stalled_pull_cleans_up_like_ctrl_c_and_exits_143(
     assert stalled_pull.returncode == 143, stderr
     assert "Traceback" not in stderr
     assert [line for line in stderr.splitlines() if "interrupted" in line] == [
-        "interrupted; nothing partial was left in the store"
+        "interrupted: weights.lock left as it was; the store holds only whole, verified files"
     ]
     assert temp_files(imported) == []
     assert_store_consistent(imported)
