@@ -22,6 +22,7 @@ from cogw.core.lockfile import FILENAME as LOCK_FILENAME
 from cogw.core.lockfile import Lockfile, parse_lockfile
 from cogw.core.outcome import StepResult, StepStatus
 from cogw.core.plan import Step
+from cogw.core.ranges import DEFAULT_STREAMS
 from cogw.shell.gather import Project
 from cogw.shell.store import Store
 
@@ -42,6 +43,8 @@ class Runtime:
     registry: RegistryFactory
     on_event: EventSink
     jobs: int = 4
+    # Byte ranges fetched at once for one large layer (core/ranges.py); 1 = one stream.
+    streams: int = DEFAULT_STREAMS
     link_mode: str = "hardlink"
     # How import places local source files into the store: "auto" reflinks where the
     # filesystem can, hardlinks read-only sources, else makes a verified copy.
