@@ -1,7 +1,8 @@
 """Pull timings against a loopback docker-registry: cogw pull, a Python floor, curl, skopeo.
 
     .venv/bin/python scripts/pullbench.py WORKDIR [--size-mib 512] [--reps 3]
-        [--cogw "cogw pull"] [--throttle-mbps 25] [--only cogw,floor,curl,skopeo]
+        [--cogw "cogw pull"] [--before "other-cogw pull"] [--throttle-mbps 25]
+        [--only before,cogw,floor,curl,skopeo]
 
 Builds (once, under WORKDIR) a project of one large file plus small files, imports it
 into a throwaway registry, then runs each contender in turn, rep after rep, with a
@@ -88,6 +89,7 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=512)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--cogw", default=f"{COGW} pull")
+    parser.add_argument("--before", default="", help="another cogw pull command to compare")
     parser.add_argument("--throttle-mbps", type=float, default=0.0)
     parser.add_argument("--only", default="cogw,floor,curl,skopeo")
     args = parser.parse_args()
@@ -125,6 +127,9 @@ def main() -> None:
         def cogw_pull() -> None:
             _run([*args.cogw.split()], project, env)
 
+        def before_pull() -> None:
+            _run([*args.before.split()], project, env)
+
         def curl() -> None:
             argv = ["curl", "-fsS"]
             for index, (digest, _) in enumerate(layers):
@@ -137,6 +142,7 @@ def main() -> None:
 
         contenders: dict[str, tuple[Callable[[], None], Callable[[], None]]] = {
             "cogw": (lambda: shutil.rmtree(work / "cache", ignore_errors=True), cogw_pull),
+            "before": (lambda: shutil.rmtree(work / "cache", ignore_errors=True), before_pull),
             "floor": (fresh_out, lambda: python_floor(base, repo, layers, out)),
             "curl": (fresh_out, curl),
             "skopeo": (fresh_out, skopeo),
