@@ -136,7 +136,9 @@ def fetch_direct(step: FetchLayer, rt: Runtime, repo: str) -> LockFile | None:
         head[offset : offset + len(view)] = view
 
     try:
-        client.fetch_range(repo, step.layer.digest, ByteRange(0, HEAD_BYTES), into_head)
+        client.fetch_range(
+            repo, step.layer.digest, ByteRange(0, HEAD_BYTES), into_head, cancel=rt.cancel
+        )
     except RangeIgnored:
         return None
     found = _layout(step, bytes(head))
