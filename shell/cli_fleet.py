@@ -82,7 +82,14 @@ def _pull_one(
         fail((Diagnostic(str(exc), subject=ref.name),))
     plan = fetch_plan(ref, entries, opts.store)
     sink, finish = make_progress(output.as_json, output.quiet, output.verbose)
-    rt = Runtime(opts.project, opts.store, lambda: (client, ref.repository.path), sink, opts.jobs)
+    rt = Runtime(
+        opts.project,
+        opts.store,
+        lambda: (client, ref.repository.path),
+        sink,
+        opts.jobs,
+        streams=opts.streams,
+    )
     try:
         from cogw.shell.pull_ref import run_fetch
 

@@ -208,6 +208,7 @@ def run_plan(
         registry_factory(opts, plan.repository),
         sink,
         jobs=opts.jobs,
+        streams=opts.streams,
         link_mode=link_mode,
         ingest_mode=opts.ingest_mode,
         envelope=_envelope(),

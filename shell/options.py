@@ -60,6 +60,7 @@ class Options:
         )
         self.ca_bundle = ca_bundle or os.environ.get("COGW_CA_BUNDLE") or None
         self.jobs = jobs
+        self.streams_flag: int | None = None  # --streams; else COGW_STREAMS, else the default
         self.ingest_mode = "auto"  # set by the commands that import (--ingest)
         self.mirrors: Sequence[str] = ()  # --mirror (shell/cli_fleet.py)
         self.layout_registry: Any = None  # pull --from oci:DIR (shell/cli_layout.py)
@@ -70,6 +71,23 @@ class Options:
         from cogw.shell.output import unwrap
 
         return unwrap(mirror_setup(self.mirrors))
+
+    @functools.cached_property
+    def streams(self) -> int:
+        """Byte ranges fetched at once for one large layer: --streams, COGW_STREAMS, or 4."""
+        from cogw.core.artifact.ranges import DEFAULT_STREAMS, STREAMS_ENV, parse_streams
+
+        if self.streams_flag is not None:
+            return self.streams_flag
+        value = os.environ.get(STREAMS_ENV)
+        if value is None:
+            return DEFAULT_STREAMS
+        match parse_streams(value, STREAMS_ENV):
+            case Success(count):
+                return int(count)
+            case Failure(diag):
+                fail((diag,))
+        raise AssertionError("unreachable")
 
     @functools.cached_property
     def store(self) -> Any:
@@ -146,6 +164,14 @@ _COMMON = [
         show_default=True,
         help="Parallel layer transfers and hashing threads.",
     ),
+    click.option(
+        "--streams",
+        type=click.IntRange(1, 16),
+        default=None,
+        metavar="N",
+        help="Byte ranges fetched at once for one layer above 64 MiB (default 4; "
+        "1 = one stream). Also COGW_STREAMS.",
+    ),
     mirror_option,
     *debug_options,
 ]
@@ -176,6 +202,7 @@ def options_from(kwargs: dict[str, Any]) -> Options:
         kwargs.pop("jobs", 4),
     )
     opts.ingest_mode = ingest_mode
+    opts.streams_flag = kwargs.pop("streams", None)
     opts.mirrors = kwargs.pop("mirrors", ())
     return opts
 

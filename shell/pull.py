@@ -155,9 +155,14 @@ def _source(client: object, repo: str, digest: str) -> str:
 
 def _stream_and_store(step: FetchLayer, client: Registry, repo: str, rt: Runtime) -> None:
     """Stream the layer's blob into the store; every path it should hold must arrive."""
+    from cogw.shell.pull_direct import fetch_direct
     from cogw.shell.untar import extract_layer
 
     layer = step.layer
+    direct = fetch_direct(step, rt, repo)
+    if direct is not None:
+        _stored(rt, step, direct)
+        return
     chunks = iter(
         client.iter_blob(
             repo,

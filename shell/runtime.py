@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from returns.result import Failure, Success
 
+from cogw.core.artifact.ranges import DEFAULT_STREAMS
 from cogw.core.config.weights import ProjectConfig
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.lock.lockfile import FILENAME as LOCK_FILENAME
@@ -43,6 +44,8 @@ class Runtime:
     registry: RegistryFactory
     on_event: EventSink
     jobs: int = 4
+    # Byte ranges fetched at once for one large layer (core/artifact/ranges.py); 1 = one stream.
+    streams: int = DEFAULT_STREAMS
     link_mode: str = "hardlink"
     # How import places local source files into the store: "auto" reflinks where the
     # filesystem can, hardlinks read-only sources, else makes a verified copy.

@@ -182,6 +182,19 @@ class FileStore:
             raise
         return True
 
+    def open_temp(self, digest: str) -> tuple[int, Path]:
+        """A fresh temp file (fd, name) beside ``digest``'s blob, for a writer that puts
+        the bytes at their offsets itself; publish_temp or remove it afterwards."""
+        return self._make_temp_file(self._blob_path(digest).parent)
+
+    def publish_temp(self, digest: str, size: int, fd: int, tmp: Path, actual: str) -> None:
+        """Make the temp from open_temp the blob, once its size and the digest its writer
+        computed (``actual``) are right; it is sealed (read-only, fsynced) first. The
+        caller closes ``fd`` and removes ``tmp`` if this raises."""
+        check_content(digest, size, os.fstat(fd).st_size, actual)
+        seal(fd)
+        self._publish(tmp, self._blob_path(digest))
+
     def ingest_path(self, digest: str, size: int, src: Path, mode: LinkMode = "auto") -> bool:
         """Place the local file ``src`` into the store; False when already present.
 

@@ -295,6 +295,47 @@ def _store_entry(
     return new
 
 
+class _Head:
+    """The first bytes of a layer as a stream; reading past them is ``_PastHead``."""
+
+    def __init__(self, head: bytes) -> None:
+        self._head = memoryview(head)
+        self.offset = 0
+
+    def read(self, n: int = -1, /) -> bytes:
+        if self.offset + n > len(self._head):
+            raise _PastHead
+        self.offset += n
+        return bytes(self._head[self.offset - n : self.offset])
+
+
+class _PastHead(Exception):
+    pass
+
+
+def first_file(head: bytes, expected: Mapping[str, LockFile]) -> tuple[LockFile, int] | None:
+    """The layer's first entry, when it is a file the lockfile expects, and where its
+    bytes start; None when the first entry is something else or its header does not fit
+    in ``head``. The same checks as extract_layer: a hostile entry is HostileLayer."""
+    stream = _Head(head)
+    try:
+        header = _TarStream(stream).next_header()
+    except _PastHead:
+        return None
+    if header is None or header.kind == b"5":
+        return None
+    _check_name(header.name)
+    _check_kind(header)
+    return _expected_file(header, expected, set()), stream.offset
+
+
+def is_archive_end(tail: bytes, file_size: int) -> bool:
+    """Whether the bytes after a file's data are its padding and the end-of-archive
+    marker (two zero blocks); what follows the marker is not read, as by extract_layer."""
+    marker = _padding(file_size) + 2 * BLOCK
+    return len(tail) >= marker and tail[:marker] == bytes(marker)
+
+
 def extract_layer(
     chunks: Iterable[bytes],
     media_type: str,

@@ -13,11 +13,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import requests
 
+from cogw.core.artifact.ranges import ByteRange
 from cogw.core.digest import digest_error, is_digest, sha256_of
 from cogw.core.registry.registryrules import media_type_in, pull_scope, push_scope, reference_error
 from cogw.shell.registry.cancel import Transfer
 from cogw.shell.registry.credentials import CredentialSource
-from cogw.shell.registry.download import BlobSink, download
+from cogw.shell.registry.download import (
+    BlobSink,
+    RangeWriter,
+    download,
+    download_range,
+)
 from cogw.shell.registry.errors import RegistryDigestMismatch, RegistryError
 from cogw.shell.registry.manifests import SMALL_BLOB_BYTES, fetch_verified, small_blob
 from cogw.shell.registry.options import DEFAULT_OPTIONS, RegistryOptions
@@ -201,6 +207,23 @@ class RegistryClient:
                 sink.check()
             finally:
                 sink.close()  # stops the hashing thread if the consumer gave up early
+
+    def fetch_range(
+        self,
+        repo: str,
+        digest: str,
+        piece: ByteRange,
+        write: RangeWriter,
+        *,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        """Bytes ``piece`` of a blob into ``write(offset, view)``, resumed after a break.
+        Nothing is verified here: the caller hashes the assembled blob. RangeIgnored
+        when the registry answers with the whole blob instead."""
+        _require_digest(digest)
+        with self._transport.watcher.watching(cancel) as transfer:
+            url = f"{self.base_url}/v2/{repo}/blobs/{digest}"
+            download_range(self._transport, url, repo, piece, write, transfer)
 
     def push_blob(
         self,

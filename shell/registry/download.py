@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import requests
 
+from cogw.core.artifact.ranges import ByteRange, resume_point
 from cogw.core.registry.registryrules import content_range_start, positive_int, pull_scope
 from cogw.shell.registry.cancel import Transfer
 from cogw.shell.registry.errors import RegistryDigestMismatch, RegistryError
@@ -197,3 +198,97 @@ def _open_blob(
             f"Content-Range {response.headers.get('Content-Range', '(none)')!r}"
         )
     return response, 0
+
+
+#: Bytes one ``readinto`` of a range asks for: few Python-level calls per MiB.
+RANGE_BUFFER = 4 << 20
+#: ``write(offset, view)``: store bytes of the blob at their offset; the view is reused.
+RangeWriter = Callable[[int, memoryview], None]
+
+
+class _Broken(BodyBroken):
+    """A range's body broke off after ``received`` bytes of the piece."""
+
+    def __init__(self, received: int, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.received = received
+
+
+class RangeIgnored(Exception):
+    """The registry answered a ``Range`` request with the whole blob (200): no ranges here."""
+
+
+def download_range(
+    transport: Transport,
+    url: str,
+    repo: str,
+    piece: ByteRange,
+    write: RangeWriter,
+    transfer: Transfer,
+) -> None:
+    """Bytes ``piece`` of the blob into ``write``, read into one reused buffer; a break
+    resumes from the first byte not yet written, until the retry budget is spent (a
+    break that delivered bytes restarts the count). RangeIgnored when the first answer
+    is not a 206 for exactly the bytes asked for."""
+    buffer = memoryview(bytearray(min(RANGE_BUFFER, piece.size)))
+    received, failures = 0, 0
+    while (rest := resume_point(piece, received)) is not None:
+        transfer.check()
+        response = transport.request(
+            "GET",
+            url,
+            (pull_scope(repo),),
+            transfer,
+            ok={200, 206},
+            headers={"Range": rest.header()},
+            stream=True,
+        )
+        before = received
+        try:
+            with response:
+                _check_partial(response, url, rest, received)
+                received = _read_range(response, piece, received, buffer, write, transfer)
+        except _Broken as err:
+            received = err.received
+            failures = 0 if received > before else failures + 1
+            what = f"blob {url.rpartition('/')[2]} ({rest.header()})"
+            transport.pause_or_raise(what, failures, str(err), None, transfer)
+        finally:
+            transfer.detach()
+
+
+def _check_partial(response: requests.Response, url: str, rest: ByteRange, received: int) -> None:
+    start = content_range_start(response.headers.get("Content-Range", ""))
+    if response.status_code == 206 and start == rest.start:
+        return
+    if response.status_code == 200 and received == 0:
+        raise RangeIgnored(f"{display(url)} ignores Range requests")
+    raise RegistryError(
+        f"{display(url)}: asked for {rest.header()}, the registry answered {response.status_code} "
+        f"with Content-Range {response.headers.get('Content-Range', '(none)')!r}"
+    )
+
+
+def _read_range(
+    response: requests.Response,
+    piece: ByteRange,
+    received: int,
+    buffer: memoryview,
+    write: RangeWriter,
+    transfer: Transfer,
+) -> int:
+    """Read until the piece is complete; BodyBroken (with ``received`` kept) on a break."""
+    raw = response.raw
+    while received < piece.size:
+        transfer.check()
+        want = min(len(buffer), piece.size - received)
+        try:
+            n = raw.readinto(buffer[:want])
+        except BODY_ERRORS as err:
+            raise _Broken(received, err) from err
+        if n == 0:
+            raise _Broken(received, EOFError("the range ended early"))
+        # Outside the try: a failing write (disk full) is not a network break.
+        write(piece.start + received, buffer[:n])
+        received += n
+    return received

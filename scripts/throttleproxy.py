@@ -1,0 +1,84 @@
+"""A TCP proxy on 127.0.0.1 that caps each connection's download rate, as a remote
+registry or CDN caps a single stream.
+
+    ThrottleProxy("127.0.0.1:5000", 25e6).start()  # .host is "127.0.0.1:PORT"; .stop()
+
+Bytes from the upstream to the client go out in 64 KiB slices, each connection paced
+on its own to ``rate`` bytes per second; the other direction is not limited. Bounded:
+at most MAX_CONNECTIONS at once (later ones wait in the listen backlog), daemon
+threads, and stop() closes every socket.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+SLICE = 64 << 10
+MAX_CONNECTIONS = 64
+
+
+class ThrottleProxy:
+    def __init__(self, upstream: str, rate: float) -> None:
+        host, _, port = upstream.rpartition(":")
+        self._upstream = (host, int(port))
+        self._rate = rate
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.host = f"127.0.0.1:{self._listener.getsockname()[1]}"
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._stopped = threading.Event()
+
+    def start(self) -> ThrottleProxy:
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._listener.close()
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            self._slots.acquire()
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self._upstream)
+            with self._lock:
+                self._sockets |= {client, upstream}
+            done = threading.Event()
+            for args in ((client, upstream, 0.0, done), (upstream, client, self._rate, done)):
+                threading.Thread(target=self._pump, args=args, daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, rate: float, done: threading.Event) -> None:
+        start, sent = time.monotonic(), 0
+        try:
+            while data := src.recv(SLICE):
+                dst.sendall(data)
+                sent += len(data)
+                if rate:
+                    ahead = sent / rate - (time.monotonic() - start)
+                    if ahead > 0:
+                        time.sleep(ahead)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            if not done.is_set():
+                done.set()
+            else:
+                src.close()
+                dst.close()
+                with self._lock:
+                    self._sockets -= {src, dst}
+                self._slots.release()
