@@ -58,3 +58,18 @@ def collect(value: T, problems: list[Diagnostic]) -> Result[T, Problems]:
     if problems:
         return Failure(tuple(problems))
     return Success(value)
+
+
+def json_object(raw: bytes, what: str, problems: list[Diagnostic]) -> dict[str, Any]:
+    """``raw`` parsed as a JSON object; otherwise {} and a problem naming ``what``."""
+    import orjson
+
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        problems.append(Diagnostic(f"{what} is not valid JSON: {exc}"))
+        return {}
+    if not isinstance(value, dict):
+        problems.append(Diagnostic(f"{what} is not a JSON object"))
+        return {}
+    return value

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from returns.result import Failure, Result, Success
 
 from cogw.core.artifact.oci import (
@@ -26,7 +25,7 @@ from cogw.core.artifact.oci import (
     manifest_problems,
 )
 from cogw.core.artifact.tarformat import standalone_framing
-from cogw.core.diagnostics import Diagnostic, Problems, collect
+from cogw.core.diagnostics import Diagnostic, Problems, collect, json_object
 from cogw.core.digest import hex_of, is_digest, sha256_of
 from cogw.core.lock.gojson import go_marshal
 from cogw.core.lock.lockfile import MEDIA_TYPE_TAR, LockFile, Lockfile, WeightEntry
@@ -113,18 +112,6 @@ def _index_descriptor(m: LayoutManifest) -> dict[str, object]:
     return out
 
 
-def _object(raw: bytes, what: str, problems: list[Diagnostic]) -> dict[str, Any]:
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        problems.append(Diagnostic(f"{what} is not valid JSON: {exc}"))
-        return {}
-    if not isinstance(value, dict):
-        problems.append(Diagnostic(f"{what} is not a JSON object"))
-        return {}
-    return value
-
-
 def _descriptor(value: Any, where: str, problems: list[Diagnostic]) -> Descriptor | None:
     if not isinstance(value, dict):
         problems.append(Diagnostic(f"{where}: not a descriptor"))
@@ -144,7 +131,7 @@ def _descriptor(value: Any, where: str, problems: list[Diagnostic]) -> Descripto
 def parse_index(raw: bytes, subject: str) -> Result[tuple[LayoutManifest, ...], Problems]:
     """The manifests a layout's index.json lists, each with its ref.name tag (all problems)."""
     problems: list[Diagnostic] = []
-    index = _object(raw, INDEX_FILE, problems)
+    index = json_object(raw, INDEX_FILE, problems)
     manifests: list[LayoutManifest] = []
     entries = index.get("manifests", []) if index else []
     if not isinstance(entries, list):
@@ -167,7 +154,7 @@ def parse_index(raw: bytes, subject: str) -> Result[tuple[LayoutManifest, ...], 
 def manifest_blobs(raw: bytes, subject: str) -> Result[tuple[Descriptor, ...], Problems]:
     """The blobs a manifest needs in the layout: its config blob, then its layers."""
     problems: list[Diagnostic] = []
-    manifest = _object(raw, "manifest", problems)
+    manifest = json_object(raw, "manifest", problems)
     found: list[Descriptor | None] = []
     if manifest:
         found.append(_descriptor(manifest.get("config"), "manifest config", problems))

@@ -25,7 +25,7 @@ from cogw.core.artifact.oci import (
     ARTIFACT_TYPE,
     MEDIA_TYPE_CONFIG,
 )
-from cogw.core.diagnostics import Diagnostic, Problems, collect
+from cogw.core.diagnostics import Diagnostic, Problems, collect, json_object
 from cogw.core.digest import is_digest
 from cogw.core.lock.lockfile import MEDIA_TYPES, LockFile, LockLayer, LockSource, WeightEntry
 from cogw.core.lock.setdigest import set_digest_of
@@ -75,18 +75,6 @@ def parse_pull_reference(text: str) -> Result[PullReference, Diagnostic]:
     raise AssertionError("unreachable")
 
 
-def _json_object(raw: bytes, what: str, problems: list[Diagnostic]) -> dict[str, Any]:
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        problems.append(Diagnostic(f"{what} is not valid JSON: {exc}"))
-        return {}
-    if not isinstance(value, dict):
-        problems.append(Diagnostic(f"{what} is not a JSON object"))
-        return {}
-    return value
-
-
 def is_index(raw: bytes) -> bool:
     try:
         value = orjson.loads(raw)
@@ -100,7 +88,7 @@ def is_index(raw: bytes) -> bool:
 def weights_in_index(raw: bytes, subject: str) -> Result[tuple[str, ...], Problems]:
     """The digests of the weight manifests an OCI index lists, in its order."""
     problems: list[Diagnostic] = []
-    index = _json_object(raw, "index", problems)
+    index = json_object(raw, "index", problems)
     manifests = index.get("manifests", [])
     digests = tuple(
         str(m.get("digest"))
@@ -184,8 +172,8 @@ def entry_from_artifact(
 ) -> Result[WeightEntry, Problems]:
     """The lock entry a weight manifest and its config blob describe (every problem at once)."""
     problems: list[Diagnostic] = []
-    manifest = _json_object(manifest_raw, "manifest", problems)
-    config = _json_object(config_raw, "config blob", problems)
+    manifest = json_object(manifest_raw, "manifest", problems)
+    config = json_object(config_raw, "config blob", problems)
     annotations = manifest.get("annotations") or {}
     name = config.get("name") or annotations.get(ANNOTATION_NAME, "")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
