@@ -81,7 +81,7 @@ def cli() -> None:
     \b
     Exit codes: 0 success; 1 error (status: a weight is not ready);
     2 usage error, or changes to apply with 'cogw plan --detailed-exitcode';
-    130 interrupted (Ctrl-C).
+    130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
     """
     from cogw.shell import redaction
 
