@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +86,24 @@ def make_weights(project: Project) -> Callable[[str, dict[str, bytes]], Path]:
         return root
 
     return make
+
+
+# The installed console script, for tests that run cogw as a user's shell would.
+COGW = shutil.which("cogw", path=str(Path(sys.executable).parent)) or "cogw"
+ONE_WEIGHT = """weights:
+  - name: minilm
+    target: /src/weights/minilm
+    source:
+      uri: weights/minilm
+"""
+
+
+@pytest.fixture
+def one_weight(project: Project, make_weights: Callable[[str, dict[str, bytes]], Path]) -> Project:
+    """A project declaring one weight of small files, not imported yet."""
+    make_weights("minilm", SMALL_FILES)
+    project.write_config(ONE_WEIGHT)
+    return project
 
 
 def mount_sources(stdout: str) -> dict[str, str]:

@@ -5,14 +5,12 @@ These run the installed `cogw` console script in a subprocess, exactly as a user
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-COGW = shutil.which("cogw", path=str(Path(sys.executable).parent)) or "cogw"
+from tests.e2e.conftest import COGW
 
 GOOD_CONFIG = """image: 127.0.0.1:5000/acme/model
 weights:

@@ -6,31 +6,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import SMALL_FILES, Project
+from tests.e2e.conftest import COGW, ONE_WEIGHT, Project
 from tests.fixtures.registry import RunningRegistry
 
 pytestmark = pytest.mark.registry
-
-COGW = shutil.which("cogw", path=str(Path(sys.executable).parent)) or "cogw"
-ONE_WEIGHT = """weights:
-  - name: minilm
-    target: /src/weights/minilm
-    source:
-      uri: weights/minilm
-"""
-
-
-@pytest.fixture
-def one_weight(project: Project, make_weights: Callable[[str, dict[str, bytes]], Path]) -> Project:
-    make_weights("minilm", SMALL_FILES)
-    project.write_config(ONE_WEIGHT)
-    return project
 
 
 def test_apply_file_applies_a_saved_plan_as_terraform_does(one_weight, tmp_path):

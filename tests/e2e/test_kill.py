@@ -15,7 +15,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,10 +22,9 @@ import pytest
 from returns.result import Success
 
 from cogw.core.lock.lockfile import parse_lockfile
-from tests.e2e.conftest import write_tree
+from tests.e2e.conftest import COGW, write_tree
 from tests.fixtures.registry import RunningRegistry
 
-COGW = shutil.which("cogw", path=str(Path(sys.executable).parent)) or "cogw"
 KILLS = int(os.environ.get("COGW_STRESS_KILLS", "20"))
 
 

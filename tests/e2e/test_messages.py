@@ -5,35 +5,17 @@ from __future__ import annotations
 import json
 import os
 import pty
-import shutil
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 import pytest
 
-from tests.e2e.conftest import SMALL_FILES, Project
+from tests.e2e.conftest import COGW, ONE_WEIGHT, Project
 
 pytestmark = pytest.mark.registry
-COGW = shutil.which("cogw", path=str(Path(sys.executable).parent)) or "cogw"
-
-ONE_WEIGHT = """weights:
-  - name: minilm
-    target: /src/weights/minilm
-    source:
-      uri: weights/minilm
-"""
-
-
-@pytest.fixture
-def one_weight(project: Project, make_weights: Callable[[str, dict[str, bytes]], Path]) -> Project:
-    make_weights("minilm", SMALL_FILES)
-    project.write_config(ONE_WEIGHT)
-    return project
 
 
 def test_an_unknown_name_is_a_problem_with_a_suggestion_never_nothing_to_do(one_weight):
