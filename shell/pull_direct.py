@@ -38,6 +38,9 @@ from cogw.shell.untar import first_file, is_archive_end
 HEAD_BYTES = 64 << 10  # the tar header (and any PAX/long-name entry) must fit in here
 MAX_TAIL = 1 << 20  # padding, end-of-archive marker and record padding after the file
 HASH_CHUNK = 4 << 20
+#: Chunks queued per hasher: reading back runs ahead of sha256, and each waiting chunk
+#: is HASH_CHUNK bytes of resident memory (both hashers share the same chunk objects).
+HASH_DEPTH = 3
 
 
 class _Progress:
@@ -81,7 +84,7 @@ def _hash_following(
 ) -> tuple[BackgroundHasher, str]:
     """The layer's hasher (fed the header and the file) and the file's digest, hashed as
     the file arrives; the two hashes run on two threads (hashlib releases the GIL)."""
-    layer, file = BackgroundHasher(), BackgroundHasher()
+    layer, file = BackgroundHasher(HASH_DEPTH), BackgroundHasher(HASH_DEPTH)
     layer.update(head)
     try:
         pos = 0

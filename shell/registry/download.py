@@ -75,11 +75,12 @@ def drop_first(chunks: Iterable[bytes], n: int) -> Iterator[bytes]:
 class BackgroundHasher:
     """sha256 on its own thread: hashlib releases the GIL, so on a multi-core machine
     the blob digest costs no time on the thread that parses and stores the layer.
-    The queue is bounded, so memory stays flat if hashing ever falls behind."""
+    The queue is bounded, so memory stays flat if hashing ever falls behind: at most
+    ``depth`` chunks wait, so callers feeding large chunks pass a small depth."""
 
-    def __init__(self) -> None:
+    def __init__(self, depth: int = 32) -> None:
         self._hasher = hashlib.sha256()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=32)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
         self._thread = threading.Thread(target=self._run, name="blob-sha256", daemon=True)
         self._thread.start()
 
