@@ -89,6 +89,7 @@ def _pull_one(
         sink,
         opts.jobs,
         streams=opts.streams,
+        streams_probe=opts.streams_probe,
     )
     try:
         from cogw.shell.pull_ref import run_fetch

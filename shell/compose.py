@@ -209,6 +209,7 @@ def run_plan(
         sink,
         jobs=opts.jobs,
         streams=opts.streams,
+        streams_probe=opts.streams_probe,
         link_mode=link_mode,
         ingest_mode=opts.ingest_mode,
         envelope=_envelope(),

@@ -89,6 +89,13 @@ class Options:
                 fail((diag,))
         raise AssertionError("unreachable")
 
+    @property
+    def streams_probe(self) -> bool:
+        """Whether the link's speed decides the streams: only when nobody asked for a number."""
+        from cogw.core.artifact.ranges import STREAMS_ENV
+
+        return self.streams_flag is None and STREAMS_ENV not in os.environ
+
     @functools.cached_property
     def store(self) -> Any:
         from cogw.shell.cachecommon import hold_cache
@@ -169,8 +176,9 @@ _COMMON = [
         type=click.IntRange(1, 16),
         default=None,
         metavar="N",
-        help="Byte ranges fetched at once for one layer above 64 MiB (default 4; "
-        "1 = one stream). Also COGW_STREAMS.",
+        help="Byte ranges fetched at once for one layer above 64 MiB (1 = one stream). "
+        "Also COGW_STREAMS. Unset: up to 4, after a timed first 16 MiB shows one stream "
+        "is slow (a fast local registry keeps one).",
     ),
     mirror_option,
     *debug_options,

@@ -18,12 +18,20 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Protocol, cast
 
-from cogw.core.artifact.ranges import STREAMS_THRESHOLD, ByteRange, split_ranges, streams_for
+from cogw.core.artifact.ranges import (
+    PROBE_BYTES,
+    STREAMS_THRESHOLD,
+    ByteRange,
+    split_ranges,
+    streams_after_probe,
+    streams_for,
+)
 from cogw.core.digest import PREFIX
 from cogw.core.lock.lockfile import LockFile
 from cogw.core.plan.events import Event, EventKind
@@ -208,6 +216,51 @@ def _into(buffer: bytearray, base: int) -> Writer:
     return write
 
 
+def _file_writer(
+    step: FetchLayer, rt: Runtime, fd: int, start: int, stop: threading.Event
+) -> Callable[[_Progress | None, int], Writer]:
+    """Writers that put the layer's bytes at their offset in the file (the layer's header
+    is ``start`` bytes), count them for the hasher and report them."""
+    weight, digest = step.weight, step.layer.digest
+
+    def writer(progress: _Progress | None, index: int) -> Writer:
+        def write(offset: int, view: memoryview) -> None:
+            if stop.is_set() or rt.cancel.is_set():
+                raise Cancelled("operation cancelled")
+            os.pwrite(fd, view, offset - start)
+            if progress is not None:
+                progress.add(index, len(view))
+            rt.emit(Event(EventKind.BYTES, weight=weight, layer_digest=digest, nbytes=len(view)))
+
+        return write
+
+    return writer
+
+
+def _probe_then_split(
+    rt: Runtime, repo: str, digest: str, span: ByteRange, write: Writer, start: int
+) -> tuple[tuple[ByteRange, ...], bool]:
+    """The file's ranges from ``span.start`` on, and whether the first is already written.
+    A number of streams someone asked for is used as it is. Otherwise (the default), when
+    several are allowed, the first PROBE_BYTES are fetched (with ``write``) and timed in
+    one stream, and the link's speed decides how the rest is split (core/artifact/ranges.py):
+    on a fast local link more streams only compete for the CPU."""
+    allowed = streams_for(span.end, rt.streams)
+    if not rt.streams_probe or allowed <= 1:
+        return split_ranges(span.start, span.end, allowed), False
+    probe = ByteRange(span.start, min(span.end, span.start + PROBE_BYTES))
+    client = cast(_RangeClient, rt.registry()[0])
+    began = time.monotonic()
+    client.fetch_range(repo, digest, _shifted(probe, start), write, cancel=rt.cancel)
+    seconds = time.monotonic() - began
+    count = streams_after_probe(allowed, probe.size, seconds, span.end - probe.end)
+    return (probe, *split_ranges(probe.end, span.end, count)), True
+
+
+def _shifted(piece: ByteRange, by: int) -> ByteRange:
+    return ByteRange(piece.start + by, piece.end + by)
+
+
 def _fetch_and_check(
     step: FetchLayer, rt: Runtime, repo: str, fd: int, found: tuple[LockFile, int, bytes]
 ) -> tuple[bytes, str]:
@@ -216,27 +269,17 @@ def _fetch_and_check(
     wanted, start, head = found
     layer = step.layer
     client = cast(_RangeClient, rt.registry()[0])
-    have = len(head) - start
-    ranges = split_ranges(have, wanted.size, streams_for(wanted.size, rt.streams))
-    progress = _Progress(ranges, have)
-    tail = bytearray(layer.size - start - wanted.size)
     stop = threading.Event()
-
-    def writer(index: int) -> Writer:
-        def write(offset: int, view: memoryview) -> None:
-            if stop.is_set() or rt.cancel.is_set():
-                raise Cancelled("operation cancelled")
-            os.pwrite(fd, view, offset - start)
-            progress.add(index, len(view))
-            rt.emit(
-                Event(
-                    EventKind.BYTES, weight=step.weight, layer_digest=layer.digest, nbytes=len(view)
-                )
-            )
-
-        return write
-
-    pieces = [(ByteRange(r.start + start, r.end + start), writer(i)) for i, r in enumerate(ranges)]
+    writer = _file_writer(step, rt, fd, start, stop)
+    span = ByteRange(len(head) - start, wanted.size)
+    ranges, probed = _probe_then_split(rt, repo, layer.digest, span, writer(None, 0), start)
+    progress = _Progress(ranges, span.start)
+    if probed:
+        progress.add(0, ranges[0].size)
+    pieces = [
+        (_shifted(r, start), writer(progress, i)) for i, r in enumerate(ranges) if i or not probed
+    ]
+    tail = bytearray(layer.size - start - wanted.size)
     if tail:
         pieces.append(
             (ByteRange(start + wanted.size, layer.size), _into(tail, start + wanted.size))

@@ -46,6 +46,8 @@ class Runtime:
     jobs: int = 4
     # Byte ranges fetched at once for one large layer (core/artifact/ranges.py); 1 = one stream.
     streams: int = DEFAULT_STREAMS
+    # True when no number was asked for: a timed first range decides whether to split.
+    streams_probe: bool = False
     link_mode: str = "hardlink"
     # How import places local source files into the store: "auto" reflinks where the
     # filesystem can, hardlinks read-only sources, else makes a verified copy.

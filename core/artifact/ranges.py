@@ -23,6 +23,13 @@ STREAMS_THRESHOLD = 64 << 20
 #: No range is smaller than this, so a blob just above the threshold gets few streams.
 MIN_RANGE = 16 << 20
 STREAMS_ENV = "COGW_STREAMS"
+#: The first bytes of a blob that may get several streams are fetched in one, timed: the
+#: link's speed decides whether splitting the rest is worth it.
+PROBE_BYTES = 16 << 20
+#: One stream at least this fast (bytes per second) is not what limits the download (a
+#: loopback or LAN registry): more streams would only compete for the CPU that hashes
+#: and writes the bytes, and on a small machine make the pull slower.
+FAST_STREAM = 250e6
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +81,25 @@ def streams_for(size: int, streams: int, threshold: int = STREAMS_THRESHOLD) -> 
     if streams <= 1 or size < threshold:
         return 1
     return max(1, min(streams, size // MIN_RANGE))
+
+
+def streams_after_probe(streams: int, probed: int, seconds: float, remaining: int) -> int:
+    """How many streams fetch the ``remaining`` bytes after ``probed`` bytes took
+    ``seconds`` in one stream: one when that stream was fast, else what the setting
+    allows for the rest (never a range under MIN_RANGE).
+
+    >>> streams_after_probe(4, 16 << 20, 0.02, 500 << 20)  # ~840 MB/s: loopback
+    1
+    >>> streams_after_probe(4, 16 << 20, 0.6, 500 << 20)  # ~28 MB/s: a remote registry
+    4
+    >>> streams_after_probe(4, 16 << 20, 0.6, 20 << 20)  # too little left to split
+    1
+    """
+    if streams <= 1 or remaining <= 0:
+        return 1
+    if seconds > 0 and probed / seconds >= FAST_STREAM:
+        return 1
+    return streams_for(remaining, streams, threshold=2 * MIN_RANGE)
 
 
 def split_ranges(start: int, end: int, count: int) -> tuple[ByteRange, ...]:

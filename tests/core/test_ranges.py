@@ -10,13 +10,16 @@ from hypothesis import strategies as st
 from returns.result import Failure
 
 from cogw.core.artifact.ranges import (
+    FAST_STREAM,
     MAX_STREAMS,
     MIN_RANGE,
+    PROBE_BYTES,
     STREAMS_THRESHOLD,
     ByteRange,
     parse_streams,
     resume_point,
     split_ranges,
+    streams_after_probe,
     streams_for,
 )
 
@@ -47,6 +50,25 @@ def test_streams_stay_within_the_setting_and_ranges_stay_large(size: int, stream
 
 def test_one_stream_means_never_split() -> None:
     assert streams_for(10 << 30, 1) == 1
+    assert streams_after_probe(1, PROBE_BYTES, 10.0, 10 << 30) == 1
+
+
+@given(
+    st.integers(1, MAX_STREAMS),
+    st.floats(1e-4, 100.0),
+    st.integers(0, 1 << 40),
+)
+def test_a_fast_probe_keeps_one_stream_and_a_slow_one_splits_the_rest(
+    streams: int, seconds: float, remaining: int
+) -> None:
+    count = streams_after_probe(streams, PROBE_BYTES, seconds, remaining)
+    assert 1 <= count <= streams
+    if PROBE_BYTES / seconds >= FAST_STREAM:
+        assert count == 1
+    elif remaining >= 2 * MIN_RANGE * streams:
+        assert count == streams
+    if count > 1:
+        assert remaining // count >= MIN_RANGE
 
 
 @given(st.integers(0, 1 << 30), st.integers(1, 1 << 30), st.integers(0, 1 << 31))

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from cogw.core.artifact.ranges import PROBE_BYTES
+
 from tests.e2e.conftest import Project, mount_sources, tree
 from tests.e2e.test_pull import BLOB_GET, assert_store_consistent, temp_files
 from tests.e2e.test_pull import project as project  # names valid for parametrized ids
@@ -69,6 +71,29 @@ def test_a_large_layer_is_fetched_in_ranges_and_stored_exactly(
     starts = _range_starts(proxy)
     # The head (tar header), the file's ranges and the trailer, each asked for once.
     assert starts[0] == 0 and len(starts) == len(set(starts)) == int(streams) + 2
+    assert _pulled_file(project) == data
+    assert_store_consistent(project)
+
+
+def test_unset_streams_time_a_first_range_then_split_the_rest_by_its_speed(
+    big_project: tuple[Project, bytes], fault_proxy: StartProxy
+) -> None:
+    project, data = big_project
+    proxy = fault_proxy(project.registry)
+    _through(project, proxy)
+    result = project.run("pull")
+    assert result.exit_code == 0, result.stderr
+    asked = [
+        tuple(int(n) for n in r.headers["range"][6:].split("-"))
+        for r in proxy.requests_matching("GET", BLOB_GET)
+        if "range" in r.headers
+    ]
+    head, probe, *rest = asked
+    assert head[0] == 0 and probe[0] > head[0]
+    assert probe[1] - probe[0] + 1 == PROBE_BYTES  # the timed first range of the file
+    # However fast the proxy was, the rest is asked for once, in 1..4 ranges, then the trailer.
+    assert 2 <= len(rest) <= 5 and rest[0][0] == probe[1] + 1
+    assert all(a[1] + 1 == b[0] for a, b in zip([probe, *rest[:-1]], rest[:-1], strict=False))
     assert _pulled_file(project) == data
     assert_store_consistent(project)
 
