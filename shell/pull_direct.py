@@ -42,6 +42,7 @@ from cogw.shell.registry.errors import RegistryDigestMismatch
 from cogw.shell.runtime import Runtime
 from cogw.shell.store import Cancelled, FileStore
 from cogw.shell.untar import first_file, is_archive_end
+from cogw.shell.writeback import start_writeback
 
 HEAD_BYTES = 64 << 10  # the tar header (and any PAX/long-name entry) must fit in here
 MAX_TAIL = 1 << 20  # padding, end-of-archive marker and record padding after the file
@@ -106,6 +107,7 @@ def _hash_following(
                     raise OSError(f"temp file ends at {pos} bytes, {end} were written")
                 layer.update(data)
                 file.update(data)
+                start_writeback(fd, pos, len(data))
                 pos += len(data)
         return layer, PREFIX + file.hexdigest()
     except BaseException:
