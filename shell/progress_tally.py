@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from cogw.core.digest import short_digest
 from cogw.core.plan.events import Event, EventKind
 
+#: The order an import's phases begin in. A phase starting ends the phases before it,
+#: never one after it: a large local file is pushed from its source while the store
+#: copy (ingest) runs beside it, and that copy starting must not fill the push bar.
+PHASE_ORDER = ("hash", "ingest", "pack", "push", "record")
 TOTAL = "\0total"  # key of the all-layers download bar; no layer digest or weight looks like it
 
 
@@ -29,6 +33,13 @@ class Count:
     @property
     def fraction(self) -> float | None:
         return self.done / self.total if self.total else None
+
+
+def _ends(starting: str, running: str) -> bool:
+    """Whether phase ``starting`` beginning means phase ``running`` is over."""
+    if starting not in PHASE_ORDER or running not in PHASE_ORDER:
+        return True
+    return PHASE_ORDER.index(running) < PHASE_ORDER.index(starting)
 
 
 class Tally:
@@ -67,7 +78,10 @@ class Tally:
         ended = [
             other
             for other, count in self.counts.items()
-            if other.startswith(f"{e.weight}/") and other != key and not count.finished
+            if other.startswith(f"{e.weight}/")
+            and other != key
+            and not count.finished
+            and _ends(e.phase, count.phase)
         ]
         for other in ended:  # the next phase starting ends the earlier ones
             self.finish(other)
