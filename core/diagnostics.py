@@ -7,6 +7,7 @@ user fixes a broken cog.yaml or weights.lock in one pass.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -51,6 +52,18 @@ class Diagnostic:
 Problems = tuple[Diagnostic, ...]
 
 T = TypeVar("T")
+
+
+def distinct(problems: Iterable[Diagnostic]) -> Problems:
+    """Each problem once, in first-seen order: several steps of one weight (its layers)
+    fail with the same error when the registry cannot be reached, and saying it once per
+    layer only repeats it.
+
+    >>> d = Diagnostic("cannot reach host", subject="minilm")
+    >>> len(distinct([d, Diagnostic("other"), d]))
+    2
+    """
+    return tuple(dict.fromkeys(problems))
 
 
 def collect(value: T, problems: list[Diagnostic]) -> Result[T, Problems]:

@@ -18,7 +18,7 @@ import click
 import orjson
 from returns.result import Failure, Result, Success
 
-from cogw.core.diagnostics import Problems
+from cogw.core.diagnostics import Problems, distinct
 from cogw.core.plan.outcome import Mounted, Outcome
 from cogw.core.plan.render import interrupted_line, outcome_json, outcome_lines
 
@@ -101,7 +101,7 @@ def report(outcome: Outcome, as_json: bool, silent: bool = False) -> NoReturn:
         for line in outcome_lines(outcome):
             echo_err(line)
     if not as_json:  # in JSON mode stderr carries only JSON lines; errors are in the outcome
-        print_problems(tuple(r.diagnostic for r in outcome.failed if r.diagnostic))
+        print_problems(distinct(r.diagnostic for r in outcome.failed if r.diagnostic))
     sys.exit(outcome.exit_code)
 
 
