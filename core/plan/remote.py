@@ -57,7 +57,9 @@ def remote_details(check: RemoteCheck) -> str:
     """The status line's detail for an incomplete weight."""
     if check.error:
         return f"registry not checked: {check.error}"
-    return f"registry lost {lost_words(check)} (manifest {format_digest_short(check.manifest.digest)})"
+    return (
+        f"registry lost {lost_words(check)} (manifest {format_digest_short(check.manifest.digest)})"
+    )
 
 
 # Local states that say cog.yaml and weights.lock agree: only these are asked about.
@@ -87,3 +89,20 @@ def with_remote(rows: Sequence[StatusRow], checks: Mapping[str, RemoteCheck]) ->
             )
         out.append(row)
     return out
+
+
+# The OCI distribution error codes of a registry that lacks what was asked for.
+LOST_CODES = frozenset({"MANIFEST_UNKNOWN", "BLOB_UNKNOWN", "NAME_UNKNOWN"})
+
+
+def lost_on_pull(registry: str, weight: str, what: str, digest: str) -> str:
+    """The one line a pull prints when the registry lacks a blob weights.lock records.
+
+    >>> lost_on_pull("r.io", "minilm", "manifest", "sha256:" + "a" * 64)[:66]
+    'r.io lacks the manifest sha256:aaaaaaaaaaaa of weight "minilm" (l'
+    """
+    return (
+        f'{registry} lacks the {what} {format_digest_short(digest)} of weight "{weight}" '
+        f"(lost since the import): run 'cogw import {weight}' to push it again, "
+        "'cogw status --remote' to see what else is missing"
+    )

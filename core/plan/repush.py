@@ -81,7 +81,7 @@ class RepushWeight:
 
 def gzip_level_of(
     layer: LockLayer, files: Sequence[InventoryFile], options: PackOptions = DEFAULT_OPTIONS
-) -> int | None | str:
+) -> int | str | None:
     """The gzip level the packer gives such a layer (None: a raw tar), or why cogw cannot
     pack it: a one-file layer of a large file is compressed as large files are, any
     other as a bundle (core/artifact/packing.py).

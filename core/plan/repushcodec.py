@@ -46,7 +46,9 @@ def _layer_from_json(d: Json) -> RepushLayer:
             int(layer["size"]),
             int(layer["sizeUncompressed"]),
         ),
-        pvector(InventoryFile(str(f["path"]), int(f["size"]), str(f["digest"])) for f in d["files"]),
+        pvector(
+            InventoryFile(str(f["path"]), int(f["size"]), str(f["digest"])) for f in d["files"]
+        ),
         None if level is None else int(level),
         Origin(d["from"]),
     )

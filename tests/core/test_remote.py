@@ -155,7 +155,9 @@ def test_a_lost_layer_nothing_can_give_again_is_a_problem_with_a_hint():
 
 def test_a_complete_registry_or_an_unasked_one_plans_nothing_and_an_error_is_a_note():
     assert make_plan(_import_snapshot(_check()), Operation.IMPORT).steps == pvector()
-    assert make_plan(_import_snapshot(None), Operation.IMPORT).notes == pvector(["alpha: unchanged"])
+    assert make_plan(_import_snapshot(None), Operation.IMPORT).notes == pvector(
+        ["alpha: unchanged"]
+    )
     plan = make_plan(_import_snapshot(_check(error="HTTP 503")), Operation.IMPORT)
     assert plan.steps == pvector()
     assert "alpha: registry not checked (HTTP 503)" in plan.notes

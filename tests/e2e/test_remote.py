@@ -1,0 +1,167 @@
+"""The registry as truth, end to end: a registry that lost a manifest or a layer after the
+import (deleted through the API of the real docker-registry, which the fixture starts with
+deletes enabled) is found by `status --remote` and `plan import`, repaired by `import`
+without touching weights.lock, and a pull that meets the loss says what to run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+
+import pytest
+import requests
+
+from tests.e2e.conftest import SMALL_FILES, Project, tree
+
+pytestmark = pytest.mark.registry
+
+
+def _entry(project: Project) -> dict:
+    (entry,) = json.loads(project.lock.read_bytes())["weights"]
+    return entry
+
+
+def _show(result) -> None:
+    print(result.output)
+
+
+def _delete(project: Project, kind: str, digest: str) -> None:
+    url = f"{project.registry.url}/v2/{project.repo}/{kind}/{digest}"
+    assert requests.delete(url, timeout=10).status_code == 202
+    assert requests.head(url, timeout=10).status_code == 404
+
+
+def _imported(project: Project) -> tuple[dict, bytes, int]:
+    result = project.run("import")
+    assert result.exit_code == 0, result.output
+    return _entry(project), project.lock.read_bytes(), project.lock.stat().st_mtime_ns
+
+
+def _status(project: Project, *flags: str) -> tuple[int, str]:
+    result = project.run("status", "--remote", *flags)
+    return result.exit_code, result.stdout
+
+
+def _pull_into_empty_cache(project: Project, tmp_path) -> Project:
+    fresh = replace(project, cache=tmp_path / "fresh-cache")
+    result = fresh.run("pull")
+    assert result.exit_code == 0, result.output
+    return fresh
+
+
+def test_a_lost_manifest_is_found_shown_and_pushed_again_without_touching_the_lock(
+    one_weight: Project, tmp_path
+):
+    project = one_weight
+    entry, lock_bytes, mtime = _imported(project)
+    assert _status(project)[0] == 0
+    _delete(project, "manifests", entry["digest"])
+
+    code, text = _status(project)
+    assert code == 1
+    assert "incomplete" in text and "registry lost manifest" in text
+    code, verbose = _status(project, "-v")
+    assert code == 1
+    assert f"registry {project.registry.host}/{project.repo}:" in verbose
+    assert any("manifest" in line and "missing" in line for line in verbose.splitlines())
+    code, raw = _status(project, "--json")
+    (item,) = json.loads(raw)["weights"]
+    assert (item["status"], item["manifest"]["present"]) == ("incomplete", False)
+    assert [layer["present"] for layer in item["layers"]] == [True] * len(entry["layers"])
+    assert [layer["digest"] for layer in item["layers"]] == [x["digest"] for x in entry["layers"]]
+
+    plan = project.run("plan", "import")
+    assert plan.exit_code == 0, plan.output
+    assert "^ repush minilm → /src/weights/minilm (registry lost manifest)" in plan.stdout
+    assert "Plan: 1 weight to repush." in plan.stdout
+    (step,) = json.loads(project.run("plan", "import", "--json").stdout)["steps"]
+    assert (step["action"], step["pushManifest"], step["layers"]) == ("repush", True, [])
+
+    repaired = project.run("import")
+    assert repaired.exit_code == 0, repaired.output
+    assert "repushed minilm" in repaired.output
+    assert (project.lock.read_bytes(), project.lock.stat().st_mtime_ns) == (lock_bytes, mtime)
+    assert _status(project)[0] == 0
+    fresh = _pull_into_empty_cache(project, tmp_path)
+    assert len(fresh.blobs()) == len(SMALL_FILES)
+
+
+def test_a_lost_layer_is_packed_again_from_the_store_then_from_the_source(
+    one_weight: Project, tmp_path
+):
+    project = one_weight
+    entry, lock_bytes, _ = _imported(project)
+    layer = entry["layers"][0]["digest"]
+    _delete(project, "blobs", layer)
+    code, raw = _status(project, "--json")
+    (item,) = json.loads(raw)["weights"]
+    assert code == 1
+    assert {x["digest"]: x["present"] for x in item["layers"]}[layer] is False
+    assert item["manifest"]["present"] is True
+
+    plan = project.run("plan", "import")
+    assert "from the local store" in plan.stdout and "registry lost 1 layer" in plan.stdout
+    assert project.run("import").exit_code == 0
+    assert _status(project)[0] == 0
+
+    # Again, with an empty store: the files come from the source (still the same).
+    _delete(project, "blobs", layer)
+    shutil.rmtree(project.cache)
+    plan = project.run("plan", "import")
+    assert "from the source" in plan.stdout, plan.output
+    result = project.run("import")
+    assert result.exit_code == 0, result.output
+    assert project.lock.read_bytes() == lock_bytes
+    assert _status(project)[0] == 0
+    fresh = _pull_into_empty_cache(project, tmp_path)
+    assert len(fresh.blobs()) == len(SMALL_FILES)
+
+
+def test_a_pull_that_meets_a_lost_manifest_or_layer_says_what_to_run(one_weight: Project, tmp_path):
+    project = one_weight
+    entry, _, _ = _imported(project)
+    fresh = replace(project, cache=tmp_path / "fresh-cache")
+    _delete(project, "manifests", entry["digest"])
+    result = fresh.run("pull")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if "lacks the manifest" in line]
+    assert len(lines) == 1, result.stderr
+    assert "cogw import minilm" in lines[0] and "cogw status --remote" in lines[0]
+
+    assert project.run("import").exit_code == 0
+    _delete(project, "blobs", entry["layers"][0]["digest"])
+    result = fresh.run("pull")
+    assert result.exit_code == 1
+    assert any(
+        "lacks the layer" in line and "cogw import minilm" in line
+        for line in result.stderr.splitlines()
+    ), result.stderr
+    prepared = fresh.run("prepare", "--pull")
+    assert prepared.exit_code == 1
+    assert "lacks the layer" in prepared.stderr
+
+
+def test_force_pushes_everything_again_and_saved_plans_carry_repushes(
+    one_weight: Project, tmp_path
+):
+    project = one_weight
+    entry, lock_bytes, mtime = _imported(project)
+    plan = project.run("plan", "import", "--force")
+    assert "^ repush minilm → /src/weights/minilm (--force)" in plan.stdout
+    forced = project.run("import", "--force", "--json")
+    assert forced.exit_code == 0, forced.output
+    (result,) = json.loads(forced.stdout)["results"]
+    assert (result["action"], result["status"]) == ("repush", "done")
+    assert len(result["layers"]) == len(entry["layers"]) and result["pushManifest"]
+    assert (project.lock.read_bytes(), project.lock.stat().st_mtime_ns) == (lock_bytes, mtime)
+
+    _delete(project, "manifests", entry["digest"])
+    saved = tmp_path / "repair.plan"
+    assert project.run("plan", "import", "--out", str(saved)).exit_code == 0
+    assert '"action": "repush"' in saved.read_text()
+    applied = project.run("apply", "--plan", str(saved))
+    assert applied.exit_code == 0, applied.output
+    assert _status(project)[0] == 0
+    assert tree(project.dir / "weights" / "minilm") == SMALL_FILES
