@@ -6,20 +6,16 @@ core/plan/remote.py and core/plan/repush.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from pyrsistent import PVector, pvector
-
-from cogw.core.plan.remote import rows_to_check, with_remote
-from cogw.core.plan.remoteview import remote_status_json, remote_status_lines
-from cogw.core.plan.status import StatusRow
-from cogw.core.plan.statusview import status_json, status_lines
-from cogw.shell.output import print_json
 
 if TYPE_CHECKING:
+    from pyrsistent import PVector
+
     from cogw.core.plan.snapshot import Snapshot
+    from cogw.core.plan.status import StatusRow
     from cogw.shell.options import Options
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,23 +50,40 @@ def force_option(f: F) -> F:
 def show_status(
     opts: Options,
     snapshot: Snapshot,
-    rows: Sequence[StatusRow],
+    rows: PVector[StatusRow],
     as_json: bool,
     remote: bool,
     verbose: bool,
 ) -> PVector[StatusRow]:
     """Print the status (with the registry's answers when ``remote``); the rows shown."""
-    from cogw.shell.compose import check_registry
+    from cogw.core.plan.statusview import status_json, status_lines
+    from cogw.shell.output import print_json
 
-    checks = check_registry(opts, snapshot, rows_to_check(rows)).remote if remote else None
-    shown = pvector(with_remote(rows, checks) if checks is not None else rows)
+    if remote:  # the registry's modules load only when it is asked
+        return _show_remote(opts, snapshot, rows, as_json, verbose)
     if as_json:
-        print_json(remote_status_json(shown, checks) if checks is not None else status_json(shown))
-        return shown
-    if checks is not None:
-        lines = remote_status_lines(shown, checks, snapshot.config.repository, verbose)
+        print_json(status_json(rows))
     else:
-        lines = status_lines(shown)
-    for line in lines:
-        click.echo(line)
+        for line in status_lines(rows):
+            click.echo(line)
+    return rows
+
+
+def _show_remote(
+    opts: Options, snapshot: Snapshot, rows: PVector[StatusRow], as_json: bool, verbose: bool
+) -> PVector[StatusRow]:
+    from pyrsistent import pvector
+
+    from cogw.core.plan.remote import rows_to_check, with_remote
+    from cogw.core.plan.remoteview import remote_status_json, remote_status_lines
+    from cogw.shell.compose import check_registry
+    from cogw.shell.output import print_json
+
+    checks = check_registry(opts, snapshot, rows_to_check(rows)).remote
+    shown = pvector(with_remote(rows, checks))
+    if as_json:
+        print_json(remote_status_json(shown, checks))
+    else:
+        for line in remote_status_lines(shown, checks, snapshot.config.repository, verbose):
+            click.echo(line)
     return shown
