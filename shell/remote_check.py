@@ -1,5 +1,5 @@
 """Ask the registry what it still holds of recorded weights: HEAD on each manifest,
-config blob and layer blob. Gathers answers; what they mean is core/plan/remote.py's.
+layer blob. Gathers answers; what they mean is core/plan/remote.py's.
 
 Used by ``cogw status --remote`` and by every import plan (``snapshot_for``), so
 ``cogw import`` pushes again what the registry lost. HEADs only, a few at a time; a
@@ -32,9 +32,7 @@ CHECK_RETRIES = 1
 
 def _asks(probe: Probe) -> list[tuple[str, bool]]:
     """(digest, is the manifest) for every blob of ``probe``."""
-    return [(probe.manifest[0], True), (probe.config[0], False)] + [
-        (digest, False) for digest, _ in probe.layers
-    ]
+    return [(probe.manifest[0], True)] + [(digest, False) for digest, _ in probe.layers]
 
 
 def check_entries(

@@ -76,8 +76,9 @@ def repush_one(step: RepushWeight, lock: Lockfile, rt: Runtime) -> str:
     if sha256_of(manifest) != entry.digest:
         raise RepushFailed(
             f"the manifest rebuilt from weights.lock has digest {sha256_of(manifest)}, "
-            f"not the recorded {entry.digest}; run 'cogw import --force {step.weight}' "
-            "with the tool that made weights.lock, or re-import the weight"
+            f"not the recorded {entry.digest}: the entry does not describe its manifest "
+            "(edited by hand, or made by another tool); remove the entry from weights.lock "
+            f"and run 'cogw import {step.weight}' to import it anew"
         )
     push = client.upload_blob if step.forced else client.push_blob
     push(repo, sha256_of(config), len(config), lambda: iter([config]))

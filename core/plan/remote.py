@@ -1,12 +1,12 @@
 """The registry as truth: what it holds of each locked weight, and what that means.
 
-The shell asks the registry (HEAD on the manifest, the config blob and every layer blob
+The shell asks the registry (HEAD on the manifest and every layer blob
 of a lock entry, ``cogw.shell.remote_check``) and hands the answers over as a
 ``RemoteCheck`` per weight; everything decided from them is here. As Cog's
 ``weights status`` (pkg/model/weights_status.go): a weight whose layers are all present
 is ``ready``, else ``incomplete``, and a registry error is soft (the weight is
-incomplete, its layers unknown). cogw also asks about the manifest and the config
-blob, because a pull needs them first and Cog's check does not notice they are gone.
+incomplete, its layers unknown). cogw also asks about the manifest, because a pull
+needs it first and Cog's check does not notice it is gone.
 """
 
 from __future__ import annotations
@@ -37,16 +37,14 @@ def lost_words(check: RemoteCheck) -> str:
     >>> from pyrsistent import pvector
     >>> m = BlobPresence("sha256:" + "a" * 64, 0, False)
     >>> layers = pvector([BlobPresence("sha256:" + "b" * 64, 9, False)] * 2)
-    >>> lost_words(RemoteCheck("w", m, replace(m, present=True), layers))
+    >>> lost_words(RemoteCheck("w", m, layers))
     'manifest, 2 layers'
-    >>> lost_words(RemoteCheck("w", replace(m, present=True), m, layers[:1]))
-    'config blob, 1 layer'
+    >>> lost_words(RemoteCheck("w", replace(m, present=True), layers[:1]))
+    '1 layer'
     """
     parts = []
     if not check.manifest.present:
         parts.append("manifest")
-    elif not check.config.present:
-        parts.append("config blob")
     n = len(check.lost_layers)
     if n:
         parts.append(f"{n} layer{'' if n == 1 else 's'}")

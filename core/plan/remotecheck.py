@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 
 from pyrsistent import PVector, pvector
 
-from cogw.core.artifact.oci import config_blob
-from cogw.core.digest import sha256_of
 from cogw.core.lock.lockfile import WeightEntry
 
 
@@ -33,7 +31,6 @@ class RemoteCheck:
 
     weight: str
     manifest: BlobPresence
-    config: BlobPresence
     layers: PVector[BlobPresence] = field(default_factory=pvector)
     error: str = ""
 
@@ -43,8 +40,8 @@ class RemoteCheck:
 
     @property
     def manifest_lost(self) -> bool:
-        """The manifest or its config blob is gone: the manifest must be pushed again."""
-        return not self.manifest.present or not self.config.present
+        """The manifest is gone: it must be pushed again (with its config blob)."""
+        return not self.manifest.present
 
     @property
     def complete(self) -> bool:
@@ -53,22 +50,20 @@ class RemoteCheck:
 
 @dataclass(frozen=True, slots=True)
 class Probe:
-    """What to ask the registry about one lock entry: the manifest, config and layer blobs."""
+    """What to ask the registry about one lock entry: the manifest and the layer blobs."""
 
     weight: str
     manifest: tuple[str, int]
-    config: tuple[str, int]
     layers: tuple[tuple[str, int], ...]
 
 
 def probe_for(entry: WeightEntry) -> Probe:
-    """The blobs a registry must hold for ``entry`` to be pulled. The config blob is a
-    pure function of the entry (``config_blob``), so its digest is known without asking."""
-    config = config_blob(entry) if entry.files else b""
+    """The blobs a registry must hold for ``entry`` to be pulled: its manifest (by the
+    recorded digest) and every layer. The config blob is not asked about: a pull does not
+    read it, and the manifest that references it keeps it from garbage collection."""
     return Probe(
         entry.name,
         (entry.digest, 0),
-        (sha256_of(config), len(config)),
         tuple((layer.digest, layer.size) for layer in entry.layers),
     )
 
@@ -82,7 +77,6 @@ def check_from(probe: Probe, present: Mapping[str, bool], error: str = "") -> Re
     return RemoteCheck(
         probe.weight,
         presence(probe.manifest),
-        presence(probe.config),
         pvector(presence(layer) for layer in probe.layers),
         error,
     )

@@ -30,11 +30,10 @@ def _blob_json(blob: BlobPresence, sized: bool = True) -> dict[str, Any]:
 
 def check_json(check: RemoteCheck) -> dict[str, Any]:
     """One weight's registry answer; ``layers`` as Cog's status --json has them, plus
-    ``present`` and the manifest and config blob Cog does not ask about."""
+    ``present`` and the manifest Cog does not ask about."""
     value: dict[str, Any] = {
         "registry": remote_state(check).value,
         "manifest": _blob_json(check.manifest, sized=False),
-        "config": _blob_json(check.config),
         "layers": [_blob_json(layer) for layer in check.layers],
     }
     if check.error:
@@ -70,7 +69,7 @@ def check_lines(check: RemoteCheck) -> list[str]:
     head = f"  {check.weight}: {remote_state(check).value}"
     if check.error:
         return [f"{head} (registry not checked: {check.error})"]
-    blobs = [("manifest", check.manifest, False), ("config", check.config, True)]
+    blobs = [("manifest", check.manifest, False)]
     blobs += [("layer", layer, True) for layer in check.layers]
     return [head, *_tree(blobs)]
 

@@ -6,8 +6,6 @@ from dataclasses import replace
 
 from pyrsistent import pmap, pvector
 
-from cogw.core.artifact.oci import config_blob
-from cogw.core.digest import sha256_of
 from cogw.core.lock.lockfile import MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP, LockSource
 from cogw.core.plan.codec import plan_from_json, plan_to_json
 from cogw.core.plan.planner import ImportWeight, Operation, make_plan
@@ -31,7 +29,7 @@ SMALL, LARGE = ENTRY.layers  # the bundle of small files, the large file's own l
 def _check(lost: set[str] = frozenset(), error: str = "") -> RemoteCheck:
     """The registry's answer for ENTRY: every blob present except those in ``lost``."""
     probe = probe_for(ENTRY)
-    digests = [probe.manifest[0], probe.config[0], *(d for d, _ in probe.layers)]
+    digests = [probe.manifest[0], *(d for d, _ in probe.layers)]
     return check_from(probe, {d: d not in lost for d in digests}, error)
 
 
@@ -45,20 +43,17 @@ def _import_snapshot(check: RemoteCheck | None, present=None, inventories=None):
     return replace(snap, remote=pmap({"alpha": check} if check is not None else {}))
 
 
-def test_the_probe_asks_for_manifest_config_and_every_layer():
+def test_the_probe_asks_for_the_manifest_and_every_layer():
     probe = probe_for(ENTRY)
-    config = config_blob(ENTRY)
     assert probe.manifest == (ENTRY.digest, 0)
-    assert probe.config == (sha256_of(config), len(config))
     assert probe.layers == ((SMALL.digest, SMALL.size), (LARGE.digest, LARGE.size))
 
 
 def test_all_present_is_ready_and_any_lost_blob_is_incomplete():
     assert remote_state(_check()) is RemoteState.READY
     assert remote_state(_check({LARGE.digest})) is RemoteState.INCOMPLETE
-    # Cog asks only about layers; a lost manifest or config blob breaks a pull just as well.
+    # Cog asks only about layers; a lost manifest breaks a pull just as well.
     assert remote_state(_check({ENTRY.digest})) is RemoteState.INCOMPLETE
-    assert remote_state(_check({probe_for(ENTRY).config[0]})) is RemoteState.INCOMPLETE
 
 
 def test_a_registry_error_is_soft_incomplete_with_nothing_known_present():
