@@ -152,7 +152,8 @@ def _lost(exc: Exception, client: object, weight: str, what: str, digest: str) -
     code, status = getattr(exc, "code", None), getattr(exc, "status", None)
     if code not in LOST_CODES and status != 404:
         return ""
-    return lost_on_pull(str(getattr(client, "registry", "the registry")), weight, what, digest)
+    registry = str(getattr(client, "registry", "the registry"))
+    return lost_on_pull(registry, weight, what, digest, code or f"HTTP {status}")
 
 
 def _another_source(client: object, repo: str, digest: str, rt: Runtime) -> bool:

@@ -93,14 +93,16 @@ def with_remote(rows: Sequence[StatusRow], checks: Mapping[str, RemoteCheck]) ->
 LOST_CODES = frozenset({"MANIFEST_UNKNOWN", "BLOB_UNKNOWN", "NAME_UNKNOWN"})
 
 
-def lost_on_pull(registry: str, weight: str, what: str, digest: str) -> str:
-    """The one line a pull prints when the registry lacks a blob weights.lock records.
+def lost_on_pull(registry: str, weight: str, what: str, digest: str, code: str) -> str:
+    """The one line a pull prints when the registry lacks a blob weights.lock records;
+    ``code`` is the registry's (MANIFEST_UNKNOWN, BLOB_UNKNOWN, HTTP 404).
 
-    >>> lost_on_pull("r.io", "minilm", "manifest", "sha256:" + "a" * 64).split(" (")[0]
-    'r.io lacks the manifest sha256:aaaaaaaaaaaa of weight "minilm"'
+    >>> lost_on_pull("r.io", "m", "manifest", "sha256:" + "a" * 64, "MANIFEST_UNKNOWN")
+    ... # doctest: +ELLIPSIS
+    'r.io lacks the manifest sha256:aaaaaaaaaaaa of weight "m" (MANIFEST_UNKNOWN): run ...'
     """
     return (
         f'{registry} lacks the {what} {format_digest_short(digest)} of weight "{weight}" '
-        f"(lost since the import): run 'cogw import {weight}' to push it again, "
+        f"({code}): run 'cogw import {weight}' to push it again, "
         "'cogw status --remote' to see what else is missing"
     )
