@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 import requests
 
-from tests.e2e.conftest import SMALL_FILES, Project, tree
+from tests.e2e.conftest import ONE_WEIGHT, SMALL_FILES, Project, tree
 
 pytestmark = pytest.mark.registry
 
@@ -20,10 +20,6 @@ pytestmark = pytest.mark.registry
 def _entry(project: Project) -> dict:
     (entry,) = json.loads(project.lock.read_bytes())["weights"]
     return entry
-
-
-def _show(result) -> None:
-    print(result.output)
 
 
 def _delete(project: Project, kind: str, digest: str) -> None:
@@ -165,3 +161,18 @@ def test_force_pushes_everything_again_and_saved_plans_carry_repushes(
     assert applied.exit_code == 0, applied.output
     assert _status(project)[0] == 0
     assert tree(project.dir / "weights" / "minilm") == SMALL_FILES
+
+
+def test_a_registry_that_cannot_be_asked_is_incomplete_for_status_and_a_note_for_plans(
+    one_weight: Project,
+):
+    project = one_weight
+    _imported(project)
+    project.write_config(ONE_WEIGHT, image="127.0.0.1:1/nobody/home")  # nothing listens there
+    code, text = _status(project)
+    assert code == 1
+    assert "incomplete" in text and "registry not checked: cannot reach 127.0.0.1:1" in text
+    plan = project.run("plan", "import")
+    assert plan.exit_code == 0, plan.output
+    assert "minilm: registry not checked (cannot reach 127.0.0.1:1" in plan.stdout
+    assert "Nothing to do." in plan.stdout
