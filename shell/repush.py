@@ -138,9 +138,11 @@ def _check_repacked(step: RepushWeight, rt: Runtime) -> None:
             raise RepushFailed(
                 f"layer {format_digest_short(layer.layer.digest)}: packing its files again "
                 f"gives {got.digest} ({got.size} bytes), not the recorded "
-                f"{layer.layer.digest} ({layer.layer.size} bytes): weights.lock's layers were "
-                "made by another packer; push them again with that tool, or remove the "
-                f"weight's entry from weights.lock and run 'cogw import {step.weight}'"
+                f"{layer.layer.digest} ({layer.layer.size} bytes); nothing was pushed. "
+                "Either a file in the store changed (run 'cogw verify --repair', then "
+                "this import again) or weights.lock's layers were made by another packer "
+                "(push them with that tool, or remove the weight's entry from weights.lock "
+                f"and run 'cogw import {step.weight}')"
             )
 
 

@@ -146,8 +146,14 @@ def test_force_pushes_everything_again_and_saved_plans_carry_repushes(
     entry, lock_bytes, mtime = _imported(project)
     plan = project.run("plan", "import", "--force")
     assert "^ repush minilm → /src/weights/minilm (--force)" in plan.stdout
-    forced = project.run("import", "--force", "--json")
+    trace = tmp_path / "http.trace"
+    forced = project.run("import", "--force", "--json", "--debug-file", str(trace))
     assert forced.exit_code == 0, forced.output
+    # Uploaded although the registry had every blob: no HEAD on them, an upload each.
+    lines = trace.read_text().splitlines()
+    uploads = [line for line in lines if "POST" in line and "/blobs/uploads/" in line]
+    assert len(uploads) == len(entry["layers"]) + 1  # the layers and the config blob
+    assert any("PUT" in line and "/manifests/" in line for line in lines)
     (result,) = json.loads(forced.stdout)["results"]
     assert (result["action"], result["status"]) == ("repush", "done")
     assert len(result["layers"]) == len(entry["layers"]) and result["pushManifest"]
@@ -176,3 +182,25 @@ def test_a_registry_that_cannot_be_asked_is_incomplete_for_status_and_a_note_for
     assert plan.exit_code == 0, plan.output
     assert "minilm: registry not checked (cannot reach 127.0.0.1:1" in plan.stdout
     assert "Nothing to do." in plan.stdout
+
+
+def test_a_layer_that_packs_to_another_digest_is_refused_before_any_byte_is_sent(
+    one_weight: Project,
+):
+    project = one_weight
+    entry, lock_bytes, _ = _imported(project)
+    layer = entry["layers"][0]["digest"]
+    _delete(project, "blobs", layer)
+    # A store file changed behind the store's back (same size, other bytes).
+    victim = next(f for f in entry["files"] if f["size"] > 10)
+    blob = project.cache / "weights/files/sha256" / victim["digest"][7:9] / victim["digest"][7:]
+    blob.chmod(0o644)
+    blob.write_bytes(b"x" * victim["size"])
+    result = project.run("import")
+    assert result.exit_code == 1
+    assert "packing its files again gives" in result.output
+    assert "nothing was pushed" in result.output and "cogw verify --repair" in result.output
+    assert "Traceback" not in result.output
+    url = f"{project.registry.url}/v2/{project.repo}/blobs/{layer}"
+    assert requests.head(url, timeout=10).status_code == 404
+    assert project.lock.read_bytes() == lock_bytes
