@@ -132,7 +132,8 @@ def plan_command(
 
     OPERATION is one of sync (default: import what changed, prune orphans,
     pull what is missing), import, pull, prepare or prune. NAMEs restrict it
-    to those weights. Needs no network except for import's remote sources.
+    to those weights. Needs no network except for import's remote sources and
+    its registry check (HEAD only: what the registry lost is pushed again).
     """
     opts = options_from(kwargs)
     doing("read")  # until something executes, Ctrl-C changes nothing
