@@ -6,6 +6,7 @@ without touching weights.lock, and a pull that meets the loss says what to run."
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import replace
 
@@ -204,3 +205,57 @@ def test_a_layer_that_packs_to_another_digest_is_refused_before_any_byte_is_sent
     url = f"{project.registry.url}/v2/{project.repo}/blobs/{layer}"
     assert requests.head(url, timeout=10).status_code == 404
     assert project.lock.read_bytes() == lock_bytes
+
+
+def _tags(project: Project) -> list[str]:
+    answer = requests.get(f"{project.registry.url}/v2/{project.repo}/tags/list", timeout=10)
+    return sorted(answer.json().get("tags") or []) if answer.status_code == 200 else []
+
+
+def test_a_current_cog_project_gets_its_manifest_back_under_current_cogs_tag(
+    project: Project, make_weights
+):
+    make_weights("tiny", SMALL_FILES)
+    (project.dir / "cog.yaml").write_text(
+        f"model: {project.repo}\nrun: run.py:Runner\nweights:\n  - name: tiny.model\n"
+        "    target: /src/weights/tiny\n    source:\n      uri: weights/tiny\n"
+    )
+    env = {"COG_MODEL_REGISTRY": project.registry.host}
+    assert project.run("import", env=env).exit_code == 0
+    entry = _entry(project)
+    tag = "cog-weight.tiny-model." + entry["setDigest"][7:19]
+    assert _tags(project) == [tag]
+    lock_bytes = project.lock.read_bytes()
+    _delete(project, "manifests", entry["digest"])
+    assert _tags(project) == []  # distribution drops the tags of a deleted manifest
+    repaired = project.run("import", env=env)
+    assert repaired.exit_code == 0, repaired.output
+    assert _tags(project) == [tag]
+    assert project.lock.read_bytes() == lock_bytes
+    assert project.run("status", "--remote", env=env).exit_code == 0
+
+
+@pytest.mark.slow
+def test_a_lost_large_raw_layer_is_read_again_from_the_source(
+    project: Project, make_weights, tmp_path
+):
+    """A 64 MiB safetensors file has its own uncompressed layer, pushed straight from the
+    source at import; re-pushed, it is packed again from the store after the source filled
+    it (the store was emptied), and its digest still is weights.lock's."""
+    big = {"model.safetensors": os.urandom(64 << 20), "config.json": b"{}"}
+    make_weights("big", big)
+    project.write_config(
+        "weights:\n  - name: big\n    target: /src/weights/big\n"
+        "    source:\n      uri: weights/big\n"
+    )
+    entry, lock_bytes, _ = _imported(project)
+    raw = next(x for x in entry["layers"] if x["mediaType"].endswith(".tar"))
+    _delete(project, "blobs", raw["digest"])
+    shutil.rmtree(project.cache)
+    plan = project.run("plan", "import")
+    assert "from the source" in plan.stdout and "64.0MB" in plan.stdout, plan.output
+    result = project.run("import")
+    assert result.exit_code == 0, result.output
+    assert project.lock.read_bytes() == lock_bytes
+    fresh = _pull_into_empty_cache(project, tmp_path)
+    assert len(fresh.blobs()) == 2
