@@ -138,6 +138,8 @@ def plan_command(
     opts = options_from(kwargs)
     doing("read")  # until something executes, Ctrl-C changes nothing
     op, names = split_operation(args)
+    if force and op is not Operation.IMPORT:
+        raise click.UsageError("--force goes with import: 'cogw plan import --force'")
     snapshot = snapshot_for(opts, op, names, progress=not as_json)
     plan = make_plan(snapshot, op, names, pull=pull, link_mode=link_mode, force=force)
     show_plan(with_mirror_note(plan, opts.mirror_setup), as_json)

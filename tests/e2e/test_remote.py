@@ -147,6 +147,8 @@ def test_force_pushes_everything_again_and_saved_plans_carry_repushes(
     entry, lock_bytes, mtime = _imported(project)
     plan = project.run("plan", "import", "--force")
     assert "^ repush minilm → /src/weights/minilm (--force)" in plan.stdout
+    misplaced = project.run("plan", "--force")
+    assert misplaced.exit_code == 2 and "--force goes with import" in misplaced.output
     trace = tmp_path / "http.trace"
     forced = project.run("import", "--force", "--json", "--debug-file", str(trace))
     assert forced.exit_code == 0, forced.output
