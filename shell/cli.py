@@ -21,12 +21,13 @@ from cogw import __version__
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.plan.outcome import mounts
 from cogw.core.plan.planner import Operation, Plan, make_plan
-from cogw.core.plan.render import plan_json, plan_lines, status_json, status_lines
+from cogw.core.plan.render import plan_json, plan_lines
 from cogw.core.plan.savedplan import SavedPlan, encode_saved_plan
 from cogw.core.plan.status import all_ready, make_status
 from cogw.core.registry.refpull import looks_like_reference
 from cogw.shell.cli_fleet import pull_link_option, pull_reference_command, to_option
 from cogw.shell.cli_layout import from_option, register_layout, use_layout
+from cogw.shell.cli_remote import force_option, show_status, status_remote_options
 from cogw.shell.compose import apply_operation, run_plan, snapshot_for, split_operation
 from cogw.shell.gather import locate_project
 from cogw.shell.gitignore import ensure_cog_ignored
@@ -115,6 +116,7 @@ def cli() -> None:
     show_default=True,
     help="With prepare: how files would enter the mount directory.",
 )
+@force_option
 @common_options
 def plan_command(
     args: tuple[str, ...],
@@ -123,19 +125,23 @@ def plan_command(
     detailed_exitcode: bool,
     pull: bool,
     link_mode: str,
+    force: bool,
     **kwargs: Any,
 ) -> None:
     """Show what an operation would do, without changing anything.
 
     OPERATION is one of sync (default: import what changed, prune orphans,
     pull what is missing), import, pull, prepare or prune. NAMEs restrict it
-    to those weights. Needs no network except for import's remote sources.
+    to those weights. Needs no network except for import's remote sources and
+    its registry check (HEAD only: what the registry lost is pushed again).
     """
     opts = options_from(kwargs)
     doing("read")  # until something executes, Ctrl-C changes nothing
     op, names = split_operation(args)
+    if force and op is not Operation.IMPORT:
+        raise click.UsageError("--force goes with import: 'cogw plan import --force'")
     snapshot = snapshot_for(opts, op, names, progress=not as_json)
-    plan = make_plan(snapshot, op, names, pull=pull, link_mode=link_mode)
+    plan = make_plan(snapshot, op, names, pull=pull, link_mode=link_mode, force=force)
     show_plan(with_mirror_note(plan, opts.mirror_setup), as_json)
     if out:
         saved = SavedPlan(__version__, snapshot.inputs, plan, {"pull": pull})
@@ -212,24 +218,24 @@ def direct_command(op: Operation, doc: str) -> None:
     ) -> None:
         to, link_mode = kwargs.pop("to", None), kwargs.pop("link_mode", "hardlink")
         from_layout = kwargs.pop("from_layout", None)
-        dry_run = kwargs.pop("dry_run", False)
+        dry_run, force = kwargs.pop("dry_run", False), kwargs.pop("force", False)
         opts = options_from(kwargs)
         if from_layout:
             use_layout(opts, from_layout, names)  # the layout stands in for the registry
         output = Output(as_json, quiet, verbose)
         if dry_run:  # Cog's `weights import --dry-run` is `cogw plan import`
             snapshot = snapshot_for(opts, op, names, progress=not as_json)
-            show_plan(make_plan(snapshot, op, list(names)), as_json)
+            show_plan(make_plan(snapshot, op, list(names), force=force), as_json)
             return
         if op is Operation.PULL and names and looks_like_reference(names[0]):
             pull_reference_command(opts, names, to, link_mode, output)
         if to:
             raise click.UsageError("--to needs a REGISTRY/REPO@DIGEST reference")
-        apply_operation(opts, op, list(names), None, True, output, show_plan=False)
+        apply_operation(opts, op, list(names), None, True, output, show_plan=False, force=force)
 
     decorated = common_options(with_output(command))
     if op is Operation.IMPORT:
-        decorated = ingest_option(dry_run_option(decorated))
+        decorated = force_option(ingest_option(dry_run_option(decorated)))
     if op is Operation.PULL:
         decorated = from_option(to_option(pull_link_option(decorated)))
     names_argument = click.argument("names", nargs=-1, shell_complete=complete_names)
@@ -331,22 +337,20 @@ def release_command(
 
 @cli.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON on stdout.")
+@status_remote_options
 @project_options
-def status_command(as_json: bool, **kwargs: Any) -> None:
+def status_command(as_json: bool, remote: bool, verbose: bool, **kwargs: Any) -> None:
     """Say, per weight, how cog.yaml, weights.lock and the local store agree.
 
     ready: all agree and every file is cached; missing-files: run 'cogw pull';
-    stale or pending: run 'cogw import'; orphaned: run 'cogw apply prune'.
+    stale or pending: run 'cogw import'; orphaned: run 'cogw apply prune';
+    incomplete (--remote): the registry lost part of it, run 'cogw import'.
     Exit 0 only when every weight is ready.
     """
     opts = options_from(kwargs)
     doing("read")  # until something executes, Ctrl-C changes nothing
-    rows = make_status(snapshot_for(opts, Operation.PULL, []))
-    if as_json:
-        print_json(status_json(rows))
-    else:
-        for line in status_lines(rows):
-            click.echo(line)
+    snapshot = snapshot_for(opts, Operation.PULL, [])
+    rows = show_status(opts, snapshot, make_status(snapshot), as_json, remote, verbose)
     if not all_ready(rows):
         echo_err("not all weights are ready")
         sys.exit(1)

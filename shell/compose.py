@@ -21,6 +21,7 @@ from returns.result import Failure, Result, Success
 from cogw import __version__
 from cogw.core.artifact.inventory import Inventory
 from cogw.core.diagnostics import Diagnostic
+from cogw.core.lock.lockfile import WeightEntry
 from cogw.core.plan.outcome import Outcome
 from cogw.core.plan.planner import FetchLayer, Operation, Plan, make_plan
 from cogw.core.plan.render import plan_lines
@@ -90,11 +91,28 @@ def snapshot_for(
     finally:
         finish()
     snapshot = unwrap(result)
+    if op is Operation.IMPORT:  # what the registry lost of unchanged weights is pushed again
+        snapshot = check_registry(opts, snapshot, recorded(snapshot, names))
     if op is Operation.PREPARE:
         root = opts.store.root
         shared = same_device(root, opts.project.dir / ".cog")
         snapshot = replace(snapshot, store_dir=str(root), store_shares_device=shared)
     return snapshot
+
+
+def recorded(snapshot: Snapshot, names: Sequence[str]) -> list[WeightEntry]:
+    """The lock entries of the named declared weights (all when ``names`` is empty)."""
+    declared = {s.name for s in snapshot.config.weights if not names or s.name in names}
+    return [e for e in (snapshot.lock.weights if snapshot.lock else []) if e.name in declared]
+
+
+def check_registry(opts: Options, snapshot: Snapshot, entries: Sequence[WeightEntry]) -> Snapshot:
+    """``snapshot`` with what the registry holds of ``entries`` (shell/remote_check.py)."""
+    from cogw.shell.remote_check import CHECK_RETRIES, remote_checks
+
+    repository = snapshot.config.repository
+    make = registry_factory(opts, repository, max_retries=CHECK_RETRIES)
+    return replace(snapshot, remote=remote_checks(make, repository, entries))
 
 
 def same_device(a: Path, b: Path) -> bool | None:
@@ -110,7 +128,9 @@ def _existing(path: Path) -> Path:
     return next(p for p in (path, *path.parents) if p.exists())
 
 
-def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Registry, str]]:
+def registry_factory(
+    opts: Options, image: str, max_retries: int | None = None
+) -> Callable[[], tuple[Registry, str]]:
     if opts.layout_registry is not None:  # `pull --from oci:DIR` reads the layout instead
         layout = opts.layout_registry
         return lambda: (layout, layout.registry)
@@ -130,6 +150,8 @@ def registry_factory(opts: Options, image: str) -> Callable[[], tuple[Registry, 
                 )
             repo = parse_repository(image).alt(_raise).unwrap()
             options = RegistryOptions(insecure_hosts=opts.insecure, ca_bundle=opts.ca_bundle)
+            if max_retries is not None:
+                options = replace(options, max_retries=max_retries)
             credentials = (
                 credentials_from_environment(os.environ, Path.home())
                 .alt(lambda problems: _raise(f"{problems[0].summary}; {problems[0].hint}"))
@@ -241,15 +263,17 @@ def apply_operation(
     yes: bool,
     output: Output,
     show_plan: bool = True,
+    force: bool = False,
 ) -> NoReturn:
     """Plan (or load a saved plan), confirm, execute, report. The direct commands
-    (import, pull) skip the step preview and show only the plan's notes."""
+    (import, pull) skip the step preview and show only the plan's notes and re-pushes;
+    ``force``: an import pushes every recorded weight again."""
     doing("read")  # until the plan executes (after any confirmation)
     pull = False
     if plan_file:
         plan, pull = load_saved(opts, plan_file)
     else:
-        plan = make_plan(snapshot_for(opts, op, names, output.interactive), op, names)
+        plan = make_plan(snapshot_for(opts, op, names, output.interactive), op, names, force=force)
         if output.interactive:
             lines = plan_lines(plan) if show_plan else [f"  · {n}" for n in plan.notes]
             for line in lines:

@@ -16,7 +16,14 @@ from collections.abc import Callable
 from typing import Any
 
 from cogw.core.plan.outcome import StepResult, StepStatus
-from cogw.core.plan.planner import FetchLayer, ImportWeight, LinkWeight, Plan, PruneLockEntry
+from cogw.core.plan.planner import (
+    FetchLayer,
+    ImportWeight,
+    LinkWeight,
+    Plan,
+    PruneLockEntry,
+    RepushWeight,
+)
 from cogw.core.plan.stepkind import types_in_order
 from cogw.shell.runtime import Runtime
 
@@ -25,7 +32,7 @@ Runner = Callable[[list[Any], Runtime, list[StepResult]], list[StepResult]]
 
 
 def execute(plan: Plan, rt: Runtime) -> list[StepResult]:
-    """Run every step of an applyable plan, kind by kind (imports → prune → fetch → link)."""
+    """Run every step of an applyable plan, kind by kind (import, repush, prune, fetch, link)."""
     steps = list(plan.steps)
     results: dict[int, StepResult] = {}
     for step_type in types_in_order():
@@ -43,6 +50,12 @@ def _imports(steps: list[Any], rt: Runtime, _earlier: list[StepResult]) -> list[
     from cogw.shell.importer import run_imports
 
     return run_imports(steps, rt)
+
+
+def _repushes(steps: list[Any], rt: Runtime, _earlier: list[StepResult]) -> list[StepResult]:
+    from cogw.shell.repush import run_repushes
+
+    return run_repushes(steps, rt)
 
 
 def _prunes(steps: list[Any], rt: Runtime, _earlier: list[StepResult]) -> list[StepResult]:
@@ -66,6 +79,7 @@ def _links(steps: list[Any], rt: Runtime, earlier: list[StepResult]) -> list[Ste
 
 _RUNNERS: dict[type, Runner] = {
     ImportWeight: _imports,
+    RepushWeight: _repushes,
     PruneLockEntry: _prunes,
     FetchLayer: _fetches,
     LinkWeight: _links,

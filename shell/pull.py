@@ -23,6 +23,7 @@ from cogw.core.lock.lockfile import LockFile
 from cogw.core.plan.events import Event, EventKind
 from cogw.core.plan.outcome import StepResult, StepStatus, Stored
 from cogw.core.plan.planner import FetchLayer
+from cogw.core.plan.remote import LOST_CODES, lost_on_pull
 from cogw.shell.runtime import Runtime, failure, run_parallel
 
 if TYPE_CHECKING:
@@ -67,7 +68,10 @@ def run_fetches(steps: Sequence[FetchLayer], rt: Runtime) -> list[StepResult]:
         except Exception as exc:
             rt.emit(Event(EventKind.STEP_FAILED, weight=weight, message=str(exc)))
             # Every registry and mismatch message already names the manifest.
-            results.update({id(s): failure(s, exc, f"fetch weight manifest: {exc}") for s in group})
+            why = _lost(exc, client, weight, "manifest", group[0].manifest)
+            results.update(
+                {id(s): failure(s, exc, why or f"fetch weight manifest: {exc}") for s in group}
+            )
             continue
         ready.extend(group)
     if ready:
@@ -134,12 +138,22 @@ def _fetch_one(step: FetchLayer, rt: Runtime, repo: str) -> StepResult:
                 message=str(exc),
             )
         )
-        return failure(step, exc, f"layer {layer.digest}: {exc}")
+        why = _lost(exc, client, step.weight, "layer", layer.digest)
+        return failure(step, exc, why or f"layer {layer.digest}: {exc}")
     source = _source(client, repo, layer.digest)
     rt.emit(
         Event(EventKind.LAYER_DONE, weight=step.weight, layer_digest=layer.digest, message=source)
     )
     return StepResult(step, StepStatus.DONE, Stored(len(step.missing), step.missing_bytes, source))
+
+
+def _lost(exc: Exception, client: object, weight: str, what: str, digest: str) -> str:
+    """The one line for a registry that lacks what weights.lock records (404), else ""."""
+    code, status = getattr(exc, "code", None), getattr(exc, "status", None)
+    if code not in LOST_CODES and status != 404:
+        return ""
+    registry = str(getattr(client, "registry", "the registry"))
+    return lost_on_pull(registry, weight, what, digest, code or f"HTTP {status}")
 
 
 def _another_source(client: object, repo: str, digest: str, rt: Runtime) -> bool:

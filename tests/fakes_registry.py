@@ -151,6 +151,29 @@ class FakeRegistry(Registry):
             self.lost.discard(digest)
         return "uploaded"
 
+    def upload_blob(
+        self,
+        repo: str,
+        digest: str,
+        size: int,
+        open_stream: Callable[[], Iterable[bytes]],
+        *,
+        cancel: threading.Event | None = None,
+        on_bytes: Callable[[int], None] | None = None,
+        layer_media_type: str = "",
+    ) -> PushResult:
+        with self._lock:
+            self.blobs.pop((repo, digest), None)
+        return self.push_blob(
+            repo,
+            digest,
+            size,
+            open_stream,
+            cancel=cancel,
+            on_bytes=on_bytes,
+            layer_media_type=layer_media_type,
+        )
+
     def iter_blob(
         self,
         repo: str,

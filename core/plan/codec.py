@@ -24,8 +24,10 @@ from cogw.core.plan.planner import (
     Operation,
     Plan,
     PruneLockEntry,
+    RepushWeight,
     Step,
 )
+from cogw.core.plan.repushcodec import repush_from_json, repush_to_json
 from cogw.core.plan.stepkind import STEP_TYPES_BY_ACTION, kind_of
 
 Json = dict[str, Any]
@@ -101,6 +103,7 @@ _ENCODERS: dict[type, Callable[[Any], Json]] = {
     LinkWeight: _link_json,
     PruneLockEntry: _prune_json,
     ImportWeight: _import_json,
+    RepushWeight: repush_to_json,
 }
 
 
@@ -197,6 +200,7 @@ _DECODERS: dict[type, Callable[[Json], Step]] = {
     LinkWeight: _link_from_json,
     PruneLockEntry: _prune_from_json,
     ImportWeight: _import_weight,
+    RepushWeight: repush_from_json,
 }
 
 

@@ -24,6 +24,7 @@ from cogw.core.lock.lockfile import LockFile, LockLayer, WeightEntry
 from cogw.core.plan.drift import DriftKind, DriftResult, check_drift
 from cogw.core.plan.importplan import ImportStatus, ImportWeight, plan_imports
 from cogw.core.plan.operation import Operation as Operation  # re-exported: part of the plan API
+from cogw.core.plan.repush import RepushWeight, plan_repushes
 from cogw.core.plan.snapshot import Snapshot
 from cogw.core.registry.reference import parse_repository
 from cogw.core.suggest import did_you_mean
@@ -38,6 +39,7 @@ __all__ = [
     "Operation",
     "Plan",
     "PruneLockEntry",
+    "RepushWeight",
     "Step",
     "dedupe",
     "make_plan",
@@ -87,7 +89,7 @@ class PruneLockEntry:
     target: str
 
 
-Step = FetchLayer | LinkWeight | PruneLockEntry | ImportWeight
+Step = FetchLayer | LinkWeight | PruneLockEntry | ImportWeight | RepushWeight
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,12 +267,19 @@ def _make_prune_plan(snapshot: Snapshot, names: Sequence[str], drift: Drift) -> 
     return _plan(snapshot, Operation.PRUNE, names, steps, [], problems)
 
 
-def _make_import_plan(snapshot: Snapshot, names: Sequence[str], drift: Drift) -> Plan:
+def _make_import_plan(
+    snapshot: Snapshot, names: Sequence[str], drift: Drift, force: bool = False
+) -> Plan:
     imports, notes, problems = plan_imports(snapshot, names, drift)
+    # What the registry lost of an unchanged weight is pushed again (core/plan/repush.py).
+    importing = {s.weight for s in imports}
+    repushes, more_notes, more_problems = plan_repushes(snapshot, names, importing, drift, force)
+    repushed = {f"{s.weight}: unchanged" for s in repushes}
+    notes = [n for n in notes if n not in repushed] + more_notes
     # As Cog's import: entries cog.yaml no longer declares go too (in the import's own
     # write when it records), so a renamed weight never leaves its old entry behind.
-    steps: list[Step] = [*imports, *_make_prune_plan(snapshot, [], drift).steps]
-    return _plan(snapshot, Operation.IMPORT, names, steps, notes, problems)
+    steps: list[Step] = [*imports, *repushes, *_make_prune_plan(snapshot, [], drift).steps]
+    return _plan(snapshot, Operation.IMPORT, names, steps, notes, problems + more_problems)
 
 
 def _make_sync_plan(snapshot: Snapshot, names: Sequence[str], drift: Drift) -> Plan:
@@ -296,7 +305,8 @@ def repository_problem(snapshot: Snapshot, steps: Sequence[Step]) -> Diagnostic 
     (no tag or digest); found while planning, not after ingesting and packing. A project
     naming neither is told so by the command that needs the registry."""
     repository = snapshot.config.repository
-    if not repository or not any(isinstance(s, ImportWeight | FetchLayer) for s in steps):
+    reaching = ImportWeight | FetchLayer | RepushWeight
+    if not repository or not any(isinstance(s, reaching) for s in steps):
         return None
     parsed = parse_repository(repository)
     if not isinstance(parsed, Failure):
@@ -348,9 +358,11 @@ def make_plan(
     names: Sequence[str] = (),
     pull: bool = False,
     link_mode: str = "hardlink",
+    force: bool = False,
 ) -> Plan:
     """The plan for ``operation`` on the named weights (all when ``names`` is empty);
-    ``link_mode`` is how prepare would place files in its mount directories."""
+    ``link_mode`` is how prepare would place files in its mount directories; ``force``
+    makes an import push every recorded weight again, whatever the registry holds."""
     names = dedupe(names)
     drift = check_drift(snapshot.lock, snapshot.config.weights)
     if operation is Operation.PULL:
@@ -360,7 +372,7 @@ def make_plan(
     elif operation is Operation.PRUNE:
         plan = _make_prune_plan(snapshot, names, drift)
     elif operation is Operation.IMPORT:
-        plan = _make_import_plan(snapshot, names, drift)
+        plan = _make_import_plan(snapshot, names, drift, force)
     else:
         plan = _make_sync_plan(snapshot, names, drift)
     return plan

@@ -23,7 +23,16 @@ from cogw.core.plan.outcome import (
     StepResult,
     Stored,
 )
-from cogw.core.plan.planner import FetchLayer, ImportWeight, LinkWeight, Plan, PruneLockEntry, Step
+from cogw.core.plan.planner import (
+    FetchLayer,
+    ImportWeight,
+    LinkWeight,
+    Plan,
+    PruneLockEntry,
+    RepushWeight,
+    Step,
+)
+from cogw.core.plan.remoteview import repush_details, repush_line
 from cogw.core.plan.statusview import format_size as format_size  # re-exported: shared helpers
 from cogw.core.plan.statusview import status_json as status_json
 from cogw.core.plan.statusview import status_lines as status_lines
@@ -81,6 +90,7 @@ _STEP_WORDS: dict[type, Callable[[Any], str]] = {
     LinkWeight: _link_line,
     PruneLockEntry: _prune_line,
     ImportWeight: _import_line,
+    RepushWeight: repush_line,
 }
 
 
@@ -172,6 +182,8 @@ def plan_lines(plan: Plan) -> list[str]:
             lines.append(f"  {kind_of(step).marker} {step_line(step)}")
             if isinstance(step, ImportWeight):
                 lines.extend(_import_details(step))
+            elif isinstance(step, RepushWeight):
+                lines.extend(repush_details(step))
     lines.extend(f"  · {note}" for note in plan.notes)
     lines.append(plan_summary(plan))
     return lines

@@ -17,6 +17,7 @@ from cogw.core.config.weights import ProjectConfig
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.digest import sha256_of
 from cogw.core.lock.lockfile import Lockfile
+from cogw.core.plan.remotecheck import RemoteCheck
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,9 @@ class Snapshot:
     # with the project's mount directory (None: not asked), so hardlink mode fails early.
     store_dir: str = ""
     store_shares_device: bool | None = None
+    # Gathered for import: what the registry holds of each recorded weight (HEAD on
+    # its manifest, config and layer blobs), so a lost one is pushed again.
+    remote: PMap[str, RemoteCheck] = field(default_factory=pmap)
 
 
 def config_digest(config: ProjectConfig) -> str:

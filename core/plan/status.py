@@ -8,6 +8,7 @@ here"; cogw's answers the local question a user has before `cogw prepare`:
   stale          cog.yaml changed since the import        → cogw import
   pending        declared in cog.yaml, never imported     → cogw import
   orphaned       in weights.lock, gone from cog.yaml      → cogw apply prune
+  incomplete     (--remote) the registry lost part of it  → cogw import
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class WeightStatus(StrEnum):
     STALE = "stale"
     PENDING = "pending"
     ORPHANED = "orphaned"
+    INCOMPLETE = "incomplete"  # only with --remote (cogw.core.plan.remote)
 
 
 NEXT_COMMAND = {
@@ -37,6 +39,7 @@ NEXT_COMMAND = {
     WeightStatus.STALE: "cogw import",
     WeightStatus.PENDING: "cogw import",
     WeightStatus.ORPHANED: "cogw apply prune",
+    WeightStatus.INCOMPLETE: "cogw import",
 }
 
 

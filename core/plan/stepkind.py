@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cogw.core.plan.planner import FetchLayer, ImportWeight, LinkWeight, PruneLockEntry, Step
+from cogw.core.plan.planner import (
+    FetchLayer,
+    ImportWeight,
+    LinkWeight,
+    PruneLockEntry,
+    RepushWeight,
+    Step,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,9 +31,11 @@ class StepKind:
 
 STEP_KINDS: Mapping[type, StepKind] = {
     ImportWeight: StepKind("import", "imported", "~", 0, "weight"),
-    PruneLockEntry: StepKind("prune", "pruned", "-", 1, "entry"),
-    FetchLayer: StepKind("fetch", "fetched", "+", 2, "layer"),
-    LinkWeight: StepKind("link", "linked", "=", 3, "weight"),
+    # After imports (which may push the same blobs), before fetches that need them.
+    RepushWeight: StepKind("repush", "repushed", "^", 1, "weight"),
+    PruneLockEntry: StepKind("prune", "pruned", "-", 2, "entry"),
+    FetchLayer: StepKind("fetch", "fetched", "+", 3, "layer"),
+    LinkWeight: StepKind("link", "linked", "=", 4, "weight"),
 }
 
 STEP_TYPES_BY_ACTION: Mapping[str, type] = {k.action: t for t, k in STEP_KINDS.items()}
@@ -37,5 +46,5 @@ def kind_of(step: Step) -> StepKind:
 
 
 def types_in_order() -> list[type]:
-    """Step types in the order execution runs them (import → prune → fetch → link)."""
+    """Step types in the order execution runs them (import → repush → prune → fetch → link)."""
     return sorted(STEP_KINDS, key=lambda t: STEP_KINDS[t].order)

@@ -250,3 +250,23 @@ class RegistryClient:
         with self._transport.watcher.watching(cancel) as transfer:
             blob = BlobUpload(digest, size, open_stream, scopes, on_bytes, layer_media_type)
             return self._uploader.push(repo, blob, sources, transfer)
+
+    def upload_blob(
+        self,
+        repo: str,
+        digest: str,
+        size: int,
+        open_stream: Callable[[], Iterable[bytes]],
+        *,
+        cancel: threading.Event | None = None,
+        on_bytes: Callable[[int], None] | None = None,
+        layer_media_type: str = "",
+    ) -> PushResult:
+        """``push_blob`` that uploads even a blob the registry says it has (no existence
+        check, no mount), for ``cogw import --force``; verified the same way."""
+        _require_digest(digest)
+        with self._transport.watcher.watching(cancel) as transfer:
+            blob = BlobUpload(
+                digest, size, open_stream, (push_scope(repo),), on_bytes, layer_media_type
+            )
+            return self._uploader.push(repo, blob, (), transfer, force=True)

@@ -43,6 +43,14 @@ class Registry(Protocol):
         """Store the manifest bytes as they are under a tag or digest; returns their digest."""
         ...
 
+    def head_manifest(self, repo: str, ref: str) -> str | None:
+        """The manifest's digest, or None when the registry does not have it."""
+        ...
+
+    def blob_exists(self, repo: str, digest: str) -> bool:
+        """Whether ``repo`` holds the blob (a HEAD; nothing is read)."""
+        ...
+
     def push_blob(
         self,
         repo: str,
@@ -57,6 +65,21 @@ class Registry(Protocol):
     ) -> PushResult:
         """Make sure the blob is in ``repo`` (there, mounted or uploaded from the stream);
         an upload's commit names ``layer_media_type`` when set (current Cog's weights)."""
+        ...
+
+    def upload_blob(
+        self,
+        repo: str,
+        digest: str,
+        size: int,
+        open_stream: Callable[[], Iterable[bytes]],
+        *,
+        cancel: threading.Event | None = None,
+        on_bytes: Callable[[int], None] | None = None,
+        layer_media_type: str = "",
+    ) -> PushResult:
+        """``push_blob`` without asking whether the registry has the blob: always uploaded
+        (``cogw import --force``)."""
         ...
 
     def iter_blob(

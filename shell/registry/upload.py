@@ -65,8 +65,16 @@ class BlobUploader:
         return response.status_code == 200
 
     def push(
-        self, repo: str, blob: BlobUpload, mount_from: Iterable[str], transfer: Transfer
+        self,
+        repo: str,
+        blob: BlobUpload,
+        mount_from: Iterable[str],
+        transfer: Transfer,
+        force: bool = False,
     ) -> PushResult:
+        if force:  # upload whatever the registry says it has
+            self._upload_with_restarts(repo, blob, transfer)
+            return "uploaded"
         if self.blob_exists(repo, blob.digest, blob.scopes, transfer):
             return "exists"
         for source in mount_from:

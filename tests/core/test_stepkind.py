@@ -36,14 +36,16 @@ def test_every_step_type_has_exactly_one_kind_with_its_own_action_and_marker():
         assert len(set(values)) == len(values), attribute
     assert {a: t.__name__ for a, t in STEP_TYPES_BY_ACTION.items()} == {
         "import": "ImportWeight",
+        "repush": "RepushWeight",
         "prune": "PruneLockEntry",
         "fetch": "FetchLayer",
         "link": "LinkWeight",
     }
 
 
-def test_execution_order_is_import_prune_fetch_link():
-    assert [STEP_KINDS[t].action for t in types_in_order()] == ["import", "prune", "fetch", "link"]
+def test_execution_order_is_import_repush_prune_fetch_link():
+    order = [STEP_KINDS[t].action for t in types_in_order()]
+    assert order == ["import", "repush", "prune", "fetch", "link"]
 
 
 def test_a_step_line_and_its_json_take_action_and_marker_from_the_table():
