@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from cogw.core.artifact.ranges import PROBE_BYTES
-
 from tests.e2e.conftest import Project, mount_sources, tree
 from tests.e2e.test_pull import BLOB_GET, assert_store_consistent, temp_files
 from tests.e2e.test_pull import project as project  # names valid for parametrized ids
