@@ -8,6 +8,8 @@ here"; cogw's answers the local question a user has before `cogw prepare`:
   stale          cog.yaml changed since the import        → cogw import
   pending        declared in cog.yaml, never imported     → cogw import
   orphaned       in weights.lock, gone from cog.yaml      → cogw apply prune
+  source-changed the source moved since the import        → cogw import
+                 (only with ``--sources``: core/plan/sourcestatus.py)
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class WeightStatus(StrEnum):
     STALE = "stale"
     PENDING = "pending"
     ORPHANED = "orphaned"
+    SOURCE_CHANGED = "source-changed"
 
 
 NEXT_COMMAND = {
@@ -37,6 +40,7 @@ NEXT_COMMAND = {
     WeightStatus.STALE: "cogw import",
     WeightStatus.PENDING: "cogw import",
     WeightStatus.ORPHANED: "cogw apply prune",
+    WeightStatus.SOURCE_CHANGED: "cogw import",
 }
 
 
