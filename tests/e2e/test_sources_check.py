@@ -268,3 +268,42 @@ def test_an_http_source_that_is_gone_fails_the_gate_with_its_reason(served_weigh
 def test_check_is_listed_with_its_exit_codes_in_help():
     done = subprocess.run([COGW, "check", "--help"], capture_output=True, text=True, timeout=60)
     assert "0 everything agrees; 1 a disagreement" in done.stdout
+
+
+# --- an hf:// source whose ref moves --------------------------------------------------------------
+
+HF_FILES = {"config.json": b'{"hidden_size": 32}', "model.safetensors": os.urandom(50_000)}
+HF_WEIGHT = """weights:
+  - name: tiny
+    target: /src/weights/tiny
+    source:
+      uri: hf://acme/tiny-model
+"""
+
+
+def test_an_hf_source_is_asked_for_its_commit_and_listed_only_when_the_ref_moved(
+    project, hf_endpoint
+):
+    hf_endpoint.add_repo("acme/tiny-model", HF_FILES, lfs={"model.safetensors"})
+    project.write_config(HF_WEIGHT)
+    assert project.run("import", "-q").exit_code == 0
+    asked = len(hf_endpoint.requests)
+    unchanged = project.run("check", "--sources", "--project", str(project.dir))
+    assert unchanged.exit_code == 0, unchanged.output
+    new_paths = [p for _, p in hf_endpoint.requests[asked:]]
+    assert new_paths and all("/revision/" in p for p in new_paths)  # no tree, no file
+
+    moved = {**HF_FILES, "config.json": b'{"hidden_size": 64}', "extra.md": b"new\n"}
+    hf_endpoint.add_repo("acme/tiny-model", moved, lfs={"model.safetensors"})
+    downloads = len(hf_endpoint.paths_requested("/cdn/"))
+    status = project.run("status", "--sources")
+    assert status.exit_code == 1
+    assert "  tiny: changed: config.json; added: extra.md" in status.stdout.splitlines()
+    assert len(hf_endpoint.paths_requested("/cdn/")) == downloads  # LFS digests: the tree
+    failed = project.run("check", "--sources", "--project", str(project.dir))
+    assert failed.exit_code == 1
+    assert failed.stdout.splitlines() == [
+        "tiny: source changed: config.json, extra.md; run 'cogw import tiny'"
+    ]
+    assert project.run("import", "-q").exit_code == 0
+    assert project.run("check", "--sources", "--project", str(project.dir)).exit_code == 0
