@@ -92,8 +92,11 @@ def show_status(
     problems = source_problems(findings)
     if problems and not as_json:
         print_problems(problems)
-    if problems or not all_ready(rows):
+    if not all_ready(rows):
         echo_err("not all weights are ready")
+    elif problems:
+        echo_err("not every source could be read")
+    if problems or not all_ready(rows):
         sys.exit(1)
     sys.exit(0)
 
