@@ -23,11 +23,12 @@ from cogw.core.plan.outcome import mounts
 from cogw.core.plan.planner import Operation, Plan, make_plan
 from cogw.core.plan.render import plan_json, plan_lines
 from cogw.core.plan.savedplan import SavedPlan, encode_saved_plan
-from cogw.core.plan.status import all_ready, make_status
 from cogw.core.registry.refpull import looks_like_reference
+from cogw.shell.cli_check import register as register_check
+from cogw.shell.cli_check import show_status, status_source_options
 from cogw.shell.cli_fleet import pull_link_option, pull_reference_command, to_option
 from cogw.shell.cli_layout import from_option, register_layout, use_layout
-from cogw.shell.cli_remote import force_option, show_status, status_remote_options
+from cogw.shell.cli_remote import force_option
 from cogw.shell.compose import apply_operation, run_plan, snapshot_for, split_operation
 from cogw.shell.gather import locate_project
 from cogw.shell.gitignore import ensure_cog_ignored
@@ -337,23 +338,22 @@ def release_command(
 
 @cli.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON on stdout.")
-@status_remote_options
+@status_source_options
 @project_options
-def status_command(as_json: bool, remote: bool, verbose: bool, **kwargs: Any) -> None:
+def status_command(
+    as_json: bool, sources: bool, remote: bool, verbose: bool, **kwargs: Any
+) -> None:
     """Say, per weight, how cog.yaml, weights.lock and the local store agree.
 
     ready: all agree and every file is cached; missing-files: run 'cogw pull';
     stale or pending: run 'cogw import'; orphaned: run 'cogw apply prune';
     incomplete (--remote): the registry lost part of it, run 'cogw import'.
+    source-changed (only with --sources): run 'cogw import'.
     Exit 0 only when every weight is ready.
     """
     opts = options_from(kwargs)
     doing("read")  # until something executes, Ctrl-C changes nothing
-    snapshot = snapshot_for(opts, Operation.PULL, [])
-    rows = show_status(opts, snapshot, make_status(snapshot), as_json, remote, verbose)
-    if not all_ready(rows):
-        echo_err("not all weights are ready")
-        sys.exit(1)
+    show_status(opts, snapshot_for(opts, Operation.PULL, []), as_json, (sources, remote), verbose)
 
 
 from cogw.shell.cli_cache import register  # noqa: E402
@@ -361,6 +361,7 @@ from cogw.shell.cli_lock import lock_group  # noqa: E402
 
 register(cli)  # cache, gc, verify; plan/apply gc; release --stale
 register_layout(cli)  # export; push --from oci:DIR
+register_check(cli)  # check, the CI gate
 cli.add_command(lock_group)
 register_habits(cli)  # apply FILE, weights import|pull|status (after: it reads args first)
 
@@ -368,6 +369,7 @@ register_habits(cli)  # apply FILE, weights import|pull|status (after: it reads 
 SHORT_HELP = {
     "apply": "Carry out an operation (default sync), or a saved plan.",
     "cache": "Inspect the local weights cache.",
+    "check": "Exit 0 only when cog.yaml, weights.lock and sources agree.",
     "export": "Write the project's weights as an OCI image layout.",
     "gc": "Delete store blobs nothing needs any more.",
     "import": "Import weights from their sources into the registry.",

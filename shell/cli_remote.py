@@ -6,14 +6,13 @@ core/plan/remote.py and core/plan/repush.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 if TYPE_CHECKING:
-    from pyrsistent import PVector
-
+    from cogw.core.plan.remotecheck import RemoteCheck
     from cogw.core.plan.snapshot import Snapshot
     from cogw.core.plan.status import StatusRow
     from cogw.shell.options import Options
@@ -22,13 +21,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def status_remote_options(f: F) -> F:
-    """``--remote`` and ``-v`` for ``cogw status``."""
-    f = click.option(
-        "-v",
-        "--verbose",
-        is_flag=True,
-        help="With --remote: the manifest, config blob and each layer, present or missing.",
-    )(f)
+    """``--remote`` for ``cogw status`` (its ``-v`` is shared with ``--sources``)."""
     return click.option(
         "--remote",
         is_flag=True,
@@ -47,43 +40,13 @@ def force_option(f: F) -> F:
     )(f)
 
 
-def show_status(
-    opts: Options,
-    snapshot: Snapshot,
-    rows: PVector[StatusRow],
-    as_json: bool,
-    remote: bool,
-    verbose: bool,
-) -> PVector[StatusRow]:
-    """Print the status (with the registry's answers when ``remote``); the rows shown."""
-    from cogw.core.plan.statusview import status_json, status_lines
-    from cogw.shell.output import print_json
-
-    if remote:  # the registry's modules load only when it is asked
-        return _show_remote(opts, snapshot, rows, as_json, verbose)
-    if as_json:
-        print_json(status_json(rows))
-    else:
-        for line in status_lines(rows):
-            click.echo(line)
-    return rows
-
-
-def _show_remote(
-    opts: Options, snapshot: Snapshot, rows: PVector[StatusRow], as_json: bool, verbose: bool
-) -> PVector[StatusRow]:
-    from pyrsistent import pvector
-
+def remote_checks(
+    opts: Options, snapshot: Snapshot, rows: Sequence[StatusRow]
+) -> tuple[list[StatusRow], Mapping[str, RemoteCheck]]:
+    """Ask the registry about the rows it could serve: the rows with ``incomplete``
+    folded in, and each weight's answer."""
     from cogw.core.plan.remote import rows_to_check, with_remote
-    from cogw.core.plan.remoteview import remote_status_json, remote_status_lines
     from cogw.shell.compose import check_registry
-    from cogw.shell.output import print_json
 
     checks = check_registry(opts, snapshot, rows_to_check(rows)).remote
-    shown = pvector(with_remote(rows, checks))
-    if as_json:
-        print_json(remote_status_json(shown, checks))
-    else:
-        for line in remote_status_lines(shown, checks, snapshot.config.repository, verbose):
-            click.echo(line)
-    return shown
+    return with_remote(rows, checks), checks

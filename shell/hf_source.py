@@ -82,6 +82,10 @@ class HfSource:
         self.commit = commit
         return sorted_inventory(files + fetched, f"commit:{commit}")
 
+    def version(self) -> str:
+        """The fingerprint ``inventory`` would return (the ref's commit), asked cheaply."""
+        return f"commit:{self._resolve_commit()}"
+
     def _api(self) -> Any:
         from huggingface_hub import HfApi
 

@@ -156,6 +156,13 @@ class HttpSource:
         fingerprint = f"etag:{etag}" if etag else digest
         return Inventory(pvector([InventoryFile(self.filename, size, digest)]), fingerprint)
 
+    def version(self) -> str | None:
+        """``etag:"…"`` from a HEAD request, or None when only the body's digest can tell
+        (no strong ETag): the fingerprint ``inventory`` would return, without the body."""
+        with http_session() as session:
+            etag = self._head_etag(session)
+        return f"etag:{etag}" if etag else None
+
     def _head_etag(self, session: requests.Session) -> str | None:
         """Best effort: servers that refuse HEAD just get no ETag fingerprint."""
         import requests

@@ -28,6 +28,7 @@ from cogw.core.plan.planner import (
     Step,
 )
 from cogw.core.plan.repushcodec import repush_from_json, repush_to_json
+from cogw.core.plan.sourcediff import diff_from_json, diff_json
 from cogw.core.plan.stepkind import STEP_TYPES_BY_ACTION, kind_of
 
 Json = dict[str, Any]
@@ -91,6 +92,7 @@ def _import_json(step: ImportWeight) -> Json:
         "changed": step.changed,
         "totalBytes": step.total_bytes,
         "bytesToIngest": step.bytes_to_ingest,
+        "fileChanges": diff_json(step.file_changes, shorten=False),
         "files": [{"path": f.path, "size": f.size, "digest": f.digest} for f in step.files],
         "layers": [_layer_plan_json(layer) for layer in step.layers],
         **_layer_counts_json(step),
@@ -174,6 +176,7 @@ def _import_weight(d: Json) -> ImportWeight:
         removed=int(d["removed"]),
         changed=int(d["changed"]),
         bytes_to_ingest=int(d["bytesToIngest"]),
+        file_changes=diff_from_json(d.get("fileChanges")),
     )
 
 

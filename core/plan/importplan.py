@@ -36,6 +36,7 @@ from cogw.core.diagnostics import Diagnostic
 from cogw.core.lock.lockfile import WeightEntry, find_weight
 from cogw.core.plan.drift import DriftKind, DriftResult
 from cogw.core.plan.snapshot import Snapshot
+from cogw.core.plan.sourcediff import EMPTY, SourceDiff, diff_files
 from cogw.core.suggest import did_you_mean
 
 
@@ -67,6 +68,7 @@ class ImportWeight:
     removed: int = 0
     changed: int = 0
     bytes_to_ingest: int = 0
+    file_changes: SourceDiff = EMPTY  # which files, against the lock entry (none when new)
 
     @property
     def total_bytes(self) -> int:
@@ -227,6 +229,7 @@ def plan_import_weight(
         removed=removed,
         changed=changed,
         bytes_to_ingest=sum(f.size for f in missing.values()),
+        file_changes=diff_files(entry.files, files) if entry else EMPTY,
     )
     return step, [], []
 

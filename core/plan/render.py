@@ -33,6 +33,7 @@ from cogw.core.plan.planner import (
     Step,
 )
 from cogw.core.plan.remoteview import repush_details, repush_line
+from cogw.core.plan.sourcediff import change_lines
 from cogw.core.plan.statusview import format_size as format_size  # re-exported: shared helpers
 from cogw.core.plan.statusview import status_json as status_json
 from cogw.core.plan.statusview import status_lines as status_lines
@@ -99,6 +100,7 @@ def step_line(step: Step, done: bool = False) -> str:
     return f"{kind.done if done else kind.action} {_STEP_WORDS[type(step)](step)}"
 
 
+FILE_LINES = 5  # an import step names this many changed files, then counts the rest
 _FULL_DIGEST = re.compile(r"\bsha256:[0-9a-f]{64}\b")
 
 
@@ -118,6 +120,7 @@ def _import_details(step: ImportWeight) -> list[str]:
         f"  size: {format_size(step.total_bytes)}"
         f"  to ingest: {format_size(step.bytes_to_ingest)}"
     )
+    lines += [f"      {line}" for line in change_lines(step.file_changes, FILE_LINES)]
     lines.append("    layers: " + layer_counts(step))
     return lines
 

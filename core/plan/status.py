@@ -9,6 +9,8 @@ here"; cogw's answers the local question a user has before `cogw prepare`:
   pending        declared in cog.yaml, never imported     → cogw import
   orphaned       in weights.lock, gone from cog.yaml      → cogw apply prune
   incomplete     (--remote) the registry lost part of it  → cogw import
+  source-changed the source moved since the import        → cogw import
+                 (only with ``--sources``: core/plan/sourcestatus.py)
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class WeightStatus(StrEnum):
     PENDING = "pending"
     ORPHANED = "orphaned"
     INCOMPLETE = "incomplete"  # only with --remote (cogw.core.plan.remote)
+    SOURCE_CHANGED = "source-changed"
 
 
 NEXT_COMMAND = {
@@ -40,6 +43,7 @@ NEXT_COMMAND = {
     WeightStatus.PENDING: "cogw import",
     WeightStatus.ORPHANED: "cogw apply prune",
     WeightStatus.INCOMPLETE: "cogw import",
+    WeightStatus.SOURCE_CHANGED: "cogw import",
 }
 
 

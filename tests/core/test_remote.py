@@ -179,3 +179,22 @@ def test_repush_steps_round_trip_through_json_and_saved_plans():
     snap = _import_snapshot(None)
     data = encode_saved_plan(SavedPlan("0.1.0", snap.inputs, plan, {}))
     assert decode_saved_plan(data, "p.plan").unwrap().plan == plan
+
+
+def test_the_gate_fails_on_what_the_registry_lost_and_on_a_registry_it_cannot_ask() -> None:
+    from cogw.core.plan.check import check_project, remote_finding, verdict
+
+    assert remote_finding(_check()) is None
+    lost = remote_finding(_check({LARGE.digest}))
+    assert lost is not None and (lost.weight, lost.kind) == ("alpha", "incomplete")
+    unreachable = remote_finding(_check(error="connection refused"))
+    assert unreachable is not None and unreachable.kind == "unreachable"
+    assert "connection refused" in unreachable.detail
+
+    result = check_project([], remote=[lost])
+    (problem,) = result.problems
+    assert problem.kind == "registry-incomplete"
+    assert problem.line().startswith("alpha: registry: registry lost 1 layer")
+    assert problem.line().endswith("run 'cogw import alpha'")
+    assert verdict(result).endswith("between cog.yaml, weights.lock and registry")
+    assert check_project([], remote=[]).ok

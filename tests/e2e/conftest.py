@@ -51,7 +51,7 @@ class Project:
 def _takes_project(args: tuple[str, ...]) -> bool:
     return (
         bool(args)
-        and args[0] in {"plan", "apply", "import", "pull", "prepare", "status", "release"}
+        and args[0] in {"plan", "apply", "import", "pull", "prepare", "status", "release", "check"}
     ) or (len(args) > 1 and args[:2] == ("lock", "fmt"))
 
 

@@ -261,3 +261,27 @@ def test_a_lost_large_raw_layer_is_read_again_from_the_source(
     assert project.lock.read_bytes() == lock_bytes
     fresh = _pull_into_empty_cache(project, tmp_path)
     assert len(fresh.blobs()) == 2
+
+
+def test_the_gate_and_status_ask_the_registry_beside_the_sources(one_weight: Project):
+    project = one_weight
+    entry, _, _ = _imported(project)
+    for args in (["check", "--remote"], ["status", "--remote", "--sources"]):
+        assert project.run(*args).exit_code == 0, args
+    _delete(project, "manifests", entry["digest"])
+
+    gate = project.run("check", "--remote")
+    assert gate.exit_code == 1
+    (line,) = gate.stdout.splitlines()
+    assert line.startswith("minilm: registry: registry lost manifest")
+    assert line.endswith("run 'cogw import minilm'")
+    as_json = json.loads(project.run("check", "--remote", "--json").stdout)
+    assert as_json["compared"] == ["cog.yaml", "weights.lock", "registry"]
+    assert [p["kind"] for p in as_json["problems"]] == ["registry-incomplete"]
+    assert project.run("check").exit_code == 0  # the registry only when asked
+
+    both = project.run("status", "--remote", "--sources", "--json")
+    assert both.exit_code == 1
+    (item,) = json.loads(both.stdout)["weights"]
+    assert item["status"] == "incomplete" and item["manifest"]["present"] is False
+    assert item["sourceCheck"]["moved"] is False
