@@ -21,6 +21,7 @@ from cogw.core.digest import PREFIX
 from cogw.core.lock.lockfile import MEDIA_TYPE_TAR, LockLayer
 from cogw.core.plan.events import Event, EventKind
 from cogw.core.plan.importplan import ImportWeight
+from cogw.shell.http_fetch import fetched_layer
 from cogw.shell.layers import OpenFile
 from cogw.shell.runtime import Runtime, cancel_on_interrupt
 from cogw.shell.store import LinkMode
@@ -117,7 +118,12 @@ def ingest(
     rt.emit(
         Event(EventKind.PHASE, weight=step.weight, phase="ingest", nbytes=sum(f.size for f in todo))
     )
-    captured: Captured = {}
+    # A file downloaded while planning is in the store already, its layer hashed then.
+    captured: Captured = {
+        (path, digest): layer
+        for digest, path in raw.items()
+        if (layer := fetched_layer(path, digest)) is not None
+    }
 
     def ingest_one(f: InventoryFile) -> None:
         layer_path = raw.get(f.digest)

@@ -193,7 +193,9 @@ class FileStore:
         caller closes ``fd`` and removes ``tmp`` if this raises."""
         check_content(digest, size, os.fstat(fd).st_size, actual)
         seal(fd)
-        self._publish(tmp, self._blob_path(digest))
+        final = self._blob_path(digest)
+        self._make_prefix(final.parent)  # a writer that learns the digest last spools elsewhere
+        self._publish(tmp, final)
 
     def ingest_path(self, digest: str, size: int, src: Path, mode: LinkMode = "auto") -> bool:
         """Place the local file ``src`` into the store; False when already present.
