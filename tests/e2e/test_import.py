@@ -548,6 +548,21 @@ def test_an_http_file_with_a_strong_etag_is_downloaded_once_per_change(project, 
     assert prepared_trees(project)["/src/weights/remote"] == {"model.bin": two}
 
 
+@pytest.mark.slow
+def test_a_large_http_tensor_is_its_own_layer_from_the_one_download(project, serve_file):
+    body = os.urandom(1 << 20) * 65  # above the bundle limit: a standalone raw layer
+    server = serve_file([body], etag="content")
+    project.write_config(weights_yaml(weight_yaml("remote", server.url("model.safetensors"))))
+    imported = project.run("import")
+    assert imported.exit_code == 0, imported.stderr
+    assert server.counts()[1] == 1
+    layers = entries(project)["remote"]["layers"]
+    assert [layer["mediaType"] for layer in layers] == ["application/vnd.oci.image.layer.v1.tar"]
+    shutil.rmtree(project.cache)
+    assert project.run("pull").exit_code == 0
+    assert prepared_trees(project)["/src/weights/remote"] == {"model.safetensors": body}
+
+
 @pytest.mark.parametrize("etag", ["weak", "none"])
 def test_an_http_file_without_a_strong_etag_is_downloaded_to_plan_and_changes_are_seen(
     project, serve_file, etag
