@@ -38,20 +38,33 @@ REPAIRING = (Operation.IMPORT, Operation.SYNC, Operation.PRUNE)
 
 if TYPE_CHECKING:
     from cogw.shell.registry.protocol import Registry
+    from cogw.shell.sources import Source
 
 
 def read_inventory_for(
-    opts: Options, on_bytes: Callable[[int], None] | None = None
-) -> Callable[[str, str], Result[Inventory, Diagnostic]]:
-    def read(name: str, uri: str) -> Result[Inventory, Diagnostic]:
+    opts: Options, on_bytes: Callable[[int], None] | None = None, after_run: bool = False
+) -> Callable[[str, str, Inventory | None], Result[Inventory, Diagnostic]]:
+    """Reads a weight's source; ``after_run``: for the plan made right after executing
+    one, which may reuse what that run downloaded."""
+
+    def read(name: str, uri: str, recorded: Inventory | None) -> Result[Inventory, Diagnostic]:
         from cogw.shell.hashing import STAT_CACHE_NAME, StatCache
         from cogw.shell.sources import SourceError, source_for
 
         subject = f'{opts.project.config_name}: weight "{name}"'
         try:
             with StatCache(opts.store.root / STAT_CACHE_NAME) as cache:
-                source = source_for(uri, opts.project.dir, cache=cache)
-                return Success(source.inventory(jobs=opts.jobs, on_bytes=on_bytes))
+                source = source_for(
+                    uri,
+                    opts.project.dir,
+                    cache=cache,
+                    recorded=recorded,
+                    spool=opts.store,
+                    reuse_fetched=after_run,
+                )
+                inventory = source.inventory(jobs=opts.jobs, on_bytes=on_bytes)
+                _note_download(name, source, inventory)
+                return Success(inventory)
         except SourceError as exc:
             return Failure(
                 Diagnostic(str(exc), subject=subject, hint="fix the weight's source in cog.yaml")
@@ -62,6 +75,16 @@ def read_inventory_for(
     return read
 
 
+def _note_download(name: str, source: Source, inventory: Inventory) -> None:
+    """Say why planning downloaded a file: without a strong ETag there is no other
+    way to know whether it changed."""
+    if getattr(source, "downloaded", False) and not inventory.fingerprint.startswith("etag:"):
+        echo_err(
+            f'note: weight "{name}": {source.uri} gives no strong ETag, '
+            "so it was downloaded to learn whether it changed"
+        )
+
+
 def compressor() -> str:
     from cogw.shell.layers import compressor_identity
 
@@ -69,10 +92,15 @@ def compressor() -> str:
 
 
 def snapshot_for(
-    opts: Options, op: Operation, names: Sequence[str], progress: bool = False
+    opts: Options,
+    op: Operation,
+    names: Sequence[str],
+    progress: bool = False,
+    after_run: bool = False,
 ) -> Snapshot:
     """Gather for ``op``; sources are hashed only for operations that import
-    (with a progress bar on a terminal when ``progress``)."""
+    (with a progress bar on a terminal when ``progress``). ``after_run``: the
+    snapshot taken right after executing a plan (see read_inventory_for)."""
     from cogw.shell.progress import hashing_progress
 
     require_project(opts.project)
@@ -85,7 +113,9 @@ def snapshot_for(
                 opts.store.exists,
                 compressor(),
                 inventory_names,
-                read_inventory_for(opts, on_bytes) if inventory_names is not None else None,
+                read_inventory_for(opts, on_bytes, after_run)
+                if inventory_names is not None
+                else None,
                 repairing=op in REPAIRING,
             )
     finally:
@@ -244,7 +274,7 @@ def run_plan(
         finish()
     remaining = None
     if plan.operation is not Operation.PREPARE:
-        after = snapshot_for(opts, plan.operation, list(plan.names))
+        after = snapshot_for(opts, plan.operation, list(plan.names), after_run=True)
         remaining = make_plan(after, plan.operation, list(plan.names), pull=pull)
     return Outcome(plan, pvector(results), remaining)
 

@@ -23,6 +23,7 @@ from cogw.core.config.weights import DEFAULT_CONFIG, ProjectConfig, parse_config
 from cogw.core.diagnostics import Diagnostic, Problems
 from cogw.core.lock.lockfile import FILENAME as LOCK_FILENAME
 from cogw.core.lock.lockfile import Lockfile, parse_lockfile, parse_lockfile_repairable
+from cogw.core.plan.etagreuse import recorded_inventory
 from cogw.core.plan.snapshot import Snapshot, make_inputs
 from cogw.shell.yamlload import YamlProblem, load_yaml
 
@@ -133,7 +134,8 @@ def _failures(result: Result[object, Problems]) -> Problems:
     return result.failure() if isinstance(result, Failure) else ()
 
 
-InventoryReader = Callable[[str, str], Result[Inventory, Diagnostic]]
+# (weight name, source URI, what weights.lock recorded for them) -> the inventory.
+InventoryReader = Callable[[str, str, Inventory | None], Result[Inventory, Diagnostic]]
 
 
 def gather_snapshot(
@@ -154,7 +156,7 @@ def gather_snapshot(
         return Failure(problems)
     config = config_r.unwrap()
     lock, lock_bytes = lock_r.unwrap()
-    inventories, errors = _inventories(config, inventory_names, read_inventory)
+    inventories, errors = _inventories(config, lock, inventory_names, read_inventory)
     digests = [f.digest for e in (lock.weights if lock else []) for f in e.files]
     digests += [f.digest for inv in inventories.values() for f in inv.files]
     return Success(
@@ -173,7 +175,10 @@ def gather_snapshot(
 
 
 def _inventories(
-    config: ProjectConfig, names: Sequence[str] | None, read: InventoryReader | None
+    config: ProjectConfig,
+    lock: Lockfile | None,
+    names: Sequence[str] | None,
+    read: InventoryReader | None,
 ) -> tuple[dict[str, Inventory], dict[str, Diagnostic]]:
     if names is None or read is None:
         return {}, {}
@@ -183,7 +188,7 @@ def _inventories(
     for spec in config.weights:
         if wanted and spec.name not in wanted:
             continue
-        match read(spec.name, spec.uri):
+        match read(spec.name, spec.uri, recorded_inventory(lock, spec.name, spec.uri)):
             case Success(inv):
                 inventories[spec.name] = inv
             case Failure(diag):

@@ -2,7 +2,10 @@
 
 ``http(s)://host/path/name`` is exactly one file named by the URL's last path
 component; its fingerprint is the strong ETag (``etag:"…"``) or the body's
-``sha256:<hex>``. It is fetched without credentials.
+``sha256:<hex>``. It is fetched without credentials. A HEAD whose strong ETag
+is the fingerprint weights.lock recorded proves the file unchanged, so nothing
+is downloaded; otherwise one GET hashes it (and stores it, see
+:mod:`cogw.shell.http_fetch`).
 
 Every remote source fetches through :func:`http_session` and :func:`http_get`:
 requests retry connection failures, 429 and 5xx like Cog, and a failed status
@@ -26,11 +29,14 @@ from pyrsistent import pvector
 from cogw.core.artifact.inventory import Inventory, InventoryFile
 from cogw.core.digest import PREFIX
 from cogw.core.paths import path_error, quote
+from cogw.core.plan.etagreuse import ETAG_PREFIX, reusable_inventory, strong_etag
 from cogw.shell.hashing import HashCancelled
 from cogw.shell.source_base import OnBytes, SourceError
 
 if TYPE_CHECKING:
     import requests
+
+    from cogw.shell.http_fetch import Spool
 
 _TIMEOUT = (10.0, 60.0)
 _HTTP_AUTH_HINT = "http(s) sources are fetched without credentials; use a URL that needs none"
@@ -117,11 +123,20 @@ def hash_body(
 
 @dataclass(slots=True)
 class HttpSource:
+    """``recorded``: what weights.lock holds for this URI (its strong ETag spares the
+    download); ``spool``: the store a download is written into as it is hashed."""
+
     uri: str
     filename: str
+    recorded: Inventory | None = None
+    spool: Spool | None = None
+    reuse_fetched: bool = False  # the plan right after an import: reuse its download
+    downloaded: bool = False  # the last inventory had to download the file
 
     @classmethod
-    def from_uri(cls, uri: str) -> HttpSource:
+    def from_uri(
+        cls, uri: str, recorded: Inventory | None = None, spool: Spool | None = None
+    ) -> HttpSource:
         parts = urlsplit(uri)
         if parts.username is not None or parts.password is not None:
             raise SourceError("HTTP URI must not embed credentials (user:pass@host)")
@@ -131,7 +146,7 @@ class HttpSource:
         problem = path_error(name)
         if problem is not None:
             raise SourceError(f"HTTP URI {quote(uri)}: {problem}")
-        return cls(uri, name)
+        return cls(uri, name, recorded, spool)
 
     def inventory(
         self,
@@ -140,21 +155,31 @@ class HttpSource:
         on_bytes: OnBytes | None = None,
         cancel: threading.Event | None = None,
     ) -> Inventory:
+        """A HEAD, and a GET only when its ETag does not prove the file is the one
+        ``recorded`` (or, with ``reuse_fetched``, the one this process just fetched)."""
+        from cogw.shell.http_fetch import Fetched, fetch_body, fetched, remember
+
         with http_session() as session:
             etag = self._head_etag(session)
+            reused = reusable_inventory(self.recorded, self.filename, etag)
+            if reused is not None:
+                return reused
+            earlier = fetched(self.uri) if self.reuse_fetched else None
+            if earlier is not None and earlier.etag == etag:
+                return earlier.inventory
+            self.downloaded = True
             resp = http_get(session, self.uri, {}, self.uri, _HTTP_AUTH_HINT)
-            got_etag = _strong_etag(resp.headers.get("ETag"))
-            expected = resp.headers.get("Content-Length")
-            digest, size = hash_body(resp, 1 << 62, on_bytes, cancel)
+            got_etag = strong_etag(resp.headers.get("ETag"))
+            digest, size, layer = fetch_body(resp, self.filename, self.spool, on_bytes, cancel)
         if etag is not None and got_etag is not None and got_etag != etag:
             raise SourceError(
                 f"{self.uri} changed while it was being read (ETag {etag} -> {got_etag})"
             )
-        if expected is not None and expected.isdigit() and int(expected) != size:
-            raise SourceError(f"{self.uri}: server returned {size} bytes, advertised {expected}")
         etag = etag or got_etag
-        fingerprint = f"etag:{etag}" if etag else digest
-        return Inventory(pvector([InventoryFile(self.filename, size, digest)]), fingerprint)
+        fingerprint = ETAG_PREFIX + etag if etag else digest
+        inventory = Inventory(pvector([InventoryFile(self.filename, size, digest)]), fingerprint)
+        remember(self.uri, Fetched(etag, inventory, layer))
+        return inventory
 
     def version(self) -> str | None:
         """``etag:"…"`` from a HEAD request, or None when only the body's digest can tell
@@ -172,7 +197,7 @@ class HttpSource:
         except requests.RequestException:
             return None
         with contextlib.closing(resp):
-            return _strong_etag(resp.headers.get("ETag")) if resp.ok else None
+            return strong_etag(resp.headers.get("ETag")) if resp.ok else None
 
     def open(self, path: str) -> BinaryIO:
         if path != self.filename:
@@ -184,10 +209,3 @@ class HttpSource:
 
     def local_path(self, path: str) -> Path | None:
         return None
-
-
-def _strong_etag(value: str | None) -> str | None:
-    """The raw ETag (quotes included) if strong; a weak ``W/`` tag says nothing about bytes."""
-    if not value or value.startswith("W/"):
-        return None
-    return value

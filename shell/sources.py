@@ -20,7 +20,7 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from cogw.core.artifact.inventory import Inventory
 from cogw.core.paths import quote
@@ -29,6 +29,9 @@ from cogw.shell.hashing import StatCache
 from cogw.shell.hf_source import HfSource, parse_hf_uri
 from cogw.shell.http_source import HttpSource
 from cogw.shell.source_base import OnBytes, SourceError
+
+if TYPE_CHECKING:
+    from cogw.shell.http_fetch import Spool
 
 # The scheme modules' names are re-exported: callers know them from here.
 __all__ = [
@@ -82,12 +85,18 @@ def source_for(
     cache: StatCache | None = None,
     env: Mapping[str, str] | None = None,
     fingerprint: str | None = None,
+    recorded: Inventory | None = None,
+    spool: Spool | None = None,
+    reuse_fetched: bool = False,
 ) -> Source:
     """The source for a normalised URI. Makes no network calls.
 
     ``fingerprint`` (optional) is the one an earlier inventory returned; an
     ``hf://`` source then opens files at that exact commit even if the ref has
-    moved since, so ingest reads what was planned.
+    moved since, so ingest reads what was planned. ``recorded`` (what weights.lock
+    holds for this weight) lets an ``http(s)://`` source whose strong ETag did not
+    move skip the download; ``spool`` is the store a download is written into;
+    ``reuse_fetched``: the plan made right after an import may reuse its download.
     """
     scheme = uri.partition("://")[0] if "://" in uri else ""
     if scheme in ("file", ""):
@@ -98,5 +107,7 @@ def source_for(
             source.commit = fingerprint.removeprefix("commit:") or None
         return source
     if scheme in ("http", "https"):
-        return HttpSource.from_uri(uri)
+        http = HttpSource.from_uri(uri, recorded, spool)
+        http.reuse_fetched = reuse_fetched
+        return http
     raise SourceError(f"unsupported weight source scheme {quote(scheme)} (supported: {SUPPORTED})")

@@ -172,10 +172,10 @@ class FileStore:
             try:
                 written, actual = stream_hashing(reader, fd, digest, cancel)
                 check_content(digest, size, written, actual)
-                seal(fd)
+                self._seal(fd)
             finally:
                 os.close(fd)
-            self._publish(tmp, final)
+            self._place(tmp, final)
         except BaseException:
             # BaseException: Ctrl-C mid-stream must not leave a put-* file behind.
             tmp.unlink(missing_ok=True)
@@ -193,7 +193,9 @@ class FileStore:
         caller closes ``fd`` and removes ``tmp`` if this raises."""
         check_content(digest, size, os.fstat(fd).st_size, actual)
         seal(fd)
-        self._publish(tmp, self._blob_path(digest))
+        final = self._blob_path(digest)
+        self._make_prefix(final.parent)  # a writer that learns the digest last spools elsewhere
+        self._publish(tmp, final)
 
     def ingest_path(self, digest: str, size: int, src: Path, mode: LinkMode = "auto") -> bool:
         """Place the local file ``src`` into the store; False when already present.
@@ -245,13 +247,21 @@ class FileStore:
             check_content(digest, size, actual_size, actual)
             fd = os.open(tmp, os.O_RDONLY)
             try:
-                seal(fd)
+                self._seal(fd)
             finally:
                 os.close(fd)
-            self._publish(tmp, final)
+            self._place(tmp, final)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    def _seal(self, fd: int) -> None:
+        """Seal a verified temp (read-only, fsynced); a batch defers the fsync."""
+        seal(fd)
+
+    def _place(self, tmp: Path, final: Path) -> None:
+        """Give a sealed temp its final name; a batch defers it until its bytes are synced."""
+        self._publish(tmp, final)
 
     def _make_prefix(self, prefix: Path) -> None:
         try:

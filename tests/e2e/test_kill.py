@@ -145,3 +145,40 @@ def test_kill_9_during_import_leaves_no_corrupt_blob_or_half_lockfile(
     _run(project, cache, "status")
     _assert_no_corrupt_blob(cache)
     assert _blobs_and_temps(cache)[1] == []
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_kill_9_during_a_pull_of_many_small_files_never_shows_an_unsynced_blob(
+    tmp_path: Path, registry: RunningRegistry
+) -> None:
+    # One bundle layer's files become blobs together after one flush: a kill before
+    # it leaves temps only, never a name over bytes that are not all there.
+    project, cache = tmp_path / "project", tmp_path / "cache"
+    rng = random.Random(1)
+    files = {f"d{i % 40}/f{i}.json": rng.randbytes(rng.randint(1024, 8192)) for i in range(1500)}
+    write_tree(project / "weights" / "many", files)
+    (project / "cog.yaml").write_text(
+        f"image: {registry.host}/kill/{tmp_path.name.lower()}\n"
+        "weights:\n  - name: many\n    target: /src/many\n    source: {uri: weights/many}\n"
+    )
+    _run(project, cache, "import")
+    seed = random.randrange(1 << 30)
+    print(f"seed {seed}, {KILLS} kills")
+    rng = random.Random(seed)
+    shutil.rmtree(cache)
+    full = _run(project, cache, "pull")
+    killed = left = 0
+    for _ in range(KILLS):
+        shutil.rmtree(cache / "weights" / "files", ignore_errors=True)
+        proc = _cogw(project, cache, "pull")
+        _kill_after(proc, rng.uniform(0, full))
+        killed += proc.returncode == -signal.SIGKILL
+        _assert_no_corrupt_blob(cache)
+        left += len(_blobs_and_temps(cache)[1])
+    print(f"{killed} of {KILLS} runs were killed before they finished; {left} temps left")
+    _run(project, cache, "pull")
+    _run(project, cache, "verify")
+    _assert_no_corrupt_blob(cache)
+    assert _blobs_and_temps(cache)[1] == []
+    assert len(_blobs_and_temps(cache)[0]) == len(set(files.values()))
