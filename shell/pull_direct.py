@@ -272,19 +272,23 @@ def _start(
     """What this download starts from: a fresh file (the head's bytes of it written) or
     the partial's kept prefix, re-hashed here and refused if it changed."""
     wanted, start, head = found
-    hashers = _Hashers(head[:start])
     plan = partial.plan
     if plan is None:
         os.pwrite(partial.fd, head[start:], 0)
         have = len(head) - start
         ranges = split_ranges(have, wanted.size, streams_for(wanted.size, rt.streams))
-        return _Progress(ranges, have), ranges, hashers
+        return _Progress(ranges, have), ranges, _Hashers(head[:start])
+    hashers = _Hashers(head[:start])
     try:
         _read_into(partial.fd, hashers, plan.verified, rt.cancel)
+        if hashers.file_digest() != plan.verified_digest:
+            raise TamperedPartial("the kept partial changed since it was recorded")
     except OSError as err:
+        hashers.layer.close()
         raise TamperedPartial(f"the kept partial could not be read back: {err}") from err
-    if hashers.file_digest() != plan.verified_digest:
-        raise TamperedPartial("the kept partial changed since it was recorded")
+    except BaseException:
+        hashers.layer.close()
+        raise
     kept = plan.verified + sum(k.size for k in plan.kept)
     rt.emit(Event(EventKind.BYTES, weight=step.weight, layer_digest=step.layer.digest, nbytes=kept))
     return _Progress(plan.fetch, plan.verified, plan.kept), plan.fetch, hashers
