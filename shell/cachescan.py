@@ -16,6 +16,7 @@ from pathlib import Path
 
 from returns.result import Success
 
+from cogw.core.artifact.resume import PARTIAL_PREFIX
 from cogw.core.cache.cachesnap import (
     Blob,
     CacheSnapshot,
@@ -57,7 +58,8 @@ def scan_store(weights_dir: Path) -> tuple[list[Blob], list[TempFile], Inodes]:
                 continue
             if not stat.S_ISREG(info.st_mode):
                 continue
-            if entry.name.startswith(TEMP_PREFIX):
+            # Partial downloads kept for resuming are temp files to gc (after its safe age).
+            if entry.name.startswith((TEMP_PREFIX, PARTIAL_PREFIX)):
                 temps.append(TempFile(entry.path, info.st_size, info.st_mtime_ns))
             elif (
                 len(entry.name) == 64

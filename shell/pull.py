@@ -10,7 +10,9 @@ A layer that fails part-way (a hostile entry, a truncation, a blob digest that
 does not match) keeps the files it already stored: each was checked against its
 lockfile digest before it was renamed into place, so it is exactly the file the
 lockfile names, and removing it could race with another process relying on it.
-Nothing unverified is ever stored.
+Nothing unverified is ever stored. A layer whose bytes fail a check is fetched once
+more from scratch before the step fails (a corrupt byte on the way is not the
+registry's blob).
 """
 
 from __future__ import annotations
@@ -126,7 +128,7 @@ def _fetch_one(step: FetchLayer, rt: Runtime, repo: str) -> StepResult:
         )
     )
     try:
-        _stream_and_store(step, client, repo, rt)
+        _fetch_verified(step, client, repo, rt)
     except Exception as exc:
         if _another_source(client, repo, layer.digest, rt):
             return _fetch_one(step, rt, repo)
@@ -165,6 +167,23 @@ def _another_source(client: object, repo: str, digest: str, rt: Runtime) -> bool
 def _source(client: object, repo: str, digest: str) -> str:
     source_of = getattr(client, "source_of", None)
     return str(source_of(repo, digest)) if source_of is not None else ""
+
+
+def _fetch_verified(step: FetchLayer, client: Registry, repo: str, rt: Runtime) -> None:
+    """Fetch the layer; one whose bytes fail a digest or layout check is fetched once more,
+    from scratch: a byte flipped on the way should not fail a multi-GB layer, and a blob
+    that is corrupt at the registry fails the second time too. Whatever was stored had
+    passed its own digest check."""
+    from cogw.shell.layerstream import HostileLayer
+    from cogw.shell.registry.errors import RegistryDigestMismatch
+    from cogw.shell.store import DigestMismatch, SizeMismatch
+
+    try:
+        _stream_and_store(step, client, repo, rt)
+    except (RegistryDigestMismatch, DigestMismatch, SizeMismatch, HostileLayer):
+        if rt.cancel.is_set():
+            raise
+        _stream_and_store(step, client, repo, rt)
 
 
 def _stream_and_store(step: FetchLayer, client: Registry, repo: str, rt: Runtime) -> None:

@@ -9,6 +9,11 @@ layer's: header + file + trailer; the file's), so with one stream the hashing ke
 pace with the download. The file becomes visible only after the layer digest, the file
 digest and size and the trailer (nothing but the end-of-archive marker) all check out.
 
+The file is written into a partial named after it (shell/partials.py) whose progress is
+recorded as it goes, so a pull killed part-way leaves what the next pull resumes: it
+re-hashes the recorded prefix and, when it still matches, asks only for the missing
+ranges. A prefix that changed is started over at once.
+
 Anything else (a compressed layer, several files, a first entry that is not the file,
 a registry that answers ``Range`` with the whole blob) returns False before anything
 is written, and the layer takes the streaming path of shell/pull.py.
@@ -16,12 +21,12 @@ is written, and the layer takes the streaming path of shell/pull.py.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from pathlib import Path
 from typing import Protocol, cast
 
 from cogw.core.artifact.ranges import (
@@ -32,11 +37,14 @@ from cogw.core.artifact.ranges import (
     streams_after_probe,
     streams_for,
 )
+from cogw.core.artifact.resume import PartialKey, checkpoint_due, keep_partial
 from cogw.core.digest import PREFIX
 from cogw.core.lock.lockfile import LockFile
 from cogw.core.plan.events import Event, EventKind
 from cogw.core.plan.planner import FetchLayer
 from cogw.shell.layerstream import GZIP_MAGIC, ZSTD_MAGIC, HostileLayer
+from cogw.shell.partials import Partial, TamperedPartial, failure_of, open_partial
+from cogw.shell.rangeprogress import RangeProgress
 from cogw.shell.registry.download import BackgroundHasher, RangeIgnored
 from cogw.shell.registry.errors import RegistryDigestMismatch
 from cogw.shell.runtime import Runtime
@@ -47,74 +55,63 @@ from cogw.shell.writeback import start_writeback
 HEAD_BYTES = 64 << 10  # the tar header (and any PAX/long-name entry) must fit in here
 MAX_TAIL = 1 << 20  # padding, end-of-archive marker and record padding after the file
 HASH_CHUNK = 4 << 20
-#: Chunks queued per hasher: reading back runs ahead of sha256, and each waiting chunk
-#: is HASH_CHUNK bytes of resident memory (both hashers share the same chunk objects).
+#: Chunks queued for the layer's hasher: reading back runs ahead of sha256, and each
+#: waiting chunk is HASH_CHUNK bytes of resident memory.
 HASH_DEPTH = 3
 
 
-class _Progress:
-    """How far each range has been written; the contiguous prefix may be hashed."""
+class _Hashers:
+    """The layer's hash (header + file + trailer, on its own thread) and the file's hash
+    (on the thread that reads the file back), and how far both have got."""
 
-    def __init__(self, ranges: tuple[ByteRange, ...], written_before: int) -> None:
-        self._ranges = ranges
-        self._received = [0] * len(ranges)
-        self._before = written_before
-        self._cond = threading.Condition()
-        self._closed = False
+    def __init__(self, head: bytes) -> None:
+        self.layer = BackgroundHasher(HASH_DEPTH)
+        self.layer.update(head)
+        self.file = hashlib.sha256()
+        self.pos = 0
 
-    def add(self, index: int, n: int) -> None:
-        with self._cond:
-            self._received[index] += n
-            self._cond.notify_all()
+    def feed(self, data: bytes) -> None:
+        self.layer.update(data)
+        self.file.update(data)
+        self.pos += len(data)
 
-    def _contiguous(self) -> int:
-        end = self._before
-        for piece, got in zip(self._ranges, self._received, strict=True):
-            end = piece.start + got
-            if got < piece.size:
-                break
-        return end
+    def file_digest(self) -> str:
+        return PREFIX + self.file.copy().hexdigest()
 
-    def wait_past(self, pos: int) -> int:
-        """The contiguous end once it is beyond ``pos``; ``pos`` itself after close()."""
-        with self._cond:
-            while (end := self._contiguous()) <= pos and not self._closed:
-                self._cond.wait()
-            return end
 
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
+def _read_into(fd: int, hashers: _Hashers, end: int, cancel: threading.Event) -> None:
+    while hashers.pos < end:
+        if cancel.is_set():
+            raise Cancelled("operation cancelled")
+        data = os.pread(fd, min(HASH_CHUNK, end - hashers.pos), hashers.pos)
+        if not data:
+            raise OSError(f"temp file ends at {hashers.pos} bytes, {end} were written")
+        hashers.feed(data)
+        start_writeback(fd, hashers.pos - len(data), len(data))  # the final fsync has less to do
 
 
 def _hash_following(
-    fd: int, progress: _Progress, total: int, head: bytes
-) -> tuple[BackgroundHasher, str]:
-    """The layer's hasher (fed the header and the file) and the file's digest, hashed as
-    the file arrives; the two hashes run on two threads (hashlib releases the GIL)."""
-    layer, file = BackgroundHasher(HASH_DEPTH), BackgroundHasher(HASH_DEPTH)
-    layer.update(head)
+    partial: Partial,
+    progress: RangeProgress,
+    total: int,
+    hashers: _Hashers,
+    cancel: threading.Event,
+) -> None:
+    """Hash the file as it arrives, recording progress in the partial now and then."""
+    recorded = progress.written()
     try:
-        pos = 0
-        while pos < total:
-            end = progress.wait_past(pos)
-            if end <= pos:
+        while hashers.pos < total:
+            end = progress.wait_past(hashers.pos)
+            if end <= hashers.pos:
                 raise Cancelled("operation cancelled")
-            while pos < end:
-                data = os.pread(fd, min(HASH_CHUNK, end - pos), pos)
-                if not data:
-                    raise OSError(f"temp file ends at {pos} bytes, {end} were written")
-                layer.update(data)
-                file.update(data)
-                start_writeback(fd, pos, len(data))
-                pos += len(data)
-        return layer, PREFIX + file.hexdigest()
+            _read_into(partial.fd, hashers, end, cancel)
+            if checkpoint_due(written := progress.written(), recorded):
+                spans = progress.spans()
+                partial.checkpoint(hashers.pos, hashers.file_digest(), spans)
+                recorded = written
     except BaseException:
-        layer.close()
+        hashers.layer.close()
         raise
-    finally:
-        file.close()
 
 
 def _layout(step: FetchLayer, head: bytes) -> tuple[LockFile, int] | None:
@@ -164,19 +161,27 @@ def fetch_direct(step: FetchLayer, rt: Runtime, repo: str) -> LockFile | None:
 def _fetch_file(
     step: FetchLayer, rt: Runtime, repo: str, store: FileStore, found: tuple[LockFile, int, bytes]
 ) -> None:
+    """Fetch into the file's partial (resuming what an earlier pull kept), check, publish.
+    A partial whose kept prefix no longer hashes as recorded is started over at once."""
     wanted, start, head = found
-    fd, tmp = store.open_temp(wanted.digest)
+    key = PartialKey(step.layer.digest, step.layer.size, wanted.digest, wanted.size, start)
+    partial = open_partial(store, key, len(head) - start, rt.streams, time.time())
     try:
         try:
-            os.pwrite(fd, head[start:], 0)
-            tail, actual = _fetch_and_check(step, rt, repo, fd, found)
+            try:
+                tail, actual = _fetch_and_check(step, rt, repo, partial, found)
+            except TamperedPartial as err:
+                partial.restart(str(err))
+                tail, actual = _fetch_and_check(step, rt, repo, partial, found)
             if not is_archive_end(tail, wanted.size):
                 raise HostileLayer(f"layer {step.layer.digest} holds more than {wanted.path}")
-            store.publish_temp(wanted.digest, wanted.size, fd, tmp, actual)
+            store.publish_temp(wanted.digest, wanted.size, partial.fd, partial.path, actual)
+            partial.finished()
         finally:
-            os.close(fd)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+            partial.close()
+    except BaseException as exc:
+        if not (partial.resumable and keep_partial(failure_of(exc))):
+            partial.discard()
         raise
 
 
@@ -195,7 +200,7 @@ class _RangeClient(Protocol):
     ) -> None: ...
 
 
-def _wait_all(jobs: list[Future[None]], stop: threading.Event, progress: _Progress) -> None:
+def _wait_all(jobs: list[Future[None]], stop: threading.Event, progress: RangeProgress) -> None:
     """Wait for every range; on the first failure stop the others, then raise it."""
     failure: BaseException | None = None
     for job in as_completed(jobs):
@@ -220,12 +225,12 @@ def _into(buffer: bytearray, base: int) -> Writer:
 
 def _file_writer(
     step: FetchLayer, rt: Runtime, fd: int, start: int, stop: threading.Event
-) -> Callable[[_Progress | None, int], Writer]:
+) -> Callable[[RangeProgress | None, int], Writer]:
     """Writers that put the layer's bytes at their offset in the file (the layer's header
     is ``start`` bytes), count them for the hasher and report them."""
     weight, digest = step.weight, step.layer.digest
 
-    def writer(progress: _Progress | None, index: int) -> Writer:
+    def writer(progress: RangeProgress | None, index: int) -> Writer:
         def write(offset: int, view: memoryview) -> None:
             if stop.is_set() or rt.cancel.is_set():
                 raise Cancelled("operation cancelled")
@@ -263,31 +268,70 @@ def _shifted(piece: ByteRange, by: int) -> ByteRange:
     return ByteRange(piece.start + by, piece.end + by)
 
 
-def _fetch_and_check(
-    step: FetchLayer, rt: Runtime, repo: str, fd: int, found: tuple[LockFile, int, bytes]
-) -> tuple[bytes, str]:
-    """Fetch the file's ranges and the trailer and check the layer digest; return the
-    trailer and the file's digest."""
+_Writers = Callable[[RangeProgress | None, int], Writer]
+
+
+def _start(
+    rt: Runtime,
+    partial: Partial,
+    found: tuple[LockFile, int, bytes],
+    step: FetchLayer,
+    writers: _Writers,
+    repo: str,
+) -> tuple[RangeProgress, tuple[ByteRange, ...], _Hashers, bool]:
+    """What this download starts from: a fresh file (the head's bytes of it written, and
+    on the default streams its probe range fetched) or the partial's kept prefix,
+    re-hashed here and refused if it changed. The last value: the first range is done."""
     wanted, start, head = found
+    plan = partial.plan
+    if plan is None:
+        os.pwrite(partial.fd, head[start:], 0)
+        span = ByteRange(len(head) - start, wanted.size)
+        ranges, probed = _probe_then_split(
+            rt, repo, step.layer.digest, span, writers(None, 0), start
+        )
+        progress = RangeProgress(ranges, span.start)
+        if probed:
+            progress.add(0, ranges[0].size)
+        return progress, ranges, _Hashers(head[:start]), probed
+    hashers = _Hashers(head[:start])
+    try:
+        _read_into(partial.fd, hashers, plan.verified, rt.cancel)
+        if hashers.file_digest() != plan.verified_digest:
+            raise TamperedPartial("the kept partial changed since it was recorded")
+    except OSError as err:
+        hashers.layer.close()
+        raise TamperedPartial(f"the kept partial could not be read back: {err}") from err
+    except BaseException:
+        hashers.layer.close()
+        raise
+    kept = plan.verified + sum(k.size for k in plan.kept)
+    rt.emit(Event(EventKind.BYTES, weight=step.weight, layer_digest=step.layer.digest, nbytes=kept))
+    return RangeProgress(plan.fetch, plan.verified, plan.kept), plan.fetch, hashers, False
+
+
+def _fetch_and_check(
+    step: FetchLayer, rt: Runtime, repo: str, partial: Partial, found: tuple[LockFile, int, bytes]
+) -> tuple[bytes, str]:
+    """Fetch the file's missing ranges and the trailer and check the layer digest; return
+    the trailer and the file's digest."""
+    wanted, start, _ = found
     layer = step.layer
     client = cast(_RangeClient, rt.registry()[0])
     stop = threading.Event()
-    writer = _file_writer(step, rt, fd, start, stop)
-    span = ByteRange(len(head) - start, wanted.size)
-    ranges, probed = _probe_then_split(rt, repo, layer.digest, span, writer(None, 0), start)
-    progress = _Progress(ranges, span.start)
-    if probed:
-        progress.add(0, ranges[0].size)
-    pieces = [
-        (_shifted(r, start), writer(progress, i)) for i, r in enumerate(ranges) if i or not probed
-    ]
+    writers = _file_writer(step, rt, partial.fd, start, stop)
+    progress, ranges, hashers, probed = _start(rt, partial, found, step, writers, repo)
     tail = bytearray(layer.size - start - wanted.size)
+    pieces = [
+        (_shifted(r, start), writers(progress, i)) for i, r in enumerate(ranges) if i or not probed
+    ]
     if tail:
         pieces.append(
             (ByteRange(start + wanted.size, layer.size), _into(tail, start + wanted.size))
         )
     with ThreadPoolExecutor(len(pieces) + 1, thread_name_prefix="layer-range") as pool:
-        hashing = pool.submit(_hash_following, fd, progress, wanted.size, head[:start])
+        args = (partial, progress, wanted.size, hashers, rt.cancel)
+        hashing = pool.submit(_hash_following, *args)
         jobs = [
             pool.submit(client.fetch_range, repo, layer.digest, piece, write, cancel=rt.cancel)
             for piece, write in pieces
@@ -296,9 +340,9 @@ def _fetch_and_check(
             _wait_all(jobs, stop, progress)
         finally:
             progress.close()
-        layer_hasher, file_digest = hashing.result()
-    layer_hasher.update(bytes(tail))
-    actual = PREFIX + layer_hasher.hexdigest()
+        hashing.result()
+    hashers.layer.update(bytes(tail))
+    actual = PREFIX + hashers.layer.hexdigest()
     if actual != layer.digest:
         raise RegistryDigestMismatch(f"blob {layer.digest} arrived with digest {actual}")
-    return bytes(tail), file_digest
+    return bytes(tail), PREFIX + hashers.file.hexdigest()

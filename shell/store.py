@@ -187,6 +187,13 @@ class FileStore:
         the bytes at their offsets itself; publish_temp or remove it afterwards."""
         return self._make_temp_file(self._blob_path(digest).parent)
 
+    def blob_dir(self, digest: str) -> Path:
+        """The prefix directory of ``digest``'s blob, created if needed: where a partial
+        download of it is kept (shell/partials.py)."""
+        prefix = self._blob_path(digest).parent
+        self._make_prefix(prefix)
+        return prefix
+
     def publish_temp(self, digest: str, size: int, fd: int, tmp: Path, actual: str) -> None:
         """Make the temp from open_temp the blob, once its size and the digest its writer
         computed (``actual``) are right; it is sealed (read-only, fsynced) first. The

@@ -5,12 +5,20 @@ or a power cut leaves it behind; the next command that opens the store removes t
 ones whose process is gone, and any ``put-*`` older than :data:`STALE_TEMP_AGE`
 (Cog's temp names carry no pid, and a pid can be reused). A live writer's temp file
 is never touched, so concurrent pulls stay safe.
+
+A large download's partial ``part-<hex>`` and its record ``part-<hex>.resume`` are kept
+for the next pull to resume, unless a live process holds the partial's lock; they are
+reclaimed once the blob exists, when one of the pair is missing, or after a day
+(core/artifact/resume.py, ``reclaim_partial``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
+
+from cogw.core.artifact.resume import PARTIAL_PREFIX, RECORD_SUFFIX, reclaim_partial
 
 TEMP_PREFIX = "put-"
 #: A temp file this old belongs to nobody, whatever its name says.
@@ -51,6 +59,9 @@ def reclaim_temp_files(files_dir: Path, now: float) -> list[Path]:
             entries = list(os.scandir(files_dir / prefix))
         except OSError:
             continue
+        partials = {e.name.split(".")[0] for e in entries if e.name.startswith(PARTIAL_PREFIX)}
+        for base in partials:
+            removed += _reclaim_partial(files_dir / prefix, base, now)
         for entry in entries:
             if not entry.name.startswith(TEMP_PREFIX):
                 continue
@@ -62,3 +73,49 @@ def reclaim_temp_files(files_dir: Path, now: float) -> list[Path]:
             except OSError:
                 continue  # gone meanwhile, or not ours to remove
     return removed
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def _reclaim_partial(directory: Path, base: str, now: float) -> list[Path]:
+    """Remove the partial ``base`` and its record when nobody may still resume it."""
+    data, record = directory / base, directory / (base + RECORD_SUFFIX)
+    names = [data, record, directory / (base + RECORD_SUFFIX + ".tmp")]
+    times = [t for t in map(_mtime, names) if t is not None]
+    try:
+        fd: int | None = os.open(data, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        fd = None  # no data file: only a stray record is left
+    if fd is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return []  # a live pull is writing it
+    try:
+        remove = reclaim_partial(
+            locked=False,
+            has_data=fd is not None,
+            has_record=_mtime(record) is not None,
+            blob_present=_mtime(directory / base[len(PARTIAL_PREFIX) :]) is not None,
+            age=now - max(times, default=now),
+        )
+        if not remove:
+            return []
+        return [name for name in names if _unlink(name)]
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _unlink(path: Path) -> bool:
+    try:
+        path.unlink()
+    except OSError:
+        return False
+    return True

@@ -32,7 +32,8 @@ class Blob:
 
 @dataclass(frozen=True, slots=True)
 class TempFile:
-    """A leftover ``put-*`` file of an interrupted write (never trusted as a blob)."""
+    """A leftover ``put-*`` file of an interrupted write, or a ``part-*`` partial download
+    kept for resuming (never trusted as a blob)."""
 
     path: str
     size: int

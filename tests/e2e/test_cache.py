@@ -182,11 +182,18 @@ def test_old_temp_files_are_removed_and_fresh_ones_kept(two: tuple[Project, Proj
     prefix = a.cache / "weights" / "files" / "sha256" / "ab"
     prefix.mkdir(parents=True, exist_ok=True)
     old, fresh = prefix / "put-old", prefix / "put-fresh"
+    # A partial download kept for resuming, with its record: gc reclaims it too once old.
+    partial = prefix / ("part-ab" + "0" * 62)
+    record = partial.with_name(partial.name + ".resume")
     old.write_bytes(b"x" * 10)
     fresh.write_bytes(b"y")
-    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    partial.write_bytes(b"z" * 10)
+    record.write_bytes(b"{}")
+    for path in (old, partial, record):
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
     ok(a.run("gc", "--yes"))
     assert not old.exists() and fresh.exists()
+    assert not partial.exists() and not record.exists()
 
 
 def corrupt(blob: Path) -> None:
