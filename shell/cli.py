@@ -335,8 +335,8 @@ def status_command(as_json: bool, **kwargs: Any) -> None:
     stale or pending: run 'cogw import'; orphaned: run 'cogw apply prune'.
     Exit 0 only when every weight is ready.
     """
-    from cogw.core.plan.render import status_json, status_lines
     from cogw.core.plan.status import all_ready, make_status
+    from cogw.core.plan.statusview import status_json, status_lines
     from cogw.shell.compose import snapshot_for
     from cogw.shell.options import options_from
     from cogw.shell.output import doing, echo_err, print_json

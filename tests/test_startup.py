@@ -50,10 +50,12 @@ HELP_COGW_MODULES = {
     "cogw.shell.redaction",
     "cogw.shell.signals",
 }
-# status reads cog.yaml, weights.lock and the store; it neither plans, executes nor talks
-# to a registry, and hashes no source.
+# status reads cog.yaml, weights.lock and the store; it neither plans, renders a plan,
+# executes nor talks to a registry, and hashes no source.
 NOT_FOR_STATUS = (
     *NEVER,
+    "cogw.core.plan.planner",
+    "cogw.core.plan.render",
     "cogw.shell.registry",
     "cogw.shell.execute",
     "cogw.shell.importer",
