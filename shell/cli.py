@@ -5,69 +5,39 @@ decide with a pure planner (core), then render or execute (shell); the
 wiring lives in shell/compose.py, the printing in shell/output.py. Exit codes:
 0 success, 1 error (or, for `status`, weights not ready), 2 usage error
 (click) or, with `cogw plan --detailed-exitcode`, changes to apply; 130 after
-Ctrl-C. Heavy libraries (requests, rich, huggingface_hub) load only when a
-command needs them, so `cogw --help` stays fast.
+Ctrl-C. Each command imports what it runs when it runs: `cogw --help` loads click
+and the option declarations only, `cogw status` no planner or registry client.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cogw import __version__
-from cogw.core.diagnostics import Diagnostic
-from cogw.core.plan.outcome import mounts
-from cogw.core.plan.planner import Operation, Plan, make_plan
-from cogw.core.plan.render import plan_json, plan_lines
-from cogw.core.plan.savedplan import SavedPlan, encode_saved_plan
-from cogw.core.registry.refpull import looks_like_reference
-from cogw.shell.cli_check import register as register_check
-from cogw.shell.cli_check import show_status, status_source_options
-from cogw.shell.cli_fleet import pull_link_option, pull_reference_command, to_option
-from cogw.shell.cli_layout import from_option, register_layout, use_layout
-from cogw.shell.cli_remote import force_option
-from cogw.shell.compose import apply_operation, run_plan, snapshot_for, split_operation
-from cogw.shell.gather import locate_project
-from cogw.shell.gitignore import ensure_cog_ignored
+from cogw.core.plan.operation import Operation
+from cogw.shell.cligroup import CogwGroup
 from cogw.shell.habits import complete_names, complete_operation_or_names
-from cogw.shell.habits import register as register_habits
 from cogw.shell.httptrace import debug_options
-from cogw.shell.mirrorsetup import with_mirror_note
 from cogw.shell.options import (
-    Output,
     common_options,
+    dry_run_option,
+    force_option,
+    from_option,
     ingest_option,
-    options_from,
     project_options,
+    pull_link_option,
     quiet_option,
-    require_project,
+    status_source_options,
+    to_option,
     with_output,
 )
-from cogw.shell.output import (
-    doing,
-    echo_err,
-    fail,
-    fail_as,
-    interrupted,
-    print_json,
-    print_mounts,
-    report,
-    user_errors,
-)
 
-
-class CogwGroup(click.Group):
-    """Ctrl-C anywhere (a prompt, a read, a transfer) prints one `interrupted:` line and
-    exits 130, instead of click's "Aborted!" and exit 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (KeyboardInterrupt, click.exceptions.Abort):
-            interrupted()
+if TYPE_CHECKING:
+    from cogw.core.plan.planner import Plan
 
 
 @click.group(cls=CogwGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -136,6 +106,13 @@ def plan_command(
     to those weights. Needs no network except for import's remote sources and
     its registry check (HEAD only: what the registry lost is pushed again).
     """
+    from cogw.core.plan.planner import make_plan
+    from cogw.core.plan.savedplan import SavedPlan, encode_saved_plan
+    from cogw.shell.compose import snapshot_for, split_operation
+    from cogw.shell.mirrorsetup import with_mirror_note
+    from cogw.shell.options import options_from
+    from cogw.shell.output import doing, echo_err, user_errors
+
     opts = options_from(kwargs)
     doing("read")  # until something executes, Ctrl-C changes nothing
     op, names = split_operation(args)
@@ -157,6 +134,9 @@ def plan_command(
 
 def show_plan(plan: Plan, as_json: bool) -> None:
     """A plan on stdout; one with problems exits 1 after them (in JSON, with hints)."""
+    from cogw.core.plan.render import plan_json, plan_lines
+    from cogw.shell.output import fail, print_json
+
     if as_json:
         print_json(plan_json(plan))
         if plan.problems:
@@ -199,16 +179,14 @@ def apply_command(
     Shows the plan and asks for confirmation unless --yes or --plan is given.
     Exit 0 when every step succeeded and nothing is left to do, else 1.
     """
+    from cogw.shell.compose import apply_operation, split_operation
+    from cogw.shell.options import Output, options_from
+
     opts = options_from(kwargs)
     op, names = split_operation(args)
     if plan_file and args:
         raise click.UsageError("--plan applies a saved plan; do not name an operation or weights")
     apply_operation(opts, op, names, plan_file, yes, Output(as_json, quiet, verbose))
-
-
-dry_run_option = click.option(
-    "--dry-run", is_flag=True, help="Show the plan and change nothing (as 'cogw plan import')."
-)
 
 
 def direct_command(op: Operation, doc: str) -> None:
@@ -217,6 +195,13 @@ def direct_command(op: Operation, doc: str) -> None:
     def command(
         names: tuple[str, ...], as_json: bool, quiet: int, verbose: bool, **kwargs: Any
     ) -> None:
+        from cogw.core.plan.planner import make_plan
+        from cogw.core.registry.refpull import looks_like_reference
+        from cogw.shell.cli_fleet import pull_reference_command
+        from cogw.shell.cli_layout import use_layout
+        from cogw.shell.compose import apply_operation, snapshot_for
+        from cogw.shell.options import Output, options_from
+
         to, link_mode = kwargs.pop("to", None), kwargs.pop("link_mode", "hardlink")
         from_layout = kwargs.pop("from_layout", None)
         dry_run, force = kwargs.pop("dry_run", False), kwargs.pop("force", False)
@@ -291,6 +276,13 @@ def prepare_command(
     """
     if as_json and docker:
         raise click.UsageError("choose one of --json and --docker")
+    from cogw.core.plan.outcome import mounts
+    from cogw.core.plan.planner import make_plan
+    from cogw.shell.compose import run_plan, snapshot_for
+    from cogw.shell.gitignore import ensure_cog_ignored
+    from cogw.shell.options import Output, options_from
+    from cogw.shell.output import echo_err, fail_as, print_mounts, report
+
     opts = options_from(kwargs)
     plan = make_plan(
         snapshot_for(opts, Operation.PREPARE, list(names)),
@@ -324,6 +316,10 @@ def release_command(
     mount_id: str | None, release_all: bool, project: str | None, config: str | None
 ) -> None:
     """Remove mount directories made by 'cogw prepare' (store blobs are untouched)."""
+    from cogw.core.diagnostics import Diagnostic
+    from cogw.shell.gather import locate_project
+    from cogw.shell.options import require_project
+    from cogw.shell.output import echo_err, fail
     from cogw.shell.prepare import release
 
     if bool(mount_id) == release_all:
@@ -351,19 +347,23 @@ def status_command(
     source-changed (only with --sources): run 'cogw import'.
     Exit 0 only when every weight is ready.
     """
-    opts = options_from(kwargs)
-    doing("read")  # until something executes, Ctrl-C changes nothing
-    show_status(opts, snapshot_for(opts, Operation.PULL, []), as_json, (sources, remote), verbose)
+    from cogw.shell.cli_check import run_status
+
+    run_status(kwargs, as_json, (sources, remote), verbose)
 
 
-from cogw.shell.cli_cache import register  # noqa: E402
-from cogw.shell.cli_lock import lock_group  # noqa: E402
-
-register(cli)  # cache, gc, verify; plan/apply gc; release --stale
-register_layout(cli)  # export; push --from oci:DIR
-register_check(cli)  # check, the CI gate
-cli.add_command(lock_group)
-register_habits(cli)  # apply FILE, weights import|pull|status (after: it reads args first)
+# Commands defined in other modules, or extended by them, and what registers them (a command
+# or a function of the group), imported when the command is first looked up.
+CACHE = "cogw.shell.cli_cache:register"  # cache, gc, verify; plan/apply gc; release --stale
+LAYOUT = "cogw.shell.cli_layout:register_layout"  # export; push --from oci:DIR
+HABITS = "cogw.shell.habits:register"  # apply FILE, weights import|pull|status (after CACHE)
+LAZY: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("cache", "gc", "verify", "plan", "release"), (CACHE,)),
+    **dict.fromkeys(("apply", "weights"), (CACHE, HABITS)),
+    **dict.fromkeys(("export", "push"), (LAYOUT,)),
+    "lock": ("cogw.shell.cli_lock:lock_group",),
+    "check": ("cogw.shell.cli_check:register",),  # the CI gate
+}
 
 # The top-level help's one line per command: whole phrases, never cut mid-sentence.
 SHORT_HELP = {
@@ -381,13 +381,10 @@ SHORT_HELP = {
     "release": "Remove mount directories made by prepare.",
     "status": "Say per weight whether it is ready to use.",
     "verify": "Re-hash store blobs and check mounts.",
+    "weights": "Cog's spellings: weights import, pull and status.",
 }
-for _name, _line in SHORT_HELP.items():
-    cli.commands[_name].short_help = _line
-_cache = cli.commands["cache"]
-assert isinstance(_cache, click.Group)
-_cache.commands["ls"].short_help = "Blobs or weights, sizes counted once, and who uses them."
-_cache.commands["projects"].short_help = "List the projects the cache knows."
+
+cli.configure(LAZY, SHORT_HELP)
 
 
 def main() -> None:

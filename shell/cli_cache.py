@@ -307,6 +307,10 @@ def register(cli: click.Group) -> None:
     from cogw.shell.cli_verify import release_stale, verify
 
     cli.add_command(cache_group)
+    cache_group.commands[
+        "ls"
+    ].short_help = "Blobs or weights, sizes counted once, and who uses them."
+    cache_group.commands["projects"].short_help = "List the projects the cache knows."
     cli.add_command(gc)
     cli.add_command(verify)
     _dispatch(cli.commands["plan"], lambda a: plan_gc if a[:1] == ["gc"] else None)

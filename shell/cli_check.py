@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from cogw.shell.options import options_from, project_options, quiet_option
+from cogw.shell.options import SOURCES_HELP, options_from, project_options, quiet_option
 
 if TYPE_CHECKING:  # the rest loads when a command runs, so `cogw --help` stays light
     from cogw.core.diagnostics import Problems
@@ -31,25 +31,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Exit codes of the gate (also in its --help and docs/cli.md).
 AGREE, DISAGREE, CANNOT_CHECK = 0, 1, 2
 
-_SOURCES_HELP = (
-    "Also compare each weight's source with weights.lock: local files are hashed "
-    "(unchanged ones come from the stat cache), remote sources are asked for their version."
-)
-
-
-def status_source_options(fn: F) -> F:
-    """``status``'s --sources, --remote and -v (the detail of either)."""
-    from cogw.shell.cli_remote import status_remote_options
-
-    fn = click.option(
-        "-v",
-        "--verbose",
-        is_flag=True,
-        help="With --sources: every changed, added and removed file; with --remote: "
-        "the manifest and each layer, present or missing.",
-    )(fn)
-    return click.option("--sources", is_flag=True, help=_SOURCES_HELP)(status_remote_options(fn))
-
 
 def _entries(lock: Lockfile | None) -> dict[str, WeightEntry]:
     return {e.name: e for e in (lock.weights if lock else [])}
@@ -65,6 +46,19 @@ def _findings(
     specs = [s for s in snapshot.config.weights if s.name in checked]
     entries = _entries(snapshot.lock)
     return compare_sources(specs, entries, observe_sources(opts, specs, entries, progress))
+
+
+def run_status(
+    kwargs: dict[str, Any], as_json: bool, asked: tuple[bool, bool], verbose: bool
+) -> NoReturn:
+    """``cogw status``: gather the local snapshot, then show it (see show_status)."""
+    from cogw.core.plan.operation import Operation
+    from cogw.shell.compose import snapshot_for
+    from cogw.shell.output import doing
+
+    opts = options_from(kwargs)
+    doing("read")  # until something executes, Ctrl-C changes nothing
+    show_status(opts, snapshot_for(opts, Operation.PULL, []), as_json, asked, verbose)
 
 
 def show_status(
@@ -115,7 +109,7 @@ def show_status(
 def _views(
     rows: Sequence[StatusRow], checks: Mapping[str, RemoteCheck], snapshot: Snapshot, verbose: bool
 ) -> tuple[dict[str, Any], list[str]]:
-    from cogw.core.plan.render import status_json, status_lines
+    from cogw.core.plan.statusview import status_json, status_lines
 
     if not checks:
         return status_json(rows), list(status_lines(rows))
@@ -167,7 +161,7 @@ def _read_project(opts: Options, as_json: bool) -> tuple[Any, Lockfile | None]:
 
 
 @click.command("check")
-@click.option("--sources", is_flag=True, help=_SOURCES_HELP)
+@click.option("--sources", is_flag=True, help=SOURCES_HELP)
 @click.option(
     "--remote",
     is_flag=True,

@@ -17,22 +17,6 @@ from cogw.core.diagnostics import Diagnostic
 from cogw.shell.mirrorsetup import pull_client
 from cogw.shell.options import Output
 
-to_option = click.option(
-    "--to",
-    "to",
-    metavar="DIR",
-    type=click.Path(file_okay=False),
-    help="With a REGISTRY/REPO@DIGEST reference: link the weight's files into DIR "
-    "(a bundle's weights into DIR/<name>).",
-)
-pull_link_option = click.option(
-    "--link-mode",
-    type=click.Choice(["hardlink", "reflink", "copy"]),
-    default="hardlink",
-    show_default=True,
-    help="With --to: how files enter DIR, as for prepare.",
-)
-
 
 def pull_reference_command(
     opts: Any, refs: Sequence[str], to: str | None, link_mode: str, output: Output

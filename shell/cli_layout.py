@@ -19,14 +19,6 @@ from returns.result import Failure
 from cogw.core.diagnostics import Diagnostic
 from cogw.shell.options import common_options, options_from
 
-from_option = click.option(
-    "--from",
-    "from_layout",
-    metavar="oci:DIR",
-    help="Pull from an OCI image layout (a directory or FILE.tar, as 'cogw export' writes) "
-    "instead of the registry; every byte is verified as in a normal pull.",
-)
-
 
 def open_layout(text: str) -> Any:
     """The layout ``text`` (``oci:DIR`` or ``oci:FILE.tar``) names; user errors exit 1."""

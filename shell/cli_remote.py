@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import click
-
 if TYPE_CHECKING:
     from cogw.core.plan.remotecheck import RemoteCheck
     from cogw.core.plan.snapshot import Snapshot
@@ -18,26 +16,6 @@ if TYPE_CHECKING:
     from cogw.shell.options import Options
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def status_remote_options(f: F) -> F:
-    """``--remote`` for ``cogw status`` (its ``-v`` is shared with ``--sources``)."""
-    return click.option(
-        "--remote",
-        is_flag=True,
-        help="Also ask the registry for each weight's manifest and layers (HEAD only): "
-        "incomplete when it lost any (run 'cogw import').",
-    )(f)
-
-
-def force_option(f: F) -> F:
-    """``--force`` for ``cogw import`` and ``cogw plan import``."""
-    return click.option(
-        "--force",
-        is_flag=True,
-        help="Push every recorded weight again, manifest and all layers, even what the "
-        "registry has (weights.lock unchanged).",
-    )(f)
 
 
 def remote_checks(

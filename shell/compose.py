@@ -21,12 +21,7 @@ from returns.result import Failure, Result, Success
 from cogw import __version__
 from cogw.core.artifact.inventory import Inventory
 from cogw.core.diagnostics import Diagnostic
-from cogw.core.lock.lockfile import WeightEntry
-from cogw.core.plan.outcome import Outcome
-from cogw.core.plan.planner import FetchLayer, Operation, Plan, make_plan
-from cogw.core.plan.render import plan_lines
-from cogw.core.plan.savedplan import check_saved_plan, decode_saved_plan
-from cogw.core.plan.snapshot import Snapshot
+from cogw.core.plan.operation import Operation
 from cogw.shell.gather import gather_snapshot, read_config
 from cogw.shell.options import Options, Output, require_project
 from cogw.shell.output import doing, echo_err, fail, fail_as, report, unwrap, user_errors
@@ -37,6 +32,11 @@ IMPORTING = (Operation.IMPORT, Operation.SYNC)
 REPAIRING = (Operation.IMPORT, Operation.SYNC, Operation.PRUNE)
 
 if TYPE_CHECKING:
+    # The planner and its renderers load where a plan is made: `cogw status` needs neither.
+    from cogw.core.lock.lockfile import WeightEntry
+    from cogw.core.plan.outcome import Outcome
+    from cogw.core.plan.planner import Plan
+    from cogw.core.plan.snapshot import Snapshot
     from cogw.shell.registry.protocol import Registry
     from cogw.shell.sources import Source
 
@@ -205,6 +205,8 @@ def split_operation(args: Sequence[str]) -> tuple[Operation, list[str]]:
 
 
 def load_saved(opts: Options, path: str) -> tuple[Plan, bool]:
+    from cogw.core.plan.savedplan import check_saved_plan, decode_saved_plan
+
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -240,6 +242,8 @@ def run_plan(
     """Execute, then re-plan from a fresh snapshot: anything left is an error."""
     from pyrsistent import pvector
 
+    from cogw.core.plan.outcome import Outcome
+    from cogw.core.plan.planner import FetchLayer, make_plan
     from cogw.shell.execute import execute
     from cogw.shell.progress import make_progress
     from cogw.shell.runtime import Runtime
@@ -298,6 +302,9 @@ def apply_operation(
     """Plan (or load a saved plan), confirm, execute, report. The direct commands
     (import, pull) skip the step preview and show only the plan's notes and re-pushes;
     ``force``: an import pushes every recorded weight again."""
+    from cogw.core.plan.planner import make_plan
+    from cogw.core.plan.render import plan_lines
+
     doing("read")  # until the plan executes (after any confirmation)
     pull = False
     if plan_file:

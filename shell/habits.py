@@ -11,8 +11,6 @@ from typing import Any
 import click
 from click.shell_completion import CompletionItem
 
-from cogw.core.diagnostics import Diagnostic
-
 OPERATIONS = ("sync", "import", "pull", "prepare", "prune", "gc")
 # Options of `cogw apply` that take a value: the word after them is not a plan file.
 _VALUED = {"--plan", "--project", "--config", "-f", "--file", "--cache-dir", "--ca-bundle"}
@@ -47,6 +45,7 @@ def plan_file_args(args: list[str]) -> list[str]:
     """`cogw apply FILE ...` as `cogw apply --plan FILE ...`, as Terraform reads it: a
     path that exists and is a plan file wins over a weight name; a file that exists
     but is no plan is an error, never a silent guess."""
+    from cogw.core.diagnostics import Diagnostic
     from cogw.shell.output import fail
 
     i = _positional(args)

@@ -17,7 +17,6 @@ import hashlib
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import IO
 
 from cogw.core.artifact.inventory import InventoryFile
@@ -162,6 +161,7 @@ def digest_layers(plans: Sequence[LayerPlan], open_file: OpenFile, jobs: int) ->
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     if jobs == 1 or len(plans) <= 1:
         return [digest_layer(plan, open_file) for plan in plans]
+    from concurrent.futures import ThreadPoolExecutor  # here: status names the compressor only
 
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="digest-layer") as pool:
         return list(pool.map(lambda plan: digest_layer(plan, open_file), plans))

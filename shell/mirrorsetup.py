@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import click
 from returns.result import Failure, Result, Success
 
 from cogw.core.diagnostics import Diagnostic, Problems
@@ -26,15 +25,6 @@ from cogw.core.registry.mirrors import (
     pull_endpoints,
 )
 from cogw.core.registry.reference import Repository
-
-mirror_option = click.option(
-    "--mirror",
-    "mirrors",
-    multiple=True,
-    metavar="HOST[/PATH]",
-    help="Pull by digest from this registry mirror first, falling back to the origin "
-    "(repeatable; replaces registries.conf mirrors). Also COGW_REGISTRY_MIRRORS.",
-)
 
 
 def load_mirror_config(env: Mapping[str, str], home: Path) -> Result[MirrorConfig, Problems]:

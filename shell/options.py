@@ -1,4 +1,8 @@
-"""Options the commands share, as click decorators and as the values they resolve to."""
+"""Options the commands share, as click decorators and as the values they resolve to.
+
+The decorators are declared at import, so this module imports click and the standard
+library only (`cogw --help` loads it); what an option resolves to is imported when used.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,14 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from returns.result import Failure, Success
 
-from cogw.core.diagnostics import Diagnostic
-from cogw.shell.gather import Project, locate_project, resolve_store_dir
 from cogw.shell.httptrace import debug_options
-from cogw.shell.mirrorsetup import mirror_option
-from cogw.shell.output import fail
+
+if TYPE_CHECKING:
+    from cogw.shell.gather import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,6 +26,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 def require_project(project: Project, given: bool = False) -> Project:
     """The project, or exit 1 saying the command needs one (before the cache is touched,
     so a command run in the wrong directory does not record it as a project)."""
+    from cogw.core.diagnostics import Diagnostic
+    from cogw.shell.output import fail
+
     if project.config_path.is_file():
         return project
     where = (
@@ -53,6 +58,8 @@ class Options:
         ca_bundle: str | None,
         jobs: int,
     ) -> None:
+        from cogw.shell.gather import locate_project
+
         self.project = locate_project(project, config, Path.cwd())
         self.cache_dir = cache_dir
         self.insecure = frozenset(insecure) | frozenset(
@@ -75,7 +82,10 @@ class Options:
     @functools.cached_property
     def streams(self) -> int:
         """Byte ranges fetched at once for one large layer: --streams, COGW_STREAMS, or 4."""
+        from returns.result import Failure, Success
+
         from cogw.core.artifact.ranges import DEFAULT_STREAMS, STREAMS_ENV, parse_streams
+        from cogw.shell.output import fail
 
         if self.streams_flag is not None:
             return self.streams_flag
@@ -98,7 +108,11 @@ class Options:
 
     @functools.cached_property
     def store(self) -> Any:
+        from returns.result import Failure, Success
+
         from cogw.shell.cachecommon import hold_cache
+        from cogw.shell.gather import resolve_store_dir
+        from cogw.shell.output import fail
         from cogw.shell.store import open_store
 
         match resolve_store_dir(self.cache_dir):
@@ -129,6 +143,15 @@ class Output:
         """-qq: stderr carries errors only (stdout still carries JSON or mounts)."""
         return self.quiet >= 2
 
+
+mirror_option = click.option(
+    "--mirror",
+    "mirrors",
+    multiple=True,
+    metavar="HOST[/PATH]",
+    help="Pull by digest from this registry mirror first, falling back to the origin "
+    "(repeatable; replaces registries.conf mirrors). Also COGW_REGISTRY_MIRRORS.",
+)
 
 _COMMON = [
     click.option(
@@ -250,3 +273,66 @@ def with_output(fn: F) -> F:
     for decorator in reversed(output_options):
         fn = decorator(fn)
     return fn
+
+
+dry_run_option = click.option(
+    "--dry-run", is_flag=True, help="Show the plan and change nothing (as 'cogw plan import')."
+)
+
+# pull's options for a reference and an OCI layout (shell/cli_fleet.py, shell/cli_layout.py)
+to_option = click.option(
+    "--to",
+    "to",
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="With a REGISTRY/REPO@DIGEST reference: link the weight's files into DIR "
+    "(a bundle's weights into DIR/<name>).",
+)
+pull_link_option = click.option(
+    "--link-mode",
+    type=click.Choice(["hardlink", "reflink", "copy"]),
+    default="hardlink",
+    show_default=True,
+    help="With --to: how files enter DIR, as for prepare.",
+)
+from_option = click.option(
+    "--from",
+    "from_layout",
+    metavar="oci:DIR",
+    help="Pull from an OCI image layout (a directory or FILE.tar, as 'cogw export' writes) "
+    "instead of the registry; every byte is verified as in a normal pull.",
+)
+
+
+SOURCES_HELP = (
+    "Also compare each weight's source with weights.lock: local files are hashed "
+    "(unchanged ones come from the stat cache), remote sources are asked for their version."
+)
+
+
+def status_source_options(fn: F) -> F:
+    """``status``'s --sources, --remote and -v (the detail of either)."""
+    fn = click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        help="With --sources: every changed, added and removed file; with --remote: "
+        "the manifest and each layer, present or missing.",
+    )(fn)
+    fn = click.option(
+        "--remote",
+        is_flag=True,
+        help="Also ask the registry for each weight's manifest and layers (HEAD only): "
+        "incomplete when it lost any (run 'cogw import').",
+    )(fn)
+    return click.option("--sources", is_flag=True, help=SOURCES_HELP)(fn)
+
+
+def force_option(fn: F) -> F:
+    """``--force`` for ``cogw import`` and ``cogw plan import``."""
+    return click.option(
+        "--force",
+        is_flag=True,
+        help="Push every recorded weight again, manifest and all layers, even what the "
+        "registry has (weights.lock unchanged).",
+    )(fn)

@@ -12,15 +12,16 @@ import shlex
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 import orjson
 from returns.result import Failure, Result, Success
 
 from cogw.core.diagnostics import Problems, distinct
-from cogw.core.plan.outcome import Mounted, Outcome
-from cogw.core.plan.render import interrupted_line, outcome_json, outcome_lines
+
+if TYPE_CHECKING:
+    from cogw.core.plan.outcome import Mounted, Outcome
 
 T = TypeVar("T")
 
@@ -68,6 +69,8 @@ def doing(operation: str) -> None:
 
 def interrupted() -> NoReturn:
     """Ctrl-C, wherever it lands: one line saying what was left as it was, exit 130."""
+    from cogw.core.plan.render import interrupted_line
+
     ctx = click.get_current_context(silent=True)
     echo_err(interrupted_line(ctx.meta.get("cogw.doing", "") if ctx else ""))
     sys.exit(130)
@@ -95,6 +98,8 @@ def print_json(value: Any) -> None:
 def report(outcome: Outcome, as_json: bool, silent: bool = False) -> NoReturn:
     """The outcome as JSON on stdout or as result lines; ``silent`` (-qq) keeps only
     the error lines."""
+    from cogw.core.plan.render import outcome_json, outcome_lines
+
     if as_json:
         print_json(outcome_json(outcome))
     elif not silent:

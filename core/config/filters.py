@@ -53,7 +53,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import re2
 from pyrsistent import PVector, pvector
 from returns.result import Failure, Result, Success
 
@@ -147,6 +146,8 @@ class _Matcher(Protocol):
 
 def _compile(regex: str) -> _Matcher:
     """RE2 with ``.`` matching newlines (paths may hold any character but ``/``)."""
+    import re2  # here: most projects have no filters, and status should start fast
+
     options = re2.Options()
     options.dot_nl = True
     options.log_errors = False  # RE2 would print rejected patterns to stderr

@@ -18,7 +18,7 @@ import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyrsistent import PVector, pvector
 from returns.result import Failure, Result, Success
@@ -28,19 +28,36 @@ from cogw.core.diagnostics import Diagnostic
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
-@dataclass(frozen=True, slots=True)
-class Number:
-    """A JSON number as written; Go refuses a fraction or exponent for an integer field."""
+class Number(NamedTuple):
+    """A JSON number as written; Go refuses a fraction or exponent for an integer field.
+
+    Tuples, not dataclasses: a lockfile of 100 000 files decodes 100 000s of them."""
 
     text: str
     integral: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Object:
-    """A JSON object as its (key, value) pairs, so keys can be matched Go's way."""
+class Object(tuple[tuple[str, Any], ...]):
+    """A JSON object as its (key, value) pairs, so keys can be matched Go's way.
 
-    pairs: tuple[tuple[str, Any], ...]
+    A tuple of the pairs the JSON decoder hands over, built without a Python call."""
+
+    __slots__ = ()
+
+    @property
+    def pairs(self) -> tuple[tuple[str, Any], ...]:
+        return self
+
+
+def _integer(text: str) -> Number:
+    return _new_tuple(Number, (text, True))  # Number(text, True) without its keyword handling
+
+
+def _fraction(text: str) -> Number:
+    return Number(text, False)
+
+
+_new_tuple = tuple.__new__
 
 
 def _reject_constant(name: str) -> Any:
@@ -64,9 +81,9 @@ def decode_json(data: bytes) -> Result[Any, str]:
         return Success(
             json.loads(
                 text,
-                object_pairs_hook=lambda pairs: Object(tuple(pairs)),
-                parse_int=lambda t: Number(t, True),
-                parse_float=lambda t: Number(t, False),
+                object_pairs_hook=Object,
+                parse_int=_integer,
+                parse_float=_fraction,
                 parse_constant=_reject_constant,
             )
         )

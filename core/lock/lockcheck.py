@@ -19,6 +19,7 @@ from cogw.core.digest import digest_error, format_digest_short, is_digest
 from cogw.core.lock.lockrecords import MEDIA_TYPES, LockFile, LockLayer, WeightEntry
 from cogw.core.paths import go_clean, path_error, quote
 
+_DIGEST_LENGTH = len("sha256:") + 64
 HINT_REWRITE = (
     "weights.lock is written by 'cogw import': undo the hand edit, "
     "or run 'cogw import' to rewrite the entry"
@@ -89,6 +90,18 @@ def _check_file(
         )
 
 
+def _plainly_valid(f: LockFile, valid_layers: frozenset[str]) -> bool:
+    """True only when ``_check_file`` finds nothing: a valid digest, a layer of the entry
+    with a valid digest, a size of at least 0, a safe path."""
+    return (
+        f.layer in valid_layers
+        and f.size >= 0
+        and len(f.digest) == _DIGEST_LENGTH
+        and digest_error(f.digest) is None
+        and path_error(f.path) is None
+    )
+
+
 def _check_file_set(files: PVector[LockFile], subject: str) -> Iterable[Diagnostic]:
     seen: dict[str, int] = {}
     for index, f in enumerate(files):
@@ -139,8 +152,10 @@ def check_entry(entry: WeightEntry, subject: str) -> list[Diagnostic]:
     """Every problem of one entry, in the order its fields appear in the file."""
     problems = list(_check_identity(entry, subject))
     known = frozenset(layer.digest for layer in entry.layers)
+    valid = frozenset(d for d in known if digest_error(d) is None)
     for index, f in enumerate(entry.files):
-        problems.extend(_check_file(f, f"files[{index}]", subject, known))
+        if not _plainly_valid(f, valid):  # the common case needs no generator
+            problems.extend(_check_file(f, f"files[{index}]", subject, known))
     problems.extend(_check_file_set(entry.files, subject))
     problems.extend(_check_layers(entry.layers, subject))
     return problems

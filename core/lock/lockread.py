@@ -14,10 +14,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from pyrsistent import pvector
+from pyrsistent import PVector, pvector
 
 from cogw.core.diagnostics import Diagnostic
-from cogw.core.lock.godecode import Reader
+from cogw.core.lock.godecode import Number, Object, Reader
 from cogw.core.lock.lockcheck import HINT_REWRITE, check_entry, entry_subject
 from cogw.core.lock.lockrecords import (
     ZERO_TIME,
@@ -44,6 +44,7 @@ _ENTRY_KEYS = (
 )
 _SOURCE_KEYS = ("uri", "fingerprint", "include", "exclude")
 _FILE_KEYS = ("path", "size", "digest", "layer")
+_FILE_KEY_SET = frozenset(_FILE_KEYS)
 _LAYER_KEYS = ("digest", "mediaType", "size", "sizeUncompressed")
 _RFC3339 = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?"
@@ -125,6 +126,33 @@ def _read_any_source(f: dict[str, Any], reader: Reader) -> tuple[list[LockSource
     return [source], (Shape.SOURCE if "source" in f else None)
 
 
+def _plain_file(value: Any) -> LockFile | None:
+    """The file when written as Cog and cogw write it (the four keys once each, ASCII
+    strings, a size of at most 18 digits), read without the general reader; else None.
+    The general reader gives the same record for it: this only skips its bookkeeping."""
+    if type(value) is not Object or len(value) != len(_FILE_KEYS):
+        return None
+    (k1, path), (k2, size), (k3, digest), (k4, layer) = value
+    if (k1, k2, k3, k4) != _FILE_KEYS:  # in another order, or another spelling
+        if {k1, k2, k3, k4} != _FILE_KEY_SET:
+            return None
+        f = dict(value)
+        path, size, digest, layer = f["path"], f["size"], f["digest"], f["layer"]
+    if type(path) is not str or type(digest) is not str or type(layer) is not str:
+        return None
+    if type(size) is not Number or not size.integral or len(size.text) > 18:
+        return None
+    if not (path.isascii() and digest.isascii() and layer.isascii()):
+        return None
+    return LockFile(path=path, size=int(size.text), digest=digest, layer=layer)
+
+
+def _read_files(values: list[Any], reader: Reader) -> PVector[LockFile]:
+    return pvector(
+        _plain_file(v) or _read_file(v, f"files[{i}]", reader) for i, v in enumerate(values)
+    )
+
+
 def _read_file(value: Any, path: str, reader: Reader) -> LockFile:
     f = reader.fields(value, path, _FILE_KEYS, path)
     return LockFile(
@@ -169,7 +197,7 @@ def read_entry(
         set_digest=reader.string(f.get("setDigest"), "setDigest"),
         size=reader.integer(f.get("size"), "size"),
         size_compressed=reader.integer(f.get("sizeCompressed"), "sizeCompressed"),
-        files=pvector(_read_file(v, f"files[{i}]", reader) for i, v in enumerate(files)),
+        files=_read_files(files, reader),
         layers=pvector(_read_layer(v, f"layers[{i}]", reader) for i, v in enumerate(layers)),
     )
     if len(problems) == before:

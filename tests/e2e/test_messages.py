@@ -149,8 +149,9 @@ def _groups() -> list[list[str]]:
     from cogw.shell.cli import cli
 
     found: list[list[str]] = [[]]
-    for name, command in cli.commands.items():
-        if isinstance(command, click.Group):
+    ctx = click.Context(cli)
+    for name in cli.list_commands(ctx):  # the commands other modules register, too
+        if isinstance(cli.get_command(ctx, name), click.Group):
             found.append([name])
     return found
 
