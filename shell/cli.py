@@ -317,16 +317,19 @@ def release_command(
     mount_id: str | None, release_all: bool, project: str | None, config: str | None
 ) -> None:
     """Remove mount directories made by 'cogw prepare' (store blobs are untouched)."""
-    from cogw.shell.prepare import release
+    from cogw.shell.release import release, store_for_release
 
     if bool(mount_id) == release_all:
         raise click.UsageError("give a mount ID or --all")
     where = require_project(locate_project(project, config, Path.cwd()), project is not None)
     try:
-        removed = release(where.dir, None if release_all else mount_id)
+        done = release(where.dir, None if release_all else mount_id, store_for_release())
     except (ValueError, FileNotFoundError) as exc:
         fail((Diagnostic(str(exc), hint="list them with: ls .cog/mounts"),))
-    echo_err(f"Released {len(removed)} mount(s)." if removed else "No mounts to release.")
+    for left, reason in done.left:
+        echo_err(f"left alone: {left} ({reason}; not made by cogw or Cog)")
+    n = len(done.removed)
+    echo_err(f"Released {n} mount(s)." if n else "No mounts to release.")
 
 
 @cli.command("status")
