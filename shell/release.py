@@ -57,8 +57,10 @@ def release(
     root = mounts_root(project_dir)
     if mount_id is not None and not MOUNT_ID.match(mount_id):
         raise ValueError(f"invalid mount id {mount_id!r}: expected 16 lowercase hex characters")
-    if mount_id is None and not root.is_dir():
-        return Released()
+    if not root.is_dir():  # nothing to release; no lock file made either
+        if mount_id is None:
+            return Released()
+        raise FileNotFoundError(f"no mount {mount_id} in {root}")
     with project_lock(project_dir):
         return _release_locked(root, mount_id, _Store(weights_dir), only)
 
