@@ -58,6 +58,19 @@ class ProjectLocked(Exception):
     """Another process holds the project lock and did not release it in time."""
 
 
+#: Tests only: seconds to pause at the points where concurrent commands race (between a
+#: prepare's linked files, before each release removal, between an import's re-read of
+#: weights.lock and its write), so the concurrency tests meet the races the locks exist
+#: for. Unset or 0: no pause.
+RACE_WINDOW_ENV = "COGW_TEST_RACE_WINDOW"
+
+
+def race_window() -> None:
+    pause = os.environ.get(RACE_WINDOW_ENV)
+    if pause:
+        time.sleep(float(pause))
+
+
 def fsync_dir(directory: Path) -> None:
     """Make a rename in ``directory`` durable (the new name survives a crash)."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)

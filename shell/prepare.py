@@ -23,7 +23,6 @@ import os
 import re
 import secrets
 import stat
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -31,12 +30,8 @@ from cogw.core.paths import safe_join
 from cogw.core.plan.events import Event, EventKind
 from cogw.core.plan.outcome import Aborted, Mounted, StepResult, StepStatus
 from cogw.core.plan.planner import LinkWeight
-from cogw.shell.fs import link_file, project_lock, remove_tree
+from cogw.shell.fs import link_file, project_lock, race_window, remove_tree
 from cogw.shell.runtime import Runtime, failure
-
-#: Tests only: seconds to pause between linked files and before each release removal,
-#: so the concurrency test meets the races the locks exist for (0 or unset: no pause).
-RACE_WINDOW_ENV = "COGW_TEST_RACE_WINDOW"
 
 MOUNT_ID = re.compile(r"^[0-9a-f]{16}$")
 #: Written into every mount directory cogw makes; release removes nothing without it.
@@ -80,12 +75,6 @@ def _join(base: Path, rel: str) -> Path:
     if joined is None:
         raise UnsafePath(f'path "{rel}" escapes parent directory')
     return Path(joined)
-
-
-def race_window() -> None:
-    pause = os.environ.get(RACE_WINDOW_ENV)
-    if pause:
-        time.sleep(float(pause))
 
 
 def _link_weight(step: LinkWeight, root: Path, rt: Runtime) -> Path:

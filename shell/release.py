@@ -26,13 +26,12 @@ from cogw.core.cache.mountshape import (
     unknown_mount_message,
 )
 from cogw.shell.cachescan import Inodes, scan_store
-from cogw.shell.fs import project_lock, remove_tree
+from cogw.shell.fs import project_lock, race_window, remove_tree
 from cogw.shell.prepare import (
     MARKER,
     MOUNT_ID,
     UnsafePath,
     mounts_root,
-    race_window,
     refuse_symlinks,
 )
 

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from cogw.shell.fs import remove_tree
-from cogw.shell.prepare import RACE_WINDOW_ENV
+from cogw.shell.fs import RACE_WINDOW_ENV, remove_tree
 from tests.e2e.conftest import SMALL_FILES, Project, mount_sources, tree, write_tree
 from tests.fixtures.registry import RunningRegistry
 
