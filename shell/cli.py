@@ -307,7 +307,7 @@ def prepare_command(
 @cli.command("release")
 @click.argument("mount_id", required=False)
 @click.option(
-    "--all", "release_all", is_flag=True, help="Remove every mount directory of the project."
+    "--all", "release_all", is_flag=True, help="Remove every such mount directory of the project."
 )
 @click.option("--project", "project", metavar="DIR", help="Project directory.")
 @click.option(
@@ -316,7 +316,10 @@ def prepare_command(
 def release_command(
     mount_id: str | None, release_all: bool, project: str | None, config: str | None
 ) -> None:
-    """Remove mount directories made by 'cogw prepare' (store blobs are untouched)."""
+    """Remove mount directories made by 'cogw prepare' or by Cog (store blobs are untouched).
+
+    Any other directory (not marked by cogw, not only hardlinks of store blobs) is left alone.
+    """
     from cogw.shell.release import release, store_for_release
 
     if bool(mount_id) == release_all:
@@ -328,8 +331,7 @@ def release_command(
         fail((Diagnostic(str(exc), hint="list them with: ls .cog/mounts"),))
     for left, reason in done.left:
         echo_err(f"left alone: {left} ({reason}; not made by cogw or Cog)")
-    n = len(done.removed)
-    echo_err(f"Released {n} mount(s)." if n else "No mounts to release.")
+    echo_err(f"Released {len(done.removed)} mount(s)." if done.removed else "No mounts to release.")
 
 
 @cli.command("status")
