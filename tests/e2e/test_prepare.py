@@ -401,31 +401,45 @@ def test_release_removes_a_mount_shaped_like_cogs_and_keeps_the_blobs(imported: 
     assert blob.stat().st_nlink == 1 and blob.read_bytes() == BETA_FILES["model.bin"]
 
 
-@pytest.mark.parametrize(
-    "foreign",
-    ["a file that is not a blob", "a copy of a blob", "a symlink", "a file beside the weights"],
+FOREIGN = (
+    "a file that is not a blob",
+    "a copy of a blob",
+    "a symlink",
+    "a blob beside the weights",
 )
-def test_a_cog_shaped_mount_holding_anything_else_is_left_alone(
-    imported: Project, foreign: str, tmp_path: Path
-) -> None:
-    root = plant_cog_mount(imported)
-    precious = tmp_path / "precious"
-    precious.mkdir()
-    (precious / "keep").write_bytes(b"mine")
-    if foreign == "a file that is not a blob":
+
+
+def _spoil(project: Project, root: Path, foreign: str, outside: Path) -> None:
+    if foreign == FOREIGN[0]:
         (root / "beta" / "notes.txt").write_bytes(b"someone else's")
-    elif foreign == "a copy of a blob":
+    elif foreign == FOREIGN[1]:
         (root / "beta" / "copy.bin").write_bytes(BETA_FILES["model.bin"])
-    elif foreign == "a symlink":
-        (root / "beta" / "elsewhere").symlink_to(precious)
+    elif foreign == FOREIGN[2]:
+        (root / "beta" / "elsewhere").symlink_to(outside)
     else:
-        os.link(store_blob(imported, BETA_FILES["model.bin"]), root / "model.bin")
-    before = tree(root)
-    by_id = imported.run("release", root.name)
-    assert by_id.exit_code == 1 and "was not made by cogw or Cog" in by_id.stderr
+        os.link(store_blob(project, BETA_FILES["model.bin"]), root / "model.bin")
+
+
+def test_a_cog_shaped_mount_holding_anything_else_is_left_alone(
+    imported: Project, tmp_path: Path
+) -> None:
+    outside = tmp_path / "precious"
+    outside.mkdir()
+    (outside / "keep").write_bytes(b"mine")
+    spoilt = {}
+    for foreign in FOREIGN:
+        root = plant_cog_mount(imported)
+        _spoil(imported, root, foreign, outside)
+        spoilt[root] = tree(root)
+        by_id = imported.run("release", root.name)
+        assert by_id.exit_code == 1, foreign
+        assert "was not made by cogw or Cog" in by_id.stderr, foreign
     everything = imported.run("release", "--all")
-    assert everything.exit_code == 0 and f"left alone: {root.name}" in everything.stderr
-    assert tree(root) == before and (precious / "keep").read_bytes() == b"mine"
+    assert everything.exit_code == 0 and "No mounts to release." in everything.stderr
+    for root, before in spoilt.items():
+        assert f"left alone: {root.name}" in everything.stderr
+        assert tree(root) == before
+    assert (outside / "keep").read_bytes() == b"mine"
 
 
 def test_an_empty_unmarked_directory_is_left_alone(imported: Project) -> None:
