@@ -136,13 +136,21 @@ def _kind(path: Path, inodes: Inodes) -> tuple[EntryKind, bool]:
 
 
 def _is_marked(mount: Path) -> bool:
-    """A real directory (not a link) holding cogw's marker as a regular file."""
+    """A real directory (not a link) holding cogw's marker as a regular file, or the
+    marker's temp name: a build killed before the rename (under the exclusive project
+    lock no live prepare is building, so that build is abandoned)."""
     try:
-        return stat.S_ISDIR(os.lstat(mount).st_mode) and stat.S_ISREG(
-            os.lstat(mount / MARKER).st_mode
-        )
+        if not stat.S_ISDIR(os.lstat(mount).st_mode):
+            return False
     except OSError:
         return False
+    for name in (MARKER, MARKER + ".building"):
+        try:
+            if stat.S_ISREG(os.lstat(mount / name).st_mode):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _remove(mount: Path, identity: MountIdentity, store: _Store) -> None:

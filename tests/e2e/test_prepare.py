@@ -442,11 +442,17 @@ def test_a_cog_shaped_mount_holding_anything_else_is_left_alone(
     assert (outside / "keep").read_bytes() == b"mine"
 
 
-def test_an_empty_unmarked_directory_is_left_alone(imported: Project) -> None:
+def test_an_empty_unmarked_directory_is_left_alone_and_an_abandoned_build_is_not(
+    imported: Project,
+) -> None:
     empty = mounts_dir(imported) / "0123456789abcdef" / "w"
     empty.mkdir(parents=True)
-    assert imported.run("release", "--all").exit_code == 0
-    assert empty.is_dir()
+    abandoned = mounts_dir(imported) / "abcdef0123456789"
+    (abandoned / "alpha").mkdir(parents=True)
+    (abandoned / ".cogw-mount.building").write_bytes(b"")  # prepare killed before the rename
+    done = imported.run("release", "--all")
+    assert done.exit_code == 0 and "Released 1 mount(s)." in done.stderr
+    assert empty.is_dir() and not abandoned.exists()
 
 
 def test_a_mount_dir_holds_only_weight_dirs_beside_the_marker(imported: Project) -> None:
