@@ -175,19 +175,21 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 @contextlib.contextmanager
 def project_lock(
-    project_dir: Path, timeout: float | None = None, *, shared: bool = False
+    project_dir: Path,
+    timeout: float | None = None,
+    *,
+    shared: bool = False,
+    lock_file: Path = LOCK_FILE,
 ) -> Iterator[None]:
-    """Hold the cross-process lock ``<project>/.cog/cog.lock``, exclusive or ``shared``.
+    """Hold a cross-process project lock, exclusive or ``shared``.
 
-    flock-based, the same lock later Cog versions take (Cog v0.19.3 locks
-    ``weights.lock.guard`` instead), so cogw and a later Cog never rewrite
-    weights.lock at the same time. Writers of weights.lock and ``release`` hold it
-    exclusive; ``prepare`` holds it shared while it builds a mount, so prepares of
-    different runs proceed side by side while a release waits for them all. The
-    lock file is kept on release: unlinking a flock file lets a waiter lock an
-    inode nobody else will see. ``timeout=None`` waits forever.
+    flock-based. The default ``<project>/.cog/cog.lock`` is the lock later Cog versions
+    take (Cog v0.19.3 locks ``weights.lock.guard`` instead), so cogw and a later Cog
+    never rewrite weights.lock at the same time; ``lock_file`` names another (the
+    mounts' lock). The lock file is kept on release: unlinking a flock file lets a
+    waiter lock an inode nobody else will see. ``timeout=None`` waits forever.
     """
-    lock_path = project_dir / LOCK_FILE
+    lock_path = project_dir / lock_file
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:

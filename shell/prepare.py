@@ -33,6 +33,11 @@ from cogw.core.plan.planner import LinkWeight
 from cogw.shell.fs import link_file, project_lock, race_window, remove_tree
 from cogw.shell.runtime import Runtime, failure
 
+#: The project's mounts lock: prepare holds it shared while building, release exclusive.
+#: Not cog.lock, which Cog holds through a whole ``cog build`` or weights import: a
+#: prepare must not wait minutes for those, and it never touches weights.lock.
+MOUNTS_LOCK = Path(".cog") / "mounts.lock"
+
 MOUNT_ID = re.compile(r"^[0-9a-f]{16}$")
 #: Written into every mount directory cogw makes; release removes nothing without it.
 MARKER = ".cogw-mount"
@@ -97,7 +102,7 @@ def run_links(steps: Sequence[LinkWeight], rt: Runtime, blocked: set[str]) -> li
         refuse_symlinks(rt.project.dir)
         # Shared: prepares of different runs build their own directories side by side;
         # a release (exclusive) waits until none is building or cleaning up a failed build.
-        with project_lock(rt.project.dir, shared=True):
+        with project_lock(rt.project.dir, shared=True, lock_file=MOUNTS_LOCK):
             _build(steps, rt, blocked, results)
     except BaseException as exc:
         if not isinstance(exc, Exception):

@@ -3,10 +3,10 @@
 A directory under ``.cog/mounts`` is removed when it carries cogw's marker, or when it
 has the exact shape of a mount Cog made (``core/cache/mountshape.py``: directories and
 hardlinks of store blobs, nothing else), which loses no byte. Anything else is left
-alone and named. Release holds the project lock exclusive from listing to the last
-removal, so it never runs beside a prepare building a mount or another release
-removing the same one; each cogw mount's own lock is taken too (a prepare that does
-not hold the project lock, or an older cogw, still gets waited for).
+alone and named. Release holds the project's mounts lock (``.cog/mounts.lock``)
+exclusive from listing to the last removal, so it never runs beside a prepare building
+a mount or another release removing the same one; each cogw mount's own lock is taken
+too (a prepare that does not hold the project lock, an older cogw's, is waited for).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from cogw.shell.fs import project_lock, race_window, remove_tree
 from cogw.shell.prepare import (
     MARKER,
     MOUNT_ID,
+    MOUNTS_LOCK,
     UnsafePath,
     mounts_root,
     refuse_symlinks,
@@ -60,7 +61,7 @@ def release(
         if mount_id is None:
             return Released()
         raise FileNotFoundError(f"no mount {mount_id} in {root}")
-    with project_lock(project_dir):
+    with project_lock(project_dir, lock_file=MOUNTS_LOCK):
         return _release_locked(root, mount_id, _Store(weights_dir), only)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cogw.shell.fs import RACE_WINDOW_ENV, remove_tree
-from tests.e2e.conftest import SMALL_FILES, Project, mount_sources, tree, write_tree
+from tests.e2e.conftest import COGW, SMALL_FILES, Project, mount_sources, tree, write_tree
 from tests.fixtures.registry import RunningRegistry
 
 pytestmark = pytest.mark.registry
@@ -482,6 +482,41 @@ def test_prepare_refuses_a_blob_written_through_a_mount(imported: Project, damag
     assert "was changed after it was stored" in again.output
     assert "Traceback" not in again.output
     assert mount_ids(imported) == before
+
+
+def test_prepare_and_release_do_not_wait_for_cog_lock_held_through_a_cog_build(
+    imported: Project,
+) -> None:
+    """Cog holds .cog/cog.lock through a whole `cog build` or weights import."""
+    import sys
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from cogw.shell.fs import project_lock\n"
+            "with project_lock(Path(sys.argv[1])):\n print('held', flush=True); time.sleep(60)",
+            str(imported.dir),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        env = {**os.environ, "COG_CACHE_DIR": str(imported.cache)}
+        for args in (["prepare", "-q"], ["release", "--all"]):
+            done = subprocess.run(
+                [COGW, *args, "--project", str(imported.dir)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert done.returncode == 0, done.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert mount_ids(imported) == []
 
 
 # --- concurrency ----------------------------------------------------------------------------
