@@ -306,7 +306,7 @@ def prepare_command(
 @cli.command("release")
 @click.argument("mount_id", required=False)
 @click.option(
-    "--all", "release_all", is_flag=True, help="Remove every mount directory of the project."
+    "--all", "release_all", is_flag=True, help="Remove every such mount directory of the project."
 )
 @click.option("--project", "project", metavar="DIR", help="Project directory.")
 @click.option(
@@ -315,21 +315,15 @@ def prepare_command(
 def release_command(
     mount_id: str | None, release_all: bool, project: str | None, config: str | None
 ) -> None:
-    """Remove mount directories made by 'cogw prepare' (store blobs are untouched)."""
-    from cogw.core.diagnostics import Diagnostic
-    from cogw.shell.gather import locate_project
-    from cogw.shell.options import require_project
-    from cogw.shell.output import echo_err, fail
-    from cogw.shell.prepare import release
+    """Remove mount directories made by 'cogw prepare' or by Cog (store blobs are untouched).
+
+    Any other directory (not marked by cogw, not only hardlinks of store blobs) is left alone.
+    """
+    from cogw.shell.release import release_from_cli
 
     if bool(mount_id) == release_all:
         raise click.UsageError("give a mount ID or --all")
-    where = require_project(locate_project(project, config, Path.cwd()), project is not None)
-    try:
-        removed = release(where.dir, None if release_all else mount_id)
-    except (ValueError, FileNotFoundError) as exc:
-        fail((Diagnostic(str(exc), hint="list them with: ls .cog/mounts"),))
-    echo_err(f"Released {len(removed)} mount(s)." if removed else "No mounts to release.")
+    release_from_cli(mount_id, project, config)
 
 
 @cli.command("status")

@@ -161,15 +161,19 @@ def release_stale(
     from cogw.core.cache.stalemounts import stale_mounts
     from cogw.shell.cachecommon import weights_dir
     from cogw.shell.cachescan import scan_project, scan_store
-    from cogw.shell.fs import remove_tree
     from cogw.shell.gather import locate_project
     from cogw.shell.options import require_project
+    from cogw.shell.release import release
 
     where = require_project(locate_project(project, config, Path.cwd()), project is not None)
-    blobs, _temps, inodes = scan_store(weights_dir(cache_dir))
+    store = weights_dir(cache_dir)
+    blobs, _temps, inodes = scan_store(store)
     roots = scan_project(where.dir, inodes)
-    stale_list = stale_mounts(roots, {b.digest for b in blobs})
-    for mount in stale_list:
-        remove_tree(Path(mount.path))
-        click.echo(f"released {mount.id}: {mount.reason}", err=True)
-    click.echo(f"Released {len(stale_list)} stale mount(s).", err=True)
+    reasons = {m.id: m.reason for m in stale_mounts(roots, {b.digest for b in blobs})}
+    # Removed through release: under the project lock, and only mounts it can identify.
+    done = release(where.dir, None, store, only=frozenset(reasons))
+    for mount_id in done.removed:
+        click.echo(f"released {mount_id}: {reasons[mount_id]}", err=True)
+    for mount_id, reason in done.left:
+        click.echo(f"left alone: {mount_id} ({reason}; not made by cogw or Cog)", err=True)
+    click.echo(f"Released {len(done.removed)} stale mount(s).", err=True)

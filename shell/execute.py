@@ -47,9 +47,10 @@ def execute(plan: Plan, rt: Runtime) -> list[StepResult]:
 
 
 def _imports(steps: list[Any], rt: Runtime, _earlier: list[StepResult]) -> list[StepResult]:
+    from cogw.shell.diskspace import explain_full_disk
     from cogw.shell.importer import run_imports
 
-    return run_imports(steps, rt)
+    return explain_full_disk(run_imports(steps, rt), rt, lambda s: s.bytes_to_ingest)
 
 
 def _repushes(steps: list[Any], rt: Runtime, _earlier: list[StepResult]) -> list[StepResult]:
@@ -65,9 +66,13 @@ def _prunes(steps: list[Any], rt: Runtime, _earlier: list[StepResult]) -> list[S
 
 
 def _fetches(steps: list[Any], rt: Runtime, _earlier: list[StepResult]) -> list[StepResult]:
+    from cogw.shell.diskspace import explain_full_disk, refuse_unfitting
     from cogw.shell.pull import run_fetches
 
-    return run_fetches(steps, rt)
+    runnable, refused = refuse_unfitting(steps, rt)
+    fetched = run_fetches(runnable, rt) if runnable else []
+    ran = iter(explain_full_disk(fetched, rt, lambda s: s.missing_bytes))
+    return [refused[i] if i in refused else next(ran) for i in range(len(steps))]
 
 
 def _links(steps: list[Any], rt: Runtime, earlier: list[StepResult]) -> list[StepResult]:

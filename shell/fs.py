@@ -15,6 +15,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
@@ -57,6 +58,19 @@ class ProjectLocked(Exception):
     """Another process holds the project lock and did not release it in time."""
 
 
+#: Tests only: seconds to pause at the points where concurrent commands race (between a
+#: prepare's linked files, before each release removal, between an import's re-read of
+#: weights.lock and its write), so the concurrency tests meet the races the locks exist
+#: for. Unset or 0: no pause.
+RACE_WINDOW_ENV = "COGW_TEST_RACE_WINDOW"
+
+
+def race_window() -> None:
+    pause = os.environ.get(RACE_WINDOW_ENV)
+    if pause:
+        time.sleep(float(pause))
+
+
 def fsync_dir(directory: Path) -> None:
     """Make a rename in ``directory`` durable (the new name survives a crash)."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
@@ -72,15 +86,77 @@ def _temp_affixes(name: str) -> tuple[str, str]:
     return f".{stem}-", (f".{suffix}" if dot else "") + ".tmp"
 
 
+#: A writer's temp file without a pid (Cog's) this old is dead: a write lasts milliseconds.
+STALE_WRITE_TEMP_AGE = 600.0
+#: A pid-named temp file this old is dead whatever its pid says (pids are reused).
+DEAD_WRITE_TEMP_AGE = 24 * 3600.0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def _write_temp_is_orphaned(middle: str, age: float) -> bool:
+    """``middle`` is the name between the affixes: ``<pid>-<random>`` (cogw) or
+    ``<random>`` (Cog, older cogw). A live writer's temp file is never orphaned."""
+    if age > DEAD_WRITE_TEMP_AGE:
+        return True
+    owner, dash, _ = middle.partition("-")
+    if dash and owner.isdigit():
+        return not _pid_alive(int(owner))
+    return age > STALE_WRITE_TEMP_AGE
+
+
+def reclaim_write_temps(path: Path) -> list[Path]:
+    """Remove the temp files of ``path`` that a killed writer left (kill -9, power cut).
+
+    Only temp files named for ``path`` (``.weights-*.lock.tmp`` for weights.lock) whose
+    writer is gone: its pid is dead, or the name has no pid and is older than any write
+    lasts. Returns the paths removed."""
+    prefix, suffix = _temp_affixes(path.name)
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(suffix)) or len(name) <= len(
+            prefix + suffix
+        ):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and _write_temp_is_orphaned(
+                name[len(prefix) : -len(suffix)], now - info.st_mtime
+            ):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue  # gone meanwhile, or not ours to remove
+    return removed
+
+
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Replace ``path`` with ``data`` so readers see the old or the new bytes, never a mix.
 
     The temp file lives in the same directory (rename is atomic only within one
     filesystem) and is removed on every failure, Ctrl-C included. A symlink at
-    ``path`` is replaced by a regular file rather than written through.
+    ``path`` is replaced by a regular file rather than written through. Its name
+    carries the writer's pid, so the next write of ``path`` removes the temp files
+    of writers killed mid-write (:func:`reclaim_write_temps`).
     """
+    reclaim_write_temps(path)
     prefix, suffix = _temp_affixes(path.name)
-    fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
+    owned = f"{prefix}{os.getpid()}-"
+    fd, tmp_name = tempfile.mkstemp(prefix=owned, suffix=suffix, dir=path.parent)
     tmp = Path(tmp_name)
     renamed = False
     try:
@@ -98,37 +174,47 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 
 @contextlib.contextmanager
-def project_lock(project_dir: Path, timeout: float | None = None) -> Iterator[None]:
-    """Hold the exclusive cross-process lock ``<project>/.cog/cog.lock``.
+def project_lock(
+    project_dir: Path,
+    timeout: float | None = None,
+    *,
+    shared: bool = False,
+    lock_file: Path = LOCK_FILE,
+) -> Iterator[None]:
+    """Hold a cross-process project lock, exclusive or ``shared``.
 
-    flock-based, the same lock later Cog versions take (Cog v0.19.3 locks
-    ``weights.lock.guard`` instead), so cogw and a later Cog never rewrite
-    weights.lock at the same time. The lock file is kept on release:
-    unlinking a flock file lets a waiter lock an inode nobody else will see.
-    ``timeout=None`` waits forever.
+    flock-based. The default ``<project>/.cog/cog.lock`` is the lock later Cog versions
+    take (Cog v0.19.3 locks ``weights.lock.guard`` instead), so cogw and a later Cog
+    never rewrite weights.lock at the same time; ``lock_file`` names another (the
+    mounts' lock). The lock file is kept on release: unlinking a flock file lets a
+    waiter lock an inode nobody else will see. ``timeout=None`` waits forever.
     """
-    import filelock  # here, not at import: read-only commands (status) take no lock
-
-    lock_path = project_dir / LOCK_FILE
+    lock_path = project_dir / lock_file
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(
-        lock_path,
-        timeout=-1 if timeout is None else timeout,
-        preserve_lock_file=True,
-        fallback_to_soft=False,
-        thread_local=False,
-    )
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        lock.acquire()
-    except filelock.Timeout:
-        raise ProjectLocked(
-            f"another process holds the project lock {lock_path} "
-            f"(waited {timeout:g}s); wait for it to finish and try again"
-        ) from None
-    try:
+        _flock_within(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, timeout, lock_path)
         yield
     finally:
-        lock.release()
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _flock_within(fd: int, operation: int, timeout: float | None, lock_path: Path) -> None:
+    if timeout is None:
+        fcntl.flock(fd, operation)
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, operation | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise ProjectLocked(
+                    f"another process holds the project lock {lock_path} "
+                    f"(waited {timeout:g}s); wait for it to finish and try again"
+                ) from None
+            time.sleep(0.05)
 
 
 def link_file(src: Path, dst: Path, mode: Literal["hardlink", "reflink", "copy"]) -> None:

@@ -33,7 +33,7 @@ from cogw.core.plan.importplan import ImportWeight, without_reuse
 from cogw.core.plan.importrecord import build_entry, merge_imports
 from cogw.core.plan.outcome import Pushed, StepResult, StepStatus
 from cogw.core.timefmt import format_go_time
-from cogw.shell.fs import atomic_write, project_lock
+from cogw.shell.fs import atomic_write, project_lock, race_window
 from cogw.shell.import_pack import pack_and_push
 from cogw.shell.import_push import push_manifest
 from cogw.shell.registry import RegistryDigestMismatch
@@ -115,6 +115,7 @@ def _record(entries: Sequence[WeightEntry], rt: Runtime) -> None:
             current: bytes | None = path.read_bytes()
         except FileNotFoundError:
             current = None
+        race_window()
         merged = merge_imports(current, entries, rt.envelope, LOCK_FILENAME, rt.config)
         if not is_successful(merged):
             raise ProblemsError(merged.failure())

@@ -1,4 +1,5 @@
-"""Prepare and release: per-run mount directories assembled from the store.
+"""Prepare: per-run mount directories assembled from the store (``shell/release.py``
+removes them).
 
 Layout (Cog's): ``<project>/.cog/mounts/<16 hex>/<weight name>/<file path>``,
 each file a hardlink to its store blob by default (``--link-mode`` chooses
@@ -9,8 +10,8 @@ invocation directory is removed, so a half-assembled mount is never left.
 Paths never escape: ``.cog`` and ``.cog/mounts`` are refused when they are symlinks
 (locks and mounts would land wherever they point, and release would delete there);
 each mount carries the marker file :data:`MARKER` beside its weight directories (not
-inside them, so containers see only weight files), and release removes only marked
-directories. A blob whose size differs from the lockfile's or that has write bits
+inside them, so containers see only weight files), and release removes only
+directories it can identify. A blob whose size differs from the lockfile's or that has write bits
 was written through a mount (root ignores 0444) and is never linked again.
 """
 
@@ -29,8 +30,13 @@ from cogw.core.paths import safe_join
 from cogw.core.plan.events import Event, EventKind
 from cogw.core.plan.outcome import Aborted, Mounted, StepResult, StepStatus
 from cogw.core.plan.planner import LinkWeight
-from cogw.shell.fs import link_file, remove_tree
+from cogw.shell.fs import link_file, project_lock, race_window, remove_tree
 from cogw.shell.runtime import Runtime, failure
+
+#: The project's mounts lock: prepare holds it shared while building, release exclusive.
+#: Not cog.lock, which Cog holds through a whole ``cog build`` or weights import: a
+#: prepare must not wait minutes for those, and it never touches weights.lock.
+MOUNTS_LOCK = Path(".cog") / "mounts.lock"
 
 MOUNT_ID = re.compile(r"^[0-9a-f]{16}$")
 #: Written into every mount directory cogw makes; release removes nothing without it.
@@ -49,7 +55,7 @@ class BlobWrittenThrough(Exception):
     """A store blob's size or mode shows that something wrote into it after it was sealed."""
 
 
-def _refuse_symlinks(project_dir: Path) -> None:
+def refuse_symlinks(project_dir: Path) -> None:
     """``.cog`` and ``.cog/mounts`` must be real directories (or absent), never links."""
     for path in (project_dir / ".cog", mounts_root(project_dir)):
         if path.is_symlink():
@@ -82,6 +88,7 @@ def _link_weight(step: LinkWeight, root: Path, rt: Runtime) -> Path:
     for f in step.files:
         if rt.cancel.is_set():
             raise KeyboardInterrupt
+        race_window()
         src = rt.store.path(f.digest)
         _check_blob(src, f.digest, f.size)
         link_file(src, _join(weight_dir, f.path), rt.link_mode)  # type: ignore[arg-type]
@@ -90,15 +97,14 @@ def _link_weight(step: LinkWeight, root: Path, rt: Runtime) -> Path:
 
 def run_links(steps: Sequence[LinkWeight], rt: Runtime, blocked: set[str]) -> list[StepResult]:
     """Link every weight into one new invocation directory; all or nothing."""
-    root = mounts_root(rt.project.dir) / secrets.token_hex(8)
     results: list[StepResult] = []
     try:
-        _refuse_symlinks(rt.project.dir)
-        root.mkdir(parents=True)
-        with _building(root):
-            _link_all(steps, rt, blocked, root, results)
+        refuse_symlinks(rt.project.dir)
+        # Shared: prepares of different runs build their own directories side by side;
+        # a release (exclusive) waits until none is building or cleaning up a failed build.
+        with project_lock(rt.project.dir, shared=True, lock_file=MOUNTS_LOCK):
+            _build(steps, rt, blocked, results)
     except BaseException as exc:
-        remove_tree(root)
         if not isinstance(exc, Exception):
             raise
         done = len(results)
@@ -106,6 +112,19 @@ def run_links(steps: Sequence[LinkWeight], rt: Runtime, blocked: set[str]) -> li
         rest = [StepResult(s, StepStatus.FAILED, Aborted(False)) for s in steps[done + 1 :]]
         return [*undone, failure(steps[done], exc), *rest]
     return results
+
+
+def _build(
+    steps: Sequence[LinkWeight], rt: Runtime, blocked: set[str], results: list[StepResult]
+) -> None:
+    root = mounts_root(rt.project.dir) / secrets.token_hex(8)
+    try:
+        root.mkdir(parents=True)
+        with _building(root):
+            _link_all(steps, rt, blocked, root, results)
+    except BaseException:
+        remove_tree(root)
+        raise
 
 
 @contextlib.contextmanager
@@ -120,20 +139,6 @@ def _building(root: Path) -> Iterator[None]:
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.rename(pending, root / MARKER)
         yield
-    finally:
-        os.close(fd)
-
-
-def _remove_mount(mount: Path) -> None:
-    """Wait for a prepare still building ``mount``, then remove it."""
-    try:
-        fd = os.open(mount / MARKER, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        remove_tree(mount)  # removed by its failed prepare meanwhile
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        remove_tree(mount)
     finally:
         os.close(fd)
 
@@ -160,44 +165,3 @@ def _link_all(
         )
         mounted = Mounted(str(weight_dir), step.target, len(step.files))
         results.append(StepResult(step, StepStatus.DONE, mounted))
-
-
-def release(project_dir: Path, mount_id: str | None) -> list[str]:
-    """Remove one invocation directory (or all with None); returns the ids removed.
-    Store blobs are untouched: only their link counts drop."""
-    _refuse_symlinks(project_dir)
-    root = mounts_root(project_dir)
-    if mount_id is not None:
-        if not MOUNT_ID.match(mount_id):
-            raise ValueError(f"invalid mount id {mount_id!r}: expected 16 lowercase hex characters")
-        targets = [root / mount_id]
-        if not targets[0].exists():
-            raise FileNotFoundError(f"no mount {mount_id} in {root}")
-        if not _is_marked(targets[0]):
-            raise UnsafePath(_unmarked(targets[0]))
-    else:
-        targets = (
-            sorted(p for p in root.iterdir() if MOUNT_ID.match(p.name) and _is_marked(p))
-            if root.is_dir()
-            else []
-        )
-    for t in targets:
-        _remove_mount(t)
-    return [t.name for t in targets]
-
-
-def _is_marked(mount: Path) -> bool:
-    """A real directory (not a link) holding cogw's marker as a regular file."""
-    try:
-        return stat.S_ISDIR(os.lstat(mount).st_mode) and stat.S_ISREG(
-            os.lstat(mount / MARKER).st_mode
-        )
-    except OSError:
-        return False
-
-
-def _unmarked(mount: Path) -> str:
-    return (
-        f"{mount} was not made by cogw (no {MARKER} marker, or not a directory); "
-        "it is left alone. A mount Cog made can be removed with 'rm -r' after Cog has stopped"
-    )

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from cogw.core.cache.space import mentions_no_space
 from cogw.core.digest import format_digest_short, short_digest
 from cogw.core.plan.events import Event, EventKind
 from cogw.core.plan.statusview import format_size
@@ -49,7 +50,8 @@ class PlainProgress:
             )
         if k is EventKind.STEP_FAILED and e.layer_digest:
             # A weight fetches several layers at once: say which one broke.
-            return f"{e.weight}: layer {format_digest_short(e.layer_digest)} failed: {e.message}"
+            why = "no space left" if mentions_no_space(e.message) else e.message  # said below
+            return f"{e.weight}: layer {format_digest_short(e.layer_digest)} failed: {why}"
         if k is EventKind.STEP_FAILED:
             return f"{e.weight}: failed"  # the reason is the summary's error line, said once
         if k is EventKind.PHASE and not e.weight:

@@ -140,11 +140,20 @@ def test_kill_9_during_import_leaves_no_corrupt_blob_or_half_lockfile(
         _assert_no_corrupt_blob(cache)
         _assert_lock_whole(project, old)
         left += len(_blobs_and_temps(cache)[1])
+    lock_temps = len(list(project.glob(".weights-*.lock.tmp")))
     print(f"{killed} of {KILLS} runs were killed before they finished; {left} temp files seen")
+    print(f"{lock_temps} weights.lock temp files left by kills")
+    # A writer killed mid-write (rarely hit at random) leaves a cut temp file; one more is
+    # planted with a dead pid, and the next lockfile write must sweep them all.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (project / f".weights-{dead.pid}-killed.lock.tmp").write_bytes(b'{"version": 1, "we')
+    (project / "weights" / "big" / "config.json").write_text('{"round": "rerun"}')
     _run(project, cache, "import")
     _run(project, cache, "status")
     _assert_no_corrupt_blob(cache)
     assert _blobs_and_temps(cache)[1] == []
+    assert list(project.glob(".weights-*.lock.tmp")) == []
 
 
 @pytest.mark.slow

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from cogw.shell.fs import remove_tree
-from tests.e2e.conftest import SMALL_FILES, Project, mount_sources, tree, write_tree
+from cogw.shell.fs import RACE_WINDOW_ENV, remove_tree
+from tests.e2e.conftest import COGW, SMALL_FILES, Project, mount_sources, tree, write_tree
 from tests.fixtures.registry import RunningRegistry
 
 pytestmark = pytest.mark.registry
@@ -375,6 +375,86 @@ def test_release_removes_only_directories_cogws_marker_identifies(imported: Proj
     assert (foreign / "w" / "data").read_bytes() == b"someone else's"
 
 
+def plant_cog_mount(project: Project, extra: dict[str, bytes] | None = None) -> Path:
+    """A mount shaped as Cog's Prepare makes it: no marker, ``<16 hex>/<weight>/<path>``,
+    every file a hardlink of its store blob (directories 0755, as Cog's MkdirAll)."""
+    root = mounts_dir(project) / uuid.uuid4().hex[:16]
+    for weight, files in (("alpha", SMALL_FILES), ("beta", BETA_FILES)):
+        for rel, data in files.items():
+            dst = root / weight / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.link(store_blob(project, data), dst)
+    write_tree(root, extra or {})
+    return root
+
+
+def test_release_removes_a_mount_shaped_like_cogs_and_keeps_the_blobs(imported: Project) -> None:
+    by_id, by_all = plant_cog_mount(imported), plant_cog_mount(imported)
+    blob = store_blob(imported, BETA_FILES["model.bin"])
+    assert blob.stat().st_nlink == 3
+    one = imported.run("release", by_id.name)
+    assert one.exit_code == 0, one.stderr
+    assert not by_id.exists() and by_all.exists()
+    rest = imported.run("release", "--all")
+    assert rest.exit_code == 0 and "Released 1 mount(s)." in rest.stderr
+    assert mount_ids(imported) == []
+    assert blob.stat().st_nlink == 1 and blob.read_bytes() == BETA_FILES["model.bin"]
+
+
+FOREIGN = (
+    "a file that is not a blob",
+    "a copy of a blob",
+    "a symlink",
+    "a blob beside the weights",
+)
+
+
+def _spoil(project: Project, root: Path, foreign: str, outside: Path) -> None:
+    if foreign == FOREIGN[0]:
+        (root / "beta" / "notes.txt").write_bytes(b"someone else's")
+    elif foreign == FOREIGN[1]:
+        (root / "beta" / "copy.bin").write_bytes(BETA_FILES["model.bin"])
+    elif foreign == FOREIGN[2]:
+        (root / "beta" / "elsewhere").symlink_to(outside)
+    else:
+        os.link(store_blob(project, BETA_FILES["model.bin"]), root / "model.bin")
+
+
+def test_a_cog_shaped_mount_holding_anything_else_is_left_alone(
+    imported: Project, tmp_path: Path
+) -> None:
+    outside = tmp_path / "precious"
+    outside.mkdir()
+    (outside / "keep").write_bytes(b"mine")
+    spoilt = {}
+    for foreign in FOREIGN:
+        root = plant_cog_mount(imported)
+        _spoil(imported, root, foreign, outside)
+        spoilt[root] = tree(root)
+        by_id = imported.run("release", root.name)
+        assert by_id.exit_code == 1, foreign
+        assert "was not made by cogw or Cog" in by_id.stderr, foreign
+    everything = imported.run("release", "--all")
+    assert everything.exit_code == 0 and "No mounts to release." in everything.stderr
+    for root, before in spoilt.items():
+        assert f"left alone: {root.name}" in everything.stderr
+        assert tree(root) == before
+    assert (outside / "keep").read_bytes() == b"mine"
+
+
+def test_an_empty_unmarked_directory_is_left_alone_and_an_abandoned_build_is_not(
+    imported: Project,
+) -> None:
+    empty = mounts_dir(imported) / "0123456789abcdef" / "w"
+    empty.mkdir(parents=True)
+    abandoned = mounts_dir(imported) / "abcdef0123456789"
+    (abandoned / "alpha").mkdir(parents=True)
+    (abandoned / ".cogw-mount.building").write_bytes(b"")  # prepare killed before the rename
+    done = imported.run("release", "--all")
+    assert done.exit_code == 0 and "Released 1 mount(s)." in done.stderr
+    assert empty.is_dir() and not abandoned.exists()
+
+
 def test_a_mount_dir_holds_only_weight_dirs_beside_the_marker(imported: Project) -> None:
     mount_id, mounts = prepare_json(imported)
     root = mounts_dir(imported) / mount_id
@@ -404,6 +484,41 @@ def test_prepare_refuses_a_blob_written_through_a_mount(imported: Project, damag
     assert mount_ids(imported) == before
 
 
+def test_prepare_and_release_do_not_wait_for_cog_lock_held_through_a_cog_build(
+    imported: Project,
+) -> None:
+    """Cog holds .cog/cog.lock through a whole `cog build` or weights import."""
+    import sys
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from cogw.shell.fs import project_lock\n"
+            "with project_lock(Path(sys.argv[1])):\n print('held', flush=True); time.sleep(60)",
+            str(imported.dir),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        env = {**os.environ, "COG_CACHE_DIR": str(imported.cache)}
+        for args in (["prepare", "-q"], ["release", "--all"]):
+            done = subprocess.run(
+                [COGW, *args, "--project", str(imported.dir)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert done.returncode == 0, done.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert mount_ids(imported) == []
+
+
 # --- concurrency ----------------------------------------------------------------------------
 
 
@@ -412,13 +527,23 @@ def test_prepare_refuses_a_blob_written_through_a_mount(imported: Project, damag
 def test_concurrent_prepare_release_and_pull_never_leave_an_incomplete_mount(
     imported: Project,
 ) -> None:
-    """5 rounds of prepare, release --all and pull at once, as processes."""
+    """5 rounds of prepare, release --all and pull at once, as processes.
+
+    The race window hook pauses each prepare between linked files and each release
+    before each removal, so the rounds meet the races the locks are for: without the
+    project lock two releases remove one mount at once and one of them fails, and
+    without any lock a release empties a mount a prepare is still filling."""
     import shutil
     import subprocess
     import sys
 
     cogw = shutil.which("cogw", path=str(Path(sys.executable).parent)) or "cogw"
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(imported.dir), "COG_CACHE_DIR": str(imported.cache)}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(imported.dir),
+        "COG_CACHE_DIR": str(imported.cache),
+        RACE_WINDOW_ENV: "0.02",
+    }
 
     def start(*args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
@@ -431,6 +556,7 @@ def test_concurrent_prepare_release_and_pull_never_leave_an_incomplete_mount(
 
     failures = []
     for _ in range(5):
+        plant_cog_mount(imported)  # removed link by link, so two releases at once collide
         procs = [start("prepare", "--json"), start("release", "--all"), start("pull")]
         procs += [start("prepare", "--json"), start("release", "--all")]
         for proc in procs:

@@ -59,8 +59,9 @@ from cogw.shell.execute import execute
 from cogw.shell.fs import remove_tree
 from cogw.shell.gather import Project, gather_snapshot
 from cogw.shell.layers import stream_layer
-from cogw.shell.prepare import mounts_root, release
+from cogw.shell.prepare import mounts_root
 from cogw.shell.registry import RegistryDigestMismatch, RegistryNotFound
+from cogw.shell.release import release
 from cogw.shell.runtime import Runtime
 from cogw.shell.store import TEMP_PREFIX, FileStore
 from tests.fakes_registry import FakeRegistry
