@@ -25,11 +25,12 @@ import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from cogw.core.cache.cachedir import cross_filesystem_problem
 from cogw.core.paths import safe_join
 from cogw.core.plan.events import Event, EventKind
 from cogw.core.plan.outcome import Aborted, Mounted, StepResult, StepStatus
 from cogw.core.plan.planner import LinkWeight
-from cogw.shell.fs import link_file, remove_tree
+from cogw.shell.fs import CrossDeviceLink, link_file, remove_tree
 from cogw.shell.runtime import Runtime, failure
 
 MOUNT_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -104,8 +105,17 @@ def run_links(steps: Sequence[LinkWeight], rt: Runtime, blocked: set[str]) -> li
         done = len(results)
         undone = [StepResult(r.step, StepStatus.FAILED, Aborted(True)) for r in results]
         rest = [StepResult(s, StepStatus.FAILED, Aborted(False)) for s in steps[done + 1 :]]
-        return [*undone, failure(steps[done], exc), *rest]
+        return [*undone, _failed(steps[done], exc, rt), *rest]
     return results
+
+
+def _failed(step: LinkWeight, exc: Exception, rt: Runtime) -> StepResult:
+    """A link that crossed filesystems after the plan said it would not (the store
+    moved, or part of it is elsewhere) is worded as the plan would have worded it."""
+    if isinstance(exc, CrossDeviceLink):
+        problem = cross_filesystem_problem(str(rt.store.root), str(rt.project.dir), rt.link_mode)
+        return StepResult(step, StepStatus.FAILED, diagnostic=problem)
+    return failure(step, exc)
 
 
 @contextlib.contextmanager
