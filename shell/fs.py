@@ -240,7 +240,10 @@ def _link_error(verb: str, src: Path, dst: Path, err: OSError) -> OSError:
     if err.errno == errno.EEXIST:
         return err
     if err.errno == errno.EXDEV:
-        message = f"{verb} {src} -> {dst} failed: {CACHE_DIR_ADVICE}. underlying error: {err}"
+        # strerror, not str(err): that would name both paths a second time
+        message = (
+            f"{verb} {src} -> {dst} failed: {CACHE_DIR_ADVICE}. underlying error: {err.strerror}"
+        )
         return CrossDeviceLink(errno.EXDEV, message, src, dst)
     if verb == "reflink" and err.errno in _REFLINK_UNSUPPORTED:
         message = (

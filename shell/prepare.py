@@ -26,11 +26,12 @@ import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from cogw.core.cache.cachedir import cross_filesystem_problem
 from cogw.core.paths import safe_join
 from cogw.core.plan.events import Event, EventKind
 from cogw.core.plan.outcome import Aborted, Mounted, StepResult, StepStatus
 from cogw.core.plan.planner import LinkWeight
-from cogw.shell.fs import link_file, project_lock, race_window, remove_tree
+from cogw.shell.fs import CrossDeviceLink, link_file, project_lock, race_window, remove_tree
 from cogw.shell.runtime import Runtime, failure
 
 #: The project's mounts lock: prepare holds it shared while building, release exclusive.
@@ -110,7 +111,7 @@ def run_links(steps: Sequence[LinkWeight], rt: Runtime, blocked: set[str]) -> li
         done = len(results)
         undone = [StepResult(r.step, StepStatus.FAILED, Aborted(True)) for r in results]
         rest = [StepResult(s, StepStatus.FAILED, Aborted(False)) for s in steps[done + 1 :]]
-        return [*undone, failure(steps[done], exc), *rest]
+        return [*undone, _failed(steps[done], exc, rt), *rest]
     return results
 
 
@@ -125,6 +126,15 @@ def _build(
     except BaseException:
         remove_tree(root)
         raise
+
+
+def _failed(step: LinkWeight, exc: Exception, rt: Runtime) -> StepResult:
+    """A link that crossed filesystems after the plan said it would not (the store
+    moved, or part of it is elsewhere) is worded as the plan would have worded it."""
+    if isinstance(exc, CrossDeviceLink):
+        problem = cross_filesystem_problem(str(rt.store.root), str(rt.project.dir), rt.link_mode)
+        return StepResult(step, StepStatus.FAILED, diagnostic=problem)
+    return failure(step, exc)
 
 
 @contextlib.contextmanager

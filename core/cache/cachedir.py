@@ -108,3 +108,29 @@ def resolve_weights_dir(
     if not home:
         return Failure(_missing_home())
     return Success(go_join(_absolute(home, cwd), ".cache", "cog", WEIGHTS_SUBDIR))
+
+
+def cross_filesystem_problem(
+    cache_dir: str, project_dir: str, mode: str = "hardlink"
+) -> Diagnostic:
+    """A hardlink (or reflink) from the cache into the project cannot cross filesystems.
+
+    One wording for both moments it is found: while planning (the devices differ) and
+    while linking (a link failed with EXDEV after the plan passed, e.g. the store moved).
+    Each path appears once; the hint names both ways out.
+
+    >>> for line in cross_filesystem_problem("/mnt/c", "/work/p").lines():
+    ...     print(line)
+    error: the cache and the project are on different filesystems; hardlinks cannot cross
+      cache: /mnt/c
+      project: /work/p
+      hint: use --link-mode copy,
+            or put the cache on the project's filesystem: --cache-dir DIR or COG_CACHE_DIR=DIR
+    """
+    links = "reflinks" if mode == "reflink" else "hardlinks"
+    return Diagnostic(
+        summary=f"the cache and the project are on different filesystems; {links} cannot cross",
+        detail=f"cache: {cache_dir}\nproject: {project_dir}",
+        hint="use --link-mode copy,\n"
+        f"or put the cache on the project's filesystem: --cache-dir DIR or {CACHE_DIR_ENV}=DIR",
+    )

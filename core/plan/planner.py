@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pyrsistent import PVector, pvector
 from returns.result import Failure
 
+from cogw.core.cache.cachedir import cross_filesystem_problem
 from cogw.core.config.weights import WeightSpec
 from cogw.core.diagnostics import Diagnostic, Problems
 from cogw.core.lock.lockfile import LockFile, LockLayer, WeightEntry
@@ -217,16 +218,6 @@ def _not_cached_problem(entry: WeightEntry, present: frozenset[str]) -> Diagnost
     )
 
 
-def cross_device_problem(snapshot: Snapshot) -> Diagnostic:
-    """Hardlinks cannot cross filesystems: say so before any mount is made."""
-    return Diagnostic(
-        summary="the cache and the project are on different filesystems; hardlinks cannot cross",
-        detail=f"cache: {snapshot.store_dir}\nproject: {snapshot.project_dir}",
-        hint="use --link-mode copy (or reflink),\n"
-        "or put the cache on the project's filesystem: --cache-dir DIR or COG_CACHE_DIR=DIR",
-    )
-
-
 def make_prepare_plan(
     snapshot: Snapshot,
     names: Sequence[str],
@@ -235,8 +226,11 @@ def make_prepare_plan(
     link_mode: str = "hardlink",
 ) -> Plan:
     entries, notes, problems = select_locked(snapshot, names, "prepare", drift)
-    if entries and link_mode == "hardlink" and snapshot.store_shares_device is False:
-        problems.append(cross_device_problem(snapshot))
+    links = link_mode in ("hardlink", "reflink")  # neither can cross filesystems
+    if entries and links and snapshot.store_shares_device is False:
+        problems.append(
+            cross_filesystem_problem(snapshot.store_dir, snapshot.project_dir, link_mode)
+        )
     steps: list[Step] = []
     if pull:
         fetches, _ = plan_fetches(entries, snapshot.present)

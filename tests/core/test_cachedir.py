@@ -107,3 +107,14 @@ def test_resolved_dir_is_always_absolute_and_clean(cog_dir: str, xdg: str) -> No
     assert posixpath.isabs(resolved)
     assert go_clean(resolved) == resolved
     assert resolved.endswith("/weights")
+
+
+def test_the_cross_filesystem_problem_names_each_path_once_on_short_lines() -> None:
+    from cogw.core.cache.cachedir import cross_filesystem_problem
+
+    problem = cross_filesystem_problem("/mnt/cache/weights", "/work/project")
+    text = "\n".join(problem.lines())
+    assert text.count("/mnt/cache/weights") == 1 and text.count("/work/project") == 1
+    assert all(len(line) <= 100 for line in problem.lines())
+    assert "--link-mode copy" in problem.hint
+    assert "--cache-dir" in problem.hint and "COG_CACHE_DIR" in problem.hint

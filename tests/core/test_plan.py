@@ -273,6 +273,8 @@ def test_prepare_in_hardlink_mode_across_filesystems_is_a_problem_before_any_mou
     assert "--link-mode copy" in problem.hint and "--cache-dir" in problem.hint
     assert "COG_CACHE_DIR" in problem.hint
     assert make_plan(apart, Operation.PREPARE, link_mode="copy").problems == ()
+    (reflinks,) = make_plan(apart, Operation.PREPARE, link_mode="reflink").problems
+    assert "reflinks cannot cross" in reflinks.summary and "--link-mode copy" in reflinks.hint
     unknown = replace(base, store_shares_device=None)
     assert make_plan(unknown, Operation.PREPARE).problems == ()
 

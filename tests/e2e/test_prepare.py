@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from cogw.core.cache.cachedir import cross_filesystem_problem
 from cogw.shell.fs import RACE_WINDOW_ENV, remove_tree
 from tests.e2e.conftest import COGW, SMALL_FILES, Project, mount_sources, tree, write_tree
 from tests.fixtures.registry import RunningRegistry
@@ -264,6 +265,42 @@ def test_plan_prepare_finds_a_cache_on_another_filesystem_and_json_fills_the_hin
     (problem,) = json.loads(as_json.stdout)["problems"]
     assert "different filesystems" in problem["summary"]
     assert "--link-mode copy" in problem["hint"] and "--cache-dir" in problem["hint"]
+    assert mount_ids(imported) == []
+
+
+def test_a_link_that_crosses_filesystems_after_the_plan_passed_says_what_the_plan_would(
+    imported: Project, foreign_dir: Path
+) -> None:
+    # The store root stays on the project's filesystem (so the plan's check passes) while
+    # its blobs move to another one: every hardlink then fails with EXDEV.
+    files = imported.cache / "weights" / "files"
+    shutil.copytree(files, foreign_dir / "files", symlinks=True)
+    remove_tree(files)
+    files.symlink_to(foreign_dir / "files")
+    assert imported.run("plan", "prepare").exit_code == 0
+
+    result = imported.run("prepare")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.stderr and "underlying error" not in result.stderr
+    store = str(imported.cache / "weights")
+    error = result.stderr[result.stderr.index("error: ") :].splitlines()
+    assert error == [
+        "error: the cache and the project are on different filesystems; hardlinks cannot cross",
+        f"  cache: {store}",
+        f"  project: {imported.dir}",
+        "  hint: use --link-mode copy,",
+        "        or put the cache on the project's filesystem:"
+        " --cache-dir DIR or COG_CACHE_DIR=DIR",
+    ]
+    assert result.stderr.count(store) == 1
+    assert mount_ids(imported) == []
+
+    as_json = imported.run("prepare", "--json")
+    assert as_json.exit_code == 1
+    failed = [r for r in json.loads(as_json.stdout)["results"] if r["error"]]
+    assert [r["weight"] for r in failed] == ["alpha"]
+    assert failed[0]["error"] == cross_filesystem_problem(store, str(imported.dir)).to_json()
+    assert "--link-mode copy" in failed[0]["error"]["hint"]
     assert mount_ids(imported) == []
 
 
