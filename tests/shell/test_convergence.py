@@ -316,7 +316,13 @@ class PlanApplyConvergence(RuleBasedStateMachine):
         # A weight whose manifest cannot be fetched has none of its layers requested.
         listed = [s for s in fetches if s.manifest not in self.registry.broken()]
         # A corrupted layer is fetched once more from scratch before its step fails.
-        retried = [s for s in listed if s.layer.digest in self.registry.corrupted]
+        # A lost one answers 404 whatever else was done to it, and is not retried.
+        retried = [
+            s
+            for s in listed
+            if s.layer.digest in self.registry.corrupted
+            and s.layer.digest not in self.registry.lost
+        ]
         assert Counter(c.ref for c in asked if c.method == "iter_blob") == Counter(
             s.layer.digest for s in [*listed, *retried]
         )
