@@ -44,6 +44,7 @@ def push_layer(
             )
         ),
     )
+    rt.record_push(step.weight, outcome, layer.size)
     rt.emit(
         Event(
             EventKind.PUSH_BLOB,

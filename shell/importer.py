@@ -82,9 +82,7 @@ def run_imports(steps: Sequence[ImportWeight], rt: Runtime) -> list[StepResult]:
             results.append(failure(step, exc))
             continue
         entries.append(entry)
-        results.append(
-            StepResult(step, StepStatus.DONE, Pushed(ref, len(entry.layers), entry.size_compressed))
-        )
+        results.append(StepResult(step, StepStatus.DONE, _pushed(step.weight, ref, entry, rt)))
     if entries:
         try:
             _record(entries, rt)
@@ -96,6 +94,14 @@ def run_imports(steps: Sequence[ImportWeight], rt: Runtime) -> list[StepResult]:
                 for r in results
             ]
     return results
+
+
+def _pushed(weight: str, ref: str, entry: WeightEntry, rt: Runtime) -> Pushed:
+    """The result: how many layers the registry already had, how many bytes went up."""
+    pushes = rt.pushes.get(weight, [])
+    present = sum(1 for outcome, _ in pushes if outcome != "uploaded")
+    sent = sum(size for outcome, size in pushes if outcome == "uploaded")
+    return Pushed(ref, len(entry.layers), entry.size_compressed, present, sent)
 
 
 def _current_lock(rt: Runtime) -> Lockfile | None:

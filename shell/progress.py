@@ -16,7 +16,7 @@ import orjson
 
 from cogw.core.cache.space import mentions_no_space
 from cogw.core.digest import format_digest_short, short_digest
-from cogw.core.plan.events import Event, EventKind
+from cogw.core.plan.events import SKIPPED_PUSHES, Event, EventKind, push_skip_words
 from cogw.core.plan.statusview import format_size
 from cogw.shell.progress_tally import TOTAL, Count, Tally
 
@@ -60,6 +60,9 @@ class PlainProgress:
             return f"{e.weight}: {e.phase} ({format_size(e.nbytes)})"
         if k is EventKind.LINKED:
             return f"Linked {e.weight} ({e.total_files} file(s)) → {e.target}"
+        if k is EventKind.PUSH_BLOB and e.message in SKIPPED_PUSHES:
+            # The push phase's line counted these bytes; say they were not sent.
+            return f"{e.weight}: {push_skip_words(e.message, e.layer_digest, e.layer_size)}"
         return self._detail_line(e) if self.verbose else ""
 
     @staticmethod

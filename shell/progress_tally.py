@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cogw.core.digest import short_digest
-from cogw.core.plan.events import Event, EventKind
+from cogw.core.plan.events import SKIPPED_PUSHES, Event, EventKind
 
 #: The order an import's phases begin in. A phase starting ends the phases before it,
 #: never one after it: a large local file is pushed from its source while the store
@@ -29,6 +29,7 @@ class Count:
     weight: str = ""
     phase: str = ""
     layer: str = ""
+    skipped: int = 0  # layers the registry already had (push bars)
 
     @property
     def fraction(self) -> float | None:
@@ -112,7 +113,21 @@ class Tally:
             return self._phase(e)
         if k is EventKind.BYTES:
             return self._bytes(e)
+        if k is EventKind.PUSH_BLOB and e.message in SKIPPED_PUSHES:
+            return self._not_sent(e)
         return []
+
+    def _not_sent(self, e: Event) -> list[str]:
+        """A layer the registry already had: its bytes leave the push bar's total, so the
+        bar counts only what is uploaded, and its label says how many were skipped."""
+        key = f"{e.weight}/push"
+        count = self.counts.get(key)
+        if count is None:
+            return []
+        count.skipped += 1
+        count.total = max(count.done, (count.total or 0) - e.layer_size)
+        count.label = f"{e.weight} push ({count.skipped} already in the registry)"
+        return [key]
 
     def _bytes(self, e: Event) -> list[str]:
         changed = []

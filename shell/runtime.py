@@ -60,12 +60,19 @@ class Runtime:
     # The weights.lock shape an import writes (set by the importer once chosen): it
     # decides the tags and whether layer commits name their media type.
     shape: Shape = Shape.SOURCE
+    # Per weight, each layer push's outcome ("uploaded", "exists", "mounted") and size:
+    # what the result line says was sent.
+    pushes: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     _emit_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def emit(self, event: Event) -> None:
         # Workers run in threads; handlers are promised in-order, one at a time.
         with self._emit_lock:
             self.on_event(event)
+
+    def record_push(self, weight: str, outcome: str, size: int) -> None:
+        with self._emit_lock:
+            self.pushes.setdefault(weight, []).append((outcome, size))
 
 
 @contextlib.contextmanager

@@ -12,6 +12,9 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
+from cogw.core.digest import short_digest
+from cogw.core.plan.statusview import format_size
+
 
 class EventKind(StrEnum):
     WEIGHT_START = "weight-start"  # weight, target, total_files, missing_files, manifest_ref
@@ -58,3 +61,18 @@ class Event:
         data = {k: v for k, v in asdict(self).items() if v not in ("", 0, False)}
         data["kind"] = self.kind.value
         return data
+
+
+#: Push outcomes that send no layer bytes: the registry had the blob, or mounted it
+#: from another of its repositories.
+SKIPPED_PUSHES = ("exists", "mounted")
+
+
+def push_skip_words(outcome: str, digest: str, size: int) -> str:
+    """A layer push that uploaded nothing, in the words of the progress line.
+
+    >>> push_skip_words("exists", "sha256:" + "ab" * 32, 2048)
+    'layer abababababab already in the registry (2.0KB), not uploaded'
+    """
+    where = "already in the registry" if outcome == "exists" else "mounted from another repository"
+    return f"layer {short_digest(digest)} {where} ({format_size(size)}), not uploaded"

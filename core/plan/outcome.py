@@ -8,7 +8,7 @@ left to do, else 1.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -26,11 +26,34 @@ class StepStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Pushed:
-    """An import pushed its weight: the manifest reference, its layers and their bytes."""
+    """An import pushed its weight: the manifest reference, its layers and their bytes.
+    ``present`` layers the registry already held (or mounted from another repository),
+    so only ``sent`` bytes were uploaded; ``sent`` is None where that was not counted."""
 
     ref: str
     layers: int
-    nbytes: int  # compressed, as pushed
+    nbytes: int  # compressed, the layers' sizes
+    present: int = 0
+    sent: int | None = None
+
+    def detail(self, size: Callable[[int], str]) -> str:
+        """The result line's words, never claiming an upload that did not happen.
+
+        >>> kib = lambda n: f"{n // 1024}KiB"
+        >>> Pushed("r:t", 2, 4096).detail(kib)
+        'r:t (2 layer(s), 4KiB)'
+        >>> Pushed("r:t", 2, 4096, present=2, sent=0).detail(kib)
+        'r:t (2 layer(s), 4KiB; all already in the registry, nothing uploaded)'
+        >>> Pushed("r:t", 3, 4096, present=1, sent=1024).detail(kib)
+        'r:t (3 layer(s), 4KiB; 1KiB uploaded, 1 layer already in the registry)'
+        """
+        head = f"{self.ref} ({self.layers} layer(s), {size(self.nbytes)}"
+        if not self.present or self.sent is None:
+            return head + ")"
+        if self.present >= self.layers:
+            return head + "; all already in the registry, nothing uploaded)"
+        there = f"{self.present} layer{'' if self.present == 1 else 's'} already in the registry"
+        return head + f"; {size(self.sent)} uploaded, {there})"
 
 
 @dataclass(frozen=True, slots=True)

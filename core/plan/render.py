@@ -202,8 +202,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 def result_detail(data: ResultData) -> str:
     """What a step's result says after its line ("stored 3 files (1.2MB)")."""
     match data:
-        case Pushed(ref, layers, nbytes):
-            return f"{ref} ({layers} layer(s), {format_size(nbytes)})"
+        case Pushed():
+            return data.detail(format_size)
         case Stored(files, nbytes, source):
             stored = f"stored {plural(files, 'file')} ({format_size(nbytes)})"
             return f"{stored} from {source}" if source else stored
@@ -247,6 +247,14 @@ def _nothing_left(plan: Plan) -> Plan:
     return Plan(plan.operation, plan.names, plan.repository)
 
 
+def _pushed_json(data: ResultData) -> dict[str, Any]:
+    """An import's result counts what went up: layers the registry already had and the
+    bytes uploaded (the detail words say the same)."""
+    if not isinstance(data, Pushed) or data.sent is None:
+        return {}
+    return {"layersPresent": data.present, "bytesUploaded": data.sent}
+
+
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
     return {
         "operation": outcome.plan.operation.value,
@@ -256,6 +264,7 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
                 "status": r.status.value,
                 "detail": result_detail(r.data),
                 "error": r.diagnostic.to_json() if r.diagnostic else None,
+                **_pushed_json(r.data),
             }
             for r in outcome.results
         ],

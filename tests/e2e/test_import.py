@@ -893,3 +893,26 @@ def test_recorded_layers_the_bytes_do_not_reproduce_are_packed_again(project, ma
     after = entries(project)["alpha"]
     assert after["layers"] == [layer]  # packed again: the digest the bytes have
     assert after["target"] == "/src/weights/alpha"
+
+
+def test_an_import_whose_blobs_the_registry_has_says_nothing_was_uploaded(one_weight: Project):
+    project = one_weight
+    first = project.run("import", "--json")
+    assert first.exit_code == 0, first.stderr
+    (result,) = json.loads(first.stdout)["results"]
+    sizes = [
+        layer["size"] for layer in json.loads(project.lock.read_bytes())["weights"][0]["layers"]
+    ]
+    assert (result["layersPresent"], result["bytesUploaded"]) == (0, sum(sizes))
+    assert "already in the registry" not in result["detail"]
+
+    project.lock.unlink()  # the same files again: every blob is in the registry already
+    again = project.run("import")
+    assert again.exit_code == 0, again.output
+    assert "all already in the registry, nothing uploaded" in again.stderr
+    skipped = [line for line in again.stderr.splitlines() if "not uploaded" in line]
+    assert len(skipped) == len(sizes)
+    project.lock.unlink()
+    as_json = json.loads(project.run("import", "--json").stdout)
+    (result,) = as_json["results"]
+    assert (result["layersPresent"], result["bytesUploaded"]) == (len(sizes), 0)

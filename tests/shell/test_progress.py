@@ -145,3 +145,30 @@ def test_rich_bars_print_sizes_with_format_size_not_rich_decimal_units() -> None
     task = bar.add_task("x", total=524 * MB)
     bar.update(task, completed=500 * MB)
     assert SizeColumn().render(bar.tasks[0]).plain == "500.0MB/524.0MB"
+
+
+def pushed_blob(outcome: str, size: int) -> Event:
+    return Event(
+        EventKind.PUSH_BLOB, weight="alpha", layer_digest=LAYER, layer_size=size, message=outcome
+    )
+
+
+def test_a_layer_the_registry_has_leaves_the_push_bar_and_is_said_not_uploaded() -> None:
+    tally = Tally()
+    tally.observe(phase("push", 300))  # two layers: 200 already there, 100 to send
+    assert tally.observe(pushed_blob("exists", 200)) == ["alpha/push"]
+    push = tally.counts["alpha/push"]
+    assert (push.total, push.label) == (100, "alpha push (1 already in the registry)")
+    tally.observe(push_bytes(100))
+    tally.observe(pushed_blob("uploaded", 100))
+    assert (push.done, push.total, push.skipped) == (100, 100, 1)
+
+    plain = io.StringIO()
+    log = PlainLog(plain, Tally())
+    log(pushed_blob("exists", 2 * MB))
+    log(pushed_blob("mounted", MB))
+    log(pushed_blob("uploaded", MB))  # an upload needs no line of its own
+    assert plain.getvalue().splitlines() == [
+        f"alpha: layer {LAYER[7:19]} already in the registry (2.0MB), not uploaded",
+        f"alpha: layer {LAYER[7:19]} mounted from another repository (1.0MB), not uploaded",
+    ]
