@@ -27,17 +27,40 @@ JSON_EVERY = 1.0  # seconds between a counter's JSON progress events
 PLAIN_EVERY = 5.0  # seconds between plain progress lines during a long transfer
 
 
+#: Per-layer lines that --verbose holds until their layer ends.
+HELD_KINDS = (EventKind.LAYER_START, EventKind.FILE_STORED)
+
+
 class PlainProgress:
     """Cog-style lines (`Pulling alpha... (3 file(s))`), one per milestone."""
 
     def __init__(self, stream: TextIO, verbose: bool = False) -> None:
         self.stream = stream
         self.verbose = verbose
+        # --verbose: a running layer's lines, held until it ends, so layers fetched side
+        # by side do not interleave their files in a log.
+        self.held: dict[str, list[str]] = {}
 
     def __call__(self, e: Event) -> None:
         line = self.line(e)
+        key = e.layer_digest
+        if self.verbose and e.kind in HELD_KINDS and key:
+            if line:
+                self.held.setdefault(key, []).append(line)
+            return
+        if key in self.held and e.kind in (EventKind.LAYER_DONE, EventKind.STEP_FAILED):
+            self._write(self.held.pop(key))
         if line:
-            print(line, file=self.stream, flush=True)
+            self._write([line])
+
+    def close(self) -> None:
+        """Lines of layers that never ended (an interrupt) still reach the log."""
+        for lines in self.held.values():
+            self._write(lines)
+        self.held.clear()
+
+    def _write(self, lines: list[str]) -> None:
+        print("\n".join(lines), file=self.stream, flush=True)
 
     def line(self, e: Event) -> str:
         k = e.kind
@@ -135,6 +158,9 @@ class PlainLog:
         self.stream = stream
         self.last = clock()
 
+    def close(self) -> None:
+        self.plain.close()
+
     def __call__(self, e: Event) -> None:
         self.tally.observe(e)
         self.plain(e)
@@ -173,7 +199,8 @@ def make_progress(
 
         rich = RichProgress(out, tally, PlainProgress(out).line)
         return rich, rich.close
-    return PlainLog(out, tally, verbose), (lambda: None)
+    log = PlainLog(out, tally, verbose)
+    return log, log.close
 
 
 def hashing_progress(

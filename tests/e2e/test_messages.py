@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import shutil
 import signal
 import subprocess
 import time
@@ -207,3 +208,42 @@ def test_a_source_problem_is_reported_never_nothing_to_do(one_weight, source, ne
     assert "Nothing to do." not in result.stdout
     assert result.stdout.rstrip().endswith("Plan cannot be applied: 1 problem.")
     assert needle in result.stderr, result.stderr
+
+
+THREE_WEIGHTS = "weights:\n" + "".join(
+    f"  - name: w{i}\n    target: /src/w{i}\n    source:\n      uri: weights/w{i}\n"
+    for i in range(3)
+)
+
+
+def test_a_verbose_plain_log_keeps_each_layers_lines_together_and_the_summary_last(
+    project: Project, make_weights
+):
+    for i in range(3):  # three bundle layers, fetched side by side
+        make_weights(f"w{i}", {f"w{i}-{n}.bin": os.urandom(200_000) for n in range(6)})
+    project.write_config(THREE_WEIGHTS)
+    assert project.run("import").exit_code == 0
+    shutil.rmtree(project.cache)
+    done = subprocess.run(
+        [COGW, "pull", "-v"],
+        cwd=project.dir,
+        env=_cogw_env(project),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one pipe, as a log collector sees it
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout
+    lines = done.stdout.splitlines()
+    starts = [n for n, line in enumerate(lines) if line.startswith("  layer ")]
+    assert len(starts) == 3
+    for n in starts:  # a layer's line, then its six files, nothing of another layer between
+        files = lines[n + 1 : n + 7]
+        weight = files[0].split()[0].split("-")[0]
+        assert all(f.startswith(f"    {weight}-") for f in files), lines
+    for i in range(3):
+        done_at = next(
+            n for n, line in enumerate(lines) if line.startswith(f"Pulling w{i}... done")
+        )
+        assert all(n < done_at for n in starts if lines[n + 1].startswith(f"    w{i}-"))
+    assert lines[-1].startswith("Applied: 3 layers fetched")
