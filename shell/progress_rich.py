@@ -16,6 +16,7 @@ from rich.text import Text
 
 from cogw.core.plan.events import Event, EventKind
 from cogw.core.plan.render import format_size
+from cogw.core.plan.rowbudget import row_budget, rows_to_show
 from cogw.shell.progress_tally import TOTAL, Tally
 
 
@@ -23,6 +24,8 @@ class SizeColumn(ProgressColumn):
     """ "12.0MB/48.0MB", or "12.0MB" while the total is unknown."""
 
     def render(self, task: Task) -> Text:
+        if task.fields.get("note"):
+            return Text("")
         done = format_size(int(task.completed))
         if task.total is None:
             return Text(done, style="progress.download")
@@ -57,6 +60,7 @@ class RichProgress:
         )
         self.tasks: dict[str, Any] = {}
         self.started = False
+        self.more: Any = None  # the "… N more running" row, when bars were left out
 
     def _draw(self, key: str) -> None:
         count = self.tally.counts[key]
@@ -67,14 +71,30 @@ class RichProgress:
             if count.finished and key != TOTAL:
                 return
             self.tasks[key] = self.progress.add_task(count.label, total=count.total)
+            self._fit()
         task = self.tasks[key]
         if count.finished and count.layer:  # collapse into the total, drawn full once
             self.progress.update(task, total=count.total, completed=count.done)
             self.progress.refresh()
             self.progress.remove_task(task)
             del self.tasks[key]
+            self._fit()
             return
         self.progress.update(task, description=count.label, total=count.total, completed=count.done)
+
+    def _fit(self) -> None:
+        """Show only the bars the terminal has rows for (core/plan/rowbudget.py): a live
+        display taller than the terminal scrolls its running layers out of sight."""
+        pinned = {k for k in self.tasks if not self.tally.counts[k].layer}
+        budget = row_budget(self.progress.console.height)
+        shown = rows_to_show(list(self.tasks), pinned, budget)
+        for key, task in self.tasks.items():
+            self.progress.update(task, visible=key in shown.keys)
+        if self.more is not None:
+            self.progress.remove_task(self.more)
+            self.more = None
+        if shown.hidden:  # added anew, so drawn below every bar
+            self.more = self.progress.add_task(shown.more_line(), total=None, note=True)
 
     def __call__(self, e: Event) -> None:
         for key in self.tally.observe(e):

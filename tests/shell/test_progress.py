@@ -172,3 +172,30 @@ def test_a_layer_the_registry_has_leaves_the_push_bar_and_is_said_not_uploaded()
         f"alpha: layer {LAYER[7:19]} already in the registry (2.0MB), not uploaded",
         f"alpha: layer {LAYER[7:19]} mounted from another repository (1.0MB), not uploaded",
     ]
+
+
+def test_twenty_running_layers_in_a_fifteen_row_terminal_stay_within_its_rows() -> None:
+    layers = [f"sha256:{i:064x}" for i in range(20)]
+    rich = RichProgress(io.StringIO(), Tally(20 * MB), lambda _e: "")
+    console = rich.progress.console
+    console.size = (100, 15)
+
+    def rows() -> list[str]:
+        lines = console.render_lines(rich.progress.get_renderable(), pad=False)
+        return ["".join(segment.text for segment in line).rstrip() for line in lines]
+
+    for digest in layers:
+        rich(Event(EventKind.LAYER_START, weight="alpha", layer_digest=digest, layer_size=MB))
+        rich(Event(EventKind.BYTES, weight="alpha", layer_digest=digest, nbytes=MB // 2))
+    shown = rows()
+    assert len(shown) <= 15 - 2, shown
+    assert any(row.startswith("total") for row in shown), shown
+    assert shown[-1].startswith("… 9 more running"), shown
+    assert sum(1 for row in shown if row.startswith("alpha ")) == 11
+
+    for digest in layers[:12]:  # finished layers collapse, the hidden ones come into view
+        rich(Event(EventKind.LAYER_DONE, weight="alpha", layer_digest=digest))
+    shown = rows()
+    assert sum(1 for row in shown if row.startswith("alpha ")) == 8
+    assert not any("more running" in row for row in shown)
+    rich.close()
