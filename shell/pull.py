@@ -177,11 +177,16 @@ def _fetch_verified(step: FetchLayer, client: Registry, repo: str, rt: Runtime) 
     from cogw.shell.layerstream import HostileLayer
     from cogw.shell.registry.errors import RegistryDigestMismatch
     from cogw.shell.store import DigestMismatch, SizeMismatch
+    from cogw.shell.untar import StoreFileError
 
+    spoilt = (RegistryDigestMismatch, DigestMismatch, SizeMismatch, HostileLayer)
     try:
         _stream_and_store(step, client, repo, rt)
-    except (RegistryDigestMismatch, DigestMismatch, SizeMismatch, HostileLayer):
-        if rt.cancel.is_set():
+    except (*spoilt, StoreFileError) as exc:
+        # The store names the file it refused; only a refusal of its bytes (not a disk
+        # error) says the layer was spoilt on the way.
+        refused = exc.__cause__ if isinstance(exc, StoreFileError) else exc
+        if rt.cancel.is_set() or not isinstance(refused, spoilt):
             raise
         _stream_and_store(step, client, repo, rt)
 

@@ -534,3 +534,19 @@ def test_the_fake_registry_reports_a_broken_blob_as_the_real_client_does(
     assert sum(map(len, received)) == delivered
     assert all(len(chunk) <= 512 for chunk in received)
     assert [c.method for c in registry.calls][-1] == "iter_blob"
+
+
+def test_an_impostor_layer_is_fetched_once_more_before_its_pull_fails() -> None:
+    """The store's refusal of a file's bytes comes wrapped with the file's name; it still
+    means the bytes were spoilt, so the layer is fetched again from scratch (the count of
+    blob requests is checked in ``_apply``)."""
+    machine = PlanApplyConvergence()
+    try:
+        machine.declare_an_imported_weight({"README.md": b"\x01"})
+        weight = machine.locked["w0"]
+        layer = machine._layer_digests()[0]
+        machine.registry.replace_blob(layer, impostor_layer(weight, layer))
+        machine.prepare_then_release(pull=True, link_mode="hardlink")
+        assert [c.ref for c in machine.registry.calls if c.method == "iter_blob"] == [layer] * 2
+    finally:
+        machine.teardown()
