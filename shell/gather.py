@@ -11,10 +11,10 @@ import contextlib
 import gc
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pyrsistent import pmap
+from pyrsistent import PVector, pmap, pvector
 from returns.result import Failure, Result, Success
 
 from cogw.core.artifact.inventory import Inventory
@@ -174,19 +174,21 @@ def gather_snapshot(
         return Failure(problems)
     config = config_r.unwrap()
     lock, lock_bytes = lock_r.unwrap()
-    inventories, errors = _inventories(config, lock, inventory_names, read_inventory)
+    inventories, more, errors = _inventories(config, lock, inventory_names, read_inventory)
     digests = [f.digest for e in (lock.weights if lock else []) for f in e.files]
     digests += [f.digest for inv in inventories.values() for f in inv.files]
+    digests += [f.digest for invs in more.values() for inv in invs for f in inv.files]
     return Success(
         Snapshot(
             project_dir=str(project.dir),
             config_name=project.config_name,
             config=config,
             lock=lock,
-            inputs=make_inputs(lock_bytes, config, pmap(inventories)),
+            inputs=make_inputs(lock_bytes, config, pmap(inventories), pmap(more)),
             present=present_digests(exists, digests),
             inventories=pmap(inventories),
             source_errors=pmap(errors),
+            more_inventories=pmap(more),
             envelope_format=envelope_format(PackOptions(), compressor),
         )
     )
@@ -197,18 +199,34 @@ def _inventories(
     lock: Lockfile | None,
     names: Sequence[str] | None,
     read: InventoryReader | None,
-) -> tuple[dict[str, Inventory], dict[str, Diagnostic]]:
+) -> tuple[dict[str, Inventory], dict[str, PVector[Inventory]], dict[str, Diagnostic]]:
+    """Each selected weight's first source, the sources after it (several only), and
+    why a weight's sources could not be read (the first failing source names itself)."""
     if names is None or read is None:
-        return {}, {}
+        return {}, {}, {}
     wanted = set(names)
     inventories: dict[str, Inventory] = {}
+    more: dict[str, PVector[Inventory]] = {}
     errors: dict[str, Diagnostic] = {}
     for spec in config.weights:
         if wanted and spec.name not in wanted:
             continue
-        match read(spec.name, spec.uri, recorded_inventory(lock, spec.name, spec.uri)):
-            case Success(inv):
-                inventories[spec.name] = inv
-            case Failure(diag):
-                errors[spec.name] = diag
-    return inventories, errors
+        several = len(spec.sources) > 1
+        read_all: list[Inventory] = []
+        for i, source in enumerate(spec.sources):
+            # What weights.lock recorded describes the merged files, never one of
+            # several sources, so only a lone source may reuse it.
+            recorded = None if several else recorded_inventory(lock, spec.name, source.uri)
+            match read(spec.name, source.uri, recorded):
+                case Success(inv):
+                    read_all.append(inv)
+                case Failure(diag):
+                    where = f"source[{i}] ({source.uri}): " if several else ""
+                    errors[spec.name] = replace(diag, summary=where + diag.summary)
+                    break
+        if spec.name in errors:
+            continue
+        inventories[spec.name] = read_all[0]
+        if several:
+            more[spec.name] = pvector(read_all[1:])
+    return inventories, more, errors

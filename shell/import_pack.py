@@ -94,11 +94,7 @@ def _pack_overlapped(
 def pack_and_push(step: ImportWeight, layers: Sequence[LayerPlan], rt: Runtime) -> list[LockLayer]:
     """Every layer of ``layers`` (the step's plan) in the registry, with its digest,
     and every file in the store."""
-    from cogw.shell.sources import source_for
-
-    # Pinned to the planned fingerprint: an hf:// ref that moved since the plan is
-    # read at the planned commit, so ingested bytes match the planned digests.
-    source = source_for(step.spec.uri, rt.project.dir, fingerprint=step.fingerprint)
+    source = _planned_source(step, rt)
     to_pack = [i for i, layer in enumerate(layers) if layer.reuse is None]
     local = local_standalone(layers, to_pack, source)
     if local:
@@ -107,3 +103,19 @@ def pack_and_push(step: ImportWeight, layers: Sequence[LayerPlan], rt: Runtime) 
     packed = _digest_rest(step, layers, captured, rt)
     push_layers(step, layers, packed, rt)
     return packed
+
+
+def _planned_source(step: ImportWeight, rt: Runtime) -> Source:
+    """The weight's source, each pinned to its planned fingerprint (an hf:// ref that
+    moved since the plan is read at the planned commit, so ingested bytes match the
+    planned digests); several sources read as one, each path from its owner."""
+    from cogw.shell.mergedsource import MergedSource
+    from cogw.shell.sources import source_for
+
+    sources = [
+        source_for(spec.uri, rt.project.dir, fingerprint=fingerprint)
+        for spec, fingerprint in zip(step.spec.sources, step.fingerprints, strict=True)
+    ]
+    if len(sources) == 1:
+        return sources[0]
+    return MergedSource(sources, {f.path: o for f, o in zip(step.files, step.owners, strict=True)})

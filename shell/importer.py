@@ -27,7 +27,7 @@ from returns.pipeline import is_successful
 
 from cogw.core.lock.lockfile import FILENAME as LOCK_FILENAME
 from cogw.core.lock.lockfile import Lockfile, WeightEntry
-from cogw.core.lock.lockwrite import several_sources, write_shape
+from cogw.core.lock.lockwrite import write_shape
 from cogw.core.plan.events import Event, EventKind
 from cogw.core.plan.importplan import ImportWeight, without_reuse
 from cogw.core.plan.importrecord import build_entry, merge_imports
@@ -68,13 +68,11 @@ def run_imports(steps: Sequence[ImportWeight], rt: Runtime) -> list[StepResult]:
         return [StepResult(s, StepStatus.FAILED, diagnostic=chosen.failure()) for s in steps]
     # The layout decides the tags and the layer commits' headers, so it is fixed first.
     rt.shape = chosen.unwrap()
-    several = several_sources(rt.config)
     results: list[StepResult] = []
     entries: list[WeightEntry] = []
     for step in steps:
-        if step.weight in several:
-            results.append(StepResult(step, StepStatus.FAILED, diagnostic=several[step.weight]))
-            continue
+        for line in step.overrides:
+            rt.emit(Event(EventKind.NOTE, weight=step.weight, message=line))
         try:
             entry, ref = import_one(step, rt)
         except Exception as exc:

@@ -101,6 +101,8 @@ class PlainProgress:
             return f"    {e.path} ({format_size(e.file_size)}) {short_digest(e.file_digest)}"
         if k is EventKind.PUSH_BLOB:
             return f"  {e.message} {short_digest(e.layer_digest)} ({format_size(e.layer_size)})"
+        if k is EventKind.NOTE:
+            return e.message
         return ""
 
 

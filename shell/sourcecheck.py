@@ -17,18 +17,18 @@ from collections.abc import Callable, Iterable, Mapping
 from cogw.core.config.weights import WeightSpec
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.lock.lockfile import WeightEntry
-from cogw.core.plan.sourcestatus import SourceSeen
+from cogw.core.plan.sourcestatus import Seen, SourceSeen
 from cogw.shell.options import Options
 
 OnBytes = Callable[[int], None]
 
 
-def _seen(opts: Options, spec: WeightSpec, locked: str, on_bytes: OnBytes | None) -> SourceSeen:
+def _seen(opts: Options, uri: str, locked: str, on_bytes: OnBytes | None) -> SourceSeen:
     from cogw.shell.hashing import STAT_CACHE_NAME, StatCache
     from cogw.shell.sources import HfSource, HttpSource, source_for
 
     with StatCache(opts.store.root / STAT_CACHE_NAME) as cache:
-        source = source_for(spec.uri, opts.project.dir, cache=cache)
+        source = source_for(uri, opts.project.dir, cache=cache)
         if isinstance(source, HfSource | HttpSource):
             version = source.version()
             if version is not None and (version == locked or isinstance(source, HttpSource)):
@@ -39,13 +39,20 @@ def _seen(opts: Options, spec: WeightSpec, locked: str, on_bytes: OnBytes | None
 
 def observe(
     opts: Options, spec: WeightSpec, entry: WeightEntry, on_bytes: OnBytes | None = None
-) -> SourceSeen | Diagnostic:
-    """What ``spec``'s source holds now, or why it cannot be read."""
+) -> Seen:
+    """What ``spec``'s source holds now (each of several, in order), or why it cannot be
+    read. ``entry`` records as many sources (cog.yaml and weights.lock agree)."""
     from cogw.shell.sources import SourceError
 
     subject = f'{opts.project.config_name}: weight "{spec.name}"'
+    locked = [s.fingerprint for s in entry.sources]
     try:
-        return _seen(opts, spec, entry.source.fingerprint, on_bytes)
+        if len(spec.sources) > 1:
+            return tuple(
+                _seen(opts, source.uri, fingerprint, on_bytes)
+                for source, fingerprint in zip(spec.sources, locked, strict=True)
+            )
+        return _seen(opts, spec.uri, entry.source.fingerprint, on_bytes)
     except SourceError as exc:
         return Diagnostic(str(exc), subject=subject, hint="fix the weight's source in cog.yaml")
     except OSError as exc:
@@ -57,17 +64,17 @@ def observe_sources(
     specs: Iterable[WeightSpec],
     entries: Mapping[str, WeightEntry],
     progress: bool = False,
-) -> dict[str, SourceSeen | Diagnostic]:
-    """Every one-source weight of ``specs`` that has a lock entry, by name (a hashing
-    bar on a terminal when ``progress``). Weights of several sources are not asked:
-    import refuses them, so there is nothing to compare a re-import with."""
+) -> dict[str, Seen]:
+    """Every weight of ``specs`` whose lock entry records as many sources, by name (a
+    hashing bar on a terminal when ``progress``); another count is config drift, which
+    status already reports."""
     from cogw.shell.output import user_errors
     from cogw.shell.progress import hashing_progress
 
     wanted = [
         s
         for s in specs
-        if s.name in entries and not s.more_sources and not entries[s.name].more_sources
+        if s.name in entries and len(s.sources) == len(entries[s.name].sources)
     ]
     on_bytes, finish = hashing_progress(progress and bool(wanted))
     try:

@@ -110,6 +110,16 @@ def count_lines(sources: Sequence[SourceSpec], merged: Merged) -> list[str]:
     ]
 
 
+def sources_label(uris: Sequence[str]) -> str:
+    """The first URI, with Cog's ``(+N more)`` when there are several (weights_status.go).
+
+    >>> sources_label(["file://./a"]), sources_label(["file://./a", "hf://o/r", "file://./b"])
+    ('file://./a', 'file://./a (+2 more)')
+    """
+    first = uris[0] if uris else ""
+    return f"{first} (+{len(uris) - 1} more)" if len(uris) > 1 else first
+
+
 # --------------------------------------------------------------- change strings
 
 

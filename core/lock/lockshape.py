@@ -51,9 +51,11 @@ def choose_shape(
     """
     if lock is not None and lock.weights:
         shape, why = lock.shape, f"{FILENAME} is in this shape"
+        fix = "run 'cogw lock convert --to current' (and use Cog v0.20 or later)"
     else:
         shape = config_shape(uses_model)
         why = "the config uses " + ("model:" if uses_model else "image:")
+        fix = "name the repository with model: instead of image: (Cog v0.20 or later)"
     if shape is Shape.SOURCES:
         return Success(shape)
     several = [(name, count) for name, count in source_counts if count > 1]
@@ -66,8 +68,7 @@ def choose_shape(
             "which only current Cog's weights.lock shape can record",
             detail=f"the project is pinned to {shape_label(shape)} ({why})",
             subject=FILENAME,
-            hint="run 'cogw lock convert --to current' (and use Cog v0.20 or later), "
-            "or declare one source for this weight",
+            hint=f"{fix}, or declare one source for this weight",
         )
     )
 

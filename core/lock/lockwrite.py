@@ -1,8 +1,8 @@
 """What an import's weights.lock write looks like, from the config the plan was made from.
 
 The layout it is written in (the rule is :func:`cogw.core.lockshape.choose_shape`),
-which entries it keeps (those cog.yaml declares, as Cog's import prunes), and which
-weights it must refuse. The importer and ``cogw.core.plan.importrecord`` apply the answers.
+which entries it keeps (those cog.yaml declares, as Cog's import prunes). The importer
+and ``cogw.core.plan.importrecord`` apply the answers.
 """
 
 from __future__ import annotations
@@ -25,21 +25,3 @@ def write_shape(lock: Lockfile | None, config: ProjectConfig | None) -> Result[S
 
 def declared_names(config: ProjectConfig) -> list[str]:
     return [s.name for s in config.weights]
-
-
-def several_sources(config: ProjectConfig | None) -> dict[str, Diagnostic]:
-    """Weights declared with several sources: their merge (cogw.core.config.multisource) is not
-    wired into import yet, and importing only the first source would record a lie."""
-    if config is None:
-        return {}
-    return {
-        spec.name: Diagnostic(
-            summary=f"weight has {len(spec.sources)} sources; cogw cannot import "
-            "several sources into one weight yet",
-            subject=spec.name,
-            hint="import it with Cog v0.20 or later ('cog weights import'); "
-            "cogw reads, pulls and prepares the result",
-        )
-        for spec in config.weights
-        if spec.more_sources
-    }

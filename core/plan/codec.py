@@ -13,7 +13,7 @@ from pyrsistent import pvector
 
 from cogw.core.artifact.inventory import InventoryFile
 from cogw.core.artifact.packing import LayerPlan
-from cogw.core.config.weights import WeightSpec
+from cogw.core.config.weights import SourceSpec, WeightSpec
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.lock.lockfile import LockFile, LockLayer, file_json, layer_json
 from cogw.core.plan.planner import (
@@ -41,6 +41,10 @@ def _spec_json(spec: WeightSpec) -> Json:
         "uri": spec.uri,
         "include": list(spec.include),
         "exclude": list(spec.exclude),
+        "moreSources": [
+            {"uri": m.uri, "include": list(m.include), "exclude": list(m.exclude)}
+            for m in spec.more_sources
+        ],
     }
 
 
@@ -96,6 +100,10 @@ def _import_json(step: ImportWeight) -> Json:
         "files": [{"path": f.path, "size": f.size, "digest": f.digest} for f in step.files],
         "layers": [_layer_plan_json(layer) for layer in step.layers],
         **_layer_counts_json(step),
+        "moreFingerprints": list(step.more_fingerprints),
+        "owners": list(step.owners),
+        "sourceCounts": list(step.source_counts),
+        "overrides": list(step.overrides),
     }
 
 
@@ -145,6 +153,10 @@ def _spec(d: Json) -> WeightSpec:
         str(d["uri"]),
         pvector(d["include"]),
         pvector(d["exclude"]),
+        pvector(
+            SourceSpec(str(m["uri"]), pvector(m["include"]), pvector(m["exclude"]))
+            for m in d.get("moreSources", [])
+        ),
     )
 
 
@@ -164,9 +176,17 @@ def _import_weight(d: Json) -> ImportWeight:
     in_layers = [str(p) for layer in d["layers"] for p in layer["files"]]
     if sorted(in_layers) != sorted(by_path) or len(by_path) != len(inv):
         raise ValueError(f"weight {d['weight']!r}: layers must hold every file exactly once")
+    spec = _spec(d["spec"])
+    owners = [int(o) for o in d.get("owners", [])]
+    more = [str(f) for f in d.get("moreFingerprints", [])]
+    if len(more) != len(spec.more_sources) or (
+        (owners or spec.more_sources)
+        and (len(owners) != len(inv) or not all(0 <= o < len(spec.sources) for o in owners))
+    ):
+        raise ValueError(f"weight {d['weight']!r}: sources, fingerprints and owners disagree")
     return ImportWeight(
         weight=d["weight"],
-        spec=_spec(d["spec"]),
+        spec=spec,
         status=ImportStatus(d["status"]),
         changes=pvector(d["changes"]),
         fingerprint=d["fingerprint"],
@@ -177,6 +197,10 @@ def _import_weight(d: Json) -> ImportWeight:
         changed=int(d["changed"]),
         bytes_to_ingest=int(d["bytesToIngest"]),
         file_changes=diff_from_json(d.get("fileChanges")),
+        more_fingerprints=pvector(more),
+        owners=pvector(owners),
+        source_counts=pvector(str(n) for n in d.get("sourceCounts", [])),
+        overrides=pvector(str(n) for n in d.get("overrides", [])),
     )
 
 

@@ -35,8 +35,8 @@ def recorded_inventory(lock: Lockfile | None, name: str, uri: str) -> Inventory 
     None when there is no entry, or it was read from another URI (then it says
     nothing about this one)."""
     entry = find_weight(lock, name) if lock is not None else None
-    if entry is None or entry.source.uri != uri:
-        return None
+    if entry is None or entry.source.uri != uri or entry.more_sources:
+        return None  # several sources: the recorded files are the merge, not this source's
     files = pvector(InventoryFile(f.path, f.size, f.digest) for f in entry.files)
     return Inventory(files, entry.source.fingerprint)
 

@@ -33,6 +33,7 @@ class EventKind(StrEnum):
         "push-blob"  # weight, layer_digest, layer_size, message: exists | mounted | uploaded
     )
     LINKED = "linked"  # weight, target, path (mount dir), total_files
+    NOTE = "note"  # weight, message: a fact worth a line with --verbose (e.g. an override)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ recorded one (``cogw.core.packing.reusable_layers``, Cog's fast path).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from pyrsistent import PVector, pvector
@@ -29,12 +29,13 @@ from cogw.core.artifact.packing import (
     plan_layers,
     reusable_layers,
 )
-from cogw.core.config.filters import filter_inventory
-from cogw.core.config.multisource import spec_changes
+from cogw.core.config.multisource import fingerprint_changes, spec_changes
 from cogw.core.config.weights import WeightSpec, spec_from_entry
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.lock.lockfile import WeightEntry, find_weight
+from cogw.core.lock.lockwrite import write_shape
 from cogw.core.plan.drift import DriftKind, DriftResult
+from cogw.core.plan.importsources import resolve_sources, source_inventories
 from cogw.core.plan.snapshot import Snapshot
 from cogw.core.plan.sourcediff import EMPTY, SourceDiff, diff_files
 from cogw.core.suggest import did_you_mean
@@ -69,6 +70,17 @@ class ImportWeight:
     changed: int = 0
     bytes_to_ingest: int = 0
     file_changes: SourceDiff = EMPTY  # which files, against the lock entry (none when new)
+    # Several sources (current Cog): the fingerprints after the first, the source each
+    # file is read from (aligned with ``files``), and what the merge did, in Cog's words:
+    # per source the files it adds, overrides and loses; each path a later source took.
+    more_fingerprints: PVector[str] = field(default_factory=pvector)
+    owners: PVector[int] = field(default_factory=pvector)
+    source_counts: PVector[str] = field(default_factory=pvector)
+    overrides: PVector[str] = field(default_factory=pvector)
+
+    @property
+    def fingerprints(self) -> tuple[str, ...]:
+        return (self.fingerprint, *self.more_fingerprints)
 
     @property
     def total_bytes(self) -> int:
@@ -165,39 +177,24 @@ def import_status(
     spec: WeightSpec,
     drift: DriftResult | None,
     entry: WeightEntry | None,
-    fingerprint: str,
+    fingerprints: Sequence[str],
     files: Sequence[InventoryFile],
 ) -> tuple[ImportStatus, list[str]]:
-    """Why a weight is imported: config drift first, then a moved source."""
+    """Why a weight is imported: config drift first, then a moved source (compared
+    source by source, ``source[i] fingerprint: a → b`` among several)."""
     if entry is None or (drift is not None and drift.kind is DriftKind.PENDING):
         return ImportStatus.NEW, []
     if drift is not None and drift.kind is DriftKind.CONFIG_CHANGED:
         locked = spec_from_entry(entry)
         return ImportStatus.CONFIG_CHANGED, config_changes(drift.fields, locked, spec)
-    if entry.source.fingerprint != fingerprint:
-        return ImportStatus.SOURCE_CHANGED, [
-            f"fingerprint: {entry.source.fingerprint} → {fingerprint}"
-        ]
+    moved = fingerprint_changes([s.fingerprint for s in entry.sources], fingerprints)
+    if moved:
+        return ImportStatus.SOURCE_CHANGED, moved
     if file_diff(files, entry) != (0, 0, 0):
         # Same fingerprint but a different file set: the entry was edited or
         # written by a different filter implementation; re-import to converge.
         return ImportStatus.SOURCE_CHANGED, ["files differ from weights.lock"]
     return ImportStatus.UNCHANGED, []
-
-
-def _filtered(
-    snapshot: Snapshot, spec: WeightSpec
-) -> tuple[str, PVector[InventoryFile]] | Diagnostic:
-    """The source's fingerprint and the files the filters keep, or why there are none."""
-    if spec.name in snapshot.source_errors:
-        return snapshot.source_errors[spec.name]
-    inv = snapshot.inventories.get(spec.name)
-    if inv is None:
-        raise AssertionError(f"snapshot has no inventory for {spec.name}")  # gather bug
-    kept = filter_inventory(inv, spec.include, spec.exclude)
-    if not is_successful(kept):
-        return replace(kept.failure(), subject=f'{snapshot.config_name}: weight "{spec.name}"')
-    return inv.fingerprint, pvector(kept.unwrap().files)
 
 
 def plan_import_weight(
@@ -207,12 +204,14 @@ def plan_import_weight(
 
     ``drift`` is ``check_drift``'s result for this weight (None: in sync).
     """
-    filtered = _filtered(snapshot, spec)
-    if isinstance(filtered, Diagnostic):
-        return None, [], [filtered]
-    fingerprint, files = filtered
+    if spec.name in snapshot.source_errors:
+        return None, [], [snapshot.source_errors[spec.name]]
+    resolved = resolve_sources(spec, source_inventories(snapshot, spec), snapshot.config_name)
+    if isinstance(resolved, Diagnostic):
+        return None, [], [resolved]
+    files = resolved.files
     entry = find_weight(snapshot.lock, spec.name) if snapshot.lock is not None else None
-    status, changes = import_status(spec, drift, entry, fingerprint, files)
+    status, changes = import_status(spec, drift, entry, resolved.fingerprints, files)
     if status is ImportStatus.UNCHANGED:
         return None, [f"{spec.name}: unchanged"], []
     added, removed, changed = file_diff(files, entry)
@@ -222,7 +221,7 @@ def plan_import_weight(
         spec=spec,
         status=status,
         changes=pvector(changes),
-        fingerprint=fingerprint,
+        fingerprint=resolved.fingerprints[0],
         files=files,
         layers=plan_import_layers(files, entry, same_envelope(snapshot)),
         added=added,
@@ -230,6 +229,10 @@ def plan_import_weight(
         changed=changed,
         bytes_to_ingest=sum(f.size for f in missing.values()),
         file_changes=diff_files(entry.files, files) if entry else EMPTY,
+        more_fingerprints=pvector(resolved.fingerprints[1:]),
+        owners=resolved.owners,
+        source_counts=resolved.counts,
+        overrides=resolved.overrides,
     )
     return step, [], []
 
@@ -270,6 +273,11 @@ def plan_imports(
         steps += [step] if step else []
         notes += more_notes
         problems += more_problems
+    # The weights.lock this import writes must be able to hold what it records: a weight of
+    # several sources in a project pinned to v0.19.3's shape is refused before any push.
+    shape = write_shape(snapshot.lock, snapshot.config)
+    if not is_successful(shape):
+        problems.append(shape.failure())
     if not snapshot.config.weights:
         problems.append(
             Diagnostic(

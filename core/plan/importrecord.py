@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from pyrsistent import pvector
 from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
 
@@ -68,9 +69,14 @@ def build_entry(
     ]
     spec = step.spec
     source = LockSource(spec.uri, step.fingerprint, spec.include, spec.exclude, imported_at)
+    more = pvector(
+        LockSource(s.uri, fingerprint, s.include, s.exclude)
+        for s, fingerprint in zip(spec.more_sources, step.more_fingerprints, strict=True)
+    )
     entry = make_entry(
         name=spec.name, target=spec.target, source=source, digest="", files=files, layers=layers
     )
+    entry = replace(entry, more_sources=more)
     problems = manifest_problems(entry)
     if problems:
         summary = f'weight "{spec.name}": build weight manifest: ' + "; ".join(problems)

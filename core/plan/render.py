@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from cogw.core.config.multisource import sources_label
 from cogw.core.digest import format_digest_short
 from cogw.core.plan.codec import plan_to_json, step_to_json
 from cogw.core.plan.outcome import (
@@ -82,7 +83,8 @@ def _prune_line(step: PruneLockEntry) -> str:
 
 
 def _import_line(step: ImportWeight) -> str:
-    return f"{step.weight} {step.spec.uri} → {step.spec.target} ({step.status.value})"
+    uris = sources_label([s.uri for s in step.spec.sources])
+    return f"{step.weight} {uris} → {step.spec.target} ({step.status.value})"
 
 
 # What follows the verb on a step's line, per step type.
@@ -121,6 +123,7 @@ def _import_details(step: ImportWeight) -> list[str]:
         f"  to ingest: {format_size(step.bytes_to_ingest)}"
     )
     lines += [f"      {line}" for line in change_lines(step.file_changes, FILE_LINES)]
+    lines += [f"    {line}" for line in step.source_counts]
     lines.append("    layers: " + layer_counts(step))
     return lines
 

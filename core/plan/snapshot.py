@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import orjson
-from pyrsistent import PMap, pmap
+from pyrsistent import PMap, PVector, pmap
 
 from cogw.core.artifact.inventory import Inventory
 from cogw.core.config.weights import ProjectConfig
@@ -31,7 +31,8 @@ class Inputs:
 
     lockfile: str  # sha256 of weights.lock bytes, "" when the file is absent
     config: str  # sha256 of the normalised weights section
-    sources: PMap[str, str] = field(default_factory=pmap)  # weight name -> fingerprint
+    # weight name -> fingerprint (several sources: theirs, space-separated, in order)
+    sources: PMap[str, str] = field(default_factory=pmap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,9 @@ class Snapshot:
     # each selected weight's source, or why it could not be read.
     inventories: PMap[str, Inventory] = field(default_factory=pmap)
     source_errors: PMap[str, Diagnostic] = field(default_factory=pmap)
+    # A weight of several sources (current Cog): the inventories of its sources after
+    # the first, in declared order (the first is in ``inventories``).
+    more_inventories: PMap[str, PVector[Inventory]] = field(default_factory=pmap)
     envelope_format: str = ""  # the envelope digest this cogw build would stamp
     # Gathered for prepare: the store's directory and whether it shares a filesystem
     # with the project's mount directory (None: not asked), so hardlink mode fails early.
@@ -72,6 +76,12 @@ def config_digest(config: ProjectConfig) -> str:
                 "uri": s.uri,
                 "include": list(s.include),
                 "exclude": list(s.exclude),
+                # Only present for several sources, so one-source digests stay as they were.
+                **(
+                    {"more": [[m.uri, list(m.include), list(m.exclude)] for m in s.more_sources]}
+                    if s.more_sources
+                    else {}
+                ),
             }
             for s in config.weights
         ],
@@ -80,10 +90,18 @@ def config_digest(config: ProjectConfig) -> str:
 
 
 def make_inputs(
-    lock_bytes: bytes | None, config: ProjectConfig, inventories: PMap[str, Inventory]
+    lock_bytes: bytes | None,
+    config: ProjectConfig,
+    inventories: PMap[str, Inventory],
+    more_inventories: PMap[str, PVector[Inventory]] | None = None,
 ) -> Inputs:
+    more = more_inventories or pmap()
+
+    def fingerprints(name: str, first: Inventory) -> str:
+        return " ".join(inv.fingerprint for inv in (first, *more.get(name, ())))
+
     return Inputs(
         lockfile=sha256_of(lock_bytes) if lock_bytes is not None else "",
         config=config_digest(config),
-        sources=pmap({name: inv.fingerprint for name, inv in inventories.items()}),
+        sources=pmap({name: fingerprints(name, inv) for name, inv in inventories.items()}),
     )

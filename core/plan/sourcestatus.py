@@ -23,6 +23,7 @@ from cogw.core.config.filters import filter_inventory
 from cogw.core.config.weights import WeightSpec
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.lock.lockfile import WeightEntry
+from cogw.core.plan.importsources import resolve_sources
 from cogw.core.plan.sourcediff import (
     EMPTY,
     SourceDiff,
@@ -74,13 +75,17 @@ def short_fingerprint(fingerprint: str) -> str:
     return f"{kind}:{rest[:12]}" if kind in ("sha256", "commit") else fingerprint
 
 
-def compare_source(
-    spec: WeightSpec, entry: WeightEntry, seen: SourceSeen | Diagnostic
-) -> SourceFinding:
+#: What the shell saw of a weight: one answer per source (in declared order), or why not.
+Seen = SourceSeen | Sequence[SourceSeen] | Diagnostic
+
+
+def compare_source(spec: WeightSpec, entry: WeightEntry, seen: Seen) -> SourceFinding:
     """The finding for one weight whose cog.yaml and lock entry agree."""
     locked = entry.source.fingerprint
     if isinstance(seen, Diagnostic):
         return SourceFinding(spec.name, locked, problem=seen)
+    if not isinstance(seen, SourceSeen):
+        return _compare_several(spec, entry, list(seen))
     if seen.inventory is None:
         same = seen.fingerprint == locked
         return SourceFinding(
@@ -96,10 +101,48 @@ def compare_source(
     raise AssertionError("unreachable")
 
 
+def _compare_several(
+    spec: WeightSpec, entry: WeightEntry, seen: list[SourceSeen]
+) -> SourceFinding:
+    """Several sources: the fingerprints source by source (space-separated in the
+    finding), then, when every source listed its files, the merge against the entry."""
+    locked = " ".join(s.fingerprint for s in entry.sources)
+    current = " ".join(s.fingerprint for s in seen)
+    inventories = [s.inventory for s in seen]
+    if any(inv is None for inv in inventories):
+        same = locked == current
+        return SourceFinding(
+            spec.name, locked, current, EMPTY if same else unknown_content(entry.files)
+        )
+    resolved = resolve_sources(spec, [inv for inv in inventories if inv is not None], "cog.yaml")
+    if isinstance(resolved, Diagnostic):
+        return SourceFinding(spec.name, locked, problem=resolved)
+    return SourceFinding(spec.name, locked, current, diff_files(entry.files, resolved.files))
+
+
+def moved_words(locked: str, current: str) -> str:
+    """``a → b`` in short fingerprints; among several (space-separated) sources, only
+    those that moved, by index: ``source[1] a → b``.
+
+    >>> moved_words("sha256:" + "a" * 64, "sha256:" + "b" * 64)
+    'sha256:aaaaaaaaaaaa → sha256:bbbbbbbbbbbb'
+    >>> moved_words('etag:"1" etag:"2"', 'etag:"1" etag:"3"')
+    'source[1] etag:"2" → etag:"3"'
+    """
+    old, new = locked.split(" "), current.split(" ")
+    if len(old) == 1 and len(new) == 1:
+        return f"{short_fingerprint(locked)} → {short_fingerprint(current)}"
+    return ", ".join(
+        f"source[{i}] {short_fingerprint(a)} → {short_fingerprint(b)}"
+        for i, (a, b) in enumerate(zip(old, new, strict=False))
+        if a != b
+    )
+
+
 def compare_sources(
     specs: Sequence[WeightSpec],
     entries: Mapping[str, WeightEntry],
-    seen: Mapping[str, SourceSeen | Diagnostic],
+    seen: Mapping[str, Seen],
 ) -> dict[str, SourceFinding]:
     """Findings for the weights the shell asked about (those in ``seen``), by name."""
     return {
@@ -116,10 +159,8 @@ def finding_summary(finding: SourceFinding) -> str:
         return f"source cannot be read: {finding.problem.summary}"
     if not finding.diff.is_empty:
         return diff_summary(finding.diff)
-    return (
-        f"source version moved ({short_fingerprint(finding.locked)} → "
-        f"{short_fingerprint(finding.current)}), no included file changed"
-    )
+    moved = moved_words(finding.locked, finding.current)
+    return f"source version moved ({moved}), no included file changed"
 
 
 def fold_sources(
@@ -146,7 +187,7 @@ def verbose_lines(findings: Mapping[str, SourceFinding]) -> list[str]:
     for f in findings.values():
         if not f.changed:
             continue
-        moved = f"{short_fingerprint(f.locked)} → {short_fingerprint(f.current)}"
+        moved = moved_words(f.locked, f.current)
         lines.append(f"  {f.name}: source changed ({moved}):")
         lines += [f"    {line}" for line in change_lines(f.diff)]
     return lines

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from cogw.core.config.multisource import sources_label
 from cogw.core.digest import format_digest_short
 from cogw.core.plan.status import StatusRow
 
@@ -64,8 +65,13 @@ def status_json(rows: Sequence[StatusRow]) -> dict[str, Any]:
                 fileCount=len(e.files),
                 digest=e.digest,
                 setDigest=e.set_digest,
-                source={"uri": e.source.uri, "fingerprint": e.source.fingerprint},
+                source={
+                    "uri": sources_label([s.uri for s in e.sources]),
+                    "fingerprint": e.source.fingerprint,
+                },
             )
+            if e.more_sources:
+                item["sources"] = [{"uri": s.uri, "fingerprint": s.fingerprint} for s in e.sources]
         if r.missing_files:
             item.update(missingFiles=r.missing_files, missingBytes=r.missing_bytes)
         if r.details:
