@@ -132,3 +132,41 @@ def test_hf_token_from_the_environment_is_sent_to_the_endpoint(project, hf_endpo
     assert the_entry(project)["source"]["fingerprint"] == f"commit:{repo.commit}"
     shutil.rmtree(project.cache)
     assert project.run("pull").exit_code == 0  # the registry, not the endpoint, serves pulls
+
+
+def test_an_hf_base_with_a_local_patch_merges_and_pins_each_source(
+    project, hf_endpoint, make_weights
+):
+    """Current Cog's usual weight of several sources: a Hub repo, then local files that
+    override some of its paths; the hf:// source is pinned to its commit, the local one
+    to its directory hash, and the merge is what gets mounted."""
+    repo = hf_endpoint.add_repo(REPO, FILES, lfs=LFS)
+    make_weights("patch", {"config.json": b'{"hidden_size": 64}'})
+    (project.dir / "cog.yaml").write_text(
+        f"model: {project.repo}\n"
+        "weights:\n  - name: tiny\n    target: /src/weights/tiny\n    source:\n"
+        "      - uri: hf://acme/tiny-model\n        exclude: [onnx/]\n"
+        "      - uri: weights/patch\n"
+    )
+    env = {"COG_MODEL_REGISTRY": project.registry.host}
+    imported = project.run("import", "-v", env=env)
+    assert imported.exit_code == 0, imported.output
+    assert "source[1] (file://./weights/patch) overrides config.json" in imported.output
+    entry = the_entry(project)
+    assert [s["fingerprint"][:7] for s in entry["sources"]] == ["commit:", "sha256:"]
+    assert entry["sources"][0]["fingerprint"] == f"commit:{repo.commit}"
+    shutil.rmtree(project.cache)
+    prepared = project.run("prepare", "--pull", "--json", env=env)
+    assert prepared.exit_code == 0, prepared.output
+    mounted = tree(Path(mount_sources(prepared.stdout)["/src/weights/tiny"]))
+    assert mounted == {
+        "config.json": b'{"hidden_size": 64}',
+        "tokenizer/vocab.txt": FILES["tokenizer/vocab.txt"],
+        "model.safetensors": FILES["model.safetensors"],
+    }
+    # The Hub ref moves: only source[0] is named, and the import takes the new commit.
+    moved = hf_endpoint.add_repo(REPO, {**FILES, "tokenizer/vocab.txt": b"z\n"}, lfs=LFS)
+    planned = project.run("plan", "import", env=env)
+    assert f"source[0] fingerprint: commit:{repo.commit[:12]}" in planned.output, planned.output
+    assert project.run("import", env=env).exit_code == 0
+    assert the_entry(project)["sources"][0]["fingerprint"] == f"commit:{moved.commit}"
