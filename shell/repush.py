@@ -91,6 +91,7 @@ def repush_one(step: RepushWeight, lock: Lockfile, rt: Runtime) -> str:
 
 def _fill_store(step: RepushWeight, rt: Runtime) -> None:
     """Read the files of source layers that the store lacks from the source, verified."""
+    from cogw.shell.mergedsource import MergedSource
     from cogw.shell.sources import source_for
 
     wanted = {
@@ -100,7 +101,11 @@ def _fill_store(step: RepushWeight, rt: Runtime) -> None:
         for f in layer.files
         if not rt.store.exists(f.digest)
     }
-    source = source_for(step.uri, rt.project.dir, fingerprint=step.fingerprint)
+    sources = [
+        source_for(uri, rt.project.dir, fingerprint=fingerprint)
+        for uri, fingerprint in [(step.uri, step.fingerprint), *step.more_sources]
+    ]
+    source = MergedSource(sources, step.owners) if step.more_sources else sources[0]
     nbytes = sum(f.size for f in wanted.values())
     rt.emit(Event(EventKind.PHASE, weight=step.weight, phase="ingest", nbytes=nbytes))
 

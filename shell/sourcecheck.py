@@ -72,9 +72,7 @@ def observe_sources(
     from cogw.shell.progress import hashing_progress
 
     wanted = [
-        s
-        for s in specs
-        if s.name in entries and len(s.sources) == len(entries[s.name].sources)
+        s for s in specs if s.name in entries and len(s.sources) == len(entries[s.name].sources)
     ]
     on_bytes, finish = hashing_progress(progress and bool(wanted))
     try:

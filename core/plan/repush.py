@@ -18,17 +18,25 @@ instead). The manifest and config blob are pure functions of the lock entry
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
-from pyrsistent import PVector, pvector
+from pyrsistent import PMap, PVector, pmap, pvector
 
 from cogw.core.artifact.inventory import InventoryFile
 from cogw.core.artifact.packing import DEFAULT_OPTIONS, LayerPlan, PackOptions
+from cogw.core.config.weights import spec_from_entry
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.digest import format_digest_short
-from cogw.core.lock.lockfile import MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP, LockLayer, WeightEntry
+from cogw.core.lock.lockfile import (
+    FILENAME,
+    MEDIA_TYPE_TAR,
+    MEDIA_TYPE_TAR_GZIP,
+    LockLayer,
+    WeightEntry,
+)
 from cogw.core.plan.drift import DriftKind, DriftResult
+from cogw.core.plan.importsources import resolve_sources
 from cogw.core.plan.remote import lost_words
 from cogw.core.plan.remotecheck import RemoteCheck
 from cogw.core.plan.snapshot import Snapshot
@@ -73,6 +81,10 @@ class RepushWeight:
     forced: bool = False
     uri: str = ""
     fingerprint: str = ""
+    # Several sources: (uri, fingerprint) of those after the first, and the index of the
+    # source each file of an ``Origin.SOURCE`` layer is read from, by path.
+    more_sources: PVector[tuple[str, str]] = field(default_factory=pvector)
+    owners: PMap[str, int] = field(default_factory=pmap)
 
     @property
     def layer_bytes(self) -> int:
@@ -108,21 +120,33 @@ def layer_files(entry: WeightEntry, layer: LockLayer) -> PVector[InventoryFile]:
     )
 
 
-def _source_has(snapshot: Snapshot, entry: WeightEntry, files: Sequence[InventoryFile]) -> bool:
-    """The weight's one source, as gathered now, still holds ``files`` unchanged."""
-    inv = snapshot.inventories.get(entry.name)
-    if entry.more_sources or inv is None or inv.fingerprint != entry.source.fingerprint:
-        return False
-    there = {(f.path, f.digest) for f in inv.files}
-    return all((f.path, f.digest) in there for f in files)
+def source_owners(
+    snapshot: Snapshot, entry: WeightEntry, files: Sequence[InventoryFile]
+) -> dict[str, int] | None:
+    """The index of the source that gives each of ``files``, when the weight's sources, as
+    gathered now, are each at their recorded fingerprint and their merge (through the
+    recorded filters) still holds ``files`` unchanged; None when they cannot give them."""
+    first = snapshot.inventories.get(entry.name)
+    more = list(snapshot.more_inventories.get(entry.name, ()))
+    if first is None or len(more) != len(entry.more_sources):
+        return None
+    inventories = [first, *more]
+    if [inv.fingerprint for inv in inventories] != [s.fingerprint for s in entry.sources]:
+        return None
+    resolved = resolve_sources(spec_from_entry(entry), inventories, FILENAME)
+    if isinstance(resolved, Diagnostic):
+        return None
+    owners = resolved.owners or pvector([0] * len(resolved.files))
+    there = {f.path: (f.digest, o) for f, o in zip(resolved.files, owners, strict=True)}
+    if any(there.get(f.path, ("", 0))[0] != f.digest for f in files):
+        return None
+    return {f.path: there[f.path][1] for f in files}
 
 
 def _lost_layer_problem(entry: WeightEntry, layer: LockLayer, missing: int) -> Diagnostic:
-    several = " (a weight with several sources is pushed again from the store only)"
     return Diagnostic(
         summary=f'weight "{entry.name}": cannot push layer {format_digest_short(layer.digest)} '
-        f"again: the local store lacks {missing} of its files and the source cannot give them"
-        + (several if entry.more_sources else ""),
+        f"again: the local store lacks {missing} of its files and the source cannot give them",
         subject="weights.lock",
         hint="fetch the files from another copy of the weight into the store "
         f"('cogw pull --from oci:DIR {entry.name}' or '--mirror HOST'), then run "
@@ -145,7 +169,7 @@ def repush_layer(
     lacking = [f for f in files if f.digest not in snapshot.present]
     if not lacking:
         return RepushLayer(layer, files, level, Origin.STORE)
-    if _source_has(snapshot, entry, lacking):
+    if source_owners(snapshot, entry, lacking) is not None:
         return RepushLayer(layer, files, level, Origin.SOURCE)
     return _lost_layer_problem(entry, layer, len(lacking))
 
@@ -162,6 +186,10 @@ def repush_weight(
         return problems
     layers = pvector(p for p in planned if isinstance(p, RepushLayer))
     from_source = any(layer.origin is Origin.SOURCE for layer in layers)
+    owners: dict[str, int] = {}
+    if from_source and entry.more_sources:
+        read = [f for layer in layers if layer.origin is Origin.SOURCE for f in layer.files]
+        owners = source_owners(snapshot, entry, read) or {}
     return RepushWeight(
         weight=entry.name,
         target=entry.target,
@@ -172,6 +200,10 @@ def repush_weight(
         forced=forced,
         uri=entry.source.uri if from_source else "",
         fingerprint=entry.source.fingerprint if from_source else "",
+        more_sources=pvector(
+            (s.uri, s.fingerprint) for s in (entry.more_sources if from_source else ())
+        ),
+        owners=pmap(owners),
     )
 
 

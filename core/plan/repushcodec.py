@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyrsistent import pvector
+from pyrsistent import pmap, pvector
 
 from cogw.core.artifact.inventory import InventoryFile
 from cogw.core.lock.lockfile import LockLayer, layer_json
@@ -31,6 +31,8 @@ def repush_to_json(step: RepushWeight) -> Json:
         "forced": step.forced,
         "uri": step.uri,
         "fingerprint": step.fingerprint,
+        "moreSources": [[uri, fingerprint] for uri, fingerprint in step.more_sources],
+        "owners": dict(sorted(step.owners.items())),
         "layerBytes": step.layer_bytes,
         "layers": [_layer_to_json(layer) for layer in step.layers],
     }
@@ -67,4 +69,6 @@ def repush_from_json(d: Json) -> RepushWeight:
         forced=bool(d["forced"]),
         uri=str(d["uri"]),
         fingerprint=str(d["fingerprint"]),
+        more_sources=pvector((str(u), str(f)) for u, f in d.get("moreSources", [])),
+        owners=pmap({str(p): int(i) for p, i in d.get("owners", {}).items()}),
     )

@@ -101,9 +101,7 @@ def compare_source(spec: WeightSpec, entry: WeightEntry, seen: Seen) -> SourceFi
     raise AssertionError("unreachable")
 
 
-def _compare_several(
-    spec: WeightSpec, entry: WeightEntry, seen: list[SourceSeen]
-) -> SourceFinding:
+def _compare_several(spec: WeightSpec, entry: WeightEntry, seen: list[SourceSeen]) -> SourceFinding:
     """Several sources: the fingerprints source by source (space-separated in the
     finding), then, when every source listed its files, the merge against the entry."""
     locked = " ".join(s.fingerprint for s in entry.sources)

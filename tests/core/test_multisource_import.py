@@ -178,3 +178,19 @@ def test_the_lock_source_of_a_later_source_carries_no_import_time():
     assert entry.more_sources == pvector(
         [LockSource(PATCH.uri, PATCH_INV.fingerprint, PATCH.include, PATCH.exclude)]
     )
+
+
+# --- pushing a lost layer again from the sources ----------------------------------------------
+
+
+def test_a_lost_layer_is_read_again_from_the_source_that_won_each_path():
+    from cogw.core.plan.repush import source_owners
+
+    entry = _recorded(the_step(two_source_snapshot()))
+    files = [InventoryFile(f.path, f.size, f.digest) for f in entry.files]
+    owners = source_owners(two_source_snapshot([entry]), entry, files)
+    assert owners == {"config.json": 1, "extra.json": 1, "model.bin": 0}
+    moved = dataclasses.replace(BASE_INV, fingerprint="commit:" + "e" * 40)
+    assert source_owners(two_source_snapshot([entry], base=moved), entry, files) is None
+    shrunk = inv(PATCH_INV.fingerprint, {"extra.json": "extra"})  # config.json gone from it
+    assert source_owners(two_source_snapshot([entry], patch=shrunk), entry, files) is None

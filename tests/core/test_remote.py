@@ -139,12 +139,13 @@ def test_files_the_store_lacks_come_from_the_source_while_it_still_matches():
 
 def test_a_lost_layer_nothing_can_give_again_is_a_problem_with_a_hint():
     several = replace(ENTRY, more_sources=pvector([LockSource("file://./more", "sha256:x")]))
-    for entry, words in ((ENTRY, "source cannot give them"), (several, "several sources")):
+    for entry in (ENTRY, several):
         # No inventory, or one that no longer holds the files, and a store without them.
         found = repush_weight(_import_snapshot(None, [], {}), entry, _check({LARGE.digest}), False)
         assert isinstance(found, list)
         (problem,) = found
-        assert "cannot push layer" in problem.summary and words in problem.summary
+        assert "cannot push layer" in problem.summary
+        assert "the source cannot give them" in problem.summary
         assert "cogw pull --from oci:DIR alpha" in problem.hint
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.e2e.conftest import Project, mount_sources, tree
 
@@ -140,3 +141,25 @@ def test_status_sources_compares_the_merge_source_by_source(
     moved = project.run("status", "--sources", env=two_sources)
     assert moved.exit_code == 1
     assert "llm: changed: extra/lora.json" in moved.stdout
+
+
+def test_a_lost_layer_of_two_sources_is_packed_again_from_each_source(
+    project: Project, two_sources: dict[str, str]
+) -> None:
+    assert project.run("import", env=two_sources).exit_code == 0
+    lock_bytes = project.lock.read_bytes()
+    (entry,) = json.loads(lock_bytes)["weights"]
+    (layer,) = entry["layers"]  # the three small files share one bundle
+    url = f"{project.registry.url}/v2/{project.repo}/blobs/{layer['digest']}"
+    assert requests.delete(url, timeout=10).status_code == 202
+    shutil.rmtree(project.cache)  # the store cannot give the files back either
+    planned = project.run("plan", "import", env=two_sources)
+    assert planned.exit_code == 0, planned.output
+    assert "repush llm" in planned.output and "the source" in planned.output
+    repaired = project.run("import", env=two_sources)
+    assert repaired.exit_code == 0, repaired.output
+    assert requests.head(url, timeout=10).status_code == 200
+    assert project.lock.read_bytes() == lock_bytes
+    fresh_pull = project.run("prepare", "--pull", "--json", env=two_sources)
+    assert fresh_pull.exit_code == 0, fresh_pull.output
+    assert tree(Path(mount_sources(fresh_pull.stdout)["/src/weights/llm"])) == MERGED
