@@ -29,7 +29,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -51,15 +50,20 @@ from cogw.shell.blobio import SizeMismatch as SizeMismatch
 from cogw.shell.blobio import StoreError as StoreError
 from cogw.shell.blobio import check_content as check_content
 from cogw.shell.blobio import check_digest as check_digest
-from cogw.shell.blobio import create_temp, hash_file, seal, stream_hashing
+from cogw.shell.blobio import (
+    create_temp,
+    hash_file,
+    open_new_temp,
+    publish,
+    seal,
+    stream_hashing,
+)
 from cogw.shell.blobio import drain as drain
 from cogw.shell.fs import CrossDeviceLink, LinkError, LinkUnsupported, link_file
 from cogw.shell.storetemps import TEMP_PREFIX as TEMP_PREFIX
-from cogw.shell.storetemps import own_temp_prefix, reclaim_temp_files
+from cogw.shell.storetemps import reclaim_temp_files
 
 LinkMode = Literal["auto", "hardlink", "reflink", "copy"]
-#: errnos with which a filesystem refuses a hardlink it cannot make at all.
-_NO_HARDLINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +137,7 @@ class FileStore:
         self.root = root
         self.files_dir = root / "files" / "sha256"
         self._files_str = str(self.files_dir)
+        self._prefixes: set[Path] = set()  # prefix dirs this store made or found
 
     def __repr__(self) -> str:
         return f"FileStore({str(self.root)!r})"
@@ -273,44 +278,29 @@ class FileStore:
         self._publish(tmp, final)
 
     def _make_prefix(self, prefix: Path) -> None:
+        if prefix in self._prefixes:
+            return
         try:
             prefix.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise StoreError(f"create prefix dir: {err}") from err
+        self._prefixes.add(prefix)
 
     def _make_temp_file(self, prefix: Path) -> tuple[int, Path]:
         self._make_prefix(prefix)
         try:
-            fd, name = tempfile.mkstemp(prefix=own_temp_prefix(), dir=prefix)
+            try:
+                return open_new_temp(prefix)
+            except FileNotFoundError:  # the prefix dir was removed since it was made
+                self._prefixes.discard(prefix)
+                self._make_prefix(prefix)
+                return open_new_temp(prefix)
         except OSError as err:
             raise StoreError(f"create temp file: {err}") from err
-        return fd, Path(name)
 
     def _publish(self, tmp: Path, final: Path) -> None:
-        """Link the verified, sealed temp into place, then drop the temp name.
-
-        A twin already published by a concurrent writer is kept, never replaced:
-        mounts hardlink the blob's inode, and replacing it would leave their files
-        no longer links of what the store holds. The directory is not fsynced: the
-        blob's bytes already are, so a crash can only lose the new name (the blob is
-        then missing and fetched again), never leave a truncated blob under it.
-        """
-        try:
-            os.link(tmp, final)
-        except FileExistsError:
-            pass  # an identical, verified twin won the race; keep its inode
-        except OSError as err:
-            if err.errno not in _NO_HARDLINKS:
-                raise StoreError(f"link {final}: {err}") from err
-            self._replace(tmp, final)  # no hardlinks here, so no mount shares the inode
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    def _replace(self, tmp: Path, final: Path) -> None:
-        try:
-            os.replace(tmp, final)
-        except OSError as err:
-            raise StoreError(f"rename {final}: {err}") from err
+        """Give the verified, sealed temp its final name (blobio.publish)."""
+        publish(tmp, final)
 
     def list(self) -> Iterator[FileInfo]:
         """Every blob in lexical digest order; temp files and strays are skipped.
