@@ -119,14 +119,13 @@ class Store(Protocol):
         ...
 
 
-def _harmless_to_hardlink(src: Path) -> bool:
+def _harmless_to_hardlink(info: os.stat_result) -> bool:
     """Hardlinking makes the source inode the blob and chmods it 0444.
 
     In "auto" mode cogw does that only to files that are already read-only and
     ours: changing their mode surprises nobody, and nothing is expected to write
     them in place (which would corrupt the shared blob behind the store's back).
     """
-    info = src.stat()
     return info.st_mode & 0o222 == 0 and info.st_uid == os.geteuid()
 
 
@@ -138,6 +137,7 @@ class FileStore:
         self.files_dir = root / "files" / "sha256"
         self._files_str = str(self.files_dir)
         self._prefixes: set[Path] = set()  # prefix dirs this store made or found
+        self._no_reflink: set[int] = set()  # source devices that refused a reflink here
 
     def __repr__(self) -> str:
         return f"FileStore({str(self.root)!r})"
@@ -232,12 +232,18 @@ class FileStore:
         return self._ingest_auto(digest, size, src, final)
 
     def _ingest_auto(self, digest: str, size: int, src: Path, final: Path) -> bool:
-        try:
-            self._ingest_link(digest, size, src, final, "reflink")
-            return True
-        except (LinkUnsupported, CrossDeviceLink):
-            pass
-        if _harmless_to_hardlink(src):
+        info = src.stat()
+        # A filesystem that cannot clone one file cannot clone the next: asked once per
+        # source filesystem, not once per file (each try creates and removes a temp).
+        if info.st_dev not in self._no_reflink:
+            try:
+                self._ingest_link(digest, size, src, final, "reflink")
+                return True
+            except LinkUnsupported:
+                self._no_reflink.add(info.st_dev)
+            except CrossDeviceLink:
+                pass
+        if _harmless_to_hardlink(info):
             try:
                 self._ingest_link(digest, size, src, final, "hardlink")
                 return True
