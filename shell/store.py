@@ -157,6 +157,11 @@ class FileStore:
             raise StoreError(f"stat {digest}: {err}") from err
         return True
 
+    def blob_name(self, digest: str) -> str:
+        """Where ``digest``'s blob lives or would live, as a string; no I/O."""
+        hexpart = hex_of(check_digest(digest))
+        return f"{self._files_str}/{hexpart[:2]}/{hexpart}"
+
     def path(self, digest: str) -> Path:
         blob = self._blob_path(digest)
         if not self.exists(digest):
