@@ -136,7 +136,7 @@ class FileStore:
         self.root = root
         self.files_dir = root / "files" / "sha256"
         self._files_str = str(self.files_dir)
-        self._prefixes: set[Path] = set()  # prefix dirs this store made or found
+        self._prefixes: set[str] = set()  # prefix dirs this store made or found
         self._no_reflink: set[int] = set()  # source devices that refused a reflink here
 
     def __repr__(self) -> str:
@@ -289,13 +289,13 @@ class FileStore:
         self._publish(tmp, final)
 
     def _make_prefix(self, prefix: Path) -> None:
-        if prefix in self._prefixes:
+        if str(prefix) in self._prefixes:  # str: a Path hashes far slower
             return
         try:
             prefix.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise StoreError(f"create prefix dir: {err}") from err
-        self._prefixes.add(prefix)
+        self._prefixes.add(str(prefix))
 
     def _make_temp_file(self, prefix: Path) -> tuple[int, Path]:
         self._make_prefix(prefix)
@@ -303,7 +303,7 @@ class FileStore:
             try:
                 return open_new_temp(prefix)
             except FileNotFoundError:  # the prefix dir was removed since it was made
-                self._prefixes.discard(prefix)
+                self._prefixes.discard(str(prefix))
                 self._make_prefix(prefix)
                 return open_new_temp(prefix)
         except OSError as err:
