@@ -176,7 +176,7 @@ class FileStore:
         cancel: threading.Event | None = None,
     ) -> bool:
         final = self._blob_path(digest)
-        if self.exists(digest):
+        if self._present(digest):
             drain(reader, cancel)
             return False
         fd, tmp = self._make_temp_file(final.parent)
@@ -279,6 +279,9 @@ class FileStore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    def _present(self, digest: str) -> bool:
+        return self.exists(digest)  # a batch may know it absent without a stat
 
     def _seal(self, fd: int) -> None:
         """Seal a verified temp (read-only, fsynced); a batch defers the fsync."""
