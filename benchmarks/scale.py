@@ -10,6 +10,7 @@ project then lists that weight under enough names to reach 100 000 locked files
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tarfile
@@ -24,6 +25,7 @@ from benchmarks.scenarios import Bench, fresh_dir
 LOCKED_FILES = 100_000
 CONFIG_WEIGHTS = 3_000
 FILES_PER_DIR = 100
+MAX_FILE = 100 << 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +41,24 @@ class ScaleResults:
     config: Measurement
 
 
+def file_size(index: int) -> int:
+    """A tokenizer/config-like mix: log-uniform from 4 bytes to 100 KiB (median ~640 B,
+    mean ~10 KiB), deterministic in ``index``."""
+    fraction = (index * 0.6180339887) % 1.0  # golden-ratio steps cover [0, 1) evenly
+    return max(4, int(math.exp(math.log(4) + fraction * math.log(MAX_FILE / 4))))
+
+
 def write_tree(root: Path, count: int) -> list[Path]:
-    """``count`` incompressible files of 1-4 KiB, ``FILES_PER_DIR`` per directory."""
+    """``count`` files of :func:`file_size` bytes, ``FILES_PER_DIR`` per directory; half
+    are random bytes, half hex text (compressible by half, like JSON)."""
     paths = []
     for index in range(count):
         path = root / f"d{index // FILES_PER_DIR:04d}" / f"f{index:05d}.bin"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(os.urandom(1024 + (index * 37) % 3072))
+        if index % FILES_PER_DIR == 0:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        size = file_size(index)
+        data = os.urandom(size) if index % 2 else os.urandom(size // 2 + 1).hex()[:size].encode()
+        path.write_bytes(data)
         paths.append(path)
     return paths
 
@@ -116,23 +129,37 @@ def _widen_lock(bench: Bench, copies: int) -> None:
     (project / "weights.lock").write_text(json.dumps(lock, indent=2) + "\n")
 
 
-def bench_scale(
-    bench: Bench, count: int, locked: int = LOCKED_FILES, weights: int = CONFIG_WEIGHTS
-) -> ScaleResults:
-    """All scale scenarios in ``bench``'s project: ``count`` files in one weight, at least
-    ``locked`` files in weights.lock, a cog.yaml of ``weights`` weights."""
+Pair = tuple[Measurement, Measurement]
+
+
+def bench_many_files(bench: Bench, count: int, image: str) -> tuple[Pair, Pair, Pair]:
+    """Import, pull and prepare of one weight of ``count`` small files, each next to its
+    floor, interleaved; the weight stays imported in ``bench``'s project afterwards."""
     tree = bench.workload.project / "weights" / "many"
     files = write_tree(tree, count)
     tar = bench.work / "many.tar"
     with tarfile.open(tar, "w") as archive:
         archive.add(tree, arcname=".")
-    image = f"{bench.registry.host}/bench/scale"
     runs = run_interleaved([*_cogw(bench, image), *_floors(bench, tree, tar, files)], bench.reps)
     nbytes = sum(p.stat().st_size for p in files)
 
-    def m(key: str, label: str, n: int = nbytes) -> Measurement:
-        return Measurement(label, runs[key], n)
+    def m(key: str, label: str) -> Measurement:
+        return Measurement(label, runs[key], nbytes)
 
+    return (
+        (m("import", "cogw import (cold)"), m("floor-import", "floor: hashlib + curl -T of a tar")),
+        (m("pull", "cogw pull (cold store)"), m("untar", "tar -x + sync -f")),
+        (m("prepare", "cogw prepare (hardlinks)"), m("cp", "cp -al")),
+    )
+
+
+def bench_scale(
+    bench: Bench, count: int, locked: int = LOCKED_FILES, weights: int = CONFIG_WEIGHTS
+) -> ScaleResults:
+    """All scale scenarios in ``bench``'s project: ``count`` files in one weight, at least
+    ``locked`` files in weights.lock, a cog.yaml of ``weights`` weights."""
+    image = f"{bench.registry.host}/bench/scale"
+    imports, pulls, prepares = bench_many_files(bench, count, image)
     copies = -(-locked // count)
     _widen_lock(bench, copies)
     wide = run_interleaved(
@@ -149,9 +176,9 @@ def bench_scale(
     config = [bench.run([*bench.cogw, "status"], WARM, (1,)) for _ in range(bench.reps)]
     return ScaleResults(
         count,
-        (m("import", "cogw import (cold)"), m("floor-import", "floor: hashlib + curl -T of a tar")),
-        (m("pull", "cogw pull (cold store)"), m("untar", "tar -x + sync -f")),
-        (m("prepare", "cogw prepare (hardlinks)"), m("cp", "cp -al")),
+        imports,
+        pulls,
+        prepares,
         copies * count,
         Measurement(f"cogw status ({copies * count} locked files)", wide["status"], 0),
         Measurement(f"cogw plan ({copies * count} locked files)", wide["plan"], 0),

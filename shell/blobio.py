@@ -6,14 +6,18 @@ guarantees they serve.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
+import itertools
 import os
 import secrets
 import stat
 import threading
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from cogw.core.digest import PREFIX, digest_error
 from cogw.shell.storetemps import TEMP_PREFIX as TEMP_PREFIX
@@ -137,3 +141,100 @@ def create_temp(directory: Path, create: Callable[[Path], None]) -> Path:
             continue
         return candidate
     raise StoreError(f"create temp file: no free temp name in {directory}")
+
+
+# A process's temp names: its pid, a random part drawn once, a counter. The exclusive
+# create still decides; a clash (a reused pid's leftover) only draws a fresh name.
+_TEMP_TOKEN = secrets.token_hex(4)
+_temp_counter = itertools.count()
+
+
+def open_new_temp(directory: Path) -> tuple[int, Path]:
+    """A new, empty ``put-<pid>-*`` file in ``directory`` (0600), opened for writing."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    token = _TEMP_TOKEN
+    for _ in range(100):
+        name = f"{directory}/{own_temp_prefix()}{token}{next(_temp_counter):x}"
+        try:
+            return os.open(name, flags, 0o600), Path(name)
+        except FileExistsError:
+            token = secrets.token_hex(8)
+    raise StoreError(f"create temp file: no free temp name in {directory}")
+
+
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+#: errnos with which a filesystem or kernel refuses renameat2's RENAME_NOREPLACE flag.
+_NO_NOREPLACE = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP})
+
+
+@cache
+def _renameat2() -> Any | None:
+    """libc's ``renameat2``, or None where there is none (not Linux, old glibc)."""
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def rename_noreplace(src: Path, dst: Path) -> bool | None:
+    """Rename ``src`` to ``dst`` unless ``dst`` exists, in one step: True when renamed,
+    False when ``dst`` was there (``src`` is left), None when this system cannot do it
+    (the caller links and unlinks instead). Other failures raise OSError."""
+    fn = _renameat2()
+    if fn is None:
+        return None
+    if fn(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err == errno.EEXIST:
+        return False
+    if err in _NO_NOREPLACE:
+        return None
+    raise OSError(err, os.strerror(err), str(dst))
+
+
+#: errnos with which a filesystem refuses a hardlink it cannot make at all.
+_NO_HARDLINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS})
+
+
+def publish(tmp: Path, final: Path) -> None:
+    """Move the verified, sealed temp to ``final``: a rename that never replaces, where
+    the system has one; else a link, then the temp name dropped. Either way one step
+    makes the blob visible whole, and the temp is gone afterwards.
+
+    A twin already published by a concurrent writer is kept, never replaced:
+    mounts hardlink the blob's inode, and replacing it would leave their files
+    no longer links of what the store holds. The directory is not fsynced: the
+    blob's bytes already are, so a crash can only lose the new name (the blob is
+    then missing and fetched again), never leave a truncated blob under it.
+    """
+    try:
+        moved = rename_noreplace(tmp, final)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise StoreError(f"rename {final}: {err}") from err
+    if moved is not None:
+        if not moved:
+            tmp.unlink(missing_ok=True)  # an identical, verified twin won the race
+        return
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        pass  # an identical, verified twin won the race; keep its inode
+    except OSError as err:
+        if err.errno not in _NO_HARDLINKS:
+            raise StoreError(f"link {final}: {err}") from err
+        _replace(tmp, final)  # no hardlinks here, so no mount shares the inode
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _replace(tmp: Path, final: Path) -> None:
+    try:
+        os.replace(tmp, final)
+    except OSError as err:
+        raise StoreError(f"rename {final}: {err}") from err

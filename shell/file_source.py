@@ -65,6 +65,9 @@ class FileSource:
     uri: str
     root: Path  # as configured; may itself be a symlink
     cache: StatCache | None = None
+    # realpath of each directory _resolve has seen ("" is the root): a file's path is
+    # its directory's, resolved once, joined with its name (resolved if a symlink).
+    _real_dirs: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_uri(cls, uri: str, project_dir: Path, cache: StatCache | None) -> FileSource:
@@ -132,11 +135,21 @@ class FileSource:
         problem = path_error(path)
         if problem is not None:
             raise SourceError(f"weight source {self.uri}: {problem}")
-        root = os.path.realpath(self.root)
-        real = os.path.realpath(os.path.join(root, path))
+        root = self._real_dir("")
+        parent, _, name = path.rpartition("/")
+        real = os.path.join(self._real_dir(parent), name)
+        if os.path.islink(real):
+            real = os.path.realpath(real)
         if not _inside(real, root) or not os.path.isfile(real):
             raise SourceError(f"{quote(path)} is not a regular file in weight source {self.uri}")
         return Path(real)
+
+    def _real_dir(self, rel: str) -> str:
+        real = self._real_dirs.get(rel)
+        if real is None:
+            base = os.path.realpath(self.root)
+            real = self._real_dirs[rel] = os.path.realpath(os.path.join(base, rel)) if rel else base
+        return real
 
 
 def _layer_framings(walked: list[_Walked], reals: list[Path]) -> list[Framing | None]:

@@ -65,6 +65,11 @@ class ProjectLocked(Exception):
 RACE_WINDOW_ENV = "COGW_TEST_RACE_WINDOW"
 
 
+def race_window_set() -> bool:
+    """Whether tests asked for a race window (read once by a loop over many files)."""
+    return bool(os.environ.get(RACE_WINDOW_ENV))
+
+
 def race_window() -> None:
     pause = os.environ.get(RACE_WINDOW_ENV)
     if pause:
@@ -255,10 +260,15 @@ def _link_error(verb: str, src: Path, dst: Path, err: OSError) -> OSError:
 
 
 def _hardlink(src: Path, dst: Path) -> None:
+    hardlink(src, dst)
+
+
+def hardlink(src: str | Path, dst: str | Path) -> None:
+    """``os.link`` with link_file's errors; ``dst``'s directory must exist already."""
     try:
         os.link(src, dst)
     except OSError as err:
-        raise _link_error("hardlink", src, dst, err) from err
+        raise _link_error("hardlink", Path(src), Path(dst), err) from err
 
 
 def _write_new_file(src: Path, dst: Path, fill: Callable[[int, int], None], *, verb: str) -> None:

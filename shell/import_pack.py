@@ -28,7 +28,7 @@ from cogw.core.plan.importplan import ImportWeight
 from cogw.shell.import_direct import digest_and_push_direct, local_standalone
 from cogw.shell.import_ingest import Captured, ingest, store_opener
 from cogw.shell.import_push import push_layers
-from cogw.shell.layers import digest_layers
+from cogw.shell.layerspool import LayerSpools
 from cogw.shell.runtime import Runtime, cancel_on_interrupt
 
 if TYPE_CHECKING:
@@ -41,7 +41,11 @@ def _emit_pack(step: ImportWeight, layers: Sequence[LayerPlan], rt: Runtime) -> 
 
 
 def _digest_rest(
-    step: ImportWeight, layers: Sequence[LayerPlan], captured: Captured, rt: Runtime
+    step: ImportWeight,
+    layers: Sequence[LayerPlan],
+    captured: Captured,
+    spools: LayerSpools,
+    rt: Runtime,
 ) -> list[LockLayer]:
     """Layer digests in plan order: reused, captured during ingest, else streamed."""
     key = {i: (p.files[0].path, p.files[0].digest) for i, p in enumerate(layers) if p.files}
@@ -54,7 +58,7 @@ def _digest_rest(
     todo = [i for i in range(len(layers)) if i not in known]
     if any(layer.reuse is None for layer in layers):
         _emit_pack(step, [layers[i] for i in todo], rt)
-    streamed = digest_layers([layers[i] for i in todo], store_opener(rt), rt.jobs)
+    streamed = spools.digest([layers[i] for i in todo], store_opener(rt), rt.jobs)
     known.update(zip(todo, streamed, strict=True))
     return [known[i] for i in range(len(layers))]
 
@@ -84,10 +88,12 @@ def _pack_overlapped(
     if rest:
         to_pack = [i for i in rest if layers[i].reuse is None]
         _emit_pack(step, [layers[i] for i in to_pack], rt)
-        digested = digest_layers([layers[i] for i in to_pack], store_opener(rt), rt.jobs)
-        packed.update(zip(to_pack, digested, strict=True))
-        packed.update((i, reuse) for i in rest if (reuse := layers[i].reuse) is not None)
-        push_layers(step, [layers[i] for i in rest], [packed[i] for i in rest], rt)
+        with LayerSpools(rt.store.root) as spools:
+            digested = spools.digest([layers[i] for i in to_pack], store_opener(rt), rt.jobs)
+            packed.update(zip(to_pack, digested, strict=True))
+            packed.update((i, reuse) for i in rest if (reuse := layers[i].reuse) is not None)
+            rest_plans = [layers[i] for i in rest]
+            push_layers(step, rest_plans, [packed[i] for i in rest], rt, spools.chunks)
     return [packed[i] for i in range(len(layers))]
 
 
@@ -100,8 +106,10 @@ def pack_and_push(step: ImportWeight, layers: Sequence[LayerPlan], rt: Runtime) 
     if local:
         return _pack_overlapped(step, layers, source, local, rt)
     captured = ingest(step, source, [layers[i] for i in to_pack], rt)
-    packed = _digest_rest(step, layers, captured, rt)
-    push_layers(step, layers, packed, rt)
+    # The gzip layers' bytes are kept from their digest to their push: built once.
+    with LayerSpools(rt.store.root) as spools:
+        packed = _digest_rest(step, layers, captured, spools, rt)
+        push_layers(step, layers, packed, rt, spools.chunks)
     return packed
 
 

@@ -8,7 +8,7 @@ manifest goes last: only then can a puller see the weight.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from cogw.core.artifact.oci import MEDIA_TYPE_MANIFEST
@@ -22,16 +22,24 @@ from cogw.shell.import_ingest import ImportFailed, store_opener
 from cogw.shell.layers import OpenFile, stream_layer
 from cogw.shell.runtime import Runtime, cancel_on_interrupt
 
+#: The bytes of a planned layer, built again or kept from when it was digested.
+LayerBytes = Callable[[LayerPlan, OpenFile], Iterable[bytes]]
+
 
 def push_layer(
-    step: ImportWeight, plan: LayerPlan, layer: LockLayer, open_file: OpenFile, rt: Runtime
+    step: ImportWeight,
+    plan: LayerPlan,
+    layer: LockLayer,
+    open_file: OpenFile,
+    rt: Runtime,
+    layer_bytes: LayerBytes = stream_layer,
 ) -> None:
     client, repo = rt.registry()
     outcome = client.push_blob(
         repo,
         layer.digest,
         layer.size,
-        lambda: stream_layer(plan, open_file),
+        lambda: layer_bytes(plan, open_file),
         cancel=rt.cancel,
         layer_media_type=layer_media_type_for(rt.shape, layer.media_type),
         on_bytes=lambda n: rt.emit(
@@ -57,9 +65,13 @@ def push_layer(
 
 
 def push_layers(
-    step: ImportWeight, plans: Sequence[LayerPlan], packed: Sequence[LockLayer], rt: Runtime
+    step: ImportWeight,
+    plans: Sequence[LayerPlan],
+    packed: Sequence[LockLayer],
+    rt: Runtime,
+    layer_bytes: LayerBytes = stream_layer,
 ) -> None:
-    """Push the layers from the store, ``rt.jobs`` at a time."""
+    """Push the layers from the store (or ``layer_bytes``), ``rt.jobs`` at a time."""
     open_file = store_opener(rt)
     rt.emit(
         Event(EventKind.PHASE, weight=step.weight, phase="push", nbytes=sum(p.size for p in packed))
@@ -67,7 +79,8 @@ def push_layers(
     with ThreadPoolExecutor(max_workers=max(1, rt.jobs)) as pool, cancel_on_interrupt(rt.cancel):
         list(
             pool.map(
-                lambda i: push_layer(step, plans[i], packed[i], open_file, rt), range(len(plans))
+                lambda i: push_layer(step, plans[i], packed[i], open_file, rt, layer_bytes),
+                range(len(plans)),
             )
         )
 

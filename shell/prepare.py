@@ -18,12 +18,13 @@ was written through a mount (root ignores 0444) and is never linked again.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from cogw.core.cache.cachedir import cross_filesystem_problem
@@ -31,8 +32,17 @@ from cogw.core.paths import safe_join
 from cogw.core.plan.events import Event, EventKind
 from cogw.core.plan.outcome import Aborted, Mounted, StepResult, StepStatus
 from cogw.core.plan.planner import LinkWeight
-from cogw.shell.fs import CrossDeviceLink, link_file, project_lock, race_window, remove_tree
+from cogw.shell.fs import (
+    CrossDeviceLink,
+    hardlink,
+    link_file,
+    project_lock,
+    race_window,
+    race_window_set,
+    remove_tree,
+)
 from cogw.shell.runtime import Runtime, failure
+from cogw.shell.store import BlobNotFound, FileStore
 
 #: The project's mounts lock: prepare holds it shared while building, release exclusive.
 #: Not cog.lock, which Cog holds through a whole ``cog build`` or weights import: a
@@ -66,8 +76,11 @@ def refuse_symlinks(project_dir: Path) -> None:
             )
 
 
-def _check_blob(src: Path, digest: str, size: int) -> None:
-    info = os.lstat(src)
+def _check_blob(src: str, digest: str, size: int) -> None:
+    try:
+        info = os.lstat(src)
+    except FileNotFoundError:
+        raise BlobNotFound(errno.ENOENT, f"path {digest}: file does not exist", src) from None
     if not stat.S_ISREG(info.st_mode) or info.st_size != size or info.st_mode & 0o222:
         raise BlobWrittenThrough(
             f"store blob {digest} was changed after it was stored "
@@ -83,16 +96,39 @@ def _join(base: Path, rel: str) -> Path:
     return Path(joined)
 
 
+def _blob_names(store: object) -> Callable[[str], str]:
+    """digest -> the blob's path; a FileStore's is a string built without any I/O."""
+    if isinstance(store, FileStore):
+        return store.blob_name
+    return lambda digest: str(store.path(digest))  # type: ignore[attr-defined]
+
+
 def _link_weight(step: LinkWeight, root: Path, rt: Runtime) -> Path:
+    """Link every file of the weight: per file one lstat of its blob and one link; each
+    directory is made once."""
     weight_dir = _join(root, step.weight)
     weight_dir.mkdir(parents=True, exist_ok=True)
+    base, blob_name = str(weight_dir), _blob_names(rt.store)
+    made = {base}
+    paused = race_window_set()
     for f in step.files:
         if rt.cancel.is_set():
             raise KeyboardInterrupt
-        race_window()
-        src = rt.store.path(f.digest)
+        if paused:
+            race_window()
+        src = blob_name(f.digest)
         _check_blob(src, f.digest, f.size)
-        link_file(src, _join(weight_dir, f.path), rt.link_mode)  # type: ignore[arg-type]
+        dst = safe_join(base, f.path)
+        if dst is None:
+            raise UnsafePath(f'path "{f.path}" escapes parent directory')
+        if rt.link_mode != "hardlink":
+            link_file(Path(src), Path(dst), rt.link_mode)  # type: ignore[arg-type]
+            continue
+        parent = dst.rpartition("/")[0]
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        hardlink(src, dst)
     return weight_dir
 
 

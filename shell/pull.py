@@ -216,7 +216,8 @@ def _stream_and_store(step: FetchLayer, client: Registry, repo: str, rt: Runtime
     expected = {f.path: f for f in step.files}
     # The layer's files become blobs together once the whole layer checked out:
     # one flush for all of them instead of an fsync per small file.
-    with batched(rt.store) as store:
+    lacking = {expected[p].digest for p in step.missing if p in expected}
+    with batched(rt.store, lacking) as store:
         stored = extract_layer(
             chunks,
             layer.media_type,

@@ -29,7 +29,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -51,15 +50,20 @@ from cogw.shell.blobio import SizeMismatch as SizeMismatch
 from cogw.shell.blobio import StoreError as StoreError
 from cogw.shell.blobio import check_content as check_content
 from cogw.shell.blobio import check_digest as check_digest
-from cogw.shell.blobio import create_temp, hash_file, seal, stream_hashing
+from cogw.shell.blobio import (
+    create_temp,
+    hash_file,
+    open_new_temp,
+    publish,
+    seal,
+    stream_hashing,
+)
 from cogw.shell.blobio import drain as drain
 from cogw.shell.fs import CrossDeviceLink, LinkError, LinkUnsupported, link_file
 from cogw.shell.storetemps import TEMP_PREFIX as TEMP_PREFIX
-from cogw.shell.storetemps import own_temp_prefix, reclaim_temp_files
+from cogw.shell.storetemps import reclaim_temp_files
 
 LinkMode = Literal["auto", "hardlink", "reflink", "copy"]
-#: errnos with which a filesystem refuses a hardlink it cannot make at all.
-_NO_HARDLINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +119,13 @@ class Store(Protocol):
         ...
 
 
-def _harmless_to_hardlink(src: Path) -> bool:
+def _harmless_to_hardlink(info: os.stat_result) -> bool:
     """Hardlinking makes the source inode the blob and chmods it 0444.
 
     In "auto" mode cogw does that only to files that are already read-only and
     ours: changing their mode surprises nobody, and nothing is expected to write
     them in place (which would corrupt the shared blob behind the store's back).
     """
-    info = src.stat()
     return info.st_mode & 0o222 == 0 and info.st_uid == os.geteuid()
 
 
@@ -133,6 +136,8 @@ class FileStore:
         self.root = root
         self.files_dir = root / "files" / "sha256"
         self._files_str = str(self.files_dir)
+        self._prefixes: set[str] = set()  # prefix dirs this store made or found
+        self._no_reflink: set[int] = set()  # source devices that refused a reflink here
 
     def __repr__(self) -> str:
         return f"FileStore({str(self.root)!r})"
@@ -152,6 +157,11 @@ class FileStore:
             raise StoreError(f"stat {digest}: {err}") from err
         return True
 
+    def blob_name(self, digest: str) -> str:
+        """Where ``digest``'s blob lives or would live, as a string; no I/O."""
+        hexpart = hex_of(check_digest(digest))
+        return f"{self._files_str}/{hexpart[:2]}/{hexpart}"
+
     def path(self, digest: str) -> Path:
         blob = self._blob_path(digest)
         if not self.exists(digest):
@@ -166,7 +176,7 @@ class FileStore:
         cancel: threading.Event | None = None,
     ) -> bool:
         final = self._blob_path(digest)
-        if self.exists(digest):
+        if self._present(digest):
             drain(reader, cancel)
             return False
         fd, tmp = self._make_temp_file(final.parent)
@@ -227,12 +237,18 @@ class FileStore:
         return self._ingest_auto(digest, size, src, final)
 
     def _ingest_auto(self, digest: str, size: int, src: Path, final: Path) -> bool:
-        try:
-            self._ingest_link(digest, size, src, final, "reflink")
-            return True
-        except (LinkUnsupported, CrossDeviceLink):
-            pass
-        if _harmless_to_hardlink(src):
+        info = src.stat()
+        # A filesystem that cannot clone one file cannot clone the next: asked once per
+        # source filesystem, not once per file (each try creates and removes a temp).
+        if info.st_dev not in self._no_reflink:
+            try:
+                self._ingest_link(digest, size, src, final, "reflink")
+                return True
+            except LinkUnsupported:
+                self._no_reflink.add(info.st_dev)
+            except CrossDeviceLink:
+                pass
+        if _harmless_to_hardlink(info):
             try:
                 self._ingest_link(digest, size, src, final, "hardlink")
                 return True
@@ -264,6 +280,9 @@ class FileStore:
             tmp.unlink(missing_ok=True)
             raise
 
+    def _present(self, digest: str) -> bool:
+        return self.exists(digest)  # a batch may know it absent without a stat
+
     def _seal(self, fd: int) -> None:
         """Seal a verified temp (read-only, fsynced); a batch defers the fsync."""
         seal(fd)
@@ -273,44 +292,29 @@ class FileStore:
         self._publish(tmp, final)
 
     def _make_prefix(self, prefix: Path) -> None:
+        if str(prefix) in self._prefixes:  # str: a Path hashes far slower
+            return
         try:
             prefix.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise StoreError(f"create prefix dir: {err}") from err
+        self._prefixes.add(str(prefix))
 
     def _make_temp_file(self, prefix: Path) -> tuple[int, Path]:
         self._make_prefix(prefix)
         try:
-            fd, name = tempfile.mkstemp(prefix=own_temp_prefix(), dir=prefix)
+            try:
+                return open_new_temp(prefix)
+            except FileNotFoundError:  # the prefix dir was removed since it was made
+                self._prefixes.discard(str(prefix))
+                self._make_prefix(prefix)
+                return open_new_temp(prefix)
         except OSError as err:
             raise StoreError(f"create temp file: {err}") from err
-        return fd, Path(name)
 
     def _publish(self, tmp: Path, final: Path) -> None:
-        """Link the verified, sealed temp into place, then drop the temp name.
-
-        A twin already published by a concurrent writer is kept, never replaced:
-        mounts hardlink the blob's inode, and replacing it would leave their files
-        no longer links of what the store holds. The directory is not fsynced: the
-        blob's bytes already are, so a crash can only lose the new name (the blob is
-        then missing and fetched again), never leave a truncated blob under it.
-        """
-        try:
-            os.link(tmp, final)
-        except FileExistsError:
-            pass  # an identical, verified twin won the race; keep its inode
-        except OSError as err:
-            if err.errno not in _NO_HARDLINKS:
-                raise StoreError(f"link {final}: {err}") from err
-            self._replace(tmp, final)  # no hardlinks here, so no mount shares the inode
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    def _replace(self, tmp: Path, final: Path) -> None:
-        try:
-            os.replace(tmp, final)
-        except OSError as err:
-            raise StoreError(f"rename {final}: {err}") from err
+        """Give the verified, sealed temp its final name (blobio.publish)."""
+        publish(tmp, final)
 
     def list(self) -> Iterator[FileInfo]:
         """Every blob in lexical digest order; temp files and strays are skipped.

@@ -21,7 +21,7 @@ import ctypes
 import os
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -70,12 +70,20 @@ def _fsync_path(path: Path, directory: bool = False) -> None:
 
 
 class BatchedStore(FileStore):
-    """The store at ``root`` whose puts become visible together, at :meth:`commit`."""
+    """The store at ``root`` whose puts become visible together, at :meth:`commit`.
 
-    def __init__(self, root: Path) -> None:
+    ``absent`` names digests the caller just found missing (a pull's plan stat'ed every
+    blob): their puts skip the store's own check. A twin that appeared meanwhile is
+    harmless: the publishing rename keeps it and drops the temp."""
+
+    def __init__(self, root: Path, absent: Collection[str] = ()) -> None:
         super().__init__(root)
         self._held: list[tuple[Path, Path]] = []
         self._lock = threading.Lock()
+        self._absent = frozenset(absent)
+
+    def _present(self, digest: str) -> bool:
+        return digest not in self._absent and self.exists(digest)
 
     def __repr__(self) -> str:
         return f"BatchedStore({str(self.root)!r})"
@@ -128,8 +136,8 @@ def _unlink(held: list[tuple[Path, Path]]) -> None:
 
 
 @contextmanager
-def batched(store: object) -> Iterator[Any]:
-    """``store`` as a batch committed when the block ends.
+def batched(store: object, absent: Collection[str] = ()) -> Iterator[Any]:
+    """``store`` as a batch committed when the block ends (``absent``: see BatchedStore).
 
     When the block fails, the files already verified are kept all the same (each
     was checked against its own digest, as the unbatched store keeps them), unless
@@ -138,7 +146,7 @@ def batched(store: object) -> Iterator[Any]:
     if not isinstance(store, FileStore) or isinstance(store, BatchedStore):
         yield store
         return
-    batch = BatchedStore(store.root)
+    batch = BatchedStore(store.root, absent)
     try:
         yield batch
     except Exception:

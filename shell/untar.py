@@ -129,9 +129,11 @@ def _check_checksum(block: bytes) -> None:
     stored = _parse_number(block[148:156], "checksum")
     rest = block[:148] + block[156:]
     unsigned = sum(rest) + 8 * ord(" ")
+    if stored == unsigned:
+        return
     # Some old writers summed signed chars; every reader accepts both.
     signed = unsigned - 256 * sum(1 for b in rest if b > 127)
-    if stored not in (unsigned, signed):
+    if stored != signed:
         raise HostileLayer("tar header checksum mismatch (not a tar stream, or corrupt)")
 
 
@@ -241,13 +243,12 @@ class _EntryReader:
 
 
 def _check_name(name: str) -> None:
-    where = f"tar entry {quote(name)}"
     if not name or "\0" in name:
-        raise HostileLayer(f"{where}: empty name or NUL byte")
+        raise HostileLayer(f"tar entry {quote(name)}: empty name or NUL byte")
     if name.startswith("/"):
-        raise HostileLayer(f"{where}: absolute path")
-    if ".." in name.rstrip("/").split("/"):
-        raise HostileLayer(f"{where}: path escapes with '..'")
+        raise HostileLayer(f"tar entry {quote(name)}: absolute path")
+    if ".." in name and ".." in name.rstrip("/").split("/"):
+        raise HostileLayer(f"tar entry {quote(name)}: path escapes with '..'")
 
 
 def _check_kind(header: _Header) -> None:
@@ -267,15 +268,15 @@ def _check_dir(header: _Header, seen_dirs: set[str]) -> None:
 
 
 def _expected_file(header: _Header, expected: Mapping[str, LockFile], seen: set[str]) -> LockFile:
-    where = f"tar entry {quote(header.name)}"
+    wanted = expected.get(header.name)
+    if header.name not in seen and wanted is not None and header.size == wanted.size:
+        return wanted
+    where = f"tar entry {quote(header.name)}"  # only built for the error
     if header.name in seen:
         raise HostileLayer(f"{where}: duplicate entry")
-    wanted = expected.get(header.name)
     if wanted is None:
         raise HostileLayer(f"{where}: unexpected file not in lockfile")
-    if header.size != wanted.size:
-        raise HostileLayer(f"{where}: size {header.size} but the lockfile says {wanted.size}")
-    return wanted
+    raise HostileLayer(f"{where}: size {header.size} but the lockfile says {wanted.size}")
 
 
 def _store_entry(

@@ -191,3 +191,57 @@ def test_kill_9_during_a_pull_of_many_small_files_never_shows_an_unsynced_blob(
     _assert_no_corrupt_blob(cache)
     assert _blobs_and_temps(cache)[1] == []
     assert len(_blobs_and_temps(cache)[0]) == len(set(files.values()))
+
+
+def _strays(cache: Path) -> list[Path]:
+    """Anything in the store that is neither a prefix dir, a blob nor a put-* temp."""
+    files = cache / "weights" / "files" / "sha256"
+    if not files.exists():
+        return []
+    return [
+        p
+        for p in files.rglob("*")
+        if not (p.is_dir() and p.parent == files) and not (p.is_file() and p.parent.parent == files)
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_kill_9_during_an_import_of_many_small_files_leaves_only_verified_blobs_and_temps(
+    tmp_path: Path, registry: RunningRegistry
+) -> None:
+    # The files reach the store as one batch (one flush, then each renamed into place)
+    # and the bundle's gzip bytes sit in an unnamed temp until pushed: a kill anywhere
+    # leaves whole blobs and put-* temps the next run sweeps, nothing else.
+    project, cache = tmp_path / "project", tmp_path / "cache"
+    rng = random.Random(2)
+    files = {f"d{i % 30}/f{i}.json": rng.randbytes(rng.randint(16, 16384)) for i in range(1500)}
+    write_tree(project / "weights" / "many", files)
+    (project / "cog.yaml").write_text(
+        f"image: {registry.host}/kill/{tmp_path.name.lower()}\n"
+        "weights:\n  - name: many\n    target: /src/many\n    source: {uri: weights/many}\n"
+    )
+    full = _run(project, cache, "import")
+    seed = random.randrange(1 << 30)
+    print(f"seed {seed}, {KILLS} kills")
+    rng = random.Random(seed)
+    killed = left = 0
+    for i in range(KILLS):
+        (project / "weights" / "many" / "d0" / "f0.json").write_text(f'{{"round": {i}}}')
+        old = (project / "weights.lock").read_bytes()
+        shutil.rmtree(cache / "weights" / "files", ignore_errors=True)
+        proc = _cogw(project, cache, "import")
+        _kill_after(proc, rng.uniform(0, full))
+        killed += proc.returncode == -signal.SIGKILL
+        _assert_no_corrupt_blob(cache)
+        _assert_lock_whole(project, old)
+        assert _strays(cache) == []
+        left += len(_blobs_and_temps(cache)[1])
+    print(f"{killed} of {KILLS} runs were killed before they finished; {left} temps left")
+    _run(project, cache, "import")
+    _run(project, cache, "verify")
+    _assert_no_corrupt_blob(cache)
+    assert _blobs_and_temps(cache)[1] == [] and _strays(cache) == []
+    shutil.rmtree(cache)
+    _run(project, cache, "pull")
+    assert len(_blobs_and_temps(cache)[0]) == len(set(files.values()) - {files["d0/f0.json"]}) + 1

@@ -169,6 +169,25 @@ def test_a_symlink_to_a_file_inside_the_source_is_read_as_a_regular_file(tmp_pat
         assert f.read() == b"shared bytes"
 
 
+def test_files_under_a_linked_directory_resolve_inside_the_source_or_are_refused(
+    tmp_path: Path,
+) -> None:
+    make_tree(tmp_path / "elsewhere", {"secret.bin": b"s"})
+    root = make_tree(tmp_path / "weights", {"real/a.bin": b"a", "real/deep/b.bin": b"b"})
+    (root / "linked").symlink_to("real")
+    (root / "away").symlink_to(tmp_path / "elsewhere")
+    (root / "real" / "c.bin").symlink_to("deep/b.bin")
+    src = source_for("file://./weights", tmp_path)
+    for _ in range(2):  # the second round answers from the resolved directories
+        assert src.local_path("linked/a.bin") == (root / "real/a.bin").resolve()
+        assert src.local_path("linked/deep/b.bin") == (root / "real/deep/b.bin").resolve()
+        assert src.local_path("linked/c.bin") == (root / "real/deep/b.bin").resolve()
+        with pytest.raises(SourceError, match="not a regular file"):
+            src.local_path("away/secret.bin")
+        with pytest.raises(SourceError, match="not a regular file"):
+            src.local_path("linked/deep")
+
+
 def _outside(root: Path, tmp: Path) -> None:
     (tmp / "secret").write_bytes(b"s")
     (root / "escape").symlink_to(tmp / "secret")

@@ -406,6 +406,30 @@ def test_auto_ingest_on_ext4_hardlinks_only_read_only_sources(
     assert blob.read_bytes() == DATA
 
 
+def test_auto_ingest_asks_for_a_reflink_once_per_filesystem_that_refuses_it(
+    store: FileStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cogw.shell.store as store_module
+
+    modes: list[str] = []
+    real = store_module.link_file
+
+    def link_file(src: Path, dst: Path, mode: str) -> None:
+        modes.append(mode)
+        real(src, dst, mode)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store_module, "link_file", link_file)
+    bodies = [f"file {i}".encode() for i in range(5)]
+    for i, body in enumerate(bodies):
+        src = tmp_path / f"f{i}"
+        src.write_bytes(body)
+        assert store.ingest_path(digest_of(body), len(body), src) is True
+    if store.path(digest_of(bodies[0])).stat().st_nlink == 1 and len(modes) == len(bodies):
+        pytest.skip("this filesystem supports reflinks")
+    assert modes == ["reflink"]  # ext4: refused once, then every file is copied
+    assert all(store.path(digest_of(b)).read_bytes() == b for b in bodies)
+
+
 def test_copy_ingest_leaves_the_source_alone(store: FileStore, tmp_path: Path) -> None:
     src = _source(tmp_path, mode=0o444)
     assert store.ingest_path(DIGEST, len(DATA), src, "copy") is True

@@ -85,3 +85,19 @@ def test_a_store_that_is_not_on_disk_is_used_as_it_is():
     marker = object()
     with batched(marker) as same:
         assert same is marker
+
+
+def test_a_digest_said_absent_skips_the_check_and_a_twin_already_there_is_kept(tmp_path: Path):
+    store = open_store(tmp_path / "weights")
+    there, fresh = BODIES[0], BODIES[1]
+    store.put_file(_digest(there), len(there), io.BytesIO(there))
+    inode = store.path(_digest(there)).stat().st_ino
+    checked: list[str] = []
+    with batched(store, {_digest(there), _digest(fresh)}) as batch:
+        real_exists = batch.exists
+        batch.exists = lambda d: checked.append(d) or real_exists(d)  # type: ignore[method-assign]
+        for body in (there, fresh, BODIES[2]):
+            batch.put_file(_digest(body), len(body), io.BytesIO(body))
+    assert checked == [_digest(BODIES[2])]  # only the one not said absent was stat'ed
+    assert store.path(_digest(there)).stat().st_ino == inode  # the twin was not replaced
+    assert all(store.verify(_digest(b)) for b in BODIES[:3]) and _temps(tmp_path) == []
