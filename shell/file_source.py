@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cogw.core.artifact.inventory import Inventory, InventoryFile
-from cogw.core.artifact.packing import DEFAULT_OPTIONS, file_ext, is_standalone_raw
+from cogw.core.artifact.packing import is_standalone_raw
 from cogw.core.artifact.tarformat import standalone_framing
 from cogw.core.lock.setdigest import dir_hash
 from cogw.core.paths import path_error, quote
@@ -50,7 +50,7 @@ SKIPPED_DIRS = (".git", ".cache/huggingface")
 @dataclass(frozen=True, slots=True)
 class _Walked:
     rel: str
-    real: Path  # the regular file to read (a symlink's resolved target)
+    real: str  # the regular file to read (a symlink's resolved target)
 
 
 @dataclass(slots=True)
@@ -94,15 +94,22 @@ class FileSource:
         walked = self._walk()
         # Several links may name one file: read each real file once.
         reals = list(dict.fromkeys(w.real for w in walked))
+        # One stat per real file serves both the framing choice and the stat cache.
+        stats = [_stat_or_none(real) for real in reals]
         try:
-            framings = _layer_framings(walked, reals)
             results = hash_files(
-                reals, jobs, self.cache, framings=framings, cancel=cancel, on_bytes=on_bytes
+                reals,
+                jobs,
+                self.cache,
+                framings=_layer_framings(walked, reals, stats),
+                stats=stats,
+                cancel=cancel,
+                on_bytes=on_bytes,
             )
         except (SourceChanged, NotRegularFile) as e:
             raise SourceError(f"weight source {self.uri}: {e}") from e
         except OSError as e:
-            rel = next((w.rel for w in walked if str(w.real) == str(e.filename)), e.filename)
+            rel = next((w.rel for w in walked if w.real == str(e.filename)), e.filename)
             raise SourceError(
                 f"cannot read {quote(str(rel))} in weight source {self.uri}: {e.strerror}"
             ) from e
@@ -139,22 +146,35 @@ class FileSource:
         return Path(real)
 
 
-def _layer_framings(walked: list[_Walked], reals: list[Path]) -> list[Framing | None]:
+def _layer_framings(
+    walked: list[_Walked], reals: list[str], stats: list[os.stat_result | None]
+) -> list[Framing | None]:
     """For each real file, the tar framing of its standalone uncompressed layer, if it gets one.
 
     Hashing that layer in the inventory's own read (and caching it by stat)
     lets import push such a file without reading it again. A file reached
     through several paths is framed for the first of them in path order that
-    needs it; the others are digested at import, as before.
+    needs it; the others are digested at import, as before. A file that could
+    not be stat'ed gets none (reading it reports why).
     """
-    framed: dict[Path, Framing] = {}
-    for w in sorted(walked, key=lambda w: w.rel):
-        if w.real in framed or file_ext(w.rel) not in DEFAULT_OPTIONS.incompressible_exts:
-            continue  # cheap test first: only tensor-like files are stat'ed
-        size = os.stat(w.real).st_size
-        if is_standalone_raw(w.rel, size):
-            framed[w.real] = standalone_framing(w.rel, size)
-    return [framed.get(real) for real in reals]
+    sizes = {real: st.st_size for real, st in zip(reals, stats, strict=True) if st is not None}
+    first: dict[str, str] = {}  # real file -> the first path in order that frames it
+    for w in walked:
+        size = sizes.get(w.real)
+        if size is None or not is_standalone_raw(w.rel, size):
+            continue
+        if w.real not in first or w.rel < first[w.real]:
+            first[w.real] = w.rel
+    return [
+        standalone_framing(first[real], sizes[real]) if real in first else None for real in reals
+    ]
+
+
+def _stat_or_none(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
 
 
 def _inside(real: str, root: str) -> bool:
@@ -184,7 +204,7 @@ def _visit(walk: _Walk, entry: os.DirEntry[str], rel: str) -> None:
         elif not any(rel == d or rel.endswith("/" + d) for d in SKIPPED_DIRS):
             _walk_dir(walk, entry.path, rel + "/")
     elif entry.is_file(follow_symlinks=False):
-        _add_file(walk, rel, Path(entry.path))
+        _add_file(walk, rel, entry.path)
     else:
         kind = _kind(entry.stat(follow_symlinks=False).st_mode)
         walk.problems.append(
@@ -210,7 +230,7 @@ def _visit_symlink(walk: _Walk, entry: os.DirEntry[str], rel: str) -> None:
             "or 'hf download --local-dir')"
         )
     elif stat.S_ISREG(st.st_mode):
-        _add_file(walk, rel, Path(target))
+        _add_file(walk, rel, target)
     else:
         walk.problems.append(
             f"{quote(rel)}: symlink to a {_kind(st.st_mode)} (-> {quote(shown)}); "
@@ -218,7 +238,7 @@ def _visit_symlink(walk: _Walk, entry: os.DirEntry[str], rel: str) -> None:
         )
 
 
-def _add_file(walk: _Walk, rel: str, real: Path) -> None:
+def _add_file(walk: _Walk, rel: str, real: str) -> None:
     problem = path_error(rel)
     if problem is not None:
         walk.problems.append(f"{problem}; rename it")
