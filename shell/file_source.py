@@ -113,8 +113,12 @@ class FileSource:
             raise SourceError(
                 f"cannot read {quote(str(rel))} in weight source {self.uri}: {e.strerror}"
             ) from e
-        by_real = dict(zip(reals, results, strict=True))
-        files = [InventoryFile(w.rel, by_real[w.real].size, by_real[w.real].digest) for w in walked]
+        if len(reals) < len(walked):
+            by_real = dict(zip(reals, results, strict=True))
+            results = [by_real[w.real] for w in walked]
+        # Now results[i] is walked[i]'s (without links, reals are walked's own order).
+        pairs = zip(walked, results, strict=True)
+        files = [InventoryFile(w.rel, r.size, r.digest) for w, r in pairs]
         return sorted_inventory(files, dir_hash((f.path, f.digest) for f in files))
 
     def _walk(self) -> list[_Walked]:
