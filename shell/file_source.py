@@ -197,7 +197,9 @@ def _walk_dir(walk: _Walk, directory: str, prefix: str) -> None:
 
 
 def _visit(walk: _Walk, entry: os.DirEntry[str], rel: str) -> None:
-    if entry.is_symlink():
+    if entry.is_file(follow_symlinks=False):  # the common case first: neither link nor dir
+        _add_file(walk, rel, entry.path)
+    elif entry.is_symlink():
         _visit_symlink(walk, entry, rel)
     elif entry.is_dir(follow_symlinks=False):
         if entry.name == ".cog":
@@ -207,8 +209,6 @@ def _visit(walk: _Walk, entry: os.DirEntry[str], rel: str) -> None:
             )
         elif not any(rel == d or rel.endswith("/" + d) for d in SKIPPED_DIRS):
             _walk_dir(walk, entry.path, rel + "/")
-    elif entry.is_file(follow_symlinks=False):
-        _add_file(walk, rel, entry.path)
     else:
         kind = _kind(entry.stat(follow_symlinks=False).st_mode)
         walk.problems.append(

@@ -119,14 +119,14 @@ class StatCache:
         """:meth:`lookup` for every stat in one pass (a few queries, not one per file);
         None where ``stats`` has None, where nothing is stored, or when the database fails."""
         keys = [_key(st) if st is not None else None for st in stats]
-        wanted = [k for k in dict.fromkeys(keys) if k is not None]
+        wanted = [k for k in keys if k is not None]
         found: dict[tuple[int, int, int, int], str] = {}
         with self._lock:
             for start in range(0, len(wanted), _BATCH):
                 rows = self._select_batch(wanted[start : start + _BATCH], layer)
                 if rows is None:
                     return [None] * len(keys)
-                found.update((row[:4], str(row[4])) for row in rows)
+                found.update({row[:4]: str(row[4]) for row in rows})
         return [found.get(k) if k is not None else None for k in keys]
 
     def _select_batch(

@@ -89,13 +89,8 @@ def _check_file(
         )
 
 
-# Matched in C, for the common case of a lockfile of 100 000s of files: a valid digest, and
-# a path of printable ASCII components none of which is "", "." or ".." (path_error finds
-# nothing in it; any other path is asked of path_error itself).
+# A valid digest, matched in C: a lockfile of 100 000s of files has as many.
 _PLAIN_DIGEST = re.compile(r"sha256:[0-9a-f]{64}").fullmatch
-_PLAIN_PATH = re.compile(
-    r"(?!\.\.?(?:/|\Z))[ -.0-\[\]-~]+(?:/(?!\.\.?(?:/|\Z))[ -.0-\[\]-~]+)*"
-).fullmatch
 
 
 def _plainly_valid(f: LockFile, valid_layers: frozenset[str]) -> bool:
@@ -105,7 +100,7 @@ def _plainly_valid(f: LockFile, valid_layers: frozenset[str]) -> bool:
         f.layer in valid_layers
         and f.size >= 0
         and _PLAIN_DIGEST(f.digest) is not None
-        and (_PLAIN_PATH(f.path) is not None or path_error(f.path) is None)
+        and path_error(f.path) is None
     )
 
 
