@@ -86,13 +86,14 @@ def read_config(project: Project) -> Result[ProjectConfig, Problems]:
                 ),
             )
         )
-    try:
-        with _collector_paused():
-            raw = load_yaml(data)
-    except YamlProblem as exc:
-        return Failure((_yaml_problem(project, exc),))
-    env = {key: os.environ[key] for key in MODEL_ENV if key in os.environ}
     with _collector_paused():
+        # Caught inside: YamlProblem (a frozen dataclass) cannot pass through the
+        # context manager, which sets the __traceback__ of what it re-raises.
+        try:
+            raw = load_yaml(data)
+        except YamlProblem as exc:
+            return Failure((_yaml_problem(project, exc),))
+        env = {key: os.environ[key] for key in MODEL_ENV if key in os.environ}
         return parse_config({} if raw is None else raw, project.config_name, env)
 
 
