@@ -8,11 +8,14 @@ is validated by the same rules (Cog's ``parseDigest``, with its error texts).
 from __future__ import annotations
 
 import hashlib
+import re
 
 ALGORITHM = "sha256"
 PREFIX = "sha256:"
 EMPTY_SHA256 = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 _HEX = frozenset("0123456789abcdef")
+# The valid form, matched in C: a lockfile of 100 000 files checks as many digests.
+_VALID = re.compile(r"sha256:[0-9a-f]{64}").fullmatch
 
 
 def go_quote(s: str) -> str:
@@ -43,7 +46,7 @@ def digest_error(value: str) -> str | None:
     >>> digest_error("no-colon")
     'invalid digest "no-colon": missing algorithm prefix'
     """
-    if len(value) == 71 and value.startswith(PREFIX) and _HEX.issuperset(value[7:]):
+    if _VALID(value) is not None:
         return None  # the common case, decided without building a message
     prefix = f"invalid digest {go_quote(value)}: "
     algo, sep, hexpart = value.partition(":")

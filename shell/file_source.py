@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cogw.core.artifact.inventory import Inventory, InventoryFile
-from cogw.core.artifact.packing import DEFAULT_OPTIONS, file_ext, is_standalone_raw
+from cogw.core.artifact.packing import is_standalone_raw
 from cogw.core.artifact.tarformat import standalone_framing
 from cogw.core.lock.setdigest import dir_hash
 from cogw.core.paths import path_error, quote
@@ -50,7 +50,7 @@ SKIPPED_DIRS = (".git", ".cache/huggingface")
 @dataclass(frozen=True, slots=True)
 class _Walked:
     rel: str
-    real: Path  # the regular file to read (a symlink's resolved target)
+    real: str  # the regular file to read (a symlink's resolved target)
 
 
 @dataclass(slots=True)
@@ -97,20 +97,31 @@ class FileSource:
         walked = self._walk()
         # Several links may name one file: read each real file once.
         reals = list(dict.fromkeys(w.real for w in walked))
+        # One stat per real file serves both the framing choice and the stat cache.
+        stats = [_stat_or_none(real) for real in reals]
         try:
-            framings = _layer_framings(walked, reals)
             results = hash_files(
-                reals, jobs, self.cache, framings=framings, cancel=cancel, on_bytes=on_bytes
+                reals,
+                jobs,
+                self.cache,
+                framings=_layer_framings(walked, reals, stats),
+                stats=stats,
+                cancel=cancel,
+                on_bytes=on_bytes,
             )
         except (SourceChanged, NotRegularFile) as e:
             raise SourceError(f"weight source {self.uri}: {e}") from e
         except OSError as e:
-            rel = next((w.rel for w in walked if str(w.real) == str(e.filename)), e.filename)
+            rel = next((w.rel for w in walked if w.real == str(e.filename)), e.filename)
             raise SourceError(
                 f"cannot read {quote(str(rel))} in weight source {self.uri}: {e.strerror}"
             ) from e
-        by_real = dict(zip(reals, results, strict=True))
-        files = [InventoryFile(w.rel, by_real[w.real].size, by_real[w.real].digest) for w in walked]
+        if len(reals) < len(walked):
+            by_real = dict(zip(reals, results, strict=True))
+            results = [by_real[w.real] for w in walked]
+        # Now results[i] is walked[i]'s (without links, reals are walked's own order).
+        pairs = zip(walked, results, strict=True)
+        files = [InventoryFile(w.rel, r.size, r.digest) for w, r in pairs]
         return sorted_inventory(files, dir_hash((f.path, f.digest) for f in files))
 
     def _walk(self) -> list[_Walked]:
@@ -152,22 +163,35 @@ class FileSource:
         return real
 
 
-def _layer_framings(walked: list[_Walked], reals: list[Path]) -> list[Framing | None]:
+def _layer_framings(
+    walked: list[_Walked], reals: list[str], stats: list[os.stat_result | None]
+) -> list[Framing | None]:
     """For each real file, the tar framing of its standalone uncompressed layer, if it gets one.
 
     Hashing that layer in the inventory's own read (and caching it by stat)
     lets import push such a file without reading it again. A file reached
     through several paths is framed for the first of them in path order that
-    needs it; the others are digested at import, as before.
+    needs it; the others are digested at import, as before. A file that could
+    not be stat'ed gets none (reading it reports why).
     """
-    framed: dict[Path, Framing] = {}
-    for w in sorted(walked, key=lambda w: w.rel):
-        if w.real in framed or file_ext(w.rel) not in DEFAULT_OPTIONS.incompressible_exts:
-            continue  # cheap test first: only tensor-like files are stat'ed
-        size = os.stat(w.real).st_size
-        if is_standalone_raw(w.rel, size):
-            framed[w.real] = standalone_framing(w.rel, size)
-    return [framed.get(real) for real in reals]
+    sizes = {real: st.st_size for real, st in zip(reals, stats, strict=True) if st is not None}
+    first: dict[str, str] = {}  # real file -> the first path in order that frames it
+    for w in walked:
+        size = sizes.get(w.real)
+        if size is None or not is_standalone_raw(w.rel, size):
+            continue
+        if w.real not in first or w.rel < first[w.real]:
+            first[w.real] = w.rel
+    return [
+        standalone_framing(first[real], sizes[real]) if real in first else None for real in reals
+    ]
+
+
+def _stat_or_none(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
 
 
 def _inside(real: str, root: str) -> bool:
@@ -186,7 +210,9 @@ def _walk_dir(walk: _Walk, directory: str, prefix: str) -> None:
 
 
 def _visit(walk: _Walk, entry: os.DirEntry[str], rel: str) -> None:
-    if entry.is_symlink():
+    if entry.is_file(follow_symlinks=False):  # the common case first: neither link nor dir
+        _add_file(walk, rel, entry.path)
+    elif entry.is_symlink():
         _visit_symlink(walk, entry, rel)
     elif entry.is_dir(follow_symlinks=False):
         if entry.name == ".cog":
@@ -196,8 +222,6 @@ def _visit(walk: _Walk, entry: os.DirEntry[str], rel: str) -> None:
             )
         elif not any(rel == d or rel.endswith("/" + d) for d in SKIPPED_DIRS):
             _walk_dir(walk, entry.path, rel + "/")
-    elif entry.is_file(follow_symlinks=False):
-        _add_file(walk, rel, Path(entry.path))
     else:
         kind = _kind(entry.stat(follow_symlinks=False).st_mode)
         walk.problems.append(
@@ -223,7 +247,7 @@ def _visit_symlink(walk: _Walk, entry: os.DirEntry[str], rel: str) -> None:
             "or 'hf download --local-dir')"
         )
     elif stat.S_ISREG(st.st_mode):
-        _add_file(walk, rel, Path(target))
+        _add_file(walk, rel, target)
     else:
         walk.problems.append(
             f"{quote(rel)}: symlink to a {_kind(st.st_mode)} (-> {quote(shown)}); "
@@ -231,7 +255,7 @@ def _visit_symlink(walk: _Walk, entry: os.DirEntry[str], rel: str) -> None:
         )
 
 
-def _add_file(walk: _Walk, rel: str, real: Path) -> None:
+def _add_file(walk: _Walk, rel: str, real: str) -> None:
     problem = path_error(rel)
     if problem is not None:
         walk.problems.append(f"{problem}; rename it")

@@ -41,7 +41,7 @@ OnBytes = Callable[[int], None]
 class SourceChanged(Exception):
     """A file's size or modification time changed while it was being read."""
 
-    def __init__(self, path: Path, message: str) -> None:
+    def __init__(self, path: Path | str, message: str) -> None:
         super().__init__(message)
         self.path = path
 
@@ -83,7 +83,7 @@ def _never() -> bool:
 
 
 def _hash_path(
-    path: Path,
+    path: Path | str,
     framing: Framing | None,
     chunk_size: int,
     stop: Callable[[], bool],
@@ -105,7 +105,7 @@ def _hash_path(
     return HashResult(PREFIX + file_hash.hexdigest(), size, layer_digest), before
 
 
-def _open_regular(path: Path) -> io.FileIO:
+def _open_regular(path: Path | str) -> io.FileIO:
     # O_NONBLOCK: opening a fifo must not hang; it has no effect on regular files.
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
@@ -163,7 +163,9 @@ def _read_chunks(
             on_bytes(n)
 
 
-def _check_unchanged(path: Path, before: os.stat_result, after: os.stat_result, read: int) -> None:
+def _check_unchanged(
+    path: Path | str, before: os.stat_result, after: os.stat_result, read: int
+) -> None:
     if (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) and read == (
         after.st_size
     ):
@@ -180,11 +182,12 @@ def _check_unchanged(path: Path, before: os.stat_result, after: os.stat_result, 
 
 
 def hash_files(
-    paths: Sequence[Path],
+    paths: Sequence[Path | str],
     jobs: int,
     cache: StatCache | None,
     *,
     framings: Sequence[Framing | None] | None = None,
+    stats: Sequence[os.stat_result | None] | None = None,
     chunk_size: int = 1 << 20,
     cancel: threading.Event | None = None,
     on_bytes: OnBytes | None = None,
@@ -192,24 +195,44 @@ def hash_files(
     """Hash every path with up to ``jobs`` threads; results in input order.
 
     ``framings[i]`` (optional) asks for the standalone layer digest of ``paths[i]``.
+    ``stats[i]`` (optional) is the ``os.stat`` of ``paths[i]`` the caller just took (None
+    if it failed), so the cache is asked without a second stat; without it each is taken here.
     ``on_bytes`` is called from worker threads and must be thread-safe; cache hits
     report no bytes. The first failure stops the other workers and is raised.
     """
     frames: Sequence[Framing | None] = framings if framings is not None else [None] * len(paths)
-    if len(frames) != len(paths):
-        raise ValueError("hash_files: framings and paths differ in length")
+    if len(frames) != len(paths) or (stats is not None and len(stats) != len(paths)):
+        raise ValueError("hash_files: framings or stats and paths differ in length")
     failed = threading.Event()
 
     def stop() -> bool:
         return failed.is_set() or (cancel is not None and cancel.is_set())
 
-    def one(i: int) -> HashResult:
-        return _hash_cached(paths[i], frames[i], cache, chunk_size, stop, on_bytes)
+    # Cache hits are found in one pass (a stat per file, a few queries in all); only the
+    # files left over are read, on the pool.
+    known: list[HashResult | None] = [None] * len(paths)
+    if cache is not None:
+        taken = stats if stats is not None else [_stat_or_none(path) for path in paths]
+        known = _cache_hits(taken, frames, cache)
+    todo = [i for i, hit in enumerate(known) if hit is None]
 
-    if jobs <= 1 or len(paths) <= 1:
-        return [one(i) for i in range(len(paths))]
+    def one(i: int) -> HashResult:
+        return _hash_stored(paths[i], frames[i], cache, chunk_size, stop, on_bytes)
+
+    if jobs <= 1 or len(todo) <= 1:
+        hashed = [one(i) for i in todo]
+    else:
+        hashed = _on_pool(todo, one, jobs, failed)
+    for i, result in zip(todo, hashed, strict=True):
+        known[i] = result
+    return _all_known(known)
+
+
+def _on_pool(
+    todo: Sequence[int], one: Callable[[int], HashResult], jobs: int, failed: threading.Event
+) -> list[HashResult]:
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="hash") as pool:
-        futures = [pool.submit(one, i) for i in range(len(paths))]
+        futures = [pool.submit(one, i) for i in todo]
         try:
             wait(futures, return_when=FIRST_EXCEPTION)
         finally:
@@ -219,6 +242,13 @@ def hash_files(
         wait(futures)
     _raise_first_failure(futures)
     return [f.result() for f in futures]
+
+
+def _all_known(results: list[HashResult | None]) -> list[HashResult]:
+    done = [r for r in results if r is not None]
+    if len(done) != len(results):
+        raise AssertionError("hash_files: a file was neither found in the cache nor hashed")
+    return done
 
 
 def _raise_first_failure(futures: Sequence[Future[HashResult]]) -> None:
@@ -231,34 +261,47 @@ def _raise_first_failure(futures: Sequence[Future[HashResult]]) -> None:
         raise errors[0]
 
 
-def _hash_cached(
-    path: Path,
+def _cache_hits(
+    taken: Sequence[os.stat_result | None], frames: Sequence[Framing | None], cache: StatCache
+) -> list[HashResult | None]:
+    """What the cache already knows for each stat, None where the file must be read: a
+    changed stat, no entry, a path that is not a regular file or could not be stat'ed (the
+    read then raises what it must)."""
+    stats = [st if st is not None and stat.S_ISREG(st.st_mode) else None for st in taken]
+    digests = cache.lookup_many(stats)
+    hits: list[HashResult | None] = []
+    for st, digest, framing in zip(stats, digests, frames, strict=True):
+        if st is None or digest is None:
+            hits.append(None)
+        elif framing is None:
+            hits.append(HashResult(digest, st.st_size))
+        else:
+            layer_digest = cache.lookup(st, framing_key(framing))
+            hits.append(
+                None if layer_digest is None else HashResult(digest, st.st_size, layer_digest)
+            )
+    return hits
+
+
+def _stat_or_none(path: Path | str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def _hash_stored(
+    path: Path | str,
     framing: Framing | None,
     cache: StatCache | None,
     chunk_size: int,
     stop: Callable[[], bool],
     on_bytes: OnBytes | None,
 ) -> HashResult:
-    layer = framing_key(framing) if framing is not None else ""
-    if cache is not None:
-        hit = _cached(cache, os.stat(path), layer)
-        if hit is not None:
-            return hit
+    """Read and hash ``path``, and remember its digests in the cache."""
     result, st = _hash_path(path, framing, chunk_size, stop, on_bytes)
     if cache is not None:
         cache.store(st, result.digest)
-        if result.layer_digest is not None:
-            cache.store(st, result.layer_digest, layer)
+        if result.layer_digest is not None and framing is not None:
+            cache.store(st, result.layer_digest, framing_key(framing))
     return result
-
-
-def _cached(cache: StatCache, st: os.stat_result, layer: str) -> HashResult | None:
-    if not stat.S_ISREG(st.st_mode):
-        return None
-    digest = cache.lookup(st)
-    if digest is None:
-        return None
-    layer_digest = cache.lookup(st, layer) if layer else None
-    if layer and layer_digest is None:
-        return None
-    return HashResult(digest, st.st_size, layer_digest)

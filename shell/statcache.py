@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import sqlite3
 import stat
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -24,6 +26,8 @@ Framing = tuple[bytes, bytes]
 
 # The stat cache's file name inside the weights store directory.
 STAT_CACHE_NAME = "stat-cache.sqlite"
+# Keys per query of lookup_many: 4 parameters each stays under SQLite's oldest limit of 999.
+_BATCH = 240
 
 
 _SCHEMA = """
@@ -108,6 +112,44 @@ class StatCache:
                 self._recover()
                 return None
         return str(row[0]) if row else None
+
+    def lookup_many(
+        self, stats: Sequence[os.stat_result | None], layer: str = ""
+    ) -> list[str | None]:
+        """:meth:`lookup` for every stat in one pass (a few queries, not one per file);
+        None where ``stats`` has None, where nothing is stored, or when the database fails."""
+        keys = [_key(st) if st is not None else None for st in stats]
+        wanted = [k for k in keys if k is not None]
+        found: dict[tuple[int, int, int, int], str] = {}
+        with self._lock:
+            for start in range(0, len(wanted), _BATCH):
+                rows = self._select_batch(wanted[start : start + _BATCH], layer)
+                if rows is None:
+                    return [None] * len(keys)
+                found.update({row[:4]: str(row[4]) for row in rows})
+        return [found.get(k) if k is not None else None for k in keys]
+
+    def _select_batch(
+        self, keys: list[tuple[int, int, int, int]], layer: str
+    ) -> list[tuple[int, int, int, int, str]] | None:
+        """The stored rows for ``keys`` (the lock held); None when the database fails."""
+        if self._conn is None:
+            return None
+        # A join with a VALUES table, so SQLite searches the primary key once per key (a
+        # row-value IN list makes it scan the whole table).
+        sql = (
+            "SELECT s.dev, s.ino, s.size, s.mtime_ns, s.digest FROM (VALUES "
+            + ",".join(["(?,?,?,?)"] * len(keys))
+            + ") AS k JOIN stat_digest_v1 AS s ON s.dev = k.column1 AND s.ino = k.column2 "
+            "AND s.size = k.column3 AND s.mtime_ns = k.column4 AND s.layer = ?"
+        )
+        try:
+            return self._conn.execute(sql, [*itertools.chain.from_iterable(keys), layer]).fetchall()
+        except sqlite3.OperationalError:
+            return None  # locked for longer than the busy timeout: misses
+        except sqlite3.DatabaseError:
+            self._recover()
+            return None
 
     def store(self, st: os.stat_result, digest: str, layer: str = "") -> None:
         """Remember ``digest`` for ``st``, unless the file was modified too recently to trust."""

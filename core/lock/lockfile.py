@@ -29,13 +29,16 @@ from returns.pipeline import is_successful
 from returns.result import Failure, Result, Success
 
 from cogw.core.diagnostics import Diagnostic, Problems
+from cogw.core.lock.fastread import read_canonical
 from cogw.core.lock.godecode import Reader, decode_json
 from cogw.core.lock.gojson import go_marshal_indent
 from cogw.core.lock.lockcheck import (
     HINT_REWRITE,
+    check_entry,
     check_envelope,
     check_unique_names,
     check_unique_targets,
+    entry_subject,
 )
 from cogw.core.lock.lockread import lock_shape, read_entry
 from cogw.core.lock.lockrecords import (
@@ -123,12 +126,28 @@ def parse_lockfile_repairable(
 
 
 def _parse(data: bytes, filename: str) -> Result[tuple[Lockfile, Problems], Problems]:
-    """The records and every problem but the repairable ones; Failure when unreadable."""
+    """The records and every problem but the repairable ones; Failure when unreadable.
+
+    A file in the canonical shape is read by :func:`read_canonical`, which gives the
+    records the general reader gives (tests/core/test_lockfastread.py); any other
+    by :func:`_parse_general`."""
+    canonical = read_canonical(data)
+    if canonical is None:
+        return _parse_general(data, filename)
+    envelope, read = canonical
+    problems: list[Diagnostic] = []
+    for index, (entry, _) in enumerate(read):
+        problems.extend(check_entry(entry, entry_subject(filename, index, entry.name)))
+    return Success(_assemble(envelope, read, filename, problems))
+
+
+def _parse_general(data: bytes, filename: str) -> Result[tuple[Lockfile, Problems], Problems]:
+    """:func:`_parse` for any bytes: decoded Go's way, every type problem recorded."""
+    problems: list[Diagnostic] = []
     decoded = decode_json(data)
     if not is_successful(decoded):
         return Failure((_syntax_problem(filename, data, decoded.failure()),))
     value = decoded.unwrap()
-    problems: list[Diagnostic] = []
     reader = Reader(filename, problems, HINT_REWRITE)
     top = reader.fields(value, "", ("version", "envelopeFormat", "weights"), filename)
     version = reader.integer(top.get("version"), "version")
@@ -137,11 +156,21 @@ def _parse(data: bytes, filename: str) -> Result[tuple[Lockfile, Problems], Prob
     envelope = reader.string(top.get("envelopeFormat"), "envelopeFormat")
     raw_entries = reader.array(top.get("weights"), "weights")
     read = [read_entry(raw, index, filename, problems) for index, raw in enumerate(raw_entries)]
+    return Success(_assemble(envelope, read, filename, problems))
+
+
+def _assemble(
+    envelope: str,
+    read: list[tuple[WeightEntry, Shape | None]],
+    filename: str,
+    problems: list[Diagnostic],
+) -> tuple[Lockfile, Problems]:
+    """The lockfile of the entries read, and the whole-file problems after theirs."""
     shape = lock_shape([entry_shape for _, entry_shape in read], filename, problems)
     lock = Lockfile(VERSION, envelope, pvector(entry for entry, _ in read), shape)
     problems.extend(check_envelope(envelope, filename))
     problems.extend(check_unique_names(lock.weights, filename))
-    return Success((lock, tuple(problems)))
+    return lock, tuple(problems)
 
 
 def _syntax_problem(filename: str, data: bytes, message: str) -> Diagnostic:

@@ -58,7 +58,7 @@ def _days_in(month: int, year: int) -> int:
     return 29 if month == 2 and leap else _DAYS_IN_MONTH[month - 1]
 
 
-def _is_rfc3339(text: str) -> bool:
+def is_go_time(text: str) -> bool:
     """What Go's ``time.Time`` JSON decoding accepts (and so what Cog can read)."""
     match = _RFC3339.fullmatch(text)
     if match is None:
@@ -77,7 +77,7 @@ def _read_time(value: Any, path: str, reader: Reader) -> str:
     if not isinstance(value, str):
         reader.wrong_type(path, "an RFC 3339 time string", value)
         return ZERO_TIME
-    if not _is_rfc3339(value):
+    if not is_go_time(value):
         reader.problem(
             f"{path} {quote(value)} is not an RFC 3339 time",
             'Cog writes e.g. "2026-04-29T17:23:00.414483Z" and cannot read anything else',

@@ -10,17 +10,22 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any
+from unittest import mock
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pyrsistent import pvector
 
+from cogw.core import paths
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.digest import digest_error
 from cogw.core.lock.godecode import Reader, decode_json
-from cogw.core.lock.lockcheck import _check_file, _plainly_valid
+from cogw.core.lock.lockcheck import _check_file, _check_file_set, _plainly_valid
 from cogw.core.lock.lockread import _plain_file, _read_file
 from cogw.core.lock.lockrecords import LockFile
+from cogw.core.paths import path_error, quote
 
+_HEX_CHARS = "0123456789abcdef"
 DIGEST = "sha256:" + "ab" * 32
 OTHER = "sha256:" + "cd" * 32
 BAD_DIGESTS = ["", "sha256:", "sha256:" + "AB" * 32, "md5:" + "a" * 64, DIGEST + "0", "x"]
@@ -90,3 +95,73 @@ def test_a_file_plainly_valid_has_no_problem_and_any_other_is_checked(
         assert problems == []
     if problems == [] and layer in valid:
         assert _plainly_valid(f, valid)  # it takes every plain case, not only some
+
+
+_DIGEST_CHARS = "0123456789abcdefABCDEF:g \n٣"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(st.text(_DIGEST_CHARS, max_size=80), st.text(_HEX_CHARS, min_size=64, max_size=64))
+)
+def test_a_digest_is_valid_exactly_when_it_is_sha256_and_64_lowercase_hex(tail: str) -> None:
+    for value in (tail, "sha256:" + tail):
+        is_valid = (
+            value.startswith("sha256:") and len(value) == 71 and set(value[7:]) <= set(_HEX_CHARS)
+        )
+        assert (digest_error(value) is None) == is_valid
+
+
+_PATH_CHARS = "ab./\\ é\x00\x7f~[]-_\n"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(_PATH_CHARS, max_size=12))
+def test_the_plain_path_short_cut_takes_only_safe_paths_and_every_safe_ascii_one(
+    path: str,
+) -> None:
+    with mock.patch.object(paths, "_PLAIN_PATH", lambda _: None):
+        by_the_rules = path_error(path)  # the short cut off: every rule checked one by one
+    plain = paths._PLAIN_PATH(path) is not None
+    if plain:
+        assert by_the_rules is None
+    if path.isascii() and path.isprintable() and by_the_rules is None:
+        assert plain
+    assert path_error(path) == by_the_rules
+
+
+def _file_set_problems_one_by_one(paths: Sequence[str]) -> list[str]:
+    """The file set rule checked the plain way: every prefix of every path, in order."""
+    out, seen = [], {}
+    for index, path in enumerate(paths):
+        if path in seen:
+            out.append(f"duplicate {path} {seen[path]} {index}")
+        seen.setdefault(path, index)
+    for path in seen:
+        parts = path.split("/")
+        out += [
+            "/".join(parts[:d]) + " above " + path
+            for d in range(1, len(parts))
+            if "/".join(parts[:d]) in seen
+        ]
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["a", "b", ""]), min_size=1, max_size=4), max_size=10))
+def test_the_file_set_check_finds_what_checking_every_prefix_finds(
+    parts: list[list[str]],
+) -> None:
+    paths = ["/".join(p) for p in parts]
+    files = pvector(LockFile(p, 1, DIGEST, OTHER) for p in paths)
+    found = [(d.summary, d.detail) for d in _check_file_set(files, "weights.lock")]
+    expected = _file_set_problems_one_by_one(paths)
+    assert len(found) == len(expected)
+    for (summary, detail), plain in zip(found, expected, strict=True):
+        if plain.startswith("duplicate"):
+            _, path, first, index = plain.split(" ")
+            assert summary == f"duplicate file path {quote(path)}"
+            assert detail == f"files[{first}] and files[{index}] name the same file"
+        else:
+            parent, _, path = plain.partition(" above ")
+            assert summary == f"file path {quote(parent)} is also a directory of {quote(path)}"

@@ -205,6 +205,65 @@ def test_layer_digests_are_cached_per_framing(tmp_path: Path) -> None:
     assert framing_key(one) != framing_key(two)
 
 
+def test_a_batch_lookup_answers_as_one_lookup_per_stat(tmp_path: Path) -> None:
+    # More files than one query holds, some stored, some not, one twice, and a hole.
+    paths = [write(tmp_path / f"f{i}", str(i).encode()) for i in range(600)]
+    with StatCache(tmp_path / "cache.sqlite") as cache:
+        for i, path in enumerate(paths):
+            if i % 3:
+                cache.store(path.stat(), sha(str(i).encode()))
+        cache.store(paths[4].stat(), sha(b"layer"), "framed")
+        stats = [p.stat() for p in paths] + [paths[7].stat(), None]
+        batch = cache.lookup_many(stats)
+        one_by_one = [cache.lookup(st) if st is not None else None for st in stats]
+        layered = cache.lookup_many([paths[4].stat(), paths[5].stat()], "framed")
+    assert batch == one_by_one
+    assert batch[:3] == [None, sha(b"1"), sha(b"2")]
+    assert batch[-2:] == [sha(b"7"), None]
+    assert layered == [sha(b"layer"), None]
+
+
+def test_a_batch_lookup_on_an_unusable_cache_misses(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    path = write(tmp_path / "f", b"x")
+    with StatCache(blocker / "cache.sqlite") as cache:
+        assert cache.lookup_many([path.stat(), None]) == [None, None]
+
+
+def test_stats_given_by_the_caller_are_the_cache_keys(tmp_path: Path) -> None:
+    # The stat taken before a rewrite still finds the old digest: proof that hash_files
+    # asked the cache with the caller's stat, not one of its own. None means: read it.
+    a, b = write(tmp_path / "a", b"first"), write(tmp_path / "b", b"bee")
+    with StatCache(tmp_path / "cache.sqlite") as cache:
+        hash_files([a, b], jobs=2, cache=cache)
+        before = a.stat()
+        write(a, b"later!")
+        counter = ByteCounter()
+        ra, rb = hash_files([a, b], jobs=2, cache=cache, stats=[before, None], on_bytes=counter)
+    assert (ra.digest, ra.size, rb.digest) == (sha(b"first"), 5, sha(b"bee"))
+    assert counter.total == 3
+
+
+def test_stats_and_paths_must_pair_up(tmp_path: Path) -> None:
+    path = write(tmp_path / "f", b"x")
+    with pytest.raises(ValueError, match="differ in length"):
+        hash_files([path], jobs=1, cache=None, stats=[])
+
+
+def test_a_cache_hit_needs_a_regular_file_and_a_miss_reports_the_real_cause(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "dir").mkdir()
+    paths = [write(tmp_path / "f", b"x"), tmp_path / "dir"]
+    with StatCache(tmp_path / "cache.sqlite") as cache:
+        cache.store(paths[1].stat(), sha(b"a directory"))  # a stale entry for its inode
+        with pytest.raises(NotRegularFile):
+            hash_files(paths, jobs=2, cache=cache)
+        with pytest.raises(FileNotFoundError):
+            hash_files([paths[0], tmp_path / "gone"], jobs=1, cache=cache)
+
+
 FRAME = (b"<head>", b"<tail>")
 
 

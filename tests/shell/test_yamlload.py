@@ -121,3 +121,73 @@ def test_a_refusal_by_libyaml_goes_to_the_pure_loader(monkeypatch: pytest.Monkey
     monkeypatch.setattr(yamlload, "_load_pure", lambda data: calls.append(data) or "pure")
     assert load_yaml(b"a: 1\n") == {"a": 1} and calls == []
     assert load_yaml(b"a: [\n") == "pure" and calls == [b"a: [\n"]
+
+
+# Where building the node tree directly must hand over to the constructor, or agree with it.
+EDGES = [
+    "a: !!set {x, y}\n",
+    "a: !!omap [{x: 1}, {y: 2}]\n",
+    "a: !!pairs [{x: 1}, {x: 2}]\n",
+    "=: 1\n",
+    "{1: a, 1.0: b}\n",
+    "{true: a, 1: b}\n",
+    ".nan: 1\n.nan: 2\n",
+    "a: !!binary aGk=\n",
+    "? [a, b]\n: c\n",
+    "a: &x [1]\nb: *x\n",
+    "a: {b: {c: [1, {d: e}]}}\n",
+    "a: !custom x\n",
+    "a: !!python/name:os.system x\n",
+    "a: 1\nb: 2\na: 3\n",
+    "- 0o17\n- 0x1F\n- 1_000\n- 2001-12-14t21:59:43.10-05:00\n- .inf\n",
+    "k: !!str 12\n!!str 1: v\n",
+]
+
+
+@pytest.mark.parametrize("text", EDGES)
+def test_edge_documents_read_as_the_pure_loader_reads_them(text: str) -> None:
+    data = text.encode()
+    assert _outcome(load_yaml, data) == _outcome(_pure, data)
+
+
+def test_a_plain_cog_yaml_is_built_from_its_nodes_without_the_constructor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if yamlload._FastLoader is None:
+        pytest.skip("PyYAML without libyaml")
+
+    def refuse(self: object, node: object) -> object:
+        raise AssertionError("the constructor built the document")
+
+    data = GOOD[0].encode() + b"build:\n  gpu: true\n  python_version: '3.11'\n"
+    expected = _pure(data)
+    monkeypatch.setattr(yamlload._FastLoader, "construct_document", refuse)
+    monkeypatch.setattr(yamlload, "_load_pure", lambda data: "pure")
+    assert load_yaml(data) == expected
+
+
+@pytest.mark.parametrize("text", [t for t in [*GOOD, *EDGES] if "&" not in t])
+def test_the_node_builder_builds_what_the_constructor_builds_or_gives_up(text: str) -> None:
+    # Called directly: "!" and "?" send a whole document to the pure loader, so tags and
+    # complex keys never reach the builder through load_yaml. (Aliases never reach it.)
+    if yamlload._FastLoader is None:
+        pytest.skip("PyYAML without libyaml")
+
+    def node_and_loader() -> tuple[object, object]:
+        loader = yamlload._FastLoader(text.encode())
+        return loader.get_single_node(), loader
+
+    node, loader = node_and_loader()
+    if node is None:
+        return
+    try:
+        built = yamlload._build(loader, node)
+    except yamlload._Unusual:
+        return
+    except Exception as exc:  # a scalar its constructor refuses: it refuses alike
+        with pytest.raises(type(exc)):
+            node, loader = node_and_loader()
+            loader.construct_document(node)  # type: ignore[attr-defined]
+        return
+    node, loader = node_and_loader()
+    assert built == loader.construct_document(node)  # type: ignore[attr-defined]
