@@ -8,6 +8,7 @@ depend on how the input is chunked, and any inflater reads it back.
 
 from __future__ import annotations
 
+import gzip
 import random
 import shutil
 import sysconfig
@@ -19,7 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cogw.shell.goflate import go_deflater, go_flate_available
+from cogw.core.artifact.packing import GO_FLATE
+from cogw.shell.goflate import compressor_identity, go_deflater, go_flate_available
+from cogw.shell.layers import gzip_chunks
 from tests.fixtures.gotool import GoFilter
 
 if not go_flate_available():
@@ -190,6 +193,19 @@ def test_generated_inputs_in_generated_chunks_match_go(
 ) -> None:
     data = data * repeat  # up to ~240 KiB: several blocks and window shifts
     assert _mine(level, data, [c % (len(data) + 1) for c in cuts]) == go_deflate(level, data)
+
+
+@pytest.mark.parametrize("level", [1, 6, 9, -1, 0])
+def test_gzip_layers_are_gos_gzip_stream(go_gzip: GoFilter, level: int) -> None:
+    data = _mixed(300 * KIB)
+    chunks = [data[i : i + 4099] for i in range(0, len(data), 4099)]
+    blob = b"".join(gzip_chunks(chunks, level))
+    assert blob == go_gzip(level, data)
+    assert gzip.decompress(blob) == data
+
+
+def test_the_compressor_in_use_is_gos() -> None:
+    assert compressor_identity() == GO_FLATE
 
 
 @pytest.mark.parametrize("level", [-3, 10, 100])
