@@ -5,9 +5,10 @@
  *
  * This file follows the algorithm of Go's compress/flate package (deflate.go,
  * deflatefast.go, huffman_bit_writer.go, huffman_code.go, token.go) in the form
- * it has had from Go 1.7 up to Go 1.26: the same hash chains, lazy matching,
- * block splitting, Huffman tree construction and stored/fixed/dynamic choice,
- * so that every output bit matches. That package is
+ * it has had up to Go 1.26 (checked against Go 1.19's own output; Go 1.27 changed
+ * it): the same hash chains, lazy matching, block splitting, Huffman tree
+ * construction and stored/fixed/dynamic choice, so that every output bit
+ * matches. That package is
  *
  *     Copyright 2009 The Go Authors. All rights reserved.
  *     Use of this source code is governed by a BSD-style license
@@ -1248,7 +1249,7 @@ static PyTypeObject CompressorType = {
 
 static struct PyModuleDef goflate_module = {
     PyModuleDef_HEAD_INIT, "_goflate",
-    "DEFLATE with the exact output of Go's compress/flate (the algorithm of Go 1.7-1.26).", -1, NULL,
+    "DEFLATE with the exact output of Go's compress/flate (the algorithm of Go up to 1.26).", -1, NULL,
 };
 
 PyMODINIT_FUNC PyInit__goflate(void) {

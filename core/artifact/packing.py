@@ -31,7 +31,7 @@ MIB = 1 << 20
 ENVELOPE_REVISION = 1
 PRODUCER = "cogw"
 # The compressor identity of cogw/_goflate.c, whose DEFLATE bytes are Go compress/flate's
-# (the algorithm Go used from 1.7 to 1.26), so its gzip layers are the ones Cog packs.
+# (the algorithm Go used up to 1.26), so its gzip layers are the ones Cog packs.
 GO_FLATE = "go-compress/flate"
 
 # Cog's list (packer.go ``incompressibleExts``): a large file with one of these
