@@ -39,7 +39,7 @@ CATEGORIES = (
     ("disk reads", ("'readinto' of '_io.", "'read' of '_io.", "posix.read")),
     ("network send", ("'sendall' of '_socket.", "'send' of '_socket.")),
     ("network receive", ("'recv_into' of '_socket.", "'recv' of '_socket.")),
-    ("zlib (gzip)", ("zlib.",)),
+    ("deflate (gzip: Go-compatible C, or zlib)", ("_goflate.", "zlib.")),
     (
         "start-up: imports, regex and TLS setup",
         (

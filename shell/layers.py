@@ -7,8 +7,9 @@ disk). Does not know where files come from (the caller's ``open_file``),
 registries, or which files belong in which layer (``cogw.core.artifact.packing``).
 
 Tar framing is byte-identical to Cog's; gzip uses Go's 10-byte header and
-CRC32/ISIZE trailer around zlib's raw deflate, whose bytes differ from Go's,
-hence ``compressor_identity`` in the envelope format.
+CRC32/ISIZE trailer around the raw deflate of ``cogw.shell.goflate``: Go's
+compress/flate bytes (so gzip layers are Cog's too) when the C extension is
+built, zlib's otherwise, hence ``compressor_identity`` in the envelope format.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from cogw.core.artifact.tarformat import (
 )
 from cogw.core.digest import PREFIX
 from cogw.core.lock.lockfile import MEDIA_TYPE_TAR, LockLayer
+from cogw.shell.goflate import compressor_identity as compressor_identity
+from cogw.shell.goflate import raw_deflater
 
 # IO[bytes] rather than BinaryIO so plain ``open(path, "rb")`` callables fit.
 OpenFile = Callable[[InventoryFile], IO[bytes]]
@@ -41,11 +44,6 @@ _ISIZE_MASK = 0xFFFFFFFF
 
 class LayerSourceError(Exception):
     """A file did not hold the bytes the plan promised (it changed since it was inventoried)."""
-
-
-def compressor_identity() -> str:
-    """The deflate implementation that produced gzip layers, e.g. "zlib-1.2.13"."""
-    return "zlib-" + zlib.ZLIB_RUNTIME_VERSION
 
 
 def gzip_header(level: int) -> bytes:
@@ -86,7 +84,7 @@ def tar_chunks(plan: LayerPlan, open_file: OpenFile, chunk_size: int) -> Iterato
 def gzip_chunks(chunks: Iterable[bytes], level: int) -> Iterator[bytes]:
     """RFC 1952 framing as Go writes it around a raw deflate stream at ``level``."""
     yield gzip_header(level)
-    deflate = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+    deflate = raw_deflater(level)
     crc = 0
     size = 0
     for chunk in chunks:
@@ -155,7 +153,7 @@ def digest_file_and_layer(
 def digest_layers(plans: Sequence[LayerPlan], open_file: OpenFile, jobs: int) -> list[LockLayer]:
     """``digest_layer`` for every plan, ``jobs`` at a time, results in plan order.
 
-    Threads suffice: zlib and hashlib release the GIL on large buffers.
+    Threads suffice: the compressors and hashlib release the GIL on large buffers.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")

@@ -1,1 +1,6 @@
-pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.hf", "tests.fixtures.echoserver"]
+pytest_plugins = [
+    "tests.fixtures.registry",
+    "tests.fixtures.hf",
+    "tests.fixtures.echoserver",
+    "tests.fixtures.gotool",
+]

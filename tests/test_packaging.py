@@ -1,9 +1,12 @@
-"""The wheel ships cogw.core and cogw.shell under cogw/, and nothing named plain core or shell."""
+"""The wheel ships cogw.core and cogw.shell under cogw/, and nothing named plain core or shell;
+it holds the compiled Go-compatible compressor and is then a platform wheel."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -27,3 +30,6 @@ def test_the_wheel_holds_only_the_cogw_package(tmp_path: Path) -> None:
     assert not any(n.startswith(("core/", "shell/", "tests/", "benchmarks/")) for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "cogw = cogw.shell.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    if shutil.which(str(sysconfig.get_config_var("CC") or "cc").split()[0]) is not None:
+        assert "cogw/_goflate" + str(sysconfig.get_config_var("EXT_SUFFIX")) in names
+        assert not wheel.name.endswith("-none-any.whl"), wheel.name

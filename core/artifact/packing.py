@@ -7,13 +7,11 @@ digest that says which packing rules and compressor produced a lockfile's
 layer digests. Does not know tar bytes (``cogw.core.artifact.tarformat``) or file
 contents; the compressor identity is supplied by the shell.
 
-Differences from Cog v0.19.3, on purpose:
-- a bundle always uses the bundle gzip level, even when it holds one file
-  (Cog picks the level by file count, so a lone small file got level 6; §17 #5);
-- the incompressible extension list is wider (§17 #26), see ``INCOMPRESSIBLE_EXTS``;
-- the envelope records the compressor and producer, because zlib's deflate
-  bytes differ from Go's and a Cog lockfile's gzip digests cannot be
-  reproduced here (§10, §17 #13).
+The rules are Cog's exactly (its ``packer.go`` and ``envelope.go``), quirks included: a
+bundle holding one file is compressed at the large-file level (Cog picks the level by
+file count, §17 #5), and the incompressible extensions are Cog's seven. With Go's
+compress/flate bytes (``GO_FLATE``) the layers, and so the envelope format, are Cog's;
+with another deflate the envelope also names the compressor and producer (§10, §17 #13).
 """
 
 from __future__ import annotations
@@ -32,39 +30,25 @@ from cogw.core.lock.lockfile import MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP, LockLay
 MIB = 1 << 20
 ENVELOPE_REVISION = 1
 PRODUCER = "cogw"
+# The compressor identity of cogw/_goflate.c, whose DEFLATE bytes are Go compress/flate's
+# (the algorithm Go used up to 1.26), so its gzip layers are the ones Cog packs.
+GO_FLATE = "go-compress/flate"
 
-# Cog v0.19.3's list, kept so tests can reproduce Cog's own envelope digest.
-COG_INCOMPRESSIBLE_EXTS = frozenset(
+# Cog's list (packer.go ``incompressibleExts``): a large file with one of these
+# extensions gets a raw tar layer, any other large file is gzipped.
+INCOMPRESSIBLE_EXTS = frozenset(
     {".safetensors", ".bin", ".gguf", ".onnx", ".parquet", ".pt", ".pth"}
 )
-
-# Cog's list plus formats that hold dense float tensors or are already
-# compressed; gzip gains a few percent on them at the cost of minutes of
-# single-threaded CPU per GB, twice per import (digest, then push).
-# ".tar" is here because large tars in model repos are tensor archives
-# (".nemo" is one); a tar of text would be small and bundled anyway.
-INCOMPRESSIBLE_EXTS = COG_INCOMPRESSIBLE_EXTS | frozenset(
-    {
-        # framework checkpoints and tensor containers
-        ".h5", ".hdf5", ".keras", ".ckpt", ".nemo", ".msgpack", ".ot", ".npy", ".npz",
-        ".tflite", ".pb", ".mlmodel", ".engine", ".plan", ".trt", ".ggml", ".pdparams",
-        ".mar", ".joblib",
-        # archives and compressed streams
-        ".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".lz4", ".7z", ".rar", ".tar",
-        # compressed media
-        ".jpg", ".jpeg", ".png", ".webp", ".mp3", ".mp4", ".ogg", ".flac",
-    }
-)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
 class PackOptions:
-    """Packing knobs; the defaults are Cog's (64 MiB / 256 MiB / 9 / 6)."""
+    """Packing knobs; the defaults are Cog's (64 MiB / 256 MiB / 9 / -1, its extensions)."""
 
     bundle_file_max: int = 64 * MIB  # files smaller than this are bundled
     bundle_size_max: int = 256 * MIB  # cap on file bytes per bundle
     gzip_level_bundle: int = 9
-    gzip_level_large: int = 6  # Go's DefaultCompression is flate level 6
+    gzip_level_large: int = -1  # Go's DefaultCompression (flate level 6), as Cog records it
     incompressible_exts: frozenset[str] = INCOMPRESSIBLE_EXTS
 
     def __post_init__(self) -> None:
@@ -119,9 +103,15 @@ def _bundles(small: Sequence[InventoryFile], options: PackOptions) -> list[Layer
         groups[-1].append(f)
         current_size += f.size
     return [
-        LayerPlan(pvector(group), MEDIA_TYPE_TAR_GZIP, options.gzip_level_bundle)
+        LayerPlan(pvector(group), MEDIA_TYPE_TAR_GZIP, gzip_level(group, options))
         for group in groups
     ]
+
+
+def gzip_level(files: Sequence[InventoryFile], options: PackOptions = DEFAULT_OPTIONS) -> int:
+    """Cog's choice: the bundle level for a layer of several files, else the large-file
+    level, so a bundle holding one small file gets the large-file level too (§17 #5)."""
+    return options.gzip_level_bundle if len(files) > 1 else options.gzip_level_large
 
 
 def is_standalone_raw(path: str, size: int, options: PackOptions = DEFAULT_OPTIONS) -> bool:
@@ -139,7 +129,7 @@ def is_standalone_raw(path: str, size: int, options: PackOptions = DEFAULT_OPTIO
 def _standalone(f: InventoryFile, options: PackOptions) -> LayerPlan:
     if is_standalone_raw(f.path, f.size, options):
         return LayerPlan(pvector([f]), MEDIA_TYPE_TAR, None)
-    return LayerPlan(pvector([f]), MEDIA_TYPE_TAR_GZIP, options.gzip_level_large)
+    return LayerPlan(pvector([f]), MEDIA_TYPE_TAR_GZIP, gzip_level([f], options))
 
 
 def plan_layers(
@@ -172,18 +162,36 @@ def envelope_fields(options: PackOptions) -> dict[str, object]:
     }
 
 
+def envelope_extras(compressor: str) -> dict[str, object]:
+    """What cogw adds to Cog's envelope fields for gzip layers from ``compressor``.
+
+    Nothing for ``GO_FLATE``: its layers are byte for byte Cog's, so the envelope is Cog's
+    and each tool takes the other's fast path. Any other deflate (zlib's, when the C
+    extension could not be built) gives other gzip bytes, so its envelope names it and
+    cogw, and neither Cog nor a cogw with another compressor reuses its layers.
+
+    >>> envelope_extras(GO_FLATE)
+    {}
+    >>> envelope_extras("zlib-1.2.13")
+    {'compressor': 'zlib-1.2.13', 'producer': 'cogw'}
+    """
+    if compressor == GO_FLATE:
+        return {}
+    return {"compressor": compressor, "producer": PRODUCER}
+
+
 def envelope_json(options: PackOptions, compressor: str) -> bytes:
-    """Compact Go JSON of Cog's fields plus ``compressor`` and ``producer``, keys sorted."""
-    fields = envelope_fields(options) | {"compressor": compressor, "producer": PRODUCER}
+    """Compact Go JSON of Cog's fields plus ``envelope_extras``, keys sorted (Cog's order)."""
+    fields = envelope_fields(options) | envelope_extras(compressor)
     return go_marshal(dict(sorted(fields.items())))
 
 
 def envelope_format(options: PackOptions, compressor: str) -> str:
     """The digest stamped as ``envelopeFormat``: it changes whenever layer bytes could.
 
-    ``compressor`` names the deflate implementation and version (e.g.
-    "zlib-1.2.13"): the same options give different gzip bytes under another
-    zlib, so a lockfile from another compressor must not take the fast path.
+    ``compressor`` names the deflate implementation (``GO_FLATE``, or e.g.
+    "zlib-1.2.13"): under Go's the digest is Cog's own, under another the same
+    options give other gzip bytes, so such a lockfile must not take the fast path.
     """
     return sha256_of(envelope_json(options, compressor))
 

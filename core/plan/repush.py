@@ -24,7 +24,7 @@ from enum import StrEnum
 from pyrsistent import PMap, PVector, pmap, pvector
 
 from cogw.core.artifact.inventory import InventoryFile
-from cogw.core.artifact.packing import DEFAULT_OPTIONS, LayerPlan, PackOptions
+from cogw.core.artifact.packing import DEFAULT_OPTIONS, LayerPlan, PackOptions, gzip_level
 from cogw.core.config.weights import spec_from_entry
 from cogw.core.diagnostics import Diagnostic
 from cogw.core.digest import format_digest_short
@@ -95,12 +95,11 @@ def gzip_level_of(
     layer: LockLayer, files: Sequence[InventoryFile], options: PackOptions = DEFAULT_OPTIONS
 ) -> int | str | None:
     """The gzip level the packer gives such a layer (None: a raw tar), or why cogw cannot
-    pack it: a one-file layer of a large file is compressed as large files are, any
-    other as a bundle (core/artifact/packing.py).
+    pack it: Cog's choice by file count (``cogw.core.artifact.packing.gzip_level``).
 
     >>> big = [InventoryFile("m.bin", 64 << 20, "sha256:" + "a" * 64)]
     >>> gzip_level_of(LockLayer("d", MEDIA_TYPE_TAR_GZIP, 1, 1), big)
-    6
+    -1
     >>> gzip_level_of(LockLayer("d", "application/x-zip", 1, 1), big)
     'cogw packs no application/x-zip layers'
     """
@@ -108,8 +107,7 @@ def gzip_level_of(
         return None
     if layer.media_type != MEDIA_TYPE_TAR_GZIP:
         return f"cogw packs no {layer.media_type} layers"
-    large = len(files) == 1 and files[0].size >= options.bundle_file_max
-    return options.gzip_level_large if large else options.gzip_level_bundle
+    return gzip_level(files, options)
 
 
 def layer_files(entry: WeightEntry, layer: LockLayer) -> PVector[InventoryFile]:

@@ -1,4 +1,4 @@
-"""Packing plan (Cog's rules, with the single-file bundle level fixed) and the envelope digest."""
+"""Packing plan (Cog's rules, its quirks included) and the envelope digest."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 
 from cogw.core.artifact.inventory import InventoryFile
 from cogw.core.artifact.packing import (
-    COG_INCOMPRESSIBLE_EXTS,
+    GO_FLATE,
     INCOMPRESSIBLE_EXTS,
     MIB,
     PackOptions,
+    envelope_extras,
     envelope_fields,
     envelope_format,
     envelope_json,
@@ -30,7 +31,8 @@ from cogw.core.lock.gojson import go_marshal
 from cogw.core.lock.lockfile import MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP
 
 GOLDEN = Path(__file__).parent / "golden" / "cog_example_weights.lock"
-COG_OPTIONS = PackOptions(incompressible_exts=COG_INCOMPRESSIBLE_EXTS, gzip_level_large=-1)
+COG_OPTIONS = PackOptions()  # the defaults are Cog's
+COG_ENVELOPE = "sha256:ce2d53f8dd962ace393450e0abadbe227304897be87753a503b61f9c8525726e"
 TINY = PackOptions(bundle_file_max=10, bundle_size_max=20)
 
 
@@ -75,17 +77,17 @@ def test_plan_groups_files_into_the_layers_cog_recorded(name: str) -> None:
         ),
         pytest.param(
             [_file("one.json", 3)],
-            [(["one.json"], MEDIA_TYPE_TAR_GZIP, 9)],
-            id="a one-file bundle still uses the bundle level",
+            [(["one.json"], MEDIA_TYPE_TAR_GZIP, -1)],
+            id="a one-file bundle gets the large-file level, as Cog chooses by file count",
         ),
         pytest.param(
-            [_file("a", 9), _file("b", 10)],
-            [(["a"], MEDIA_TYPE_TAR_GZIP, 9), (["b"], MEDIA_TYPE_TAR_GZIP, 6)],
+            [_file("a", 9), _file("a2", 0), _file("b", 10)],
+            [(["a", "a2"], MEDIA_TYPE_TAR_GZIP, 9), (["b"], MEDIA_TYPE_TAR_GZIP, -1)],
             id="size equal to bundle_file_max is large",
         ),
         pytest.param(
             [_file("a", 9), _file("b", 9), _file("c", 9)],
-            [(["a", "b"], MEDIA_TYPE_TAR_GZIP, 9), (["c"], MEDIA_TYPE_TAR_GZIP, 9)],
+            [(["a", "b"], MEDIA_TYPE_TAR_GZIP, 9), (["c"], MEDIA_TYPE_TAR_GZIP, -1)],
             id="a bundle is flushed before it would pass the cap",
         ),
         pytest.param(
@@ -96,8 +98,8 @@ def test_plan_groups_files_into_the_layers_cog_recorded(name: str) -> None:
         pytest.param(
             [_file("z.safetensors", 50), _file("m.BIN", 50), _file("k.dat", 50), _file("s", 1)],
             [
-                (["s"], MEDIA_TYPE_TAR_GZIP, 9),
-                (["k.dat"], MEDIA_TYPE_TAR_GZIP, 6),
+                (["s"], MEDIA_TYPE_TAR_GZIP, -1),
+                (["k.dat"], MEDIA_TYPE_TAR_GZIP, -1),
                 (["m.BIN"], MEDIA_TYPE_TAR, None),
                 (["z.safetensors"], MEDIA_TYPE_TAR, None),
             ],
@@ -131,10 +133,16 @@ def test_file_ext_is_gos_lowercased_ext_of_the_last_element(path: str, ext: str)
     assert file_ext(path) == ext
 
 
-@pytest.mark.parametrize("ext", sorted(INCOMPRESSIBLE_EXTS - COG_INCOMPRESSIBLE_EXTS))
-def test_extended_incompressible_exts_give_raw_tar_layers(ext: str) -> None:
+def test_the_incompressible_extensions_are_cogs_seven() -> None:
+    assert sorted(INCOMPRESSIBLE_EXTS) == [
+        ".bin", ".gguf", ".onnx", ".parquet", ".pt", ".pth", ".safetensors"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("ext", [".h5", ".ckpt", ".npy", ".zip", ".tar", ".gz"])
+def test_other_large_files_are_gzipped_as_cog_gzips_them(ext: str) -> None:
     (layer,) = plan_layers([_file("big" + ext, 10)], TINY)
-    assert (layer.media_type, layer.gzip_level) == (MEDIA_TYPE_TAR, None)
+    assert (layer.media_type, layer.gzip_level) == (MEDIA_TYPE_TAR_GZIP, -1)
 
 
 def test_duplicate_paths_are_a_bug() -> None:
@@ -236,25 +244,36 @@ def test_envelope_fields_reproduce_cogs_snapshot_digests(options: PackOptions, d
     assert sha256_of(go_marshal(envelope_fields(options))) == digest
 
 
-def test_cogw_envelope_adds_compressor_and_producer_with_sorted_keys() -> None:
-    fields = json.loads(envelope_json(PackOptions(), "zlib-1.2.13"))
+def test_with_gos_compressor_the_envelope_is_cogs_own() -> None:
+    assert envelope_extras(GO_FLATE) == {}
+    assert envelope_json(PackOptions(), GO_FLATE) == go_marshal(envelope_fields(COG_OPTIONS))
+    assert envelope_format(PackOptions(), GO_FLATE) == COG_ENVELOPE
+
+
+@pytest.mark.parametrize("compressor", ["zlib-1.2.13", "zlib-1.3", "go-compress/flate-2"])
+def test_another_compressor_adds_itself_and_the_producer_with_sorted_keys(compressor: str) -> None:
+    assert envelope_extras(compressor) == {"compressor": compressor, "producer": "cogw"}
+    fields = json.loads(envelope_json(PackOptions(), compressor))
     assert list(fields) == sorted(fields)
-    assert fields["compressor"] == "zlib-1.2.13"
+    assert fields["compressor"] == compressor
     assert fields["producer"] == "cogw"
-    assert fields["gzipLevelLarge"] == 6
+    assert fields["gzipLevelLarge"] == -1
     assert fields["revision"] == 1
+    assert envelope_format(PackOptions(), compressor) != COG_ENVELOPE
 
 
 @pytest.mark.parametrize(
     ("options", "compressor"),
     [
         pytest.param(PackOptions(), "zlib-1.3", id="compressor"),
+        pytest.param(PackOptions(), GO_FLATE, id="go compressor"),
         pytest.param(PackOptions(bundle_file_max=1), "zlib-1.2.13", id="bundle_file_max"),
         pytest.param(PackOptions(bundle_size_max=1), "zlib-1.2.13", id="bundle_size_max"),
         pytest.param(PackOptions(gzip_level_bundle=8), "zlib-1.2.13", id="gzip_level_bundle"),
         pytest.param(PackOptions(gzip_level_large=5), "zlib-1.2.13", id="gzip_level_large"),
+        pytest.param(PackOptions(gzip_level_large=6), GO_FLATE, id="level 6 is not Cog's -1"),
         pytest.param(
-            PackOptions(incompressible_exts=COG_INCOMPRESSIBLE_EXTS),
+            PackOptions(incompressible_exts=frozenset({".bin"})),
             "zlib-1.2.13",
             id="incompressible_exts",
         ),
@@ -265,7 +284,8 @@ def test_changing_any_packing_input_changes_the_envelope(
 ) -> None:
     baseline = envelope_format(PackOptions(), "zlib-1.2.13")
     assert envelope_format(options, compressor) != baseline
-    assert envelope_format(options, compressor) != envelope_format(COG_OPTIONS, compressor)
+    if options != COG_OPTIONS:
+        assert envelope_format(options, compressor) != envelope_format(COG_OPTIONS, compressor)
 
 
 def _recorded_entry(plans):

@@ -38,7 +38,13 @@ from pyrsistent import pvector
 
 from cogw.core.artifact.inventory import InventoryFile
 from cogw.core.artifact.oci import MEDIA_TYPE_MANIFEST, config_blob, manifest_bytes, weight_tag
-from cogw.core.artifact.packing import LayerPlan, PackOptions, envelope_format, plan_layers
+from cogw.core.artifact.packing import (
+    GO_FLATE,
+    LayerPlan,
+    PackOptions,
+    envelope_format,
+    plan_layers,
+)
 from cogw.core.digest import sha256_of
 from cogw.core.lock.lockfile import (
     LockFile,
@@ -69,7 +75,7 @@ from tests.fakes_registry import FakeRegistry
 pytestmark = pytest.mark.slow
 
 REPO = "acme/model"
-COMPRESSOR = "zlib-test"
+COMPRESSOR = GO_FLATE
 # Tiny limits so a handful of bytes still gives bundles, standalone gzip layers
 # and raw tar layers (.bin/.safetensors/.gz are incompressible extensions).
 OPTIONS = PackOptions(bundle_file_max=48, bundle_size_max=96)

@@ -43,6 +43,7 @@ from cogw.core.lock.lockfile import (
     LockSource,
     WeightEntry,
 )
+from cogw.shell import goflate
 from cogw.shell.layers import (
     LayerSourceError,
     compressor_identity,
@@ -267,8 +268,17 @@ def test_parallel_digests_equal_sequential_ones_in_plan_order(tmp_path: Path) ->
     assert [p.media_type for p in sequential] == [p.media_type for p in plans]
 
 
-def test_compressor_identity_names_the_runtime_zlib() -> None:
+def test_without_the_c_extension_gzip_layers_are_zlibs_and_say_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(goflate, "_GO", None)
     assert compressor_identity() == "zlib-" + zlib.ZLIB_RUNTIME_VERSION
+    inventory = _make_files(tmp_path, FILES)
+    blob = _blob(_plan(inventory, 9), tmp_path, chunk_size=7)
+    raw = _blob(_plan(inventory, None), tmp_path)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    trailer = struct.pack("<II", zlib.crc32(raw), len(raw))
+    assert blob == gzip_header(9) + deflate.compress(raw) + deflate.flush() + trailer
 
 
 def _push_blob(base: str, data: bytes) -> str:
