@@ -34,9 +34,9 @@ IDLE = frozenset(
 # Where own time goes, by function name fragment; first match wins, the rest is Python.
 CATEGORIES = (
     ("sha256 hashing", ("of '_hashlib.HASH' objects",)),
-    ("fsync", ("posix.fsync",)),
-    ("disk writes", ("posix.write", "'write' of '_io.")),
-    ("disk reads", ("'readinto' of '_io.", "'read' of '_io.", "posix.read")),
+    ("fsync", ("posix.fsync", "posix.fdatasync", "sync_filesystem")),
+    ("disk writes", ("posix.write", "posix.pwrite", "'write' of '_io.")),
+    ("disk reads", ("'readinto' of '_io.", "'read' of '_io.", "posix.read", "posix.pread")),
     ("network send", ("'sendall' of '_socket.", "'send' of '_socket.")),
     ("network receive", ("'recv_into' of '_socket.", "'recv' of '_socket.")),
     ("deflate (gzip: Go-compatible C, or zlib)", ("_goflate.", "zlib.")),

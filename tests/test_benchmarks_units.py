@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from benchmarks import profiling
 from benchmarks.interleave import Contender, interleaved_order, run_interleaved
 from benchmarks.measure import SPREAD_LIMIT, Measurement, Run, spread
 from benchmarks.verdict import Verdict, below, faster, within
@@ -64,3 +65,21 @@ def test_below_an_absolute_limit() -> None:
     assert below([0.2, 0.9], 1.0) is Verdict.MET
     assert below([0.9, 1.1], 1.0) is Verdict.UNDECIDED
     assert below([1.0, 1.5], 1.0) is Verdict.MISSED
+
+
+@pytest.mark.parametrize(
+    ("function", "category"),
+    [
+        ("<built-in method posix.pwrite>", "disk writes"),
+        ("<built-in method posix.write>", "disk writes"),
+        ("<built-in method posix.pread>", "disk reads"),
+        ("<built-in method posix.fdatasync>", "fsync"),
+        ("<method 'update' of '_hashlib.HASH' objects>", "sha256 hashing"),
+        ("shell/pull.py:10(fetch)", profiling.OTHER),
+    ],
+)
+def test_profile_rows_fall_in_the_category_of_the_work_they_do(
+    function: str, category: str
+) -> None:
+    # A positional write is a disk write: counting it as Python code hid the pull's writes.
+    assert profiling.category_of(function) == category
