@@ -29,7 +29,7 @@ def test_the_wheel_holds_only_the_cogw_package(tmp_path: Path) -> None:
     assert "cogw/core/plan/planner.py" in names and "cogw/shell/cli.py" in names
     assert not any(n.startswith(("core/", "shell/", "tests/", "benchmarks/")) for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "cogw = cogw.shell.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "cogw = cogw.shell.entry:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
     if shutil.which(str(sysconfig.get_config_var("CC") or "cc").split()[0]) is not None:
         assert "cogw/_goflate" + str(sysconfig.get_config_var("EXT_SUFFIX")) in names
         assert not wheel.name.endswith("-none-any.whl"), wheel.name
