@@ -120,25 +120,31 @@ def read_lockfile(
         case Success(None):
             return Success((None, None))
         case Success(data) if repairing:
-            with _collector_paused():
+            with _collector_paused(keep=True):
                 read = parse_lockfile_repairable(data, LOCK_FILENAME)
             return read.map(lambda found: (found[0], data))
         case Success(data):
-            with _collector_paused():
+            with _collector_paused(keep=True):
                 return parse_lockfile(data, LOCK_FILENAME).map(lambda lock: (lock, data))
     raise AssertionError("unreachable")
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def _collector_paused(keep: bool = False) -> Iterator[None]:
     """Decoding a lockfile makes a few objects per file and no reference cycles; the
     cyclic collector would only walk them again and again (40% of the CPU time of
-    decoding 100 000 files). The same holds for a cog.yaml's nodes and records."""
+    decoding 100 000 files). The same holds for a cog.yaml's nodes and records.
+
+    ``keep``: what was made lives as long as the command, so it is moved out of the
+    collector's sight (``gc.freeze``) and the collections later allocations trigger
+    do not walk it either; reference counting still frees it."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if keep:
+            gc.freeze()
         if enabled:
             gc.enable()
 
