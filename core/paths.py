@@ -11,6 +11,7 @@ touches a file, so every answer is lexical.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from cogw.core.digest import go_quote
 
@@ -120,6 +121,16 @@ def path_error(path: str) -> str | None:
     if cleaned == ".." or cleaned.startswith("../"):
         return f"path {quote(path)} escapes the weight directory"
     return f'path {quote(path)} is not clean (it has an empty, "." or ".." component)'
+
+
+def all_plain(paths: Iterable[str]) -> bool:
+    """True only when :func:`path_error` finds nothing in any of ``paths`` and each is
+    plain printable ASCII (one C match per path); False: ask :func:`path_error` of each.
+
+    >>> all_plain(["a/b.bin", "c"]), all_plain(["a/../b"]), all_plain(["é.bin"])
+    (True, False, False)
+    """
+    return all(map(_PLAIN_PATH, paths))
 
 
 def go_join(*elems: str) -> str:

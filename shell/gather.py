@@ -27,6 +27,7 @@ from cogw.core.lock.lockfile import FILENAME as LOCK_FILENAME
 from cogw.core.lock.lockfile import Lockfile, parse_lockfile, parse_lockfile_repairable
 from cogw.core.plan.etagreuse import recorded_inventory
 from cogw.core.plan.snapshot import Snapshot, make_inputs
+from cogw.core.plan.sourcereads import shared_read_key, uses_recorded
 from cogw.shell.yamlload import YamlProblem, load_yaml
 
 
@@ -119,25 +120,31 @@ def read_lockfile(
         case Success(None):
             return Success((None, None))
         case Success(data) if repairing:
-            with _collector_paused():
+            with _collector_paused(keep=True):
                 read = parse_lockfile_repairable(data, LOCK_FILENAME)
             return read.map(lambda found: (found[0], data))
         case Success(data):
-            with _collector_paused():
+            with _collector_paused(keep=True):
                 return parse_lockfile(data, LOCK_FILENAME).map(lambda lock: (lock, data))
     raise AssertionError("unreachable")
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def _collector_paused(keep: bool = False) -> Iterator[None]:
     """Decoding a lockfile makes a few objects per file and no reference cycles; the
     cyclic collector would only walk them again and again (40% of the CPU time of
-    decoding 100 000 files). The same holds for a cog.yaml's nodes and records."""
+    decoding 100 000 files). The same holds for a cog.yaml's nodes and records.
+
+    ``keep``: what was made lives as long as the command, so it is moved out of the
+    collector's sight (``gc.freeze``) and the collections later allocations trigger
+    do not walk it either; reference counting still frees it."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if keep:
+            gc.freeze()
         if enabled:
             gc.enable()
 
@@ -157,6 +164,24 @@ def _failures(result: Result[object, Problems]) -> Problems:
 
 # (weight name, source URI, what weights.lock recorded for them) -> the inventory.
 InventoryReader = Callable[[str, str, Inventory | None], Result[Inventory, Diagnostic]]
+
+
+def _sharing(read: InventoryReader) -> InventoryReader:
+    """``read``, but a source read once answers for every later weight that reads a source
+    of the same key (:func:`cogw.core.plan.sourcereads.shared_read_key`). A failure is not
+    kept: each weight then reads again and reports it under its own name."""
+    done: dict[str, Inventory] = {}
+
+    def read_once(name: str, uri: str, recorded: Inventory | None) -> Result[Inventory, Diagnostic]:
+        key = shared_read_key(uri)
+        if key is not None and key in done:
+            return Success(done[key])
+        result = read(name, uri, recorded)
+        if key is not None and isinstance(result, Success):
+            done[key] = result.unwrap()
+        return result
+
+    return read_once
 
 
 def gather_snapshot(
@@ -207,6 +232,7 @@ def _inventories(
     why a weight's sources could not be read (the first failing source names itself)."""
     if names is None or read is None:
         return {}, {}, {}
+    read = _sharing(read)
     wanted = set(names)
     inventories: dict[str, Inventory] = {}
     more: dict[str, PVector[Inventory]] = {}
@@ -219,7 +245,8 @@ def _inventories(
         for i, source in enumerate(spec.sources):
             # What weights.lock recorded describes the merged files, never one of
             # several sources, so only a lone source may reuse it.
-            recorded = None if several else recorded_inventory(lock, spec.name, source.uri)
+            lone = not several and uses_recorded(source.uri)
+            recorded = recorded_inventory(lock, spec.name, source.uri) if lone else None
             match read(spec.name, source.uri, recorded):
                 case Success(inv):
                     read_all.append(inv)

@@ -26,8 +26,14 @@ Framing = tuple[bytes, bytes]
 
 # The stat cache's file name inside the weights store directory.
 STAT_CACHE_NAME = "stat-cache.sqlite"
-# Keys per query of lookup_many: 4 parameters each stays under SQLite's oldest limit of 999.
-_BATCH = 240
+# Keys per query of lookup_many: 4 parameters each, and one more for the layer key, must
+# stay under the connection's limit on parameters (999 in SQLite before 3.32, 32 766 since).
+_MAX_BATCH = 2000
+
+
+def batch_size(max_parameters: int) -> int:
+    """How many keys one query of lookup_many asks for, given SQLite's parameter limit."""
+    return max(1, min(_MAX_BATCH, (max_parameters - 1) // 4))
 
 
 _SCHEMA = """
@@ -53,6 +59,10 @@ class StatCache:
         self.min_age_ns = min_age_ns
         self._lock = threading.Lock()
         self._conn = self._open()
+        self._batch = batch_size(999)
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._batch = batch_size(self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
 
     def _open(self) -> sqlite3.Connection | None:
         try:
@@ -122,8 +132,8 @@ class StatCache:
         wanted = [k for k in keys if k is not None]
         found: dict[tuple[int, int, int, int], str] = {}
         with self._lock:
-            for start in range(0, len(wanted), _BATCH):
-                rows = self._select_batch(wanted[start : start + _BATCH], layer)
+            for start in range(0, len(wanted), self._batch):
+                rows = self._select_batch(wanted[start : start + self._batch], layer)
                 if rows is None:
                     return [None] * len(keys)
                 found.update({row[:4]: str(row[4]) for row in rows})

@@ -25,6 +25,8 @@ here: the caller runs them on both paths.
 
 from __future__ import annotations
 
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -168,6 +170,40 @@ def _file(value: Any) -> LockFile:
     return LockFile(_string(path), _integer(size), _string(digest), _string(layer))
 
 
+# A file record's fields in LockFile's order; KeyError when one is missing.
+_FILE_FIELDS = itemgetter("path", "size", "digest", "layer")
+
+
+def _files(value: Any) -> PVector[LockFile]:
+    raw = _array(value)
+    rows = _cog_rows(raw)
+    if rows is None:
+        return pvector([_file(v) for v in raw])
+    # What LockFile(path, size, digest, layer) does, without a Python call per file.
+    return pvector(map(tuple.__new__, repeat(LockFile), rows))
+
+
+def _cog_rows(raw: list[Any]) -> list[tuple[Any, ...]] | None:
+    """Each file record as ``(path, size, digest, layer)`` when every one is as Cog writes
+    it -- an object of exactly the four keys, three strings and a 64-bit integer -- which
+    :func:`_file` reads as these same values; None when any one is not.
+
+    Column by column, in C: a lockfile of 100 000 files has as many records."""
+    if set(map(type, raw)) - {dict} or set(map(len, raw)) - {len(_FILE_KEYS)}:
+        return None
+    try:
+        rows = list(map(_FILE_FIELDS, raw))
+    except KeyError:
+        return None  # four keys, but not these four
+    flat = list(chain.from_iterable(rows))
+    paths, sizes, digests, layers = (flat[i :: len(_FILE_KEYS)] for i in range(len(_FILE_KEYS)))
+    if set().union(map(type, paths), map(type, digests), map(type, layers)) - {str}:
+        return None
+    if set(map(type, sizes)) - {int} or min(sizes, default=0) < _INT64_MIN:
+        return None
+    return rows if max(sizes, default=0) <= _INT64_MAX else None
+
+
 def _layer(value: Any) -> LockLayer:
     f = _fields(value, _LAYER_KEYS)
     return LockLayer(
@@ -190,7 +226,7 @@ def _entry(value: Any) -> tuple[WeightEntry, Shape | None]:
         set_digest=_string(f.get("setDigest")),
         size=_integer(f.get("size")),
         size_compressed=_integer(f.get("sizeCompressed")),
-        files=pvector([_file(v) for v in _array(f.get("files"))]),
+        files=_files(f.get("files")),
         layers=pvector([_layer(v) for v in _array(f.get("layers"))]),
     )
     return entry, shape

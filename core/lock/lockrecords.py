@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple
 
 from pyrsistent import PVector, pvector
 
@@ -28,9 +29,11 @@ class Shape(Enum):
     SOURCES = "sources"  # later Cog: "sources": [{...}], importedAt on the entry
 
 
-@dataclass(frozen=True, slots=True)
-class LockFile:
-    """One file of a weight: where it lives in the mount, and which layer holds it."""
+class LockFile(NamedTuple):
+    """One file of a weight: where it lives in the mount, and which layer holds it.
+
+    A named tuple, immutable like the other records: a lockfile of 100 000 files makes
+    as many, and the reader builds each from its fields in one C call."""
 
     path: str
     size: int

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from operator import attrgetter
 
 from pyrsistent import PVector, pvector
 from returns.pipeline import is_successful
@@ -32,7 +33,7 @@ from cogw.core.artifact.packing import (
 from cogw.core.config.multisource import fingerprint_changes, spec_changes
 from cogw.core.config.weights import WeightSpec, spec_from_entry
 from cogw.core.diagnostics import Diagnostic
-from cogw.core.lock.lockfile import WeightEntry, find_weight
+from cogw.core.lock.lockfile import LockFile, WeightEntry, find_weight
 from cogw.core.lock.lockwrite import write_shape
 from cogw.core.plan.drift import DriftKind, DriftResult
 from cogw.core.plan.importsources import resolve_sources, source_inventories
@@ -163,8 +164,21 @@ def config_changes(fields: Sequence[str], locked: WeightSpec, wanted: WeightSpec
     return [cog_change(f, locked, wanted) for f in fields]
 
 
+_PATH, _DIGEST, _SIZE = attrgetter("path"), attrgetter("digest"), attrgetter("size")
+
+
+def same_files(files: Sequence[InventoryFile], locked: Sequence[LockFile]) -> bool:
+    """Whether both list the same paths with the same digests and sizes, in the same order
+    (field by field, compared in C); then :func:`file_diff` finds nothing."""
+    return len(files) == len(locked) and all(
+        list(map(field, files)) == list(map(field, locked)) for field in (_PATH, _DIGEST, _SIZE)
+    )
+
+
 def file_diff(files: Sequence[InventoryFile], entry: WeightEntry | None) -> tuple[int, int, int]:
     """(added, removed, changed) paths of ``files`` against a lock entry."""
+    if entry is not None and same_files(files, entry.files):
+        return 0, 0, 0  # the unchanged weight of every plan: no dictionaries of paths
     old = {f.path: (f.digest, f.size) for f in entry.files} if entry else {}
     new = {f.path: (f.digest, f.size) for f in files}
     added = sum(1 for p in new if p not in old)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from pyrsistent import PVector, pvector
 from returns.result import Failure
@@ -177,8 +178,13 @@ def select_locked(
     return [locked[n] for n in names if n in locked], notes, problems
 
 
+_DIGEST = attrgetter("digest")
+
+
 def _missing_by_layer(entry: WeightEntry, present: frozenset[str]) -> list[FetchLayer]:
     """Layers holding at least one file the store lacks, in lockfile layer order."""
+    if present.issuperset(map(_DIGEST, entry.files)):
+        return []  # every file is in the store (one look-up each, in C)
     steps = []
     for layer in entry.layers:
         files = pvector(f for f in entry.files if f.layer == layer.digest)

@@ -18,12 +18,20 @@ from pyrsistent import pvector
 
 from cogw.core import paths
 from cogw.core.diagnostics import Diagnostic
-from cogw.core.digest import digest_error
+from cogw.core.digest import all_valid, digest_error
 from cogw.core.lock.godecode import Reader, decode_json
-from cogw.core.lock.lockcheck import _check_file, _check_file_set, _plainly_valid
+from cogw.core.lock.lockcheck import (
+    _check_file,
+    _check_file_set,
+    _files_plainly_valid,
+    _plainly_valid,
+    check_entry,
+)
+from cogw.core.lock.lockfile import MEDIA_TYPE_TAR, LockLayer, make_entry, make_source
 from cogw.core.lock.lockread import _plain_file, _read_file
 from cogw.core.lock.lockrecords import LockFile
 from cogw.core.paths import path_error, quote
+from tests.strategies import digests
 
 _HEX_CHARS = "0123456789abcdef"
 DIGEST = "sha256:" + "ab" * 32
@@ -165,3 +173,88 @@ def test_the_file_set_check_finds_what_checking_every_prefix_finds(
         else:
             parent, _, path = plain.partition(" above ")
             assert summary == f"file path {quote(parent)} is also a directory of {quote(path)}"
+
+
+def _entry_problems_file_by_file(files: Sequence[LockFile], layers: set[str]) -> list[Diagnostic]:
+    """What check_entry reports of its files without the whole-entry short cut."""
+    known = frozenset(layers)
+    out: list[Diagnostic] = []
+    for index, f in enumerate(files):
+        out += _check_file(f, f"files[{index}]", "weights.lock", known)
+    return out + list(_check_file_set(pvector(files), "weights.lock"))
+
+
+_ENTRY_PATHS = ["a", "a/b", "a/b/c", "b/c", "c.bin", "../x", "a//b", "é", "d/e f"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            mostly("w/x.bin", _ENTRY_PATHS),
+            mostly(5, [-1, 0]),
+            mostly(DIGEST, BAD_DIGESTS),
+            mostly(OTHER, [DIGEST, *BAD_DIGESTS]),
+        ),
+        max_size=6,
+    ),
+    st.sets(st.sampled_from([DIGEST, OTHER, "sha256:" + "AB" * 32])),
+)
+def test_an_entry_whose_files_are_plainly_valid_has_no_file_problem(
+    rows: list[tuple[str, int, str, str]], layers: set[str]
+) -> None:
+    files = [LockFile(*row) for row in rows]
+    valid = frozenset(d for d in layers if digest_error(d) is None)
+    problems = _entry_problems_file_by_file(files, layers)
+    if _files_plainly_valid(pvector(files), valid):
+        assert problems == []
+    if problems == [] and all(f.layer in valid and f.path.isascii() for f in files):
+        assert _files_plainly_valid(pvector(files), valid)  # not only some plain entries
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b/c", "b/d", "b", "e/f/g", "e/f", "e"]), st.booleans()),
+        max_size=8,
+    )
+)
+def test_the_entry_check_reports_what_checking_file_by_file_reports(
+    picks: list[tuple[str, bool]],
+) -> None:
+    files = [LockFile(p, 1, DIGEST if ok else "sha256:x", OTHER) for p, ok in picks]
+    entry = make_entry(
+        name="w",
+        target="/src/w",
+        source=make_source("file://./w", ""),
+        digest="",
+        files=files,
+        layers=[LockLayer(OTHER, MEDIA_TYPE_TAR, 1, 1)],
+    )
+    assert check_entry(entry, "weights.lock") == _entry_problems_file_by_file(entry.files, {OTHER})
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            digests(),
+            st.text(_DIGEST_CHARS, max_size=80),
+            st.text(_DIGEST_CHARS, min_size=64, max_size=64).map("sha256:".__add__),
+            st.text("sha256:" + _HEX_CHARS, min_size=71, max_size=71),
+        ),
+        max_size=5,
+    )
+)
+def test_all_digests_are_valid_exactly_when_each_one_is(values: list[str]) -> None:
+    assert all_valid(values) == all(digest_error(v) is None for v in values)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(_PATH_CHARS, max_size=8), max_size=4))
+def test_paths_all_plain_are_all_safe_and_safe_ascii_ones_are_all_plain(values: list[str]) -> None:
+    safe = all(path_error(v) is None for v in values)
+    if paths.all_plain(values):
+        assert safe
+    if safe and all(v.isascii() and v.isprintable() for v in values):
+        assert paths.all_plain(values)

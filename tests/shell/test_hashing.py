@@ -22,7 +22,7 @@ from cogw.shell.hashing import (
     hash_file,
     hash_files,
 )
-from cogw.shell.statcache import StatCache, cached_layer_digest, framing_key
+from cogw.shell.statcache import StatCache, batch_size, cached_layer_digest, framing_key
 
 OLD_NS = 1_600_000_000 * 10**9  # a modification time far in the past: safe to cache
 
@@ -207,7 +207,7 @@ def test_layer_digests_are_cached_per_framing(tmp_path: Path) -> None:
 
 def test_a_batch_lookup_answers_as_one_lookup_per_stat(tmp_path: Path) -> None:
     # More files than one query holds, some stored, some not, one twice, and a hole.
-    paths = [write(tmp_path / f"f{i}", str(i).encode()) for i in range(600)]
+    paths = [write(tmp_path / f"f{i}", str(i).encode()) for i in range(batch_size(32766) + 200)]
     with StatCache(tmp_path / "cache.sqlite") as cache:
         for i, path in enumerate(paths):
             if i % 3:
@@ -221,6 +221,12 @@ def test_a_batch_lookup_answers_as_one_lookup_per_stat(tmp_path: Path) -> None:
     assert batch[:3] == [None, sha(b"1"), sha(b"2")]
     assert batch[-2:] == [sha(b"7"), None]
     assert layered == [sha(b"layer"), None]
+
+
+def test_a_batch_query_keeps_under_sqlites_parameter_limit() -> None:
+    # Four parameters per key and one for the layer key.
+    assert [batch_size(n) for n in (999, 32766, 250000, 3)] == [249, 2000, 2000, 1]
+    assert 4 * batch_size(999) + 1 <= 999
 
 
 def test_a_batch_lookup_on_an_unusable_cache_misses(tmp_path: Path) -> None:
