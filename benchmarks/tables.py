@@ -46,12 +46,13 @@ def scale_section(s: ScaleResults, row: Row, header: Sequence[str]) -> list[str]
     return [
         "## Scale",
         "",
-        f"A weight of {s.files} small files (1–4 KiB, incompressible): cold import next to "
-        "hashing its files and uploading one tar of them; cold pull next to `tar -x` of that "
-        "tar followed by `sync -f`; prepare next to `cp -al` of the tree. Then the same "
-        f"weight listed under enough names to lock {s.locked_files} files (`cogw status`, "
-        f"`cogw plan`), and a cog.yaml of {s.config_weights} weights without a lockfile "
-        "(`cogw status`, which checks the config; it exits 1: all pending).",
+        f"A weight of {s.files} small files (4 B to 100 KiB, log-uniform; half random, half "
+        "hex text): cold import next to hashing its files and uploading one tar of them; cold "
+        "pull next to `tar -x` of that tar followed by `sync -f`; prepare next to `cp -al` of "
+        f"the tree. Then the same weight listed under enough names to lock {s.locked_files} "
+        "files (`cogw status`, `cogw plan`; the stat cache warmed by one untimed plan first), "
+        f"and a cog.yaml of {s.config_weights} weights without a lockfile (`cogw status`, "
+        "which checks the config; it exits 1: all pending).",
         "",
         *table([*rows, *alone], (*header, "median vs floor")),
     ]
