@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 from pyrsistent import PVector, pvector
 
-from cogw.core.lock.lockread import is_go_time
+from cogw.core.lock.lockread import ENTRY_KEYS, FILE_KEYS, LAYER_KEYS, SOURCE_KEYS, is_go_time
 from cogw.core.lock.lockrecords import (
     VERSION,
     ZERO_TIME,
@@ -45,25 +45,11 @@ from cogw.core.lock.lockrecords import (
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _TOP_KEYS = frozenset({"version", "envelopeFormat", "weights"})
-_ENTRY_KEYS = frozenset(
-    {
-        "name",
-        "target",
-        "source",
-        "sources",
-        "importedAt",
-        "digest",
-        "setDigest",
-        "size",
-        "sizeCompressed",
-        "files",
-        "layers",
-    }
-)
-_SOURCE_KEYS = frozenset({"uri", "fingerprint", "include", "exclude"})
+_ENTRY_KEYS = frozenset(ENTRY_KEYS)
+_SOURCE_KEYS = frozenset(SOURCE_KEYS)
 _TIMED_SOURCE_KEYS = _SOURCE_KEYS | {"importedAt"}
-_FILE_KEYS = frozenset({"path", "size", "digest", "layer"})
-_LAYER_KEYS = frozenset({"digest", "mediaType", "size", "sizeUncompressed"})
+_FILE_KEYS = frozenset(FILE_KEYS)
+_LAYER_KEYS = frozenset(LAYER_KEYS)
 
 Read = tuple[str, list[tuple[WeightEntry, Shape | None]]]
 

@@ -29,7 +29,9 @@ from cogw.core.lock.lockrecords import (
 )
 from cogw.core.paths import quote
 
-_ENTRY_KEYS = (
+# The keys of each record of weights.lock, in the order Cog writes them (the fast reader
+# of core/lock/fastread.py accepts the same sets).
+ENTRY_KEYS = (
     "name",
     "target",
     "source",
@@ -42,10 +44,10 @@ _ENTRY_KEYS = (
     "files",
     "layers",
 )
-_SOURCE_KEYS = ("uri", "fingerprint", "include", "exclude")
-_FILE_KEYS = ("path", "size", "digest", "layer")
-_FILE_KEY_SET = frozenset(_FILE_KEYS)
-_LAYER_KEYS = ("digest", "mediaType", "size", "sizeUncompressed")
+SOURCE_KEYS = ("uri", "fingerprint", "include", "exclude")
+FILE_KEYS = ("path", "size", "digest", "layer")
+_FILE_KEY_SET = frozenset(FILE_KEYS)
+LAYER_KEYS = ("digest", "mediaType", "size", "sizeUncompressed")
 _RFC3339 = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?"
     r"(?:Z|[+-]([0-9]{2}):([0-9]{2}))"
@@ -87,7 +89,7 @@ def _read_time(value: Any, path: str, reader: Reader) -> str:
 
 
 def _read_source(value: Any, path: str, reader: Reader, *, with_time: bool) -> LockSource:
-    keys = (*_SOURCE_KEYS, "importedAt") if with_time else _SOURCE_KEYS
+    keys = (*SOURCE_KEYS, "importedAt") if with_time else SOURCE_KEYS
     f = reader.fields(value, path, keys, path)
     return LockSource(
         uri=reader.string(f.get("uri"), f"{path}.uri"),
@@ -130,10 +132,10 @@ def _plain_file(value: Any) -> LockFile | None:
     """The file when written as Cog and cogw write it (the four keys once each, ASCII
     strings, a size of at most 18 digits), read without the general reader; else None.
     The general reader gives the same record for it: this only skips its bookkeeping."""
-    if type(value) is not Object or len(value) != len(_FILE_KEYS):
+    if type(value) is not Object or len(value) != len(FILE_KEYS):
         return None
     (k1, path), (k2, size), (k3, digest), (k4, layer) = value
-    if (k1, k2, k3, k4) != _FILE_KEYS:  # in another order, or another spelling
+    if (k1, k2, k3, k4) != FILE_KEYS:  # in another order, or another spelling
         if {k1, k2, k3, k4} != _FILE_KEY_SET:
             return None
         f = dict(value)
@@ -154,7 +156,7 @@ def _read_files(values: list[Any], reader: Reader) -> PVector[LockFile]:
 
 
 def _read_file(value: Any, path: str, reader: Reader) -> LockFile:
-    f = reader.fields(value, path, _FILE_KEYS, path)
+    f = reader.fields(value, path, FILE_KEYS, path)
     return LockFile(
         path=reader.string(f.get("path"), f"{path}.path"),
         size=reader.integer(f.get("size"), f"{path}.size"),
@@ -164,7 +166,7 @@ def _read_file(value: Any, path: str, reader: Reader) -> LockFile:
 
 
 def _read_layer(value: Any, path: str, reader: Reader) -> LockLayer:
-    f = reader.fields(value, path, _LAYER_KEYS, path)
+    f = reader.fields(value, path, LAYER_KEYS, path)
     return LockLayer(
         digest=reader.string(f.get("digest"), f"{path}.digest"),
         media_type=reader.string(f.get("mediaType"), f"{path}.mediaType"),
@@ -182,7 +184,7 @@ def read_entry(
     """
     before = len(problems)
     bare = Reader(entry_subject(filename, index, ""), problems, HINT_REWRITE)
-    f = bare.fields(raw, f"weights[{index}]", _ENTRY_KEYS, "")
+    f = bare.fields(raw, f"weights[{index}]", ENTRY_KEYS, "")
     name = bare.string(f.get("name"), "name")
     reader = Reader(entry_subject(filename, index, name), problems, HINT_REWRITE)
     sources, shape = _read_any_source(f, reader)
