@@ -156,6 +156,19 @@ def test_kill_9_during_import_leaves_no_corrupt_blob_or_half_lockfile(
     assert list(project.glob(".weights-*.lock.tmp")) == []
 
 
+def _many_files_project(
+    project: Path, registry: RunningRegistry, rng: random.Random, dirs: int, sizes: tuple[int, int]
+) -> dict[str, bytes]:
+    """A project of one weight of 1 500 small files spread over ``dirs`` directories."""
+    files = {f"d{i % dirs}/f{i}.json": rng.randbytes(rng.randint(*sizes)) for i in range(1500)}
+    write_tree(project / "weights" / "many", files)
+    (project / "cog.yaml").write_text(
+        f"image: {registry.host}/kill/{project.parent.name.lower()}\n"
+        "weights:\n  - name: many\n    target: /src/many\n    source: {uri: weights/many}\n"
+    )
+    return files
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_kill_9_during_a_pull_of_many_small_files_never_shows_an_unsynced_blob(
@@ -164,13 +177,7 @@ def test_kill_9_during_a_pull_of_many_small_files_never_shows_an_unsynced_blob(
     # One bundle layer's files become blobs together after one flush: a kill before
     # it leaves temps only, never a name over bytes that are not all there.
     project, cache = tmp_path / "project", tmp_path / "cache"
-    rng = random.Random(1)
-    files = {f"d{i % 40}/f{i}.json": rng.randbytes(rng.randint(1024, 8192)) for i in range(1500)}
-    write_tree(project / "weights" / "many", files)
-    (project / "cog.yaml").write_text(
-        f"image: {registry.host}/kill/{tmp_path.name.lower()}\n"
-        "weights:\n  - name: many\n    target: /src/many\n    source: {uri: weights/many}\n"
-    )
+    files = _many_files_project(project, registry, random.Random(1), 40, (1024, 8192))
     _run(project, cache, "import")
     seed = random.randrange(1 << 30)
     print(f"seed {seed}, {KILLS} kills")
@@ -214,13 +221,7 @@ def test_kill_9_during_an_import_of_many_small_files_leaves_only_verified_blobs_
     # and the bundle's gzip bytes sit in an unnamed temp until pushed: a kill anywhere
     # leaves whole blobs and put-* temps the next run sweeps, nothing else.
     project, cache = tmp_path / "project", tmp_path / "cache"
-    rng = random.Random(2)
-    files = {f"d{i % 30}/f{i}.json": rng.randbytes(rng.randint(16, 16384)) for i in range(1500)}
-    write_tree(project / "weights" / "many", files)
-    (project / "cog.yaml").write_text(
-        f"image: {registry.host}/kill/{tmp_path.name.lower()}\n"
-        "weights:\n  - name: many\n    target: /src/many\n    source: {uri: weights/many}\n"
-    )
+    files = _many_files_project(project, registry, random.Random(2), 30, (16, 16384))
     full = _run(project, cache, "import")
     seed = random.randrange(1 << 30)
     print(f"seed {seed}, {KILLS} kills")
