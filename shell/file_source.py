@@ -41,7 +41,14 @@ from cogw.core.artifact.packing import is_standalone_raw
 from cogw.core.artifact.tarformat import standalone_framing
 from cogw.core.lock.setdigest import dir_hash
 from cogw.core.paths import path_error, quote
-from cogw.shell.hashing import Framing, NotRegularFile, SourceChanged, StatCache, hash_files
+from cogw.shell.hashing import (
+    Framing,
+    NotRegularFile,
+    SourceChanged,
+    StatCache,
+    hash_files,
+    stat_or_none,
+)
 from cogw.shell.source_base import OnBytes, SourceError, problem_list, sorted_inventory
 
 SKIPPED_DIRS = (".git", ".cache/huggingface")
@@ -98,7 +105,7 @@ class FileSource:
         # Several links may name one file: read each real file once.
         reals = list(dict.fromkeys(w.real for w in walked))
         # One stat per real file serves both the framing choice and the stat cache.
-        stats = [_stat_or_none(real) for real in reals]
+        stats = [stat_or_none(real) for real in reals]
         try:
             results = hash_files(
                 reals,
@@ -185,13 +192,6 @@ def _layer_framings(
     return [
         standalone_framing(first[real], sizes[real]) if real in first else None for real in reals
     ]
-
-
-def _stat_or_none(path: str) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except OSError:
-        return None
 
 
 def _inside(real: str, root: str) -> bool:

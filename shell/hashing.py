@@ -212,7 +212,7 @@ def hash_files(
     # files left over are read, on the pool.
     known: list[HashResult | None] = [None] * len(paths)
     if cache is not None:
-        taken = stats if stats is not None else [_stat_or_none(path) for path in paths]
+        taken = stats if stats is not None else [stat_or_none(path) for path in paths]
         known = _cache_hits(taken, frames, cache)
     todo = [i for i, hit in enumerate(known) if hit is None]
 
@@ -283,7 +283,8 @@ def _cache_hits(
     return hits
 
 
-def _stat_or_none(path: Path | str) -> os.stat_result | None:
+def stat_or_none(path: Path | str) -> os.stat_result | None:
+    """``os.stat(path)``, or None when it fails (the read that follows says why)."""
     try:
         return os.stat(path)
     except OSError:
