@@ -14,7 +14,7 @@ import os
 import secrets
 import stat
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -131,34 +131,40 @@ def seal(fd: int) -> None:
         raise StoreError(f"close temp file: {err}") from err
 
 
-def create_temp(directory: Path, create: Callable[[Path], None]) -> Path:
-    """Run ``create`` on a fresh ``put-<random>`` name in ``directory``; return that name."""
-    for _ in range(100):
-        candidate = directory / f"{own_temp_prefix()}{secrets.token_hex(8)}"
-        try:
-            create(candidate)
-        except FileExistsError:
-            continue
-        return candidate
-    raise StoreError(f"create temp file: no free temp name in {directory}")
-
-
 # A process's temp names: its pid, a random part drawn once, a counter. The exclusive
 # create still decides; a clash (a reused pid's leftover) only draws a fresh name.
 _TEMP_TOKEN = secrets.token_hex(4)
 _temp_counter = itertools.count()
 
 
+def _temp_names(directory: Path) -> Iterator[str]:
+    """Candidate ``put-<pid>-*`` names in ``directory``: the next one is asked for only
+    after the last was taken, and then with a freshly drawn random part."""
+    token = _TEMP_TOKEN
+    for _ in range(100):
+        yield f"{directory}/{own_temp_prefix()}{token}{next(_temp_counter):x}"
+        token = secrets.token_hex(8)
+
+
+def create_temp(directory: Path, create: Callable[[Path], None]) -> Path:
+    """Run ``create`` on a fresh ``put-<pid>-*`` name in ``directory``; return that name."""
+    for name in _temp_names(directory):
+        try:
+            create(Path(name))
+        except FileExistsError:
+            continue
+        return Path(name)
+    raise StoreError(f"create temp file: no free temp name in {directory}")
+
+
 def open_new_temp(directory: Path) -> tuple[int, Path]:
     """A new, empty ``put-<pid>-*`` file in ``directory`` (0600), opened for writing."""
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    token = _TEMP_TOKEN
-    for _ in range(100):
-        name = f"{directory}/{own_temp_prefix()}{token}{next(_temp_counter):x}"
+    for name in _temp_names(directory):
         try:
             return os.open(name, flags, 0o600), Path(name)
         except FileExistsError:
-            token = secrets.token_hex(8)
+            continue
     raise StoreError(f"create temp file: no free temp name in {directory}")
 
 
