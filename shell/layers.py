@@ -106,12 +106,17 @@ def stream_layer(
     return gzip_chunks(tar, plan.gzip_level)
 
 
-def digest_layer(plan: LayerPlan, open_file: OpenFile) -> LockLayer:
-    """Stream the layer into a hash: its digest and sizes, nothing kept."""
+def digest_layer(
+    plan: LayerPlan, open_file: OpenFile, keep: Callable[[bytes], object] | None = None
+) -> LockLayer:
+    """Stream the layer into a hash: its digest and sizes; each chunk also goes to
+    ``keep`` when given (a spool the push reads back), else nothing is kept."""
     hasher = hashlib.sha256()
     size = 0
     for chunk in stream_layer(plan, open_file):
         hasher.update(chunk)
+        if keep is not None:
+            keep(chunk)
         size += len(chunk)
     return LockLayer(
         digest=PREFIX + hasher.hexdigest(),

@@ -9,7 +9,6 @@ shell/layers.py's ``stream_layer``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -20,7 +19,6 @@ from typing import IO
 
 from cogw.core.artifact.packing import LayerPlan
 from cogw.core.artifact.spool import worth_spooling
-from cogw.core.digest import PREFIX
 from cogw.core.lock.lockfile import LockLayer
 from cogw.shell.layers import OpenFile, digest_layer, stream_layer
 
@@ -76,19 +74,9 @@ class LayerSpools:
 
 
 def _digest_into(plan: LayerPlan, open_file: OpenFile, target: IO[bytes]) -> LockLayer:
-    hasher = hashlib.sha256()
-    size = 0
-    for chunk in stream_layer(plan, open_file):
-        hasher.update(chunk)
-        target.write(chunk)
-        size += len(chunk)
+    layer = digest_layer(plan, open_file, keep=target.write)
     target.flush()
-    return LockLayer(
-        digest=PREFIX + hasher.hexdigest(),
-        media_type=plan.media_type,
-        size=size,
-        size_uncompressed=plan.file_bytes,
-    )
+    return layer
 
 
 def _read_back(fd: int) -> Iterator[bytes]:
