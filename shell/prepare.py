@@ -24,7 +24,7 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from cogw.core.cache.cachedir import cross_filesystem_problem
@@ -42,7 +42,7 @@ from cogw.shell.fs import (
     remove_tree,
 )
 from cogw.shell.runtime import Runtime, failure
-from cogw.shell.store import BlobNotFound, FileStore
+from cogw.shell.store import BlobNotFound
 
 #: The project's mounts lock: prepare holds it shared while building, release exclusive.
 #: Not cog.lock, which Cog holds through a whole ``cog build`` or weights import: a
@@ -96,19 +96,12 @@ def _join(base: Path, rel: str) -> Path:
     return Path(joined)
 
 
-def _blob_names(store: object) -> Callable[[str], str]:
-    """digest -> the blob's path; a FileStore's is a string built without any I/O."""
-    if isinstance(store, FileStore):
-        return store.blob_name
-    return lambda digest: str(store.path(digest))  # type: ignore[attr-defined]
-
-
 def _link_weight(step: LinkWeight, root: Path, rt: Runtime) -> Path:
     """Link every file of the weight: per file one lstat of its blob and one link; each
     directory is made once."""
     weight_dir = _join(root, step.weight)
     weight_dir.mkdir(parents=True, exist_ok=True)
-    base, blob_name = str(weight_dir), _blob_names(rt.store)
+    base, blob_name = str(weight_dir), rt.store.blob_name
     made = {base}
     paused = race_window_set()
     for f in step.files:

@@ -106,6 +106,10 @@ class Store(Protocol):
         """Where the blob lives; BlobNotFound when absent. Treat the file as read-only."""
         ...
 
+    def blob_name(self, digest: str) -> str:
+        """Where ``digest``'s blob lives or would live, as a string; no I/O."""
+        ...
+
     def list(self) -> Iterator[FileInfo]:
         """Every blob, in lexical digest order."""
         ...
@@ -147,10 +151,8 @@ class FileStore:
         return self.files_dir / hexpart[:2] / hexpart
 
     def exists(self, digest: str) -> bool:
-        hexpart = hex_of(check_digest(digest))
-        try:
-            # A string, not _blob_path's Path: status checks every blob of the lockfile.
-            os.stat(f"{self._files_str}/{hexpart[:2]}/{hexpart}")
+        try:  # a string, not _blob_path's Path: status checks every blob of the lockfile
+            os.stat(self.blob_name(digest))
         except FileNotFoundError:
             return False
         except OSError as err:

@@ -75,6 +75,9 @@ class FakeStore:
             raise BlobNotFound(errno.ENOENT, f"path {digest}: file does not exist", str(blob))
         return blob
 
+    def blob_name(self, digest: str) -> str:
+        return str(self._blob_path(digest))
+
     def list(self) -> Iterator[FileInfo]:
         for digest in sorted(self.blobs):
             yield FileInfo(digest=digest, size=len(self.blobs[digest]))
