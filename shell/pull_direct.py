@@ -42,10 +42,11 @@ from cogw.core.digest import PREFIX
 from cogw.core.lock.lockfile import LockFile
 from cogw.core.plan.events import Event, EventKind
 from cogw.core.plan.planner import FetchLayer
+from cogw.shell.arrived import Arrived
 from cogw.shell.layerstream import GZIP_MAGIC, ZSTD_MAGIC, HostileLayer
 from cogw.shell.partials import Partial, TamperedPartial, failure_of, open_partial
 from cogw.shell.rangeprogress import RangeProgress
-from cogw.shell.registry.download import BackgroundHasher, RangeIgnored
+from cogw.shell.registry.download import RANGE_BUFFER, BackgroundHasher, RangeIgnored
 from cogw.shell.registry.errors import RegistryDigestMismatch
 from cogw.shell.runtime import Runtime
 from cogw.shell.store import Cancelled, FileStore
@@ -58,6 +59,8 @@ HASH_CHUNK = 4 << 20
 #: Chunks queued for the layer's hasher: reading back runs ahead of sha256, and each
 #: waiting chunk is HASH_CHUNK bytes of resident memory.
 HASH_DEPTH = 3
+#: Received buffers held for the file's hasher, so it need not read them back.
+HELD_BUFFERS = 4
 
 
 class _Hashers:
@@ -70,7 +73,7 @@ class _Hashers:
         self.file = hashlib.sha256()
         self.pos = 0
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | memoryview) -> None:
         self.layer.update(data)
         self.file.update(data)
         self.pos += len(data)
@@ -79,15 +82,25 @@ class _Hashers:
         return PREFIX + self.file.copy().hexdigest()
 
 
-def _read_into(fd: int, hashers: _Hashers, end: int, cancel: threading.Event) -> None:
+def _read_into(
+    fd: int, hashers: _Hashers, end: int, cancel: threading.Event, arrived: Arrived | None = None
+) -> None:
+    """Hash the file up to ``end``: from the buffers ``arrived`` holds where it has them
+    (no read back), from the file elsewhere."""
     while hashers.pos < end:
         if cancel.is_set():
             raise Cancelled("operation cancelled")
-        data = os.pread(fd, min(HASH_CHUNK, end - hashers.pos), hashers.pos)
-        if not data:
-            raise OSError(f"temp file ends at {hashers.pos} bytes, {end} were written")
+        pos = hashers.pos
+        data: bytes | memoryview | None = None if arrived is None else arrived.take(pos)
+        if data is None:
+            limit = end if arrived is None else arrived.read_limit(pos, end)
+            data = os.pread(fd, min(HASH_CHUNK, limit - pos), pos)
+            if not data:
+                raise OSError(f"temp file ends at {pos} bytes, {end} were written")
         hashers.feed(data)
-        start_writeback(fd, hashers.pos - len(data), len(data))  # the final fsync has less to do
+        if arrived is not None:
+            arrived.hashed(hashers.pos)
+        start_writeback(fd, pos, len(data))  # the final fsync has less to do
 
 
 def _hash_following(
@@ -96,19 +109,21 @@ def _hash_following(
     total: int,
     hashers: _Hashers,
     cancel: threading.Event,
+    arrived: Arrived,
 ) -> None:
     """Hash the file as it arrives, recording progress in the partial now and then."""
-    recorded = progress.written()
+    recorded, recorded_at = progress.written(), time.monotonic()
     try:
         while hashers.pos < total:
             end = progress.wait_past(hashers.pos)
             if end <= hashers.pos:
                 raise Cancelled("operation cancelled")
-            _read_into(partial.fd, hashers, end, cancel)
-            if checkpoint_due(written := progress.written(), recorded):
+            _read_into(partial.fd, hashers, end, cancel, arrived)
+            written, now = progress.written(), time.monotonic()
+            if checkpoint_due(written, recorded, now - recorded_at):
                 spans = progress.spans()
                 partial.checkpoint(hashers.pos, hashers.file_digest(), spans)
-                recorded = written
+                recorded, recorded_at = written, now
     except BaseException:
         hashers.layer.close()
         raise
@@ -185,7 +200,7 @@ def _fetch_file(
         raise
 
 
-Writer = Callable[[int, memoryview], None]
+Writer = Callable[[int, memoryview], "bool | None"]
 
 
 class _RangeClient(Protocol):
@@ -224,20 +239,24 @@ def _into(buffer: bytearray, base: int) -> Writer:
 
 
 def _file_writer(
-    step: FetchLayer, rt: Runtime, fd: int, start: int, stop: threading.Event
+    step: FetchLayer, rt: Runtime, fd: int, start: int, stop: threading.Event, arrived: Arrived
 ) -> Callable[[RangeProgress | None, int], Writer]:
     """Writers that put the layer's bytes at their offset in the file (the layer's header
-    is ``start`` bytes), count them for the hasher and report them."""
+    is ``start`` bytes), offer them to the hasher, count them for it and report them.
+    A writer returns whether the hasher kept the buffer (the reader must not reuse it)."""
     weight, digest = step.weight, step.layer.digest
 
     def writer(progress: RangeProgress | None, index: int) -> Writer:
-        def write(offset: int, view: memoryview) -> None:
+        def write(offset: int, view: memoryview) -> bool:
             if stop.is_set() or rt.cancel.is_set():
                 raise Cancelled("operation cancelled")
             os.pwrite(fd, view, offset - start)
+            kept = False
             if progress is not None:
+                kept = arrived.offer(offset - start, view)  # before the hasher may look
                 progress.add(index, len(view))
             rt.emit(Event(EventKind.BYTES, weight=weight, layer_digest=digest, nbytes=len(view)))
+            return kept
 
         return write
 
@@ -319,7 +338,8 @@ def _fetch_and_check(
     layer = step.layer
     client = cast(_RangeClient, rt.registry()[0])
     stop = threading.Event()
-    writers = _file_writer(step, rt, partial.fd, start, stop)
+    arrived = Arrived(HELD_BUFFERS, HELD_BUFFERS * RANGE_BUFFER)
+    writers = _file_writer(step, rt, partial.fd, start, stop, arrived)
     progress, ranges, hashers, probed = _start(rt, partial, found, step, writers, repo)
     tail = bytearray(layer.size - start - wanted.size)
     pieces = [
@@ -330,7 +350,7 @@ def _fetch_and_check(
             (ByteRange(start + wanted.size, layer.size), _into(tail, start + wanted.size))
         )
     with ThreadPoolExecutor(len(pieces) + 1, thread_name_prefix="layer-range") as pool:
-        args = (partial, progress, wanted.size, hashers, rt.cancel)
+        args = (partial, progress, wanted.size, hashers, rt.cancel, arrived)
         hashing = pool.submit(_hash_following, *args)
         jobs = [
             pool.submit(client.fetch_range, repo, layer.digest, piece, write, cancel=rt.cancel)

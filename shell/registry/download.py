@@ -80,7 +80,7 @@ class BackgroundHasher:
 
     def __init__(self, depth: int = 32) -> None:
         self._hasher = hashlib.sha256()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._queue: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=depth)
         self._thread = threading.Thread(target=self._run, name="blob-sha256", daemon=True)
         self._thread.start()
 
@@ -88,7 +88,7 @@ class BackgroundHasher:
         while (chunk := self._queue.get()) is not None:
             self._hasher.update(chunk)
 
-    def update(self, chunk: bytes) -> None:
+    def update(self, chunk: bytes | memoryview) -> None:
         self._queue.put(chunk)
 
     def hexdigest(self) -> str:
@@ -203,8 +203,10 @@ def _open_blob(
 
 #: Bytes one ``readinto`` of a range asks for: few Python-level calls per MiB.
 RANGE_BUFFER = 4 << 20
-#: ``write(offset, view)``: store bytes of the blob at their offset; the view is reused.
-RangeWriter = Callable[[int, memoryview], None]
+#: ``write(offset, view)``: store bytes of the blob at their offset. The view's buffer is
+#: reused for the next read unless ``write`` returns True: it kept the view, and the next
+#: read goes into a new buffer.
+RangeWriter = Callable[[int, memoryview], "bool | None"]
 
 
 class _Broken(BodyBroken):
@@ -290,6 +292,7 @@ def _read_range(
         if n == 0:
             raise _Broken(received, EOFError("the range ended early"))
         # Outside the try: a failing write (disk full) is not a network break.
-        write(piece.start + received, buffer[:n])
+        if write(piece.start + received, buffer[:n]):
+            buffer = memoryview(bytearray(len(buffer)))
         received += n
     return received
