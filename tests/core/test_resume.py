@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from cogw.core.artifact.ranges import ByteRange
 from cogw.core.artifact.resume import (
     CHECKPOINT_BYTES,
+    CHECKPOINT_SECONDS,
     MAX_PARTIAL_AGE,
     Discard,
     Failure,
@@ -151,9 +152,15 @@ def test_merged_spans_cover_the_same_bytes_without_touching(spans: list[ByteRang
 
 
 def test_progress_is_recorded_every_checkpoint_interval() -> None:
-    assert not checkpoint_due(CHECKPOINT_BYTES - 1, 0)
-    assert checkpoint_due(CHECKPOINT_BYTES, 0)
-    assert not checkpoint_due(2 * CHECKPOINT_BYTES - 1, CHECKPOINT_BYTES)
+    slow = CHECKPOINT_SECONDS * 4
+    assert not checkpoint_due(CHECKPOINT_BYTES - 1, 0, slow)
+    assert checkpoint_due(CHECKPOINT_BYTES, 0, slow)
+    assert not checkpoint_due(2 * CHECKPOINT_BYTES - 1, CHECKPOINT_BYTES, slow)
+
+
+def test_a_fast_download_records_progress_about_once_a_second_not_every_interval() -> None:
+    assert not checkpoint_due(10 * CHECKPOINT_BYTES, 0, CHECKPOINT_SECONDS / 2)
+    assert checkpoint_due(10 * CHECKPOINT_BYTES, 0, CHECKPOINT_SECONDS)
 
 
 def test_only_an_interrupted_or_broken_off_download_keeps_its_partial() -> None:
