@@ -50,6 +50,8 @@ def _measurements(r: Results) -> list[Measurement]:
     for s in r.sizes:
         p, i = s.pulls, s.imports
         ms += [p.cogw, p.skopeo, p.curl, p.curl_fsync, p.floor, i.cold, i.floor, i.unchanged]
+    if r.streams is not None:
+        ms += [r.streams.cogw, r.streams.one_stream, r.streams.curl]
     ms += [r.local.prepare, r.local.status, r.startup.python, *r.startup.commands]
     if r.scale is not None:
         sc = r.scale
@@ -107,6 +109,17 @@ def _cpu_line(s: SizeResults) -> str:
     )
 
 
+def _streams_cpu_lines(r: Results) -> list[str]:
+    s = r.streams
+    if s is None:
+        return []
+    return [
+        f"- Client CPU seconds through the {s.rate / 1e6:g} MB/s-per-connection proxy "
+        f"({s.size_mib} MiB, medians): cogw {_cpu(s.cogw)}, cogw --streams 1 "
+        f"{_cpu(s.one_stream)}, curl {_cpu(s.curl)}."
+    ]
+
+
 def _notes() -> list[str]:
     if not NOTES.exists():
         return []
@@ -121,6 +134,7 @@ def analysis_lines(r: Results, verdicts: Sequence[Target]) -> list[str]:
         *_verdict_lines(verdicts),
         *_noisy_lines(r),
         *[_cpu_line(s) for s in r.sizes],
+        *_streams_cpu_lines(r),
         *_profile_lines(r),
         "",
         *_notes(),

@@ -1,10 +1,12 @@
 """`just bench`: run every scenario once against a private registry and write the report.
 
-Usage: ``python -m benchmarks.run [--sizes 512,1024] [--reps 3] [--out docs/benchmarks.md]``.
-Builds the workloads in a scratch directory (removed afterwards unless ``--keep``), starts
-docker-registry on 127.0.0.1, runs import and pull per size, prepare/status, start-up, the
-scale scenarios and the profiles, stops the registry and writes the Markdown report.
-Progress goes to stderr; nothing is timed in-process except the import floor.
+Usage: ``python -m benchmarks.run [--sizes 512,1024] [--reps 3] [--streams-mib 256]
+[--throttle-mbps 25] [--out docs/benchmarks.md]``. Builds the workloads in a scratch
+directory (removed afterwards unless ``--keep``), starts docker-registry on 127.0.0.1,
+runs import and pull per size, a pull of many streams through a throttling proxy,
+prepare/status, start-up, the profiles and the scale scenarios, stops the registry and
+writes the Markdown report. Progress goes to stderr; nothing is timed in-process except
+the import floor.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from benchmarks.registry import RegistryError, local_registry
 from benchmarks.report import render_report
 from benchmarks.scale import bench_scale
 from benchmarks.scenarios import Bench, BenchError, bench_import, bench_pull, empty_cache
+from benchmarks.streams import RANGE_THRESHOLD_MIB, StreamsResults, bench_streams
 from benchmarks.targets import Results, SizeResults
 from benchmarks.workload import Workload, make_workload, write_cog_yaml
 
@@ -51,6 +54,19 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--locked-files", type=int, default=100_000, help="files in the wide lock")
     parser.add_argument("--config-weights", type=int, default=3_000, help="weights in cog.yaml")
     parser.add_argument("--no-scale", action="store_true", help="skip the scale scenarios")
+    parser.add_argument(
+        "--streams-mib",
+        type=int,
+        default=256,
+        help=f"size of the many-streams layer in MiB (at least {RANGE_THRESHOLD_MIB})",
+    )
+    parser.add_argument(
+        "--throttle-mbps",
+        type=float,
+        default=25.0,
+        help="many streams: the proxy's cap per connection, MB (10^6 bytes) per second",
+    )
+    parser.add_argument("--no-streams", action="store_true", help="skip the many-streams scenario")
     parser.add_argument("--reps", type=int, default=3, help="repetitions per measurement")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / "bench-work")
@@ -77,6 +93,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     counts = (args.reps, args.scale_files, args.locked_files, args.config_weights)
     if min(args.size_list) < 1 or min(counts) < 1:
         parser.error("sizes, --reps and the scale counts must be at least 1")
+    if args.streams_mib < RANGE_THRESHOLD_MIB or args.throttle_mbps <= 0:
+        parser.error(
+            f"--streams-mib must be at least {RANGE_THRESHOLD_MIB} (smaller layers are fetched "
+            "in one stream) and --throttle-mbps above 0"
+        )
     return args
 
 
@@ -178,6 +199,28 @@ def one_size(base: Bench, size_mib: int) -> tuple[Bench, SizeResults]:
     return bench, SizeResults(size_mib, imports, bench_pull(bench))
 
 
+def run_sizes(base: Bench, size_list: Sequence[int]) -> tuple[Bench, list[SizeResults]]:
+    """Import and pull at every size; the Bench of the last size (its files kept) with them."""
+    sizes: list[SizeResults] = []
+    bench = base
+    for size in size_list:
+        if sizes:
+            shutil.rmtree(bench.work)  # disk is limited: keep only the current size
+        bench, measured = one_size(base, size)
+        sizes.append(measured)
+    return bench, sizes
+
+
+def run_streams(base: Bench, args: argparse.Namespace) -> StreamsResults | None:
+    if args.no_streams:
+        return None
+    say(
+        f"many streams, {args.streams_mib} MiB through {args.throttle_mbps:g} MB/s per "
+        f"connection: {base.reps} × (cogw, cogw --streams 1, curl)"
+    )
+    return bench_streams(base, args.streams_mib, args.throttle_mbps * 1e6)
+
+
 def scale_bench(bench: Bench, work: Path) -> Bench:
     project = work / "scale" / "project"
     (project / "weights").mkdir(parents=True)
@@ -201,13 +244,8 @@ def run_all(args: argparse.Namespace, work: Path) -> Results:
             args.reps,
             settle,
         )
-        sizes: list[SizeResults] = []
-        bench = base
-        for size in args.size_list:
-            if sizes:
-                shutil.rmtree(bench.work)  # disk is limited: keep only the current size
-            bench, measured = one_size(base, size)
-            sizes.append(measured)
+        bench, sizes = run_sizes(base, args.size_list)
+        streams = run_streams(base, args)
         say("prepare, status and start-up")
         local, startup = bench_local(bench), bench_startup(bench)
         profiles = [] if args.no_profile else run_profiles(bench)
@@ -231,6 +269,7 @@ def run_all(args: argparse.Namespace, work: Path) -> Results:
         startup,
         scale,
         profiles,
+        streams,
     )
 
 

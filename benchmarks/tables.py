@@ -1,4 +1,4 @@
-"""Markdown tables, and the sections for start-up and the scale scenarios."""
+"""Markdown tables, and the sections for many streams, start-up and the scale scenarios."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from benchmarks.local import StartupResults
 from benchmarks.measure import Measurement
 from benchmarks.scale import ScaleResults
+from benchmarks.streams import StreamsResults
 
 Row = Callable[[Measurement, str | None], list[str]]
 
@@ -19,6 +20,34 @@ def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
 
 def _vs(m: Measurement, base: Measurement) -> str:
     return f"{m.seconds / base.seconds:.2f}×"
+
+
+def _most(counts: Sequence[int]) -> str:
+    return str(max(counts)) if counts else "?"
+
+
+def streams_section(s: StreamsResults, row: Row, header: Sequence[str]) -> list[str]:
+    ms = (s.cogw, s.one_stream, s.curl)
+    more = "" if s.layers == 1 else f" (cogw pulls the weight's {s.layers} layer blobs)"
+    seen = s.connections
+    return [
+        f"## Pull: many streams through a throttled link, {s.size_mib} MiB",
+        "",
+        f"A weight of one {s.size_mib} MiB .safetensors file, one standalone layer blob of "
+        f"{s.curl.nbytes / 1e6:.0f} MB{more}, imported once (untimed) into the run's registry. "
+        "Every contender fetches it through `benchmarks/throttleproxy.py`, a loopback TCP "
+        f"proxy in front of that registry that caps each connection at {s.rate / 1e6:g} MB/s, "
+        "as a remote registry or CDN caps a single stream (a kept-alive connection earns no "
+        "burst from its idle time): `cogw pull` into an empty cache with its default streams "
+        "(it times the first range in one stream and splits the rest into parallel byte "
+        "ranges when that stream is slow), `cogw pull --streams 1`, and one `curl -o` of the "
+        "layer blob (a single stream; verifies nothing, no fsync). Connections opened through "
+        f"the proxy per run (most): cogw {_most(seen['cogw'])}, `--streams 1` "
+        f"{_most(seen['one_stream'])}, curl {_most(seen['curl'])}. The target compares cogw "
+        "with curl. MB/s counts blob bytes.",
+        "",
+        *table([row(m, _vs(m, s.cogw)) for m in ms], (*header, "median vs cogw")),
+    ]
 
 
 def startup_section(st: StartupResults, row: Row, header: Sequence[str]) -> list[str]:

@@ -15,6 +15,7 @@ from benchmarks.measure import Measurement
 from benchmarks.profiling import Profile
 from benchmarks.scale import ScaleResults
 from benchmarks.scenarios import ImportResults, PullResults
+from benchmarks.streams import StreamsResults
 from benchmarks.verdict import Verdict, below, faster, within
 
 PULL_VS_FLOOR = 1.3  # cogw pull at most this many times the verified, durable download
@@ -26,6 +27,7 @@ IMPORT_RSS_MB = 200.0
 SCALE_VS_PEER = 1.5  # many small files: import, pull, prepare vs their floors
 SCALE_S = 1.0  # status/plan on 100 000 locked files, config check of 3 000 weights
 STARTUP_VS_PYTHON = 2.0
+STREAMS_VS_CURL = 3.0  # many streams at least this many times faster than one curl stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,7 @@ class Results:
     startup: StartupResults
     scale: ScaleResults | None
     profiles: Sequence[Profile]
+    streams: StreamsResults | None = None  # None: not run (--no-streams)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,14 @@ def size_targets(s: SizeResults) -> list[Target]:
     ]
 
 
+def streams_target(s: StreamsResults) -> Target:
+    goal = (
+        f"many streams ≥ {STREAMS_VS_CURL:g}× faster than one curl stream through a "
+        f"{s.rate / 1e6:g} MB/s-per-connection proxy ({s.size_mib} MiB)"
+    )
+    return _faster(goal, s.cogw, s.curl, STREAMS_VS_CURL)
+
+
 def scale_targets(s: ScaleResults) -> list[Target]:
     n = f"{s.files} files"
     return [
@@ -134,6 +145,8 @@ def startup_targets(st: StartupResults) -> list[Target]:
 def targets(r: Results) -> list[Target]:
     """Every target with what was measured and its verdict."""
     verdicts = [t for s in r.sizes for t in size_targets(s)]
+    if r.streams is not None:
+        verdicts.append(streams_target(r.streams))
     if r.scale is not None:
         verdicts += scale_targets(r.scale)
     return verdicts + startup_targets(r.startup)

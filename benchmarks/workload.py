@@ -92,14 +92,15 @@ def write_cog_yaml(project: Path, image: str) -> None:
     )
 
 
-def make_workload(work: Path, size_mib: int, image: str) -> Workload:
-    """Write the project under ``work``: a ``size_mib`` MiB .safetensors plus small files."""
+def make_workload(work: Path, size_mib: int, image: str, small_files: bool = True) -> Workload:
+    """Write the project under ``work``: a ``size_mib`` MiB .safetensors plus small files
+    (none when ``small_files`` is false: the weight is then that one file)."""
     project = work / "project"
     source = project / "weights" / "model"
     source.mkdir(parents=True)
     large = source / "model.safetensors"
     _write_random(large, size_mib * MIB)
-    small = _write_small_files(source, random.Random(SEED))
+    small = _write_small_files(source, random.Random(SEED)) if small_files else ()
     small_tar = work / "small-files.tar"
     _write_tar(small_tar, small, source)
     write_cog_yaml(project, image)

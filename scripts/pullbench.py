@@ -10,7 +10,7 @@ into a throwaway registry, then runs each contender in turn, rep after rep, with
 is what a verified, durable download costs in Python: requests streaming each blob with
 readinto into one reused buffer, sha256, write, one fsync per blob.
 
-With ``--throttle-mbps`` every connection goes through scripts/throttleproxy.py, capped
+With ``--throttle-mbps`` every connection goes through benchmarks/throttleproxy.py, capped
 at that many MB/s each, to compare many streams with one.
 """
 
@@ -29,11 +29,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import requests
 
 from benchmarks.registry import local_registry
+from benchmarks.throttleproxy import ThrottleProxy
 from benchmarks.workload import make_workload
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,8 +110,6 @@ def main() -> None:
         host = registry.host
         proxy = None
         if args.throttle_mbps:
-            from throttleproxy import ThrottleProxy
-
             proxy = ThrottleProxy(registry.host, args.throttle_mbps * 1e6).start()
             host = proxy.host
             cog = (project / "cog.yaml").read_text().replace(registry.host, host)

@@ -1,7 +1,9 @@
 """The benchmark harness runs end to end on a tiny workload and writes a well-formed report.
 
 Runs ``python -m benchmarks.run`` as a real process (its own registry, real cogw, skopeo
-and curl) with a 4 MiB model, two repetitions and small scale scenarios. It checks the
+and curl) with a 4 MiB model, two repetitions, small scale scenarios and the many-streams
+scenario on a 72 MiB layer (just above the 64 MiB streams threshold, so cogw takes the
+byte-range path) through a proxy capping each connection at 100 MB/s. It checks the
 report's shape and that every number in it was measured, never what the numbers are:
 timings are not asserted.
 """
@@ -23,6 +25,7 @@ SECTIONS = (
     "## Targets",
     "## Pull: cold store, 4 MiB",
     "## Import, 4 MiB",
+    "## Pull: many streams through a throttled link, 72 MiB",
     "## Prepare and status",
     "## Start-up",
     "## Scale",
@@ -35,6 +38,9 @@ MEASURED_ROWS = (
     "curl -o (each layer blob)",
     "curl -o + fsync (each layer blob)",
     "floor: Python GET + sha256 + write + fsync",
+    "cogw pull (default streams)",
+    "cogw pull --streams 1",
+    "curl -o (one stream, large layer blob)",
     "cogw import (cold)",
     "floor: hashlib + curl -T upload",
     "floor part: hashlib only",
@@ -52,7 +58,7 @@ MEASURED_ROWS = (
     "cogw plan (60 locked files)",
     "cogw status (50 weights, config check)",
 )
-TARGET_COUNT = 6 + 6 + 3  # per size, scale, start-up
+TARGET_COUNT = 6 + 1 + 6 + 3  # per size, many streams, scale, start-up
 REPS = 2
 
 pytestmark = pytest.mark.slow
@@ -67,6 +73,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> str:
     out, work = tmp / "report.md", tmp / "work"
     argv = [sys.executable, "-m", "benchmarks.run", "--sizes", "4", "--reps", str(REPS)]
     argv += ["--scale-files", "20", "--locked-files", "50", "--config-weights", "50"]
+    argv += ["--streams-mib", "72", "--throttle-mbps", "100"]
     argv += ["--out", str(out), "--work-dir", str(work)]
     done = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=280)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -104,6 +111,20 @@ def test_every_target_gets_a_measurement_and_a_verdict(report: str) -> None:
     verdicts = [row.rstrip(" |").rsplit("|", 1)[1].strip() for row in rows[1:]]
     assert len(verdicts) == TARGET_COUNT
     assert set(verdicts) <= {"met", "missed", "undecided"}
+
+
+def test_many_streams_target_and_its_split(report: str) -> None:
+    goal = (
+        "many streams ≥ 3× faster than one curl stream through a 100 MB/s-per-connection "
+        "proxy (72 MiB)"
+    )
+    row = _table_row(report, goal)
+    assert re.match(r"\d+\.\d+× faster \(medians; min/median/max ", row[1]), row
+    assert row[2] in {"met", "missed", "undecided"}, row
+    # The default streams split the layer: more connections through the proxy than one stream.
+    seen = re.search(r"\(most\): cogw (\d+), `--streams 1` (\d+), curl (\d+)\.", report)
+    assert seen is not None
+    assert int(seen[1]) > int(seen[2]) >= 1 and int(seen[3]) == 1, seen.groups()
 
 
 def test_cogw_peak_memory_is_reported_for_pull_and_import(report: str) -> None:

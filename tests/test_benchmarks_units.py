@@ -7,6 +7,8 @@ import pytest
 from benchmarks import profiling
 from benchmarks.interleave import Contender, interleaved_order, run_interleaved
 from benchmarks.measure import SPREAD_LIMIT, Measurement, Run, spread
+from benchmarks.streams import StreamsResults
+from benchmarks.targets import streams_target
 from benchmarks.verdict import Verdict, below, faster, within
 
 
@@ -65,6 +67,24 @@ def test_below_an_absolute_limit() -> None:
     assert below([0.2, 0.9], 1.0) is Verdict.MET
     assert below([0.9, 1.1], 1.0) is Verdict.UNDECIDED
     assert below([1.0, 1.5], 1.0) is Verdict.MISSED
+
+
+def streams(cogw: tuple[float, ...], curl: tuple[float, ...]) -> StreamsResults:
+    one = measurement(11.0, 12.0)
+    return StreamsResults(256, 25e6, 1, measurement(*cogw), one, measurement(*curl), {})
+
+
+def test_many_streams_must_beat_the_fastest_curl_run_by_three_every_time() -> None:
+    curl = (11.7, 12.0, 12.6)  # the bound: 11.7 / 3 = 3.9 s for cogw's slowest run
+    target = streams_target(streams((3.5, 3.8, 3.85), curl))
+    assert target.goal == (
+        "many streams ≥ 3× faster than one curl stream through a 25 MB/s-per-connection "
+        "proxy (256 MiB)"
+    )
+    assert target.verdict is Verdict.MET
+    assert target.measured.startswith("3.16× faster (medians; min/median/max 3.500 / 3.800")
+    assert streams_target(streams((3.5, 3.8, 4.0), curl)).verdict is Verdict.UNDECIDED
+    assert streams_target(streams((4.3, 4.6), curl)).verdict is Verdict.MISSED  # 4.3 > 12.6 / 3
 
 
 @pytest.mark.parametrize(

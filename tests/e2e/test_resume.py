@@ -3,13 +3,12 @@ part-way, through a throttled proxy, and the next pull asks only for the bytes t
 missing (after re-hashing the kept prefix); a prefix tampered with in between is caught and
 the download starts over; a byte flipped on the way is fetched again, once, from scratch.
 
-The chain is cogw → throttle (scripts/throttleproxy.py, a slow single stream) → fault proxy
+The chain is cogw → throttle (benchmarks/throttleproxy.py, a slow single stream) → fault proxy
 (records every request and its Range) → the real registry.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -17,10 +16,10 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from benchmarks.throttleproxy import ThrottleProxy
 from cogw.core.artifact.resume import CHECKPOINT_BYTES, PartialRecord, decode_record
 from tests.e2e.conftest import Project, mount_sources, tree
 from tests.e2e.test_pull import BLOB_GET, assert_store_consistent, start_pull
@@ -39,15 +38,6 @@ WEIGHT = """weights:
     source:
       uri: weights/big
 """
-
-
-def _throttle_class() -> Any:
-    path = Path(__file__).resolve().parents[2] / "scripts" / "throttleproxy.py"
-    spec = importlib.util.spec_from_file_location("throttleproxy", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.ThrottleProxy
 
 
 @pytest.fixture
@@ -69,7 +59,7 @@ def proxies(
 ) -> Iterator[tuple[FaultProxy, str]]:
     """The fault proxy in front of the registry, and a throttle in front of it."""
     recorder = fault_proxy(big_project[0].registry)
-    throttle = _throttle_class()(recorder.host, RATE).start()
+    throttle = ThrottleProxy(recorder.host, RATE).start()
     yield recorder, throttle.host
     throttle.stop()
 

@@ -4,13 +4,17 @@ registry or CDN caps a single stream.
     ThrottleProxy("127.0.0.1:5000", 25e6).start()  # .host is "127.0.0.1:PORT"; .stop()
 
 Bytes from the upstream to the client go out in 64 KiB slices, each connection paced
-on its own to ``rate`` bytes per second; the other direction is not limited. Bounded:
-at most MAX_CONNECTIONS at once (later ones wait in the listen backlog), daemon
-threads, and stop() closes every socket.
+on its own to ``rate`` bytes per second; the other direction is not limited. A connection
+that sat idle (a kept-alive one between requests) earns no credit for a later burst:
+the pace restarts from when bytes flow again, so no connection ever beats the cap.
+``connections`` counts the connections accepted so far. Bounded: at most MAX_CONNECTIONS
+at once (later ones wait in the listen backlog), daemon threads, and stop() closes every
+socket.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -30,6 +34,7 @@ class ThrottleProxy:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._stopped = threading.Event()
+        self.connections = 0
 
     def start(self) -> ThrottleProxy:
         threading.Thread(target=self._accept, daemon=True).start()
@@ -52,28 +57,29 @@ class ThrottleProxy:
             upstream = socket.create_connection(self._upstream)
             with self._lock:
                 self._sockets |= {client, upstream}
+                self.connections += 1
             done = threading.Event()
             for args in ((client, upstream, 0.0, done), (upstream, client, self._rate, done)):
                 threading.Thread(target=self._pump, args=args, daemon=True).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket, rate: float, done: threading.Event) -> None:
-        start, sent = time.monotonic(), 0
+    def _pump(
+        self, src: socket.socket, dst: socket.socket, rate: float, done: threading.Event
+    ) -> None:
+        due = time.monotonic()  # when the bytes sent so far may all have left, at ``rate``
         try:
             while data := src.recv(SLICE):
                 dst.sendall(data)
-                sent += len(data)
                 if rate:
-                    ahead = sent / rate - (time.monotonic() - start)
-                    if ahead > 0:
-                        time.sleep(ahead)
+                    now = time.monotonic()
+                    due = max(due, now) + len(data) / rate  # idle time is no credit
+                    if due > now:
+                        time.sleep(due - now)
         except OSError:
             pass
         finally:
             for sock in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
             if not done.is_set():
                 done.set()
             else:
