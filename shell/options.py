@@ -200,7 +200,7 @@ _COMMON = [
         default=None,
         metavar="N",
         help="Byte ranges fetched at once for one layer above 64 MiB (1 = one stream). "
-        "Also COGW_STREAMS. Unset: up to 4, after a timed first 16 MiB shows one stream "
+        "Also COGW_STREAMS. Unset: up to 8, after a timed first 16 MiB shows one stream "
         "is slow (a fast local registry keeps one).",
     ),
     mirror_option,
