@@ -34,6 +34,7 @@ from cogw.core.artifact.ranges import (
     STREAMS_THRESHOLD,
     ByteRange,
     split_ranges,
+    stream_buffer,
     streams_after_probe,
     streams_for,
 )
@@ -212,6 +213,7 @@ class _RangeClient(Protocol):
         write: Writer,
         *,
         cancel: threading.Event | None = None,
+        buffer_size: int = ...,
     ) -> None: ...
 
 
@@ -341,6 +343,7 @@ def _fetch_and_check(
     arrived = Arrived(HELD_BUFFERS, HELD_BUFFERS * RANGE_BUFFER)
     writers = _file_writer(step, rt, partial.fd, start, stop, arrived)
     progress, ranges, hashers, probed = _start(rt, partial, found, step, writers, repo)
+    buffer = stream_buffer(len(ranges))  # memory stays flat however many streams
     tail = bytearray(layer.size - start - wanted.size)
     pieces = [
         (_shifted(r, start), writers(progress, i)) for i, r in enumerate(ranges) if i or not probed
@@ -353,7 +356,15 @@ def _fetch_and_check(
         args = (partial, progress, wanted.size, hashers, rt.cancel, arrived)
         hashing = pool.submit(_hash_following, *args)
         jobs = [
-            pool.submit(client.fetch_range, repo, layer.digest, piece, write, cancel=rt.cancel)
+            pool.submit(
+                client.fetch_range,
+                repo,
+                layer.digest,
+                piece,
+                write,
+                cancel=rt.cancel,
+                buffer_size=buffer,
+            )
             for piece, write in pieces
         ]
         try:

@@ -35,6 +35,23 @@ PROBE_BYTES = 16 << 20
 FAST_STREAM = 250e6
 
 
+#: Receive buffers of all the streams of one blob together stay under about this much,
+#: so memory is flat however many streams are asked for; one stream on a fast link gets
+#: the largest buffer (fewest Python calls per MiB), many slow streams smaller ones.
+STREAM_BUFFERS = 16 << 20
+MIN_BUFFER = 1 << 20
+MAX_BUFFER = 4 << 20
+
+
+def stream_buffer(streams: int) -> int:
+    """Bytes one read of each of ``streams`` parallel ranges asks for.
+
+    >>> stream_buffer(1) >> 20, stream_buffer(8) >> 20, stream_buffer(16) >> 20
+    (4, 2, 1)
+    """
+    return max(MIN_BUFFER, min(MAX_BUFFER, STREAM_BUFFERS // max(1, streams)))
+
+
 @dataclass(frozen=True, slots=True)
 class ByteRange:
     """Bytes ``start`` up to, not including, ``end`` of a blob."""

@@ -19,6 +19,7 @@ from cogw.core.registry.registryrules import media_type_in, pull_scope, push_sco
 from cogw.shell.registry.cancel import Transfer
 from cogw.shell.registry.credentials import CredentialSource
 from cogw.shell.registry.download import (
+    RANGE_BUFFER,
     BlobSink,
     RangeWriter,
     download,
@@ -216,14 +217,16 @@ class RegistryClient:
         write: RangeWriter,
         *,
         cancel: threading.Event | None = None,
+        buffer_size: int = RANGE_BUFFER,
     ) -> None:
-        """Bytes ``piece`` of a blob into ``write(offset, view)``, resumed after a break.
-        Nothing is verified here: the caller hashes the assembled blob. RangeIgnored
-        when the registry answers with the whole blob instead."""
+        """Bytes ``piece`` of a blob into ``write(offset, view)``, resumed after a break,
+        read ``buffer_size`` bytes at a time at most. Nothing is verified here: the
+        caller hashes the assembled blob. RangeIgnored when the registry answers with
+        the whole blob instead."""
         _require_digest(digest)
         with self._transport.watcher.watching(cancel) as transfer:
             url = f"{self.base_url}/v2/{repo}/blobs/{digest}"
-            download_range(self._transport, url, repo, piece, write, transfer)
+            download_range(self._transport, url, repo, piece, write, transfer, buffer_size)
 
     def push_blob(
         self,

@@ -228,12 +228,14 @@ def download_range(
     piece: ByteRange,
     write: RangeWriter,
     transfer: Transfer,
+    buffer_size: int = RANGE_BUFFER,
 ) -> None:
-    """Bytes ``piece`` of the blob into ``write``, read into one reused buffer; a break
+    """Bytes ``piece`` of the blob into ``write``, read into one reused buffer (of
+    ``buffer_size`` bytes at most); a break
     resumes from the first byte not yet written, until the retry budget is spent (a
     break that delivered bytes restarts the count). RangeIgnored when the first answer
     is not a 206 for exactly the bytes asked for."""
-    buffer = memoryview(bytearray(min(RANGE_BUFFER, piece.size)))
+    buffer = memoryview(bytearray(min(buffer_size, piece.size)))
     received, failures = 0, 0
     while (rest := resume_point(piece, received)) is not None:
         transfer.check()
