@@ -52,6 +52,8 @@ def _measurements(r: Results) -> list[Measurement]:
         ms += [p.cogw, p.skopeo, p.curl, p.curl_fsync, p.floor, i.cold, i.floor, i.unchanged]
     if r.streams is not None:
         ms += [r.streams.cogw, r.streams.one_stream, r.streams.curl]
+    if r.big is not None:
+        ms += [r.big.imports, r.big.pulls]
     ms += [r.local.prepare, r.local.status, r.startup.python, *r.startup.commands]
     if r.scale is not None:
         sc = r.scale

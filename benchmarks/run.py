@@ -4,6 +4,7 @@ Usage: ``python -m benchmarks.run [--sizes 512,1024] [--reps 3] [--streams-mib 2
 [--throttle-mbps 25] [--out docs/benchmarks.md]``. Builds the workloads in a scratch
 directory (removed afterwards unless ``--keep``), starts docker-registry on 127.0.0.1,
 runs import and pull per size, a pull of many streams through a throttling proxy,
+the memory of a big weight's import and pull,
 prepare/status, start-up, the profiles and the scale scenarios, stops the registry and
 writes the Markdown report. Progress goes to stderr; nothing is timed in-process except
 the import floor.
@@ -22,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
+from benchmarks.bigweight import BigResults, bench_big
 from benchmarks.facts import load_average, machine_facts, revision
 from benchmarks.local import bench_local, bench_startup
 from benchmarks.measure import CommandFailed, Settle, can_drop_caches, peak_rss_tool
@@ -67,6 +69,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="many streams: the proxy's cap per connection, MB (10^6 bytes) per second",
     )
     parser.add_argument("--no-streams", action="store_true", help="skip the many-streams scenario")
+    parser.add_argument(
+        "--big-mib", type=int, default=4096, help="size of the big weight whose memory is measured"
+    )
+    parser.add_argument("--no-big", action="store_true", help="skip the big-weight memory scenario")
     parser.add_argument("--reps", type=int, default=3, help="repetitions per measurement")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / "bench-work")
@@ -91,7 +97,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     except ValueError:
         parser.error("--sizes is a comma-separated list of MiB, e.g. 512,1024")
     counts = (args.reps, args.scale_files, args.locked_files, args.config_weights)
-    if min(args.size_list) < 1 or min(counts) < 1:
+    if min(args.size_list) < 1 or min(counts) < 1 or args.big_mib < 1:
         parser.error("sizes, --reps and the scale counts must be at least 1")
     if args.streams_mib < RANGE_THRESHOLD_MIB or args.throttle_mbps <= 0:
         parser.error(
@@ -221,6 +227,13 @@ def run_streams(base: Bench, args: argparse.Namespace) -> StreamsResults | None:
     return bench_streams(base, args.streams_mib, args.throttle_mbps * 1e6)
 
 
+def run_big(base: Bench, args: argparse.Namespace) -> BigResults | None:
+    if args.no_big:
+        return None
+    say(f"big weight, {args.big_mib} MiB: {base.reps} × (cogw import, cogw pull), peak RSS")
+    return bench_big(base, args.big_mib, base.reps)
+
+
 def scale_bench(bench: Bench, work: Path) -> Bench:
     project = work / "scale" / "project"
     (project / "weights").mkdir(parents=True)
@@ -246,6 +259,7 @@ def run_all(args: argparse.Namespace, work: Path) -> Results:
         )
         bench, sizes = run_sizes(base, args.size_list)
         streams = run_streams(base, args)
+        big = run_big(base, args)
         say("prepare, status and start-up")
         local, startup = bench_local(bench), bench_startup(bench)
         profiles = [] if args.no_profile else run_profiles(bench)
@@ -270,6 +284,7 @@ def run_all(args: argparse.Namespace, work: Path) -> Results:
         scale,
         profiles,
         streams,
+        big,
     )
 
 

@@ -1,9 +1,11 @@
-"""Markdown tables, and the sections for many streams, start-up and the scale scenarios."""
+"""Markdown tables, and the sections for many streams, the big weight, start-up and the
+scale scenarios."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from benchmarks.bigweight import BigResults
 from benchmarks.local import StartupResults
 from benchmarks.measure import Measurement
 from benchmarks.scale import ScaleResults
@@ -47,6 +49,22 @@ def streams_section(s: StreamsResults, row: Row, header: Sequence[str]) -> list[
         "with curl. MB/s counts blob bytes.",
         "",
         *table([row(m, _vs(m, s.cogw)) for m in ms], (*header, "median vs cogw")),
+    ]
+
+
+def big_section(b: BigResults, row: Row, header: Sequence[str]) -> list[str]:
+    runs = len(b.pulls.runs)
+    return [
+        f"## Memory on a big weight, {b.size_mib} MiB",
+        "",
+        f"A weight of one {b.size_mib} MiB .safetensors file: `cogw import` with an empty "
+        "cache, no weights.lock and a new registry repository, then `cogw pull` into an empty "
+        f"cache, {runs} time(s) each, page cache as for the other imports and pulls. Peak RSS "
+        "is what is asked of it (flat as the weight grows: compare the sizes above); the times "
+        "are shown, not targeted. MB/s counts source bytes for the import, blob bytes for the "
+        "pull.",
+        "",
+        *table([row(m, None) for m in (b.imports, b.pulls)], header),
     ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from benchmarks.bigweight import BigResults
 from benchmarks.local import LocalResults, StartupResults
 from benchmarks.measure import Measurement
 from benchmarks.profiling import Profile
@@ -50,6 +51,7 @@ class Results:
     scale: ScaleResults | None
     profiles: Sequence[Profile]
     streams: StreamsResults | None = None  # None: not run (--no-streams)
+    big: BigResults | None = None  # None: not run (--no-big)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,14 @@ def streams_target(s: StreamsResults) -> Target:
     return _faster(goal, s.cogw, s.curl, STREAMS_VS_CURL)
 
 
+def big_targets(b: BigResults) -> list[Target]:
+    at = f" ({b.size_mib} MiB)"
+    return [
+        _memory(f"pull peak RSS < {PULL_RSS_MB:.0f} MB{at}", b.pulls, PULL_RSS_MB),
+        _memory(f"import peak RSS < {IMPORT_RSS_MB:.0f} MB{at}", b.imports, IMPORT_RSS_MB),
+    ]
+
+
 def scale_targets(s: ScaleResults) -> list[Target]:
     n = f"{s.files} files"
     return [
@@ -147,6 +157,8 @@ def targets(r: Results) -> list[Target]:
     verdicts = [t for s in r.sizes for t in size_targets(s)]
     if r.streams is not None:
         verdicts.append(streams_target(r.streams))
+    if r.big is not None:
+        verdicts += big_targets(r.big)
     if r.scale is not None:
         verdicts += scale_targets(r.scale)
     return verdicts + startup_targets(r.startup)
