@@ -13,9 +13,9 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, replace
 
-from benchmarks.measure import Measurement, Run
-from benchmarks.scenarios import Bench, empty_cache, read_locked_weight
-from benchmarks.workload import make_workload, write_cog_yaml
+from benchmarks.measure import Measurement
+from benchmarks.scenarios import Bench, cold_import, cold_pull, read_locked_weight
+from benchmarks.workload import make_workload
 
 REPOSITORY = "bench/big"
 
@@ -27,32 +27,16 @@ class BigResults:
     pulls: Measurement  # cogw pull into an empty cache
 
 
-def _import(bench: Bench, count: list[int]) -> Run:
-    count.append(len(count) + 1)
-    # A new repository each run, so every layer is uploaded again.
-    write_cog_yaml(bench.workload.project, f"{bench.registry.host}/{REPOSITORY}-{count[-1]}")
-    bench.lock_path.unlink(missing_ok=True)
-    empty_cache(bench)
-    return bench.cogw_run("import")
-
-
-def _pull(bench: Bench) -> Run:
-    empty_cache(bench)
-    run = bench.cogw_run("pull")
-    bench.quietly("status")  # exits non-zero unless every file reached the store
-    return run
-
-
 def bench_big(base: Bench, size_mib: int, reps: int) -> BigResults:
     """Cold import, then cold pull, of one ``size_mib`` MiB file, ``reps`` times each."""
     work = base.work.parent / "big"
     work.mkdir()
     image = f"{base.registry.host}/{REPOSITORY}-0"
     bench = replace(base, work=work, workload=make_workload(work, size_mib, image, False))
-    count: list[int] = []
-    imports = tuple(_import(bench, count) for _ in range(reps))
+    count = [0]
+    imports = tuple(cold_import(bench, count, REPOSITORY) for _ in range(reps))
     weight = read_locked_weight(bench)
-    pulls = tuple(_pull(bench) for _ in range(reps))
+    pulls = tuple(cold_pull(bench) for _ in range(reps))
     source_bytes = bench.workload.large_file.stat().st_size
     shutil.rmtree(work)
     return BigResults(

@@ -123,9 +123,11 @@ class ImportResults:
     lock_unchanged: bool  # the unchanged re-imports left weights.lock byte-identical
 
 
-def _cold_import(bench: Bench, counter: list[int]) -> Run:
+def cold_import(bench: Bench, counter: list[int], repository: str = "bench/import") -> Run:
+    """``cogw import`` with an empty cache, no weights.lock and a new repository (counted
+    in ``counter[0]``), so every layer is uploaded again."""
     counter[0] += 1
-    write_cog_yaml(bench.workload.project, f"{bench.registry.host}/bench/import-{counter[0]}")
+    write_cog_yaml(bench.workload.project, f"{bench.registry.host}/{repository}-{counter[0]}")
     bench.lock_path.unlink(missing_ok=True)
     empty_cache(bench)
     return bench.cogw_run("import")
@@ -147,7 +149,7 @@ def bench_import(bench: Bench) -> ImportResults:
     cold_count, floor_count = [0], [0]
     runs = run_interleaved(
         [
-            Contender("cold", lambda: _cold_import(bench, cold_count)),
+            Contender("cold", lambda: cold_import(bench, cold_count)),
             Contender("floor", lambda: _import_floor(bench, floor_count)),
             Contender(
                 "hashing",
@@ -213,9 +215,10 @@ def _python_floor(bench: Bench, weight: LockedWeight) -> Run:
     return bench.run(argv)
 
 
-def _cold_pull(bench: Bench) -> Run:
+def cold_pull(bench: Bench, *args: str) -> Run:
+    """``cogw pull [args]`` into an empty cache, checked complete (untimed) after."""
     empty_cache(bench)
-    run = bench.cogw_run("pull")
+    run = bench.cogw_run("pull", *args)
     bench.quietly("status")  # exits non-zero unless every file reached the store
     return run
 
@@ -226,7 +229,7 @@ def bench_pull(bench: Bench) -> PullResults:
     weight = read_locked_weight(bench)
     runs = run_interleaved(
         [
-            Contender("cogw", lambda: _cold_pull(bench)),
+            Contender("cogw", lambda: cold_pull(bench)),
             Contender("skopeo", lambda: _skopeo(bench, weight)),
             Contender("curl", lambda: _curl(bench, weight, fsync=False)),
             Contender("curl_fsync", lambda: _curl(bench, weight, fsync=True)),

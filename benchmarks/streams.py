@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from benchmarks.interleave import Contender, run_interleaved
 from benchmarks.measure import Measurement, Run
-from benchmarks.scenarios import Bench, empty_cache, fresh_dir, read_locked_weight
+from benchmarks.scenarios import Bench, cold_pull, fresh_dir, read_locked_weight
 from benchmarks.throttleproxy import ThrottleProxy
 from benchmarks.workload import make_workload, write_cog_yaml
 
@@ -47,10 +47,7 @@ def _counted(proxy: ThrottleProxy, timed: Callable[[], Run], seen: list[int]) ->
 
 
 def _pull(bench: Bench, proxy: ThrottleProxy, seen: list[int], *args: str) -> Run:
-    empty_cache(bench)
-    run = _counted(proxy, lambda: bench.cogw_run("pull", *args), seen)
-    bench.quietly("status")  # exits non-zero unless every file reached the store
-    return run
+    return _counted(proxy, lambda: cold_pull(bench, *args), seen)
 
 
 def _curl(bench: Bench, proxy: ThrottleProxy, seen: list[int], url: str) -> Run:

@@ -47,7 +47,12 @@ from cogw.shell.arrived import Arrived
 from cogw.shell.layerstream import GZIP_MAGIC, ZSTD_MAGIC, HostileLayer
 from cogw.shell.partials import Partial, TamperedPartial, failure_of, open_partial
 from cogw.shell.rangeprogress import RangeProgress
-from cogw.shell.registry.download import RANGE_BUFFER, BackgroundHasher, RangeIgnored
+from cogw.shell.registry.download import (
+    RANGE_BUFFER,
+    BackgroundHasher,
+    RangeIgnored,
+    RangeWriter,
+)
 from cogw.shell.registry.errors import RegistryDigestMismatch
 from cogw.shell.runtime import Runtime
 from cogw.shell.store import Cancelled, FileStore
@@ -201,7 +206,7 @@ def _fetch_file(
         raise
 
 
-Writer = Callable[[int, memoryview], "bool | None"]
+Writer = RangeWriter
 
 
 class _RangeClient(Protocol):
