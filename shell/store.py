@@ -28,15 +28,13 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal, Protocol
 
-from cogw.core.digest import PREFIX, hex_of
+from cogw.core.digest import hex_of
 
 # The checks, errors and write steps live in shell/blobio.py; the store's callers
 # keep importing them from here, the store's one public face.
@@ -60,18 +58,12 @@ from cogw.shell.blobio import (
 )
 from cogw.shell.blobio import drain as drain
 from cogw.shell.fs import CrossDeviceLink, LinkError, LinkUnsupported, link_file
+from cogw.shell.storelist import FileInfo as FileInfo
+from cogw.shell.storelist import list_blobs
 from cogw.shell.storetemps import TEMP_PREFIX as TEMP_PREFIX
 from cogw.shell.storetemps import reclaim_temp_files
 
 LinkMode = Literal["auto", "hardlink", "reflink", "copy"]
-
-
-@dataclass(frozen=True, slots=True)
-class FileInfo:
-    """One blob in the store: its digest and its size in bytes."""
-
-    digest: str
-    size: int
 
 
 class Store(Protocol):
@@ -319,38 +311,9 @@ class FileStore:
         publish(tmp, final)
 
     def list(self) -> Iterator[FileInfo]:
-        """Every blob in lexical digest order; temp files and strays are skipped.
-
-        Stricter than Cog, which keeps any 64-character name: a name that is not
-        lowercase hex, or sits in the wrong prefix dir, is unreachable through
-        ``path`` and so is not listed either (list and exists must agree).
-        """
-        try:
-            prefixes = sorted(_dir_names(self.files_dir))
-        except FileNotFoundError:
-            return
-        except OSError as err:
-            raise StoreError(f"list store: {err}") from err
-        for prefix in prefixes:
-            yield from self._list_prefix(prefix)
-
-    def _list_prefix(self, prefix: str) -> Iterator[FileInfo]:
-        directory = self.files_dir / prefix
-        try:
-            names = sorted(_dir_names(directory))
-        except (FileNotFoundError, NotADirectoryError):
-            return  # deleted meanwhile, or a stray file where a prefix dir belongs
-        except OSError as err:
-            raise StoreError(f"list store: {err}") from err
-        for name in names:
-            if not (_is_blob_name(name) and name.startswith(prefix)):
-                continue
-            try:
-                info = (directory / name).stat()
-            except FileNotFoundError:
-                continue  # deleted between listing and stat
-            if stat.S_ISREG(info.st_mode):
-                yield FileInfo(digest=PREFIX + name, size=info.st_size)
+        """Every blob in lexical digest order; temp files and strays are skipped
+        (``storelist.list_blobs``)."""
+        return list_blobs(self.files_dir)
 
     def delete(self, digest: str) -> None:
         blob = self._blob_path(digest)
@@ -373,18 +336,6 @@ class FileStore:
         except OSError as err:
             raise StoreError(f"verify {digest}: {err}") from err
         return actual == digest
-
-
-_HEX = frozenset("0123456789abcdef")
-
-
-def _is_blob_name(name: str) -> bool:
-    return len(name) == 64 and set(name) <= _HEX
-
-
-def _dir_names(directory: Path) -> list[str]:
-    with os.scandir(directory) as entries:
-        return [entry.name for entry in entries]
 
 
 def open_store(weights_dir: str | Path) -> FileStore:
