@@ -10,7 +10,7 @@ the store copy runs in the background (``cogw.shell.import_pack``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -21,11 +21,14 @@ from cogw.core.artifact.tarformat import standalone_framing
 from cogw.core.lock.lockfile import MEDIA_TYPE_TAR, LockLayer
 from cogw.core.plan.events import Event, EventKind
 from cogw.core.plan.importplan import ImportWeight
+from cogw.core.plan.ingestway import copies_with_push
 from cogw.shell.hashing import STAT_CACHE_NAME, StatCache, cached_layer_digest
 from cogw.shell.import_ingest import ImportFailed, is_standalone_raw
 from cogw.shell.import_push import push_layer
+from cogw.shell.import_tee import PushCopy
 from cogw.shell.layers import LayerSourceError, OpenFile, digest_file_and_layer
 from cogw.shell.runtime import Runtime, cancel_on_interrupt
+from cogw.shell.store import FileStore
 
 if TYPE_CHECKING:
     from cogw.shell.sources import Source
@@ -93,12 +96,47 @@ def _read_layer(f: InventoryFile, local: Path) -> LockLayer:
     return layer
 
 
+def copied_by_push(layers: Sequence[LayerPlan], local: dict[int, Path], rt: Runtime) -> set[int]:
+    """The layers among ``local`` whose file's store copy their push makes
+    (``core.plan.ingestway``); the ordinary ingest places the others."""
+    store = rt.store
+    if not isinstance(store, FileStore):
+        return set()
+
+    def copies(plan: LayerPlan, path: Path) -> bool:
+        digest = plan.files[0].digest
+        return copies_with_push(
+            rt.ingest_mode, store.exists(digest), lambda: store.needs_copy(digest, path)
+        )
+
+    return {i for i, path in local.items() if copies(layers[i], path)}
+
+
 def digest_and_push_direct(
-    step: ImportWeight, layers: Sequence[LayerPlan], local: dict[int, Path], rt: Runtime
+    step: ImportWeight,
+    layers: Sequence[LayerPlan],
+    local: dict[int, Path],
+    rt: Runtime,
+    copied: Collection[int] = (),
 ) -> dict[int, LockLayer]:
-    """Digest each large local file and push its layer straight from the source."""
+    """Digest each large local file and push its layer straight from the source; the
+    layers in ``copied`` also copy their file into the store as they are read."""
     with StatCache(rt.store.root / STAT_CACHE_NAME) as cache:
-        return _push_direct(step, layers, local, cache, rt)
+        return _push_direct(step, layers, local, cache, rt, copied)
+
+
+def _push_with_copy(
+    step: ImportWeight, plan: LayerPlan, layer: LockLayer, local: Path, rt: Runtime
+) -> None:
+    """Push the layer; its stream also writes the store copy (``cogw.shell.import_tee``)."""
+    assert isinstance(rt.store, FileStore)  # copied_by_push chose only a FileStore's files
+    with PushCopy(rt.store, plan, local, layer.digest) as copy:
+        push_layer(step, plan, layer, _file_opener(local), rt, lambda _p, _o: copy.stream())
+    if copy.stored:
+        f = plan.files[0]
+        rt.emit(
+            Event(EventKind.BYTES, weight=step.weight, path=f.path, nbytes=f.size, phase="ingest")
+        )
 
 
 def _push_direct(
@@ -107,10 +145,14 @@ def _push_direct(
     local: dict[int, Path],
     cache: StatCache,
     rt: Runtime,
+    copied: Collection[int],
 ) -> dict[int, LockLayer]:
     def one(i: int) -> LockLayer:
         layer = _direct_layer(layers[i], local[i], cache)
-        push_layer(step, layers[i], layer, _file_opener(local[i]), rt)
+        if i in copied:
+            _push_with_copy(step, layers[i], layer, local[i], rt)
+        else:
+            push_layer(step, layers[i], layer, _file_opener(local[i]), rt)
         return layer
 
     rt.emit(

@@ -10,7 +10,7 @@ gigabytes). Does not decide which layers exist (the plan did) nor push.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
@@ -106,14 +106,19 @@ def _ingest_file(
 
 
 def ingest(
-    step: ImportWeight, source: Source, to_pack: Sequence[LayerPlan], rt: Runtime
+    step: ImportWeight,
+    source: Source,
+    to_pack: Sequence[LayerPlan],
+    rt: Runtime,
+    skip: Collection[str] = (),
 ) -> Captured:
-    """Put every file the store lacks into it, verified by the store.
+    """Put every file the store lacks into it, verified by the store, except the
+    digests in ``skip`` (their push makes the copy: ``cogw.shell.import_tee``).
 
     The copy of each large uncompressed file of a layer in ``to_pack`` (layers
     whose digest the import must learn) also yields that layer's digest.
     """
-    unique = {f.digest: f for f in step.files}
+    unique = {f.digest: f for f in step.files if f.digest not in skip}
     todo = [f for f in unique.values() if not rt.store.exists(f.digest)]
     raw = _standalone_raw(to_pack)
     rt.emit(

@@ -25,7 +25,7 @@ from cogw.core.artifact.packing import LayerPlan
 from cogw.core.lock.lockfile import LockLayer
 from cogw.core.plan.events import Event, EventKind
 from cogw.core.plan.importplan import ImportWeight
-from cogw.shell.import_direct import digest_and_push_direct, local_standalone
+from cogw.shell.import_direct import copied_by_push, digest_and_push_direct, local_standalone
 from cogw.shell.import_ingest import Captured, ingest, store_opener
 from cogw.shell.import_push import push_layers
 from cogw.shell.layerspool import LayerSpools
@@ -76,13 +76,17 @@ def _pack_overlapped(
     registry, so running them together hides the shorter one. Small files are
     packed from the store once the copy is done; the manifest waits for both.
     """
+    copied = copied_by_push(layers, local, rt)
+    copied_files = {layers[i].files[0].digest for i in copied}
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as background,
         cancel_on_interrupt(rt.cancel),
     ):
-        ingesting = background.submit(ingest, step, source, (), rt)
-        direct = digest_and_push_direct(step, layers, local, rt)
+        ingesting = background.submit(ingest, step, source, (), rt, copied_files)
+        direct = digest_and_push_direct(step, layers, local, rt, copied)
         ingesting.result()  # a failed copy fails the import before any manifest
+    if not all(rt.store.exists(digest) for digest in copied_files):
+        ingest(step, source, (), rt)  # a layer the registry had: its push read nothing
     rest = [i for i in range(len(layers)) if i not in direct]
     packed = dict(direct)
     if rest:

@@ -27,6 +27,7 @@ mean (Cog labelled them "write …", a bug this fixes).
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import threading
 import time
@@ -249,6 +250,31 @@ class FileStore:
             except LinkError:
                 pass  # EXDEV, EMLINK (too many links), EPERM: a copy still works
         return self._ingest_copy(digest, size, src)
+
+    def needs_copy(self, digest: str, src: Path) -> bool:
+        """Whether ``ingest_path(..., "auto")`` would have to copy ``src``'s bytes.
+
+        Asked the only sure way: a reflink, then (for a file already read-only and
+        ours) a hardlink is made into a temp and removed again. Linking is cheap,
+        and the caller can then copy the bytes while it reads them anyway.
+        """
+        prefix = self._blob_path(digest).parent
+        self._make_prefix(prefix)
+        info = src.stat()
+        tries: list[Literal["hardlink", "reflink"]] = []
+        if info.st_dev not in self._no_reflink:
+            tries.append("reflink")
+        if _harmless_to_hardlink(info):
+            tries.append("hardlink")
+        for mode in tries:
+            try:
+                create_temp(prefix, functools.partial(link_file, src, mode=mode)).unlink()
+                return False
+            except LinkUnsupported:
+                self._no_reflink.add(info.st_dev)
+            except LinkError:
+                pass  # EXDEV, EMLINK, EPERM: the next way, or a copy
+        return True
 
     def _ingest_copy(self, digest: str, size: int, src: Path) -> bool:
         with open(src, "rb") as reader:

@@ -719,6 +719,40 @@ def test_a_large_file_gets_one_layer_digest_whether_copied_hardlinked_or_downloa
     )
 
 
+def _store_blob(project: Project, digest: str) -> Path:
+    hexpart = digest.removeprefix("sha256:")
+    return project.cache / "weights" / "files" / "sha256" / hexpart[:2] / hexpart
+
+
+@pytest.mark.parametrize("ingest", ["copy", "auto"])
+def test_a_copied_large_file_is_stored_from_its_push_and_again_when_the_registry_has_it(
+    project, make_weights, ingest
+):
+    # "copy" (and "auto" for a writable file without reflinks) copies the file while its
+    # push reads it. When the registry already holds the layer, the push reads nothing:
+    # the file is copied the ordinary way instead, and the store still gets it.
+    big = os.urandom(1 << 16) * 1025  # 64.06 MiB: a standalone uncompressed layer
+    make_weights("alpha", {**SMALL_FILES, "model.safetensors": big})
+    project.write_config(weights_yaml(weight_yaml("alpha", "weights/alpha")))
+    digest = "sha256:" + hashlib.sha256(big).hexdigest()
+    for attempt in ("layer uploaded", "layer already in the registry"):
+        shutil.rmtree(project.cache, ignore_errors=True)
+        project.lock.unlink(missing_ok=True)
+        imported = project.run("import", "--ingest", ingest, "--json")
+        assert imported.exit_code == 0, (attempt, imported.stderr)
+        (result,) = json.loads(imported.stdout)["results"]
+        assert result["layers"][-1]["files"] == ["model.safetensors"], attempt
+        assert (result["layersPresent"] == 2) is (attempt == "layer already in the registry")
+        assert _store_blob(project, digest).read_bytes() == big, attempt
+        verified = project.run("verify", "--project", str(project.dir))
+        assert verified.exit_code == 0, (attempt, verified.stdout, verified.stderr)
+    (layer,) = [x for x in entries(project)["alpha"]["layers"] if x["size"] > len(big)]
+    blob = project.registry.blob_path(layer["digest"])
+    assert "sha256:" + hashlib.file_digest(blob.open("rb"), "sha256").hexdigest() == layer["digest"]
+    leftovers = [p for p in (project.cache / "weights").rglob("put-*")]
+    assert leftovers == []
+
+
 # --- a file changing between inventory and ingest ------------------------------------------------
 
 
