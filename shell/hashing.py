@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import stat
 import threading
@@ -127,17 +128,43 @@ def _feed(
 ) -> int:
     if layer_hash is None:
         return _read_chunks(f, file_hash.update, chunk_size, stop, on_bytes)
-    # Two digests of one large file: the layer digest is computed on a second
-    # thread (hashlib releases the GIL), so the framed read costs the wall time
-    # of one hash, not two.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="layer-hash") as side:
+    return _read_pipelined(f, (file_hash, layer_hash), chunk_size, stop, on_bytes)
 
-        def both(chunk: memoryview) -> None:
-            pending = side.submit(layer_hash.update, chunk)
-            file_hash.update(chunk)
-            pending.result()  # the buffer is refilled only after both hashes read it
 
-        return _read_chunks(f, both, chunk_size, stop, on_bytes)
+def _read_pipelined(
+    f: io.FileIO,
+    hashes: tuple[hashlib._Hash, hashlib._Hash],
+    chunk_size: int,
+    stop: Callable[[], bool],
+    on_bytes: OnBytes | None,
+) -> int:
+    """Two digests of one large file (its own and its layer's): each on a thread of its
+    own (hashlib releases the GIL) while this one reads the next chunk, so the read
+    costs about the wall time of one hash, not of two hashes plus the disk."""
+    buffers = (bytearray(chunk_size), bytearray(chunk_size))
+    total = 0
+    hashing: list[Future[None]] = []  # the previous chunk's two updates
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="hash-pair") as side:
+        try:
+            for turn in itertools.count():
+                if stop():
+                    raise HashCancelled("hashing cancelled")
+                # This buffer last held the chunk before the previous one, already hashed.
+                buffer = buffers[turn % 2]
+                n = f.readinto(buffer)
+                for update in hashing:
+                    update.result()  # in order: a chunk's updates start after the last's end
+                hashing = []
+                if not n:
+                    return total
+                view = memoryview(buffer)[:n]
+                hashing = [side.submit(h.update, view) for h in hashes]
+                total += n
+                if on_bytes is not None:
+                    on_bytes(n)
+        finally:
+            wait(hashing)  # a failed read must not leave a hash reading a buffer
+    raise AssertionError("unreachable")
 
 
 def _read_chunks(
