@@ -5,8 +5,10 @@ plan reuses takes its recorded digest and sizes; any other layer's digest
 comes from the cheapest read that proves it:
 
 * a large local file (a one-file uncompressed layer) is digested from the stat
-  cache or one read and pushed straight from the source while the store copy
-  runs in the background (``cogw.shell.import_direct``);
+  cache or one read and pushed straight from the source, in the background
+  while the other files are copied, packed and pushed (``cogw.shell.import_direct``);
+  when it must be copied into the store, its push makes that copy from its own
+  reads (``cogw.shell.import_tee``);
 * a large remote file is hashed into its layer digest while it streams into
   the store (``cogw.shell.import_ingest``), then pushed from the store;
 * small files are packed into gzip bundles from the store, after ingest.
@@ -70,35 +72,44 @@ def _pack_overlapped(
     local: dict[int, Path],
     rt: Runtime,
 ) -> list[LockLayer]:
-    """Copy into the store while the large local files are pushed from the source.
+    """Push the large local files from the source while the rest is copied into the
+    store, then packed and pushed.
 
-    The copy is bound by disk writes and the upload by the network and the
-    registry, so running them together hides the shorter one. Small files are
-    packed from the store once the copy is done; the manifest waits for both.
+    The large uploads are bound by the network and the registry, the copy by disk
+    writes and the bundles by deflate: running them together hides the shorter
+    ones. Small files are packed from the store once they are in it; the manifest
+    waits for everything.
     """
     copied = copied_by_push(layers, local, rt)
     copied_files = {layers[i].files[0].digest for i in copied}
     with (
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as background,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-direct") as background,
         cancel_on_interrupt(rt.cancel),
     ):
-        ingesting = background.submit(ingest, step, source, (), rt, copied_files)
-        direct = digest_and_push_direct(step, layers, local, rt, copied)
-        ingesting.result()  # a failed copy fails the import before any manifest
+        pushing = background.submit(digest_and_push_direct, step, layers, local, rt, copied)
+        ingest(step, source, (), rt, copied_files)  # a failed copy fails before any manifest
+        packed = _pack_rest(step, layers, [i for i in range(len(layers)) if i not in local], rt)
+        packed.update(pushing.result())
     if not all(rt.store.exists(digest) for digest in copied_files):
         ingest(step, source, (), rt)  # a layer the registry had: its push read nothing
-    rest = [i for i in range(len(layers)) if i not in direct]
-    packed = dict(direct)
-    if rest:
-        to_pack = [i for i in rest if layers[i].reuse is None]
-        _emit_pack(step, [layers[i] for i in to_pack], rt)
-        with LayerSpools(rt.store.root) as spools:
-            digested = spools.digest([layers[i] for i in to_pack], store_opener(rt), rt.jobs)
-            packed.update(zip(to_pack, digested, strict=True))
-            packed.update((i, reuse) for i in rest if (reuse := layers[i].reuse) is not None)
-            rest_plans = [layers[i] for i in rest]
-            push_layers(step, rest_plans, [packed[i] for i in rest], rt, spools.chunks)
     return [packed[i] for i in range(len(layers))]
+
+
+def _pack_rest(
+    step: ImportWeight, layers: Sequence[LayerPlan], rest: Sequence[int], rt: Runtime
+) -> dict[int, LockLayer]:
+    """Pack (or reuse) and push the layers at ``rest`` from the store."""
+    packed: dict[int, LockLayer] = {}
+    if not rest:
+        return packed
+    to_pack = [i for i in rest if layers[i].reuse is None]
+    _emit_pack(step, [layers[i] for i in to_pack], rt)
+    with LayerSpools(rt.store.root) as spools:
+        digested = spools.digest([layers[i] for i in to_pack], store_opener(rt), rt.jobs)
+        packed.update(zip(to_pack, digested, strict=True))
+        packed.update((i, reuse) for i in rest if (reuse := layers[i].reuse) is not None)
+        push_layers(step, [layers[i] for i in rest], [packed[i] for i in rest], rt, spools.chunks)
+    return packed
 
 
 def pack_and_push(step: ImportWeight, layers: Sequence[LayerPlan], rt: Runtime) -> list[LockLayer]:
