@@ -50,6 +50,12 @@ class ChunkedUpload:
         open_stream: Callable[[], Iterable[bytes]],
         layer_media_type: str = "",
     ) -> None:
+        self.send(digest, size, open_stream)
+        self.commit(digest, layer_media_type)
+
+    def send(self, digest: str, size: int, open_stream: Callable[[], Iterable[bytes]]) -> None:
+        """Every byte sent and checked (hashed against ``digest``, or proven by a
+        ``SelfProvingStream``, whose ``digest`` here only names it); nothing committed."""
         reader = HashingReader(open_stream())
         offset, failures = 0, 0
         while offset < size:
@@ -71,7 +77,6 @@ class ChunkedUpload:
                 reader = HashingReader(open_stream())
                 reader.skip(offset)  # hashed again, not sent again
         check_upload(reader, digest, size)
-        self._commit(digest, layer_media_type)
 
     def _patch(self, reader: HashingReader, offset: int, n: int) -> None:
         headers = {
@@ -110,7 +115,7 @@ class ChunkedUpload:
             self.location = urljoin(self.location, response.headers["Location"])
         return kept_bytes(response.headers.get("Range"))
 
-    def _commit(self, digest: str, layer_media_type: str) -> None:
+    def commit(self, digest: str, layer_media_type: str) -> None:
         url = with_query(self.location, {"digest": digest})
         headers = commit_headers(layer_media_type)
         self.transport.request(

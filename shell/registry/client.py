@@ -34,8 +34,9 @@ from cogw.shell.registry.protocol import (
     Manifest,
     PushResult,
 )
+from cogw.shell.registry.streams import SelfProvingStream
 from cogw.shell.registry.transport import Transport
-from cogw.shell.registry.upload import BlobUpload, BlobUploader
+from cogw.shell.registry.upload import BlobUpload, BlobUploader, StagedUpload
 
 
 def _require_digest(digest: str) -> None:
@@ -253,6 +254,40 @@ class RegistryClient:
         with self._transport.watcher.watching(cancel) as transfer:
             blob = BlobUpload(digest, size, open_stream, scopes, on_bytes, layer_media_type)
             return self._uploader.push(repo, blob, sources, transfer)
+
+    def stage_blob(
+        self,
+        repo: str,
+        size: int,
+        open_stream: Callable[[], SelfProvingStream],
+        *,
+        cancel: threading.Event | None = None,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> StagedUpload:
+        """Upload ``size`` bytes whose digest is not known yet, and leave them uncommitted:
+        invisible until ``commit_staged`` names their digest (the registry checks it), or
+        dropped by ``cancel_staged``. The stream proves itself (``SelfProvingStream``)."""
+        scopes = (push_scope(repo),)
+        with self._transport.watcher.watching(cancel) as transfer:
+            blob = BlobUpload(f"staged upload to {repo}", size, open_stream, scopes, on_bytes)
+            return self._uploader.stage(repo, blob, transfer)
+
+    def commit_staged(
+        self,
+        staged: StagedUpload,
+        digest: str,
+        *,
+        cancel: threading.Event | None = None,
+        layer_media_type: str = "",
+    ) -> None:
+        """Commit a staged upload as ``digest``; the registry refuses a wrong one."""
+        _require_digest(digest)
+        with self._transport.watcher.watching(cancel) as transfer:
+            self._uploader.commit_staged(staged, digest, layer_media_type, transfer)
+
+    def cancel_staged(self, staged: StagedUpload) -> None:
+        """Drop a staged upload (one brief, best-effort DELETE)."""
+        self._transport.abandon(staged.location, staged.scopes)
 
     def upload_blob(
         self,

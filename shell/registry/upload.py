@@ -43,6 +43,15 @@ class BlobUpload:
     layer_media_type: str = ""  # sent on the commit when set
 
 
+@dataclass(frozen=True, slots=True)
+class StagedUpload:
+    """An upload session holding every byte of a blob, not yet committed."""
+
+    location: str
+    scopes: tuple[str, ...]
+    chunk: int
+
+
 def upload_location(response: requests.Response, url: str) -> str:
     location = response.headers.get("Location")
     if not location:
@@ -158,6 +167,32 @@ class BlobUploader:
         ).close()
         if blob.on_bytes is not None:
             blob.on_bytes(blob.size)
+
+    def stage(self, repo: str, blob: BlobUpload, transfer: Transfer) -> StagedUpload:
+        """Send a blob whose digest is not known yet, without committing it: its stream
+        must prove itself (``SelfProvingStream``; ``blob.digest`` only names it)."""
+        location, chunk = self._start_upload(repo, blob.scopes, transfer)
+        upload = ChunkedUpload(
+            self.transport, location, blob.scopes, chunk, transfer, blob.on_bytes
+        )
+        try:
+            upload.send(blob.digest, blob.size, blob.open_stream)
+        except BaseException:
+            self.cancel_upload(upload.location, blob.scopes, transfer)
+            raise
+        return StagedUpload(upload.location, blob.scopes, chunk)
+
+    def commit_staged(
+        self, staged: StagedUpload, digest: str, layer_media_type: str, transfer: Transfer
+    ) -> None:
+        upload = ChunkedUpload(
+            self.transport, staged.location, staged.scopes, staged.chunk, transfer, None
+        )
+        try:
+            upload.commit(digest, layer_media_type)
+        except BaseException:
+            self.cancel_upload(staged.location, staged.scopes, transfer)
+            raise
 
     def cancel_upload(self, location: str, scopes: tuple[str, ...], transfer: Transfer) -> None:
         # Best effort: registries purge abandoned uploads anyway, but only after days. After
