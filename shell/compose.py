@@ -34,20 +34,28 @@ REPAIRING = (Operation.IMPORT, Operation.SYNC, Operation.PRUNE)
 if TYPE_CHECKING:
     # The planner and its renderers load where a plan is made: `cogw status` needs neither.
     from cogw.core.lock.lockfile import WeightEntry
+    from cogw.core.plan.events import Event
     from cogw.core.plan.outcome import Outcome
     from cogw.core.plan.planner import Plan
     from cogw.core.plan.snapshot import Snapshot
+    from cogw.shell.import_early import EarlyPushes
     from cogw.shell.registry.protocol import Registry
+    from cogw.shell.runtime import Runtime
     from cogw.shell.sources import Source
 
 
 def read_inventory_for(
-    opts: Options, on_bytes: Callable[[int], None] | None = None, after_run: bool = False
+    opts: Options,
+    on_bytes: Callable[[int], None] | None = None,
+    after_run: bool = False,
+    early: EarlyPushes | None = None,
 ) -> Callable[[str, str, Inventory | None], Result[Inventory, Diagnostic]]:
     """Reads a weight's source; ``after_run``: for the plan made right after executing
-    one, which may reuse what that run downloaded."""
+    one, which may reuse what that run downloaded; ``early``: an import's uploads
+    started while its large files are read (shell/import_early.py)."""
 
     def read(name: str, uri: str, recorded: Inventory | None) -> Result[Inventory, Diagnostic]:
+        from cogw.shell.file_source import FileSource
         from cogw.shell.hashing import STAT_CACHE_NAME, StatCache
         from cogw.shell.sources import SourceError, source_for
 
@@ -62,6 +70,8 @@ def read_inventory_for(
                     spool=opts.store,
                     reuse_fetched=after_run,
                 )
+                if early is not None and isinstance(source, FileSource):
+                    source.on_large_read = early.reader_hook(uri, recorded)
                 inventory = source.inventory(jobs=opts.jobs, on_bytes=on_bytes)
                 _note_download(name, source, inventory)
                 return Success(inventory)
@@ -97,10 +107,11 @@ def snapshot_for(
     names: Sequence[str],
     progress: bool = False,
     after_run: bool = False,
+    early: EarlyPushes | None = None,
 ) -> Snapshot:
     """Gather for ``op``; sources are hashed only for operations that import
     (with a progress bar on a terminal when ``progress``). ``after_run``: the
-    snapshot taken right after executing a plan (see read_inventory_for)."""
+    snapshot taken right after executing a plan; ``early``: see read_inventory_for."""
     from cogw.shell.progress import hashing_progress
 
     require_project(opts.project)
@@ -113,7 +124,7 @@ def snapshot_for(
                 opts.store.exists,
                 compressor(),
                 inventory_names,
-                read_inventory_for(opts, on_bytes, after_run)
+                read_inventory_for(opts, on_bytes, after_run, early)
                 if inventory_names is not None
                 else None,
                 repairing=op in REPAIRING,
@@ -237,16 +248,21 @@ def confirm_or_exit(plan: Plan, yes: bool) -> None:
 
 
 def run_plan(
-    opts: Options, plan: Plan, output: Output, link_mode: str = "hardlink", pull: bool = False
+    opts: Options,
+    plan: Plan,
+    output: Output,
+    link_mode: str = "hardlink",
+    pull: bool = False,
+    early: EarlyPushes | None = None,
 ) -> Outcome:
-    """Execute, then re-plan from a fresh snapshot: anything left is an error."""
+    """Execute, then re-plan from a fresh snapshot: anything left is an error.
+    ``early``: uploads the snapshot started, for the import to adopt."""
     from pyrsistent import pvector
 
     from cogw.core.plan.outcome import Outcome
     from cogw.core.plan.planner import FetchLayer, make_plan
     from cogw.shell.execute import execute
     from cogw.shell.progress import make_progress
-    from cogw.shell.runtime import Runtime
 
     if plan.is_empty and plan.operation is not Operation.PREPARE:
         return Outcome(plan, pvector())  # nothing ran, so nothing can be left over
@@ -255,10 +271,32 @@ def run_plan(
     sink, finish = make_progress(
         output.as_json, output.quiet, output.verbose, download_total=download
     )
+    rt = _runtime(opts, plan, sink, link_mode, early)
+    try:
+        with user_errors():
+            results = execute(plan, rt)
+    finally:
+        finish()
+    remaining = None
+    if plan.operation is not Operation.PREPARE:
+        after = snapshot_for(opts, plan.operation, list(plan.names), after_run=True)
+        remaining = make_plan(after, plan.operation, list(plan.names), pull=pull)
+    return Outcome(plan, pvector(results), remaining)
+
+
+def _runtime(
+    opts: Options,
+    plan: Plan,
+    sink: Callable[[Event], None],
+    link_mode: str,
+    early: EarlyPushes | None,
+) -> Runtime:
+    from cogw.shell.runtime import Runtime
+
     # The config decides the shape of a new weights.lock (and its tags); a saved
     # plan was checked against this same config before it got here.
     config = read_config(opts.project).value_or(None)
-    rt = Runtime(
+    return Runtime(
         opts.project,
         opts.store,
         registry_factory(opts, plan.repository),
@@ -270,17 +308,8 @@ def run_plan(
         ingest_mode=opts.ingest_mode,
         envelope=_envelope(),
         config=config,
+        early=early,
     )
-    try:
-        with user_errors():
-            results = execute(plan, rt)
-    finally:
-        finish()
-    remaining = None
-    if plan.operation is not Operation.PREPARE:
-        after = snapshot_for(opts, plan.operation, list(plan.names), after_run=True)
-        remaining = make_plan(after, plan.operation, list(plan.names), pull=pull)
-    return Outcome(plan, pvector(results), remaining)
 
 
 def _envelope() -> str:
@@ -302,21 +331,46 @@ def apply_operation(
     """Plan (or load a saved plan), confirm, execute, report. The direct commands
     (import, pull) skip the step preview and show only the plan's notes and re-pushes;
     ``force``: an import pushes every recorded weight again."""
+    from cogw.core.plan.earlypush import uploads_early
     from cogw.core.plan.planner import make_plan
     from cogw.core.plan.render import plan_lines
 
     doing("read")  # until the plan executes (after any confirmation)
     pull = False
-    if plan_file:
-        plan, pull = load_saved(opts, plan_file)
-    else:
-        plan = make_plan(snapshot_for(opts, op, names, output.interactive), op, names, force=force)
-        if output.interactive:
-            lines = plan_lines(plan) if show_plan else [f"  · {n}" for n in plan.notes]
-            for line in lines:
-                echo_err(line)
-    if plan.problems:
-        fail_as(plan.problems, output.as_json)
-    if not plan_file:
-        confirm_or_exit(plan, yes)
-    report(run_plan(opts, plan, output, pull=pull), output.as_json, output.silent)
+    early = (
+        early_pushes(opts) if uploads_early(op is Operation.IMPORT, bool(plan_file), yes) else None
+    )
+    try:
+        if plan_file:
+            plan, pull = load_saved(opts, plan_file)
+        else:
+            snapshot = snapshot_for(opts, op, names, output.interactive, early=early)
+            plan = make_plan(snapshot, op, names, force=force)
+            if output.interactive:
+                lines = plan_lines(plan) if show_plan else [f"  · {n}" for n in plan.notes]
+                for line in lines:
+                    echo_err(line)
+        if plan.problems:
+            fail_as(plan.problems, output.as_json)
+        if not plan_file:
+            confirm_or_exit(plan, yes)
+        outcome = run_plan(opts, plan, output, pull=pull, early=early)
+    finally:
+        if early is not None:
+            early.close()  # what no step adopted is cancelled, never committed
+    report(outcome, output.as_json, output.silent)
+
+
+def early_pushes(opts: Options) -> EarlyPushes | None:
+    """For an import: the uploads to start while its large new files are hashed, when
+    there is a registry to upload to."""
+    if opts.layout_registry is not None:
+        return None
+    from cogw.shell.import_early import EarlyPushes
+    from cogw.shell.store import FileStore
+
+    config = read_config(opts.project).value_or(None)
+    if config is None or not config.repository or not isinstance(opts.store, FileStore):
+        return None
+    registry = registry_factory(opts, config.repository)
+    return EarlyPushes(config, opts.store, registry, opts.ingest_mode, max(1, opts.jobs))

@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -42,10 +43,11 @@ from cogw.core.artifact.tarformat import standalone_framing
 from cogw.core.lock.setdigest import dir_hash
 from cogw.core.paths import path_error, quote
 from cogw.shell.hashing import (
-    Framing,
+    HashResult,
     NotRegularFile,
     SourceChanged,
     StatCache,
+    cache_answers,
     hash_files,
     stat_or_none,
 )
@@ -72,6 +74,11 @@ class FileSource:
     uri: str
     root: Path  # as configured; may itself be a symlink
     cache: StatCache | None = None
+    # Told (path, file, size) before a standalone layer's file is read: an import starts
+    # its upload there (shell/import_early.py). None: nobody asks.
+    on_large_read: Callable[[str, Path, int], Callable[[str, str | None], None] | None] | None = (
+        None
+    )
     # realpath of each directory _resolve has seen ("" is the root): a file's path is
     # its directory's, resolved once, joined with its name (resolved if a symlink).
     _real_dirs: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -106,13 +113,20 @@ class FileSource:
         reals = list(dict.fromkeys(w.real for w in walked))
         # One stat per real file serves both the framing choice and the stat cache.
         stats = [stat_or_none(real) for real in reals]
+        framed = _framed_paths(walked, reals, stats)
+        framings = [
+            standalone_framing(rel, st.st_size) if rel is not None and st is not None else None
+            for rel, st in zip(framed, stats, strict=True)
+        ]
         try:
+            known = cache_answers(self.cache, reals, framings, stats)
+            told = self._tell_large_reads(reals, framed, stats, known)
             results = hash_files(
                 reals,
                 jobs,
                 self.cache,
-                framings=_layer_framings(walked, reals, stats),
-                stats=stats,
+                framings=framings,
+                known=known,
                 cancel=cancel,
                 on_bytes=on_bytes,
             )
@@ -123,6 +137,8 @@ class FileSource:
             raise SourceError(
                 f"cannot read {quote(str(rel))} in weight source {self.uri}: {e.strerror}"
             ) from e
+        for i, hashed in told.items():
+            hashed(results[i].digest, results[i].layer_digest)
         if len(reals) < len(walked):
             by_real = dict(zip(reals, results, strict=True))
             results = [by_real[w.real] for w in walked]
@@ -130,6 +146,26 @@ class FileSource:
         pairs = zip(walked, results, strict=True)
         files = [InventoryFile(w.rel, r.size, r.digest) for w, r in pairs]
         return sorted_inventory(files, dir_hash((f.path, f.digest) for f in files))
+
+    def _tell_large_reads(
+        self,
+        reals: list[str],
+        framed: list[str | None],
+        stats: list[os.stat_result | None],
+        known: list[HashResult | None],
+    ) -> dict[int, Callable[[str, str | None], None]]:
+        """Tells ``on_large_read`` of each standalone layer's file about to be read; what
+        it answered, by index, is told the digests once they are known."""
+        told: dict[int, Callable[[str, str | None], None]] = {}
+        hook = self.on_large_read
+        if hook is None:
+            return told
+        for i, (real, rel, st, hit) in enumerate(zip(reals, framed, stats, known, strict=True)):
+            if rel is not None and st is not None and hit is None:
+                hashed = hook(rel, Path(real), st.st_size)
+                if hashed is not None:
+                    told[i] = hashed
+        return told
 
     def _walk(self) -> list[_Walked]:
         walk = _Walk(os.path.realpath(self.root))
@@ -170,10 +206,11 @@ class FileSource:
         return real
 
 
-def _layer_framings(
+def _framed_paths(
     walked: list[_Walked], reals: list[str], stats: list[os.stat_result | None]
-) -> list[Framing | None]:
-    """For each real file, the tar framing of its standalone uncompressed layer, if it gets one.
+) -> list[str | None]:
+    """For each real file, the path its standalone uncompressed layer is framed for, if
+    it gets one.
 
     Hashing that layer in the inventory's own read (and caching it by stat)
     lets import push such a file without reading it again. A file reached
@@ -189,9 +226,7 @@ def _layer_framings(
             continue
         if w.real not in first or w.rel < first[w.real]:
             first[w.real] = w.rel
-    return [
-        standalone_framing(first[real], sizes[real]) if real in first else None for real in reals
-    ]
+    return [first.get(real) for real in reals]
 
 
 def _inside(real: str, root: str) -> bool:

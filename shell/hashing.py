@@ -214,7 +214,7 @@ def hash_files(
     cache: StatCache | None,
     *,
     framings: Sequence[Framing | None] | None = None,
-    stats: Sequence[os.stat_result | None] | None = None,
+    known: Sequence[HashResult | None] | None = None,
     chunk_size: int = 1 << 20,
     cancel: threading.Event | None = None,
     on_bytes: OnBytes | None = None,
@@ -222,14 +222,14 @@ def hash_files(
     """Hash every path with up to ``jobs`` threads; results in input order.
 
     ``framings[i]`` (optional) asks for the standalone layer digest of ``paths[i]``.
-    ``stats[i]`` (optional) is the ``os.stat`` of ``paths[i]`` the caller just took (None
-    if it failed), so the cache is asked without a second stat; without it each is taken here.
-    ``on_bytes`` is called from worker threads and must be thread-safe; cache hits
-    report no bytes. The first failure stops the other workers and is raised.
+    ``known[i]`` (optional) is what the cache answered for ``paths[i]`` when the caller
+    asked it (``cache_answers``), None where the file must be read; without it the cache
+    is asked here. ``on_bytes`` is called from worker threads and must be thread-safe;
+    cache hits report no bytes. The first failure stops the other workers and is raised.
     """
     frames: Sequence[Framing | None] = framings if framings is not None else [None] * len(paths)
-    if len(frames) != len(paths) or (stats is not None and len(stats) != len(paths)):
-        raise ValueError("hash_files: framings or stats and paths differ in length")
+    if len(frames) != len(paths) or (known is not None and len(known) != len(paths)):
+        raise ValueError("hash_files: framings or known answers and paths differ in length")
     failed = threading.Event()
 
     def stop() -> bool:
@@ -237,11 +237,8 @@ def hash_files(
 
     # Cache hits are found in one pass (a stat per file, a few queries in all); only the
     # files left over are read, on the pool.
-    known: list[HashResult | None] = [None] * len(paths)
-    if cache is not None:
-        taken = stats if stats is not None else [stat_or_none(path) for path in paths]
-        known = _cache_hits(taken, frames, cache)
-    todo = [i for i, hit in enumerate(known) if hit is None]
+    answers = list(known) if known is not None else cache_answers(cache, paths, frames)
+    todo = [i for i, hit in enumerate(answers) if hit is None]
 
     def one(i: int) -> HashResult:
         return _hash_stored(paths[i], frames[i], cache, chunk_size, stop, on_bytes)
@@ -251,8 +248,25 @@ def hash_files(
     else:
         hashed = _on_pool(todo, one, jobs, failed)
     for i, result in zip(todo, hashed, strict=True):
-        known[i] = result
-    return _all_known(known)
+        answers[i] = result
+    return _all_known(answers)
+
+
+def cache_answers(
+    cache: StatCache | None,
+    paths: Sequence[Path | str],
+    frames: Sequence[Framing | None],
+    stats: Sequence[os.stat_result | None] | None = None,
+) -> list[HashResult | None]:
+    """What ``cache`` already knows of each path (None: it must be read). ``stats[i]``
+    (optional) is the ``os.stat`` of ``paths[i]`` the caller just took (None if it
+    failed), so the cache is asked without a second stat."""
+    if cache is None:
+        return [None] * len(paths)
+    if stats is not None and len(stats) != len(paths):
+        raise ValueError("cache_answers: stats and paths differ in length")
+    taken = stats if stats is not None else [stat_or_none(path) for path in paths]
+    return _cache_hits(taken, frames, cache)
 
 
 def _on_pool(

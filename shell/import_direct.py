@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING
 
 from cogw.core.artifact.inventory import InventoryFile
 from cogw.core.artifact.packing import LayerPlan
+from cogw.core.artifact.tags import layer_media_type_for
 from cogw.core.artifact.tarformat import standalone_framing
 from cogw.core.lock.lockfile import MEDIA_TYPE_TAR, LockLayer
 from cogw.core.plan.events import Event, EventKind
@@ -130,13 +131,57 @@ def _push_with_copy(
 ) -> None:
     """Push the layer; its stream also writes the store copy (``cogw.shell.import_tee``)."""
     assert isinstance(rt.store, FileStore)  # copied_by_push chose only a FileStore's files
-    with PushCopy(rt.store, plan, local, layer.digest) as copy:
+    f = plan.files[0]
+    with PushCopy(rt.store, f.path, f.size, local, (f.digest, layer.digest)) as copy:
         push_layer(step, plan, layer, _file_opener(local), rt, lambda _p, _o: copy.stream())
     if copy.stored:
-        f = plan.files[0]
         rt.emit(
             Event(EventKind.BYTES, weight=step.weight, path=f.path, nbytes=f.size, phase="ingest")
         )
+
+
+def _adopted_early(
+    step: ImportWeight, plan: LayerPlan, layer: LockLayer, local: Path, rt: Runtime
+) -> bool:
+    """Commit the upload started for ``local`` while planning, when its reads gave this
+    layer (``cogw.shell.import_early``); False: push it as usual."""
+    early = rt.early.take(local) if rt.early is not None else None
+    if early is None:
+        return False
+    f = plan.files[0]
+
+    def sent(n: int) -> None:
+        rt.emit(
+            Event(
+                EventKind.BYTES,
+                weight=step.weight,
+                phase="push",
+                layer_digest=layer.digest,
+                nbytes=n,
+            )
+        )
+
+    try:
+        media_type = layer_media_type_for(rt.shape, layer.media_type)
+        if not early.adopt(f.digest, layer.digest, media_type, sent):
+            return False
+    finally:
+        early.close()  # an upload not adopted is cancelled here
+    rt.record_push(step.weight, "uploaded", layer.size)
+    rt.emit(
+        Event(
+            EventKind.PUSH_BLOB,
+            weight=step.weight,
+            layer_digest=layer.digest,
+            layer_size=layer.size,
+            message="uploaded while planning",
+        )
+    )
+    if rt.store.exists(f.digest):
+        rt.emit(
+            Event(EventKind.BYTES, weight=step.weight, path=f.path, nbytes=f.size, phase="ingest")
+        )
+    return True
 
 
 def _push_direct(
@@ -149,6 +194,8 @@ def _push_direct(
 ) -> dict[int, LockLayer]:
     def one(i: int) -> LockLayer:
         layer = _direct_layer(layers[i], local[i], cache)
+        if _adopted_early(step, layers[i], layer, local[i], rt):
+            return layer
         if i in copied:
             _push_with_copy(step, layers[i], layer, local[i], rt)
         else:

@@ -25,18 +25,16 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO, cast
 
-from cogw.core.artifact.inventory import InventoryFile
-from cogw.core.artifact.packing import LayerPlan
 from cogw.core.artifact.tarformat import standalone_framing
 from cogw.core.digest import PREFIX
-from cogw.shell.blobio import StoreError, start_writeback, write_all
-from cogw.shell.import_ingest import ImportFailed
-from cogw.shell.layers import stream_layer
+from cogw.shell.blobio import CHUNK_SIZE, StoreError, start_writeback, write_all
+from cogw.shell.layers import LayerSourceError
 from cogw.shell.registry.errors import RegistryDigestMismatch
 from cogw.shell.store import FileStore
 
+#: A temp's prefix dir before its digest is known: any valid digest names one.
+UNKNOWN_DIGEST = "sha256:" + "0" * 64
 #: Chunks in flight between the push and the copy: enough to ride out a slow write,
 #: few enough (1 MiB each) that memory stays flat.
 IN_FLIGHT = 8
@@ -53,9 +51,9 @@ class _Sink:
     on a full queue.
     """
 
-    def __init__(self, fd: int, digest: str, framing: tuple[bytes, bytes]) -> None:
+    def __init__(self, fd: int | None, name: str, framing: tuple[bytes, bytes]) -> None:
         self._fd = fd
-        self._digest = digest
+        self._name = name
         self._chunks: queue.Queue[bytes | None] = queue.Queue(IN_FLIGHT)
         self._hasher = hashlib.sha256()
         self._layer_hasher = hashlib.sha256(framing[0])
@@ -71,10 +69,12 @@ class _Sink:
                 continue
             self._hasher.update(chunk)
             self._layer_hasher.update(chunk)
+            if self._fd is None:
+                continue  # digests only: the store takes the file another way
             try:
                 write_all(self._fd, chunk)
             except OSError as err:
-                self.error = StoreError(f"write {self._digest}: {err}")
+                self.error = StoreError(f"write the store copy of {self._name}: {err}")
             written += len(chunk)
             if written - handed >= WRITEBACK_BYTES:
                 start_writeback(self._fd, handed, written - handed)
@@ -98,31 +98,6 @@ class _Sink:
         return PREFIX + self._hasher.hexdigest(), PREFIX + layer.hexdigest()
 
 
-class _TeeReader:
-    """The source file as the layer stream reads it; each chunk also goes to the sink."""
-
-    def __init__(self, reader: IO[bytes], sink: _Sink) -> None:
-        self._reader = reader
-        self._sink = sink
-
-    def read(self, n: int = -1) -> bytes:
-        chunk = self._reader.read(n)
-        if chunk:
-            self._sink.put(chunk)
-        return chunk
-
-    def __enter__(self) -> _TeeReader:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._reader.close()
-
-
 class _ProvenLayer:
     """A layer stream the registry client lets prove itself (``SelfProvingStream``)."""
 
@@ -138,21 +113,40 @@ class _ProvenLayer:
 
 
 class PushCopy:
-    """One large local file: its layer's stream for the push, and its store copy.
+    """One large local file: its standalone layer's stream for a push, and its store copy.
 
-    Use as a context manager around the push: on the way out, a temp that was
-    not published (the push failed, or never opened a stream because the
-    registry had the layer) is removed; ``stored`` says whether the blob was made.
+    ``expected`` (file digest, layer digest) are what the plan holds; the stream is
+    proven only when its reads give exactly those. Without them (an upload started
+    before the plan, ``cogw.shell.import_early``) the digests read are recorded in
+    ``digests`` and the copy is stored under its own digest. Use as a context
+    manager around the push: on the way out, a temp that was not published (the
+    push failed, or never read its stream) is removed; ``stored`` says whether the
+    blob was made.
     """
 
-    def __init__(self, store: FileStore, plan: LayerPlan, local: Path, layer_digest: str) -> None:
+    def __init__(
+        self,
+        store: FileStore | None,
+        path: str,
+        size: int,
+        local: Path,
+        expected: tuple[str, str] | None,
+    ) -> None:
         self._store = store
-        self._plan = plan
-        self._file: InventoryFile = plan.files[0]
-        self._layer_digest = layer_digest
+        self._path = path
+        self._size = size
+        self._framing = standalone_framing(path, size)
         self._local = local
-        self._current: tuple[_ProvenLayer, _Sink, int, Path] | None = None
+        self._expected = expected
+        # The upload attempt under way: its stream, its sink and its temp (fd, name).
+        self._current: tuple[_ProvenLayer, _Sink, tuple[int, Path] | None] | None = None
+        self.digests: tuple[str, str] | None = None
         self.stored = False
+
+    @property
+    def layer_size(self) -> int:
+        before, after = self._framing
+        return len(before) + self._size + len(after)
 
     def __enter__(self) -> PushCopy:
         return self
@@ -166,49 +160,76 @@ class PushCopy:
         self._discard()
 
     def stream(self) -> _ProvenLayer:
-        """The layer's bytes for one upload attempt, copied into a fresh temp as read."""
+        """The layer's bytes for one upload attempt, copied into a fresh temp as read
+        (hashed only, without a store)."""
         self._discard()
-        fd, tmp = self._store.open_temp(self._file.digest)
-        sink = _Sink(fd, self._file.digest, standalone_framing(self._file.path, self._file.size))
-
-        def open_file(_: InventoryFile) -> IO[bytes]:
-            return cast(IO[bytes], _TeeReader(open(self._local, "rb"), sink))
-
-        layer = _ProvenLayer(stream_layer(self._plan, open_file), self)
-        self._current = (layer, sink, fd, tmp)
+        temp = None
+        if self._store is not None:
+            temp = self._store.open_temp(self._expected[0] if self._expected else UNKNOWN_DIGEST)
+        sink = _Sink(temp[0] if temp is not None else None, self._path, self._framing)
+        layer = _ProvenLayer(self._chunks(sink), self)
+        self._current = (layer, sink, temp)
         return layer
 
+    def _chunks(self, sink: _Sink) -> Iterator[bytes]:
+        before, after = self._framing
+        yield before
+        remaining = self._size
+        with open(self._local, "rb") as reader:
+            while remaining > 0:
+                chunk = reader.read(min(CHUNK_SIZE, remaining))
+                if not chunk:
+                    raise LayerSourceError(
+                        f"{self._path}: expected {self._size} bytes, got "
+                        f"{self._size - remaining} (file changed?)"
+                    )
+                sink.put(chunk)
+                remaining -= len(chunk)
+                yield chunk
+            if reader.read(1):
+                raise LayerSourceError(
+                    f"{self._path}: longer than {self._size} bytes (file changed?)"
+                )
+        yield after
+
     def prove(self, layer: _ProvenLayer) -> None:
-        """The whole stream was read: the file's bytes must be the inventoried ones.
+        """The whole stream was read: its digests must be the planned ones (when known).
         Then the copy becomes the blob, before the upload is committed."""
         if self._current is None or self._current[0] is not layer:
-            raise ImportFailed(f'"{self._file.path}": an upload stream outlived its attempt')
-        _, sink, fd, tmp = self._current
+            raise LayerSourceError(f'"{self._path}": an upload stream outlived its attempt')
+        _, sink, temp = self._current
         actual, actual_layer = sink.finish()
-        f = self._file
-        if actual != f.digest:
-            raise ImportFailed(
-                f'"{f.path}" changed since it was inventoried (expected {f.digest}, read'
+        if self._expected is not None:
+            self._check(actual, actual_layer, *self._expected)
+        if self._store is not None and temp is not None:
+            fd, tmp = temp
+            self._store.publish_temp(actual, self._size, fd, tmp, actual)
+            os.close(fd)
+            self.stored = True
+        self._current = None
+        self.digests = (actual, actual_layer)
+
+    def _check(self, actual: str, actual_layer: str, digest: str, layer_digest: str) -> None:
+        if actual != digest:
+            raise LayerSourceError(
+                f'"{self._path}" changed since it was inventoried (expected {digest}, read'
                 f" {actual}); run the import again"
             )
-        if actual_layer != self._layer_digest:
+        if actual_layer != layer_digest:
             raise RegistryDigestMismatch(
-                f"upload of {self._layer_digest} cancelled: the content has digest {actual_layer}"
+                f"upload of {layer_digest} cancelled: the content has digest {actual_layer}"
             )
-        self._store.publish_temp(f.digest, f.size, fd, tmp, actual)
-        self._current = None
-        os.close(fd)
-        self.stored = True
 
     def _discard(self) -> None:
         if self._current is None:
             return
-        _, sink, fd, tmp = self._current
+        _, sink, temp = self._current
         self._current = None
         try:
             sink.finish()
         except StoreError:
             pass  # the copy is being thrown away: its write error no longer matters
         finally:
-            os.close(fd)
-            tmp.unlink(missing_ok=True)
+            if temp is not None:
+                os.close(temp[0])
+                temp[1].unlink(missing_ok=True)

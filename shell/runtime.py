@@ -28,6 +28,7 @@ from cogw.shell.gather import Project
 from cogw.shell.store import Store
 
 if TYPE_CHECKING:
+    from cogw.shell.import_early import EarlyPushes
     from cogw.shell.registry.protocol import Registry
 
 EventSink = Callable[[Event], None]
@@ -60,6 +61,8 @@ class Runtime:
     # The weights.lock shape an import writes (set by the importer once chosen): it
     # decides the tags and whether layer commits name their media type.
     shape: Shape = Shape.SOURCE
+    # Uploads an import started while its plan was made, for its pushes to adopt.
+    early: EarlyPushes | None = None
     # Per weight, each layer push's outcome ("uploaded", "exists", "mounted") and size:
     # what the result line says was sent.
     pushes: dict[str, list[tuple[str, int]]] = field(default_factory=dict)

@@ -753,6 +753,49 @@ def test_a_copied_large_file_is_stored_from_its_push_and_again_when_the_registry
     assert leftovers == []
 
 
+def _push_messages(stderr: str) -> dict[int, str]:
+    """Layer size -> the push-blob event's message, from ``--json`` progress lines."""
+    events = [json.loads(line)["event"] for line in stderr.splitlines() if line.startswith("{")]
+    return {e["layer_size"]: e["message"] for e in events if e.get("kind") == "push-blob"}
+
+
+def test_a_new_large_file_is_uploaded_while_the_import_plans_and_committed_after(
+    project, make_weights
+):
+    big = os.urandom(1 << 16) * 1025  # 64.06 MiB: a standalone uncompressed layer
+    make_weights("alpha", {**SMALL_FILES, "model.safetensors": big})
+    project.write_config(weights_yaml(weight_yaml("alpha", "weights/alpha")))
+    imported = project.run("import", "--json")
+    assert imported.exit_code == 0, imported.stderr
+    messages = _push_messages(imported.stderr)
+    (large,) = [size for size in messages if size > len(big)]
+    assert messages[large] == "uploaded while planning"
+    assert sorted(m for size, m in messages.items() if size != large) == ["uploaded"]
+    (layer,) = [x for x in entries(project)["alpha"]["layers"] if x["size"] == large]
+    blob = project.registry.blob_path(layer["digest"])
+    assert "sha256:" + hashlib.file_digest(blob.open("rb"), "sha256").hexdigest() == layer["digest"]
+    digest = "sha256:" + hashlib.sha256(big).hexdigest()
+    assert _store_blob(project, digest).read_bytes() == big
+    uploads = project.registry.root / "docker/registry/v2/repositories" / project.repo / "_uploads"
+    assert not uploads.exists() or list(uploads.iterdir()) == []
+    # Imported again from scratch, the layer is in the registry: nothing is sent twice.
+    shutil.rmtree(project.cache)
+    project.lock.unlink()
+    again = project.run("import", "--json")
+    assert again.exit_code == 0, again.stderr
+    assert set(_push_messages(again.stderr).values()) == {"exists"}
+
+
+def test_an_apply_that_asks_first_uploads_nothing_before_the_answer(project, make_weights):
+    make_weights("alpha", {**SMALL_FILES, "model.safetensors": os.urandom(1 << 16) * 1025})
+    project.write_config(weights_yaml(weight_yaml("alpha", "weights/alpha")))
+    asked = project.run("apply", "import")  # no terminal to answer on: refused
+    assert asked.exit_code != 0
+    assert "refusing to apply without confirmation" in asked.stderr
+    repo = project.registry.root / "docker/registry/v2/repositories" / project.repo
+    assert not repo.exists()  # not a byte, not even an upload session
+
+
 # --- a file changing between inventory and ingest ------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from cogw.shell.hashing import (
     HashCancelled,
     NotRegularFile,
     SourceChanged,
+    cache_answers,
     hash_file,
     hash_files,
 )
@@ -246,7 +247,8 @@ def test_stats_given_by_the_caller_are_the_cache_keys(tmp_path: Path) -> None:
         before = a.stat()
         write(a, b"later!")
         counter = ByteCounter()
-        ra, rb = hash_files([a, b], jobs=2, cache=cache, stats=[before, None], on_bytes=counter)
+        known = cache_answers(cache, [a, b], [None, None], [before, None])
+        ra, rb = hash_files([a, b], jobs=2, cache=cache, known=known, on_bytes=counter)
     assert (ra.digest, ra.size, rb.digest) == (sha(b"first"), 5, sha(b"bee"))
     assert counter.total == 3
 
@@ -254,7 +256,9 @@ def test_stats_given_by_the_caller_are_the_cache_keys(tmp_path: Path) -> None:
 def test_stats_and_paths_must_pair_up(tmp_path: Path) -> None:
     path = write(tmp_path / "f", b"x")
     with pytest.raises(ValueError, match="differ in length"):
-        hash_files([path], jobs=1, cache=None, stats=[])
+        hash_files([path], jobs=1, cache=None, known=[])
+    with StatCache(tmp_path / "cache.sqlite") as cache, pytest.raises(ValueError, match="differ"):
+        cache_answers(cache, [path], [None], [])
 
 
 def test_a_cache_hit_needs_a_regular_file_and_a_miss_reports_the_real_cause(

@@ -18,9 +18,8 @@ from cogw.core.artifact.packing import LayerPlan
 from cogw.core.lock.lockfile import MEDIA_TYPE_TAR
 from cogw.core.plan.ingestway import copies_with_push
 from cogw.shell.fs import LinkUnsupported, link_file
-from cogw.shell.import_ingest import ImportFailed
 from cogw.shell.import_tee import WRITEBACK_BYTES, PushCopy
-from cogw.shell.layers import digest_file_and_layer, stream_layer
+from cogw.shell.layers import LayerSourceError, digest_file_and_layer, stream_layer
 from cogw.shell.registry.errors import RegistryDigestMismatch
 from cogw.shell.registry.streams import HashingReader, SelfProvingStream, check_upload
 from cogw.shell.store import FileStore, open_store
@@ -48,6 +47,10 @@ def _plan(path: Path, data: bytes) -> tuple[LayerPlan, str]:
     return plan, layer.digest
 
 
+def _where(plan: LayerPlan) -> tuple[str, int]:
+    return plan.files[0].path, plan.files[0].size
+
+
 def _store(tmp_path: Path) -> FileStore:
     return open_store(tmp_path / "cache")
 
@@ -71,7 +74,7 @@ def test_the_pushed_bytes_are_the_layer_and_the_copy_becomes_the_blob_at_the_pro
     plan, layer_digest = _plan(path, data)
     store = _store(tmp_path)
     expected = b"".join(stream_layer(plan, lambda _: path.open("rb")))
-    with PushCopy(store, plan, path, layer_digest) as copy:
+    with PushCopy(store, *_where(plan), path, (_digest(data), layer_digest)) as copy:
         stream = copy.stream()
         assert isinstance(stream, SelfProvingStream)  # not hashed again by the client
         reader = HashingReader(stream)
@@ -90,10 +93,10 @@ def test_a_file_rewritten_since_the_inventory_is_refused_and_nothing_is_stored(t
     plan, layer_digest = _plan(path, data)
     path.write_bytes(bytes(len(data)))  # same size, other bytes
     store = _store(tmp_path)
-    with PushCopy(store, plan, path, layer_digest) as copy:
+    with PushCopy(store, *_where(plan), path, (_digest(data), layer_digest)) as copy:
         stream = copy.stream()
         size = len(b"".join(stream_layer(plan, lambda _: path.open("rb"))))
-        with pytest.raises(ImportFailed, match="changed since it was inventoried"):
+        with pytest.raises(LayerSourceError, match="changed since it was inventoried"):
             _push(stream, layer_digest, size)
     assert not copy.stored
     assert not store.exists(_digest(data))
@@ -106,7 +109,7 @@ def test_a_layer_digest_that_does_not_frame_the_file_cancels_the_upload(tmp_path
     plan, layer_digest = _plan(path, data)
     wrong = "sha256:" + "0" * 64
     store = _store(tmp_path)
-    with PushCopy(store, plan, path, wrong) as copy:
+    with PushCopy(store, *_where(plan), path, (_digest(data), wrong)) as copy:
         stream = copy.stream()
         size = len(b"".join(stream_layer(plan, lambda _: path.open("rb"))))
         with pytest.raises(RegistryDigestMismatch, match=layer_digest):
@@ -120,7 +123,7 @@ def test_a_retried_upload_starts_a_fresh_copy_and_only_the_last_stream_counts(tm
     plan, layer_digest = _plan(path, data)
     store = _store(tmp_path)
     size = len(b"".join(stream_layer(plan, lambda _: path.open("rb"))))
-    with PushCopy(store, plan, path, layer_digest) as copy:
+    with PushCopy(store, *_where(plan), path, (_digest(data), layer_digest)) as copy:
         first = copy.stream()
         partial = HashingReader(first)
         b"".join(partial.take(5 << 20))  # the connection dropped here
@@ -129,7 +132,7 @@ def test_a_retried_upload_starts_a_fresh_copy_and_only_the_last_stream_counts(tm
         reader = HashingReader(second)
         reader.skip(5 << 20)  # a resumed chunked upload reads the sent bytes again
         b"".join(reader.take(size - (5 << 20)))
-        with pytest.raises(ImportFailed, match="outlived its attempt"):
+        with pytest.raises(LayerSourceError, match="outlived its attempt"):
             first.prove()
         check_upload(reader, layer_digest, size)
     assert store.path(_digest(data)).read_bytes() == data
@@ -141,11 +144,11 @@ def test_a_push_that_never_read_its_stream_leaves_nothing(tmp_path, tensor):
     path, data = tensor
     plan, layer_digest = _plan(path, data)
     store = _store(tmp_path)
-    with PushCopy(store, plan, path, layer_digest) as copy:
+    with PushCopy(store, *_where(plan), path, (_digest(data), layer_digest)) as copy:
         copy.stream()
     assert not copy.stored
     assert _temps(store) == []
-    with PushCopy(store, plan, path, layer_digest) as unopened:
+    with PushCopy(store, *_where(plan), path, (_digest(data), layer_digest)) as unopened:
         pass
     assert not unopened.stored and _temps(store) == []
 
@@ -167,9 +170,9 @@ def test_a_copy_that_cannot_be_written_fails_the_push_and_leaves_no_temp(
 
     monkeypatch.setattr(store, "open_temp", read_only_temp)
     size = len(b"".join(stream_layer(plan, lambda _: path.open("rb"))))
-    with PushCopy(store, plan, path, layer_digest) as copy:
+    with PushCopy(store, *_where(plan), path, (_digest(data), layer_digest)) as copy:
         stream = copy.stream()
-        with pytest.raises(Exception, match="write sha256:"):
+        with pytest.raises(Exception, match=r"write the store copy of model\.safetensors"):
             _push(stream, layer_digest, size)
     assert not store.exists(_digest(data))
     assert _temps(store) == []
