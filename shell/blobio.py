@@ -174,31 +174,6 @@ _RENAME_NOREPLACE = 1
 _NO_NOREPLACE = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP})
 
 
-_SYNC_FILE_RANGE_WRITE = 2
-
-
-@cache
-def _sync_file_range() -> Any | None:
-    """libc's ``sync_file_range``, or None where there is none (not Linux)."""
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
-    fn.restype = ctypes.c_int
-    return fn
-
-
-def start_writeback(fd: int, offset: int, length: int) -> None:
-    """Ask the kernel to start writing ``fd``'s bytes at ``offset`` to disk, without
-    waiting. A large blob written this way as it grows is mostly on disk by its
-    fsync, instead of all of it being written then. Only a hint: it guarantees
-    nothing (the fsync still does), so where it is missing or fails it is skipped."""
-    fn = _sync_file_range()
-    if fn is not None:
-        fn(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
-
-
 @cache
 def _renameat2() -> Any | None:
     """libc's ``renameat2``, or None where there is none (not Linux, old glibc)."""

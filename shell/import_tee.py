@@ -28,10 +28,11 @@ from types import TracebackType
 
 from cogw.core.artifact.tarformat import standalone_framing
 from cogw.core.digest import PREFIX
-from cogw.shell.blobio import CHUNK_SIZE, StoreError, start_writeback, write_all
+from cogw.shell.blobio import CHUNK_SIZE, StoreError, write_all
 from cogw.shell.layers import LayerSourceError
 from cogw.shell.registry.errors import RegistryDigestMismatch
 from cogw.shell.store import FileStore
+from cogw.shell.writeback import start_writeback
 
 #: A temp's prefix dir before its digest is known: any valid digest names one.
 UNKNOWN_DIGEST = "sha256:" + "0" * 64
