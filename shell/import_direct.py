@@ -25,7 +25,7 @@ from cogw.core.plan.importplan import ImportWeight
 from cogw.core.plan.ingestway import copies_with_push
 from cogw.shell.hashing import STAT_CACHE_NAME, StatCache, cached_layer_digest
 from cogw.shell.import_ingest import ImportFailed, is_standalone_raw
-from cogw.shell.import_push import push_layer
+from cogw.shell.import_push import push_bytes, push_layer, record_pushed
 from cogw.shell.import_tee import PushCopy
 from cogw.shell.layers import LayerSourceError, OpenFile, digest_file_and_layer
 from cogw.shell.runtime import Runtime, cancel_on_interrupt
@@ -149,34 +149,13 @@ def _adopted_early(
     if early is None:
         return False
     f = plan.files[0]
-
-    def sent(n: int) -> None:
-        rt.emit(
-            Event(
-                EventKind.BYTES,
-                weight=step.weight,
-                phase="push",
-                layer_digest=layer.digest,
-                nbytes=n,
-            )
-        )
-
     try:
         media_type = layer_media_type_for(rt.shape, layer.media_type)
-        if not early.adopt(f.digest, layer.digest, media_type, sent):
+        if not early.adopt(f.digest, layer.digest, media_type, push_bytes(step, layer, rt)):
             return False
     finally:
         early.close()  # an upload not adopted is cancelled here
-    rt.record_push(step.weight, "uploaded", layer.size)
-    rt.emit(
-        Event(
-            EventKind.PUSH_BLOB,
-            weight=step.weight,
-            layer_digest=layer.digest,
-            layer_size=layer.size,
-            message="uploaded while planning",
-        )
-    )
+    record_pushed(step, layer, "uploaded", rt, "uploaded while planning")
     if rt.store.exists(f.digest):
         rt.emit(
             Event(EventKind.BYTES, weight=step.weight, path=f.path, nbytes=f.size, phase="ingest")

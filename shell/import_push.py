@@ -20,6 +20,7 @@ from cogw.core.plan.events import Event, EventKind
 from cogw.core.plan.importplan import ImportWeight
 from cogw.shell.import_ingest import ImportFailed, store_opener
 from cogw.shell.layers import OpenFile, stream_layer
+from cogw.shell.registry.protocol import PushResult
 from cogw.shell.runtime import Runtime, cancel_on_interrupt
 
 #: The bytes of a planned layer, built again or kept from when it was digested.
@@ -42,7 +43,16 @@ def push_layer(
         lambda: layer_bytes(plan, open_file),
         cancel=rt.cancel,
         layer_media_type=layer_media_type_for(rt.shape, layer.media_type),
-        on_bytes=lambda n: rt.emit(
+        on_bytes=push_bytes(step, layer, rt),
+    )
+    record_pushed(step, layer, outcome, rt)
+
+
+def push_bytes(step: ImportWeight, layer: LockLayer, rt: Runtime) -> Callable[[int], None]:
+    """Counts the bytes sent for ``layer`` on the push bar."""
+
+    def sent(n: int) -> None:
+        rt.emit(
             Event(
                 EventKind.BYTES,
                 weight=step.weight,
@@ -50,8 +60,15 @@ def push_layer(
                 layer_digest=layer.digest,
                 nbytes=n,
             )
-        ),
-    )
+        )
+
+    return sent
+
+
+def record_pushed(
+    step: ImportWeight, layer: LockLayer, outcome: PushResult, rt: Runtime, message: str = ""
+) -> None:
+    """The layer's push outcome, for the result line and the progress lines."""
     rt.record_push(step.weight, outcome, layer.size)
     rt.emit(
         Event(
@@ -59,7 +76,7 @@ def push_layer(
             weight=step.weight,
             layer_digest=layer.digest,
             layer_size=layer.size,
-            message=outcome,
+            message=message or outcome,
         )
     )
 
