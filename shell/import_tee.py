@@ -18,7 +18,6 @@ Ctrl-C) removes its temp; nothing half-written is ever visible.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import queue
 import threading
@@ -27,9 +26,8 @@ from pathlib import Path
 from types import TracebackType
 
 from cogw.core.artifact.tarformat import standalone_framing
-from cogw.core.digest import PREFIX
 from cogw.shell.blobio import CHUNK_SIZE, StoreError, write_all
-from cogw.shell.layers import LayerSourceError
+from cogw.shell.layers import FramedDigests, LayerSourceError, exact_chunks
 from cogw.shell.registry.errors import RegistryDigestMismatch
 from cogw.shell.store import FileStore
 from cogw.shell.writeback import start_writeback
@@ -52,13 +50,11 @@ class _Sink:
     on a full queue.
     """
 
-    def __init__(self, fd: int | None, name: str, framing: tuple[bytes, bytes]) -> None:
+    def __init__(self, fd: int | None, name: str, size: int) -> None:
         self._fd = fd
         self._name = name
         self._chunks: queue.Queue[bytes | None] = queue.Queue(IN_FLIGHT)
-        self._hasher = hashlib.sha256()
-        self._layer_hasher = hashlib.sha256(framing[0])
-        self._after = framing[1]
+        self._digests = FramedDigests(name, size)
         self.error: StoreError | None = None
         self._thread = threading.Thread(target=self._run, name="store-copy", daemon=True)
         self._thread.start()
@@ -68,8 +64,7 @@ class _Sink:
         while (chunk := self._chunks.get()) is not None:
             if self.error is not None:
                 continue
-            self._hasher.update(chunk)
-            self._layer_hasher.update(chunk)
+            self._digests.update(chunk)
             if self._fd is None:
                 continue  # digests only: the store takes the file another way
             try:
@@ -94,9 +89,7 @@ class _Sink:
             self._thread.join()
         if self.error is not None:
             raise self.error
-        layer = self._layer_hasher.copy()
-        layer.update(self._after)
-        return PREFIX + self._hasher.hexdigest(), PREFIX + layer.hexdigest()
+        return self._digests.digests()
 
 
 class _ProvenLayer:
@@ -136,7 +129,6 @@ class PushCopy:
         self._store = store
         self._path = path
         self._size = size
-        self._framing = standalone_framing(path, size)
         self._local = local
         self._expected = expected
         # The upload attempt under way: its stream, its sink and its temp (fd, name).
@@ -146,7 +138,7 @@ class PushCopy:
 
     @property
     def layer_size(self) -> int:
-        before, after = self._framing
+        before, after = standalone_framing(self._path, self._size)
         return len(before) + self._size + len(after)
 
     def __enter__(self) -> PushCopy:
@@ -167,30 +159,18 @@ class PushCopy:
         temp = None
         if self._store is not None:
             temp = self._store.open_temp(self._expected[0] if self._expected else UNKNOWN_DIGEST)
-        sink = _Sink(temp[0] if temp is not None else None, self._path, self._framing)
+        sink = _Sink(temp[0] if temp is not None else None, self._path, self._size)
         layer = _ProvenLayer(self._chunks(sink), self)
         self._current = (layer, sink, temp)
         return layer
 
     def _chunks(self, sink: _Sink) -> Iterator[bytes]:
-        before, after = self._framing
+        before, after = standalone_framing(self._path, self._size)
         yield before
-        remaining = self._size
         with open(self._local, "rb") as reader:
-            while remaining > 0:
-                chunk = reader.read(min(CHUNK_SIZE, remaining))
-                if not chunk:
-                    raise LayerSourceError(
-                        f"{self._path}: expected {self._size} bytes, got "
-                        f"{self._size - remaining} (file changed?)"
-                    )
+            for chunk in exact_chunks(self._path, self._size, reader, CHUNK_SIZE):
                 sink.put(chunk)
-                remaining -= len(chunk)
                 yield chunk
-            if reader.read(1):
-                raise LayerSourceError(
-                    f"{self._path}: longer than {self._size} bytes (file changed?)"
-                )
         yield after
 
     def prove(self, layer: _ProvenLayer) -> None:

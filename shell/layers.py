@@ -53,19 +53,24 @@ def gzip_header(level: int) -> bytes:
 
 
 def _file_chunks(f: InventoryFile, open_file: OpenFile, chunk_size: int) -> Iterator[bytes]:
-    """Exactly ``f.size`` bytes of the file; a shorter or longer file would corrupt the tar."""
-    remaining = f.size
     with open_file(f) as reader:
-        while remaining > 0:
-            chunk = reader.read(min(chunk_size, remaining))
-            if not chunk:
-                raise LayerSourceError(
-                    f"{f.path}: expected {f.size} bytes, got {f.size - remaining} (file changed?)"
-                )
-            remaining -= len(chunk)
-            yield chunk
-        if reader.read(1):
-            raise LayerSourceError(f"{f.path}: longer than {f.size} bytes (file changed?)")
+        yield from exact_chunks(f.path, f.size, reader, chunk_size)
+
+
+def exact_chunks(path: str, size: int, reader: IO[bytes], chunk_size: int) -> Iterator[bytes]:
+    """Exactly ``size`` bytes of ``reader`` (the file at ``path``); a shorter or longer
+    file would corrupt the tar, so either raises LayerSourceError."""
+    remaining = size
+    while remaining > 0:
+        chunk = reader.read(min(chunk_size, remaining))
+        if not chunk:
+            raise LayerSourceError(
+                f"{path}: expected {size} bytes, got {size - remaining} (file changed?)"
+            )
+        remaining -= len(chunk)
+        yield chunk
+    if reader.read(1):
+        raise LayerSourceError(f"{path}: longer than {size} bytes (file changed?)")
 
 
 def tar_chunks(plan: LayerPlan, open_file: OpenFile, chunk_size: int) -> Iterator[bytes]:
@@ -126,33 +131,49 @@ def digest_layer(
     )
 
 
+class FramedDigests:
+    """A file's own digest and its standalone uncompressed layer's, from one pass over
+    the file's bytes: for a large incompressible file the layer is a fixed frame
+    around them, so both come from the same read."""
+
+    def __init__(self, path: str, size: int) -> None:
+        before, self._after = standalone_framing(path, size)
+        self._file = hashlib.sha256()
+        self._layer = hashlib.sha256(before)
+        self.layer_size = len(before) + size + len(self._after)
+
+    def update(self, chunk: bytes) -> None:
+        self._file.update(chunk)
+        self._layer.update(chunk)
+
+    def digests(self) -> tuple[str, str]:
+        """(file digest, layer digest) of what was fed so far."""
+        layer = self._layer.copy()
+        layer.update(self._after)
+        return PREFIX + self._file.hexdigest(), PREFIX + layer.hexdigest()
+
+
 def digest_file_and_layer(
     path: str, size: int, reader: IO[bytes], chunk_size: int = 1 << 20
 ) -> tuple[str, LockLayer]:
-    """One read of a file gives its own digest and its standalone uncompressed layer's.
-
-    For a large incompressible file the layer bytes are a fixed frame around
-    the file bytes, so hashing both while reading saves a second pass over
-    gigabytes. Raises LayerSourceError when the reader does not hold ``size`` bytes.
-    """
-    before, after = standalone_framing(path, size)
-    file_hash = hashlib.sha256()
-    layer_hash = hashlib.sha256(before)
+    """One read of a file gives its own digest and its standalone uncompressed layer's
+    (``FramedDigests``), saving a second pass over gigabytes. Raises LayerSourceError
+    when the reader does not hold ``size`` bytes."""
+    digests = FramedDigests(path, size)
     read = 0
     while chunk := reader.read(chunk_size):
-        file_hash.update(chunk)
-        layer_hash.update(chunk)
+        digests.update(chunk)
         read += len(chunk)
     if read != size:
         raise LayerSourceError(f"{path}: expected {size} bytes, got {read} (file changed?)")
-    layer_hash.update(after)
+    digest, layer_digest = digests.digests()
     layer = LockLayer(
-        digest=PREFIX + layer_hash.hexdigest(),
+        digest=layer_digest,
         media_type=MEDIA_TYPE_TAR,
-        size=len(before) + size + len(after),
+        size=digests.layer_size,
         size_uncompressed=size,
     )
-    return PREFIX + file_hash.hexdigest(), layer
+    return digest, layer
 
 
 def digest_layers(plans: Sequence[LayerPlan], open_file: OpenFile, jobs: int) -> list[LockLayer]:
