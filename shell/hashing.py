@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import itertools
 import os
 import stat
 import threading
@@ -142,11 +141,11 @@ def _read_pipelined(
     own (hashlib releases the GIL) while this one reads the next chunk, so the read
     costs about the wall time of one hash, not of two hashes plus the disk."""
     buffers = (bytearray(chunk_size), bytearray(chunk_size))
-    total = 0
+    total, turn, n = 0, 0, -1
     hashing: list[Future[None]] = []  # the previous chunk's two updates
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="hash-pair") as side:
         try:
-            for turn in itertools.count():
+            while n:
                 if stop():
                     raise HashCancelled("hashing cancelled")
                 # This buffer last held the chunk before the previous one, already hashed.
@@ -155,16 +154,15 @@ def _read_pipelined(
                 for update in hashing:
                     update.result()  # in order: a chunk's updates start after the last's end
                 hashing = []
-                if not n:
-                    return total
-                view = memoryview(buffer)[:n]
-                hashing = [side.submit(h.update, view) for h in hashes]
-                total += n
-                if on_bytes is not None:
-                    on_bytes(n)
+                if n:
+                    view = memoryview(buffer)[:n]
+                    hashing = [side.submit(h.update, view) for h in hashes]
+                    total, turn = total + n, turn + 1
+                    if on_bytes is not None:
+                        on_bytes(n)
         finally:
             wait(hashing)  # a failed read must not leave a hash reading a buffer
-    raise AssertionError("unreachable")
+    return total
 
 
 def _read_chunks(
