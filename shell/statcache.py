@@ -26,6 +26,9 @@ Framing = tuple[bytes, bytes]
 
 # The stat cache's file name inside the weights store directory.
 STAT_CACHE_NAME = "stat-cache.sqlite"
+# Entries stored are written this many at a time, in one transaction: one commit per
+# file made SQLite's lock the bottleneck of hashing many small files.
+FLUSH_EVERY = 512
 # Keys per query of lookup_many: 4 parameters each, and one more for the layer key, must
 # stay under the connection's limit on parameters (999 in SQLite before 3.32, 32 766 since).
 _MAX_BATCH = 2000
@@ -58,6 +61,7 @@ class StatCache:
         self.path = path
         self.min_age_ns = min_age_ns
         self._lock = threading.Lock()
+        self._pending: list[tuple[int, int, int, int, str, str]] = []
         self._conn = self._open()
         self._batch = batch_size(999)
         if self._conn is not None:
@@ -108,6 +112,7 @@ class StatCache:
     def lookup(self, st: os.stat_result, layer: str = "") -> str | None:
         """The digest stored for this exact stat (and layer key), or None."""
         with self._lock:
+            self._flush()
             if self._conn is None:
                 return None
             try:
@@ -132,6 +137,7 @@ class StatCache:
         wanted = [k for k in keys if k is not None]
         found: dict[tuple[int, int, int, int], str] = {}
         with self._lock:
+            self._flush()
             for start in range(0, len(wanted), self._batch):
                 rows = self._select_batch(wanted[start : start + self._batch], layer)
                 if rows is None:
@@ -162,24 +168,44 @@ class StatCache:
             return None
 
     def store(self, st: os.stat_result, digest: str, layer: str = "") -> None:
-        """Remember ``digest`` for ``st``, unless the file was modified too recently to trust."""
+        """Remember ``digest`` for ``st``, unless the file was modified too recently to trust.
+        Written with the next few hundred, or at the next lookup or close."""
         if time.time_ns() - st.st_mtime_ns < self.min_age_ns:
             return
         with self._lock:
-            if self._conn is None:
-                return
-            try:
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO stat_digest_v1 VALUES (?, ?, ?, ?, ?, ?)",
-                    (*_key(st), layer, digest),
-                )
-            except sqlite3.OperationalError:
-                return
-            except sqlite3.DatabaseError:
+            self._pending.append((*_key(st), layer, digest))
+            if len(self._pending) >= FLUSH_EVERY:
+                self._flush()
+
+    def _flush(self) -> None:
+        """Write the pending entries in one transaction (the lock held); on a database
+        failure they are dropped: a lost entry only costs a re-hash."""
+        rows, self._pending = self._pending, []
+        if self._conn is None or not rows:
+            return
+        try:
+            self._conn.execute("BEGIN")
+        except sqlite3.OperationalError:
+            return
+        except sqlite3.DatabaseError:
+            self._recover()
+            return
+        try:
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO stat_digest_v1 VALUES (?, ?, ?, ?, ?, ?)", rows
+            )
+            self._conn.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            if not isinstance(exc, sqlite3.Error):
+                raise
+            if not isinstance(exc, sqlite3.OperationalError):
                 self._recover()
 
     def close(self) -> None:
         with self._lock:
+            self._flush()
             if self._conn is not None:
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.close()

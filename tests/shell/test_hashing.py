@@ -23,7 +23,13 @@ from cogw.shell.hashing import (
     hash_file,
     hash_files,
 )
-from cogw.shell.statcache import StatCache, batch_size, cached_layer_digest, framing_key
+from cogw.shell.statcache import (
+    FLUSH_EVERY,
+    StatCache,
+    batch_size,
+    cached_layer_digest,
+    framing_key,
+)
 
 OLD_NS = 1_600_000_000 * 10**9  # a modification time far in the past: safe to cache
 
@@ -356,6 +362,27 @@ def test_the_cache_persists_across_instances(tmp_path: Path) -> None:
         assert cache.lookup(path.stat()) == sha(b"kept")
 
 
+def _fake_stat(anchor: Path, ino: int) -> os.stat_result:
+    mode = anchor.stat().st_mode
+    return os.stat_result((mode, ino, 1, 1, 0, 0, 10, 0, 0, 0), {"st_mtime_ns": 7})
+
+
+def test_stored_entries_are_written_in_batches_and_all_of_them_at_close(tmp_path: Path) -> None:
+    db = tmp_path / "stat-cache.sqlite"
+    anchor = write(tmp_path / "anchor", b"")
+    count = 2 * FLUSH_EVERY + 3
+    with StatCache(db, min_age_ns=0) as writer:
+        for i in range(count):
+            writer.store(_fake_stat(anchor, i), "sha256:" + format(i, "064x"))
+        with StatCache(db) as reader:  # another connection sees only what was committed
+            seen = [reader.lookup(_fake_stat(anchor, i)) is not None for i in range(count)]
+        assert seen == [True] * (2 * FLUSH_EVERY) + [False] * 3
+        assert writer.lookup(_fake_stat(anchor, count - 1)) is not None  # its own, at once
+    with StatCache(db) as reader:
+        found = reader.lookup_many([_fake_stat(anchor, i) for i in range(count)])
+    assert found == ["sha256:" + format(i, "064x") for i in range(count)]
+
+
 @pytest.mark.parametrize(
     "garbage",
     [b"this is not a database" * 100, b"SQLite format 3\0" + b"\xff" * 4000],
@@ -389,7 +416,7 @@ from cogw.shell.hashing import StatCache
 db, start = Path(sys.argv[1]), int(sys.argv[2])
 fake = os.stat(sys.argv[3])
 with StatCache(db, min_age_ns=0) as cache:
-    for i in range(start, start + 300):
+    for i in range(start, start + 1300):
         st = os.stat_result((fake.st_mode, i, 1, 1, 0, 0, 10, 0, 0, 0), {"st_mtime_ns": 7})
         cache.store(st, "sha256:" + format(i, "064x"))
 """
@@ -400,7 +427,7 @@ def test_two_processes_can_write_the_same_cache_at_once(tmp_path: Path) -> None:
     anchor = write(tmp_path / "anchor", b"")
     procs = [
         subprocess.Popen([sys.executable, "-c", _WRITER, str(db), str(start), str(anchor)])
-        for start in (0, 300)
+        for start in (0, 1300)
     ]
     assert [p.wait(timeout=60) for p in procs] == [0, 0]
     fake = anchor.stat()
@@ -409,9 +436,9 @@ def test_two_processes_can_write_the_same_cache_at_once(tmp_path: Path) -> None:
             cache.lookup(
                 os.stat_result((fake.st_mode, i, 1, 1, 0, 0, 10, 0, 0, 0), {"st_mtime_ns": 7})
             )
-            for i in range(600)
+            for i in range(2600)
         ]
-    assert found == ["sha256:" + format(i, "064x") for i in range(600)]
+    assert found == ["sha256:" + format(i, "064x") for i in range(2600)]
 
 
 def test_cancelling_parallel_hashing_raises_hash_cancelled(tmp_path: Path) -> None:
