@@ -86,16 +86,37 @@ def tar_chunks(plan: LayerPlan, open_file: OpenFile, chunk_size: int) -> Iterato
     yield END_OF_ARCHIVE
 
 
+#: The tar stream is handed to the compressor in pieces of at least this many bytes: a
+#: small file's header, bytes and padding would each be a call of their own, and each
+#: call takes the GIL back (with other threads busy, a wait of up to a switch
+#: interval). The pieces do not change the output (tests/shell/test_goflate.py).
+DEFLATE_PIECE = 256 << 10
+
+
+def _pieces(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """``chunks`` joined into pieces of at least ``size`` bytes (the last may be short)."""
+    held: list[bytes] = []
+    n = 0
+    for chunk in chunks:
+        held.append(chunk)
+        n += len(chunk)
+        if n >= size:
+            yield held[0] if len(held) == 1 else b"".join(held)
+            held, n = [], 0
+    if held:
+        yield b"".join(held)
+
+
 def gzip_chunks(chunks: Iterable[bytes], level: int) -> Iterator[bytes]:
     """RFC 1952 framing as Go writes it around a raw deflate stream at ``level``."""
     yield gzip_header(level)
     deflate = raw_deflater(level)
     crc = 0
     size = 0
-    for chunk in chunks:
-        crc = zlib.crc32(chunk, crc)
-        size += len(chunk)
-        out = deflate.compress(chunk)
+    for piece in _pieces(chunks, DEFLATE_PIECE):
+        crc = zlib.crc32(piece, crc)
+        size += len(piece)
+        out = deflate.compress(piece)
         if out:
             yield out
     yield deflate.flush() + struct.pack("<II", crc, size & _ISIZE_MASK)
