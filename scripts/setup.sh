@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Install everything cogw's demo, tests and benchmarks need on a fresh Debian machine:
-# the real OCI registry (docker-registry), skopeo, htpasswd and Go (the tests compare
-# cogw's gzip layers with Go's compress/flate) from apt, and a venv with cogw (editable,
+# the real OCI registry (docker-registry), skopeo, htpasswd, Go (the tests compare
+# cogw's gzip layers with Go's compress/flate) and mkfs.xfs (the reflink tests mount an
+# XFS image) from apt, and a venv with cogw (editable,
 # its C compressor built by hatch_build.py) and its dev tools. Safe to run again; fast when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for bin in docker-registry skopeo htpasswd go; do
+for bin in docker-registry skopeo htpasswd go mkfs.xfs; do
   command -v "$bin" >/dev/null 2>&1 || need_apt+=("$bin")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq docker-registry skopeo apache2-utils golang-go >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq docker-registry skopeo apache2-utils golang-go xfsprogs >/dev/null
 fi
 
 PY=${PYTHON:-python3}
