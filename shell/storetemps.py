@@ -25,8 +25,21 @@ TEMP_PREFIX = "put-"
 STALE_TEMP_AGE = 24 * 3600.0
 
 
+_own_prefix = f"{TEMP_PREFIX}{os.getpid()}-"
+
+
+def _new_pid() -> None:
+    global _own_prefix
+    _own_prefix = f"{TEMP_PREFIX}{os.getpid()}-"
+
+
+# A forked child names its temps by its own pid. Kept rather than asked for per
+# temp: a pull of 10 000 small files made as many getpid calls.
+os.register_at_fork(after_in_child=_new_pid)
+
+
 def own_temp_prefix() -> str:
-    return f"{TEMP_PREFIX}{os.getpid()}-"
+    return _own_prefix
 
 
 def _pid_alive(pid: int) -> bool:

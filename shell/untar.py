@@ -27,6 +27,7 @@ from cogw.shell.layerstream import READ_SIZE, HostileLayer, Readable, open_layer
 from cogw.shell.store import Cancelled
 
 BLOCK = 512
+_ZERO_BLOCK = bytes(BLOCK)
 # Metadata entries are read into memory: bound them so a header cannot claim gigabytes.
 MAX_META_SIZE = 1 << 20
 # Tar bytes allowed beyond the expected file data: headers, long names, directories.
@@ -193,8 +194,8 @@ class _TarStream:
         overrides: dict[str, str] = {}
         while True:
             block = _read_exact(self.stream, BLOCK, "a tar header (no end-of-archive marker)")
-            if block == bytes(BLOCK):
-                if _read_exact(self.stream, BLOCK, "the end-of-archive marker") != bytes(BLOCK):
+            if block == _ZERO_BLOCK:
+                if _read_exact(self.stream, BLOCK, "the end-of-archive marker") != _ZERO_BLOCK:
                     raise HostileLayer("a zero block followed by data (corrupt tar)")
                 return None
             _check_checksum(block)
@@ -234,7 +235,11 @@ class _EntryReader:
         if self.remaining == 0:
             return b""
         want = self.remaining if n < 0 else min(n, self.remaining)
-        chunk = _read_exact(self._stream, min(want, READ_SIZE), f"file {quote(self._name)}")
+        # A short read is fine (the store reads on); only the end of the layer is not.
+        # The entry's quoted name is built for the error alone: this runs once per file.
+        chunk = self._stream.read(min(want, READ_SIZE))
+        if not chunk:
+            raise HostileLayer(f"layer is truncated inside file {quote(self._name)}")
         self.remaining -= len(chunk)
         return chunk
 
