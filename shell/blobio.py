@@ -6,6 +6,7 @@ guarantees they serve.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import hashlib
@@ -22,6 +23,9 @@ from typing import Any, BinaryIO
 from cogw.core.digest import PREFIX, digest_error
 from cogw.shell.storetemps import TEMP_PREFIX as TEMP_PREFIX
 from cogw.shell.storetemps import own_temp_prefix
+
+#: A path as the os functions take it: the hot paths keep strings, the rest Paths.
+StrPath = str | os.PathLike[str]
 
 CHUNK_SIZE = 1 << 20
 BLOB_MODE = 0o444
@@ -137,7 +141,7 @@ _TEMP_TOKEN = secrets.token_hex(4)
 _temp_counter = itertools.count()
 
 
-def _temp_names(directory: Path) -> Iterator[str]:
+def _temp_names(directory: StrPath) -> Iterator[str]:
     """Candidate ``put-<pid>-*`` names in ``directory``: the next one is asked for only
     after the last was taken, and then with a freshly drawn random part."""
     token = _TEMP_TOKEN
@@ -157,15 +161,22 @@ def create_temp(directory: Path, create: Callable[[Path], None]) -> Path:
     raise StoreError(f"create temp file: no free temp name in {directory}")
 
 
-def open_new_temp(directory: Path) -> tuple[int, Path]:
-    """A new, empty ``put-<pid>-*`` file in ``directory`` (0600), opened for writing."""
+def open_new_temp(directory: StrPath) -> tuple[int, str]:
+    """A new, empty ``put-<pid>-*`` file in ``directory`` (0600), opened for writing;
+    its name as a string (a Path per temp is measurable in a pull of small files)."""
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     for name in _temp_names(directory):
         try:
-            return os.open(name, flags, 0o600), Path(name)
+            return os.open(name, flags, 0o600), name
         except FileExistsError:
             continue
     raise StoreError(f"create temp file: no free temp name in {directory}")
+
+
+def unlink_quietly(path: StrPath) -> None:
+    """Remove ``path`` if it is there."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 _AT_FDCWD = -100
@@ -186,7 +197,7 @@ def _renameat2() -> Any | None:
     return fn
 
 
-def rename_noreplace(src: Path, dst: Path) -> bool | None:
+def rename_noreplace(src: StrPath, dst: StrPath) -> bool | None:
     """Rename ``src`` to ``dst`` unless ``dst`` exists, in one step: True when renamed,
     False when ``dst`` was there (``src`` is left), None when this system cannot do it
     (the caller links and unlinks instead). Other failures raise OSError."""
@@ -207,7 +218,7 @@ def rename_noreplace(src: Path, dst: Path) -> bool | None:
 _NO_HARDLINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS})
 
 
-def publish(tmp: Path, final: Path) -> None:
+def publish(tmp: StrPath, final: StrPath) -> None:
     """Move the verified, sealed temp to ``final``: a rename that never replaces, where
     the system has one; else a link, then the temp name dropped. Either way one step
     makes the blob visible whole, and the temp is gone afterwards.
@@ -221,11 +232,11 @@ def publish(tmp: Path, final: Path) -> None:
     try:
         moved = rename_noreplace(tmp, final)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
+        unlink_quietly(tmp)
         raise StoreError(f"rename {final}: {err}") from err
     if moved is not None:
         if not moved:
-            tmp.unlink(missing_ok=True)  # an identical, verified twin won the race
+            unlink_quietly(tmp)  # an identical, verified twin won the race
         return
     try:
         os.link(tmp, final)
@@ -236,10 +247,10 @@ def publish(tmp: Path, final: Path) -> None:
             raise StoreError(f"link {final}: {err}") from err
         _replace(tmp, final)  # no hardlinks here, so no mount shares the inode
     finally:
-        tmp.unlink(missing_ok=True)
+        unlink_quietly(tmp)
 
 
-def _replace(tmp: Path, final: Path) -> None:
+def _replace(tmp: StrPath, final: StrPath) -> None:
     try:
         os.replace(tmp, final)
     except OSError as err:

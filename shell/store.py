@@ -47,16 +47,18 @@ from cogw.shell.blobio import DigestMismatch as DigestMismatch
 from cogw.shell.blobio import InvalidDigest as InvalidDigest
 from cogw.shell.blobio import SizeMismatch as SizeMismatch
 from cogw.shell.blobio import StoreError as StoreError
-from cogw.shell.blobio import check_content as check_content
-from cogw.shell.blobio import check_digest as check_digest
 from cogw.shell.blobio import (
+    StrPath,
     create_temp,
     hash_file,
     open_new_temp,
     publish,
     seal,
     stream_hashing,
+    unlink_quietly,
 )
+from cogw.shell.blobio import check_content as check_content
+from cogw.shell.blobio import check_digest as check_digest
 from cogw.shell.blobio import drain as drain
 from cogw.shell.fs import CrossDeviceLink, LinkError, LinkUnsupported, link_file
 from cogw.shell.storelist import FileInfo as FileInfo
@@ -170,11 +172,11 @@ class FileStore:
         reader: BinaryIO,
         cancel: threading.Event | None = None,
     ) -> bool:
-        final = self._blob_path(digest)
+        final = self.blob_name(digest)  # strings, not Paths: this runs once per file
         if self._present(digest):
             drain(reader, cancel)
             return False
-        fd, tmp = self._make_temp_file(final.parent)
+        fd, tmp = self._make_temp_file(final.rpartition("/")[0])
         try:
             try:
                 written, actual = stream_hashing(reader, fd, digest, cancel)
@@ -185,14 +187,15 @@ class FileStore:
             self._place(tmp, final)
         except BaseException:
             # BaseException: Ctrl-C mid-stream must not leave a put-* file behind.
-            tmp.unlink(missing_ok=True)
+            unlink_quietly(tmp)
             raise
         return True
 
     def open_temp(self, digest: str) -> tuple[int, Path]:
         """A fresh temp file (fd, name) beside ``digest``'s blob, for a writer that puts
         the bytes at their offsets itself; publish_temp or remove it afterwards."""
-        return self._make_temp_file(self._blob_path(digest).parent)
+        fd, tmp = self._make_temp_file(self._blob_path(digest).parent)
+        return fd, Path(tmp)
 
     def blob_dir(self, digest: str) -> Path:
         """The prefix directory of ``digest``'s blob, created if needed: where a partial
@@ -307,32 +310,33 @@ class FileStore:
         """Seal a verified temp (read-only, fsynced); a batch defers the fsync."""
         seal(fd)
 
-    def _place(self, tmp: Path, final: Path) -> None:
+    def _place(self, tmp: StrPath, final: StrPath) -> None:
         """Give a sealed temp its final name; a batch defers it until its bytes are synced."""
         self._publish(tmp, final)
 
-    def _make_prefix(self, prefix: Path) -> None:
-        if str(prefix) in self._prefixes:  # str: a Path hashes far slower
+    def _make_prefix(self, prefix: StrPath) -> None:
+        key = os.fspath(prefix)  # str: a Path hashes far slower
+        if key in self._prefixes:
             return
         try:
-            prefix.mkdir(parents=True, exist_ok=True)
+            Path(prefix).mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise StoreError(f"create prefix dir: {err}") from err
-        self._prefixes.add(str(prefix))
+        self._prefixes.add(key)
 
-    def _make_temp_file(self, prefix: Path) -> tuple[int, Path]:
+    def _make_temp_file(self, prefix: StrPath) -> tuple[int, str]:
         self._make_prefix(prefix)
         try:
             try:
                 return open_new_temp(prefix)
             except FileNotFoundError:  # the prefix dir was removed since it was made
-                self._prefixes.discard(str(prefix))
+                self._prefixes.discard(os.fspath(prefix))
                 self._make_prefix(prefix)
                 return open_new_temp(prefix)
         except OSError as err:
             raise StoreError(f"create temp file: {err}") from err
 
-    def _publish(self, tmp: Path, final: Path) -> None:
+    def _publish(self, tmp: StrPath, final: StrPath) -> None:
         """Give the verified, sealed temp its final name (blobio.publish)."""
         publish(tmp, final)
 

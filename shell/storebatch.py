@@ -27,7 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cogw.shell.blobio import BLOB_MODE, StoreError
+from cogw.shell.blobio import BLOB_MODE, StoreError, StrPath, unlink_quietly
 from cogw.shell.store import FileStore
 
 
@@ -59,7 +59,7 @@ def sync_filesystem(directory: Path) -> bool:
     return True
 
 
-def _fsync_path(path: Path, directory: bool = False) -> None:
+def _fsync_path(path: StrPath, directory: bool = False) -> None:
     fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
     try:
         os.fsync(fd)
@@ -78,7 +78,7 @@ class BatchedStore(FileStore):
 
     def __init__(self, root: Path, absent: Collection[str] = ()) -> None:
         super().__init__(root)
-        self._held: list[tuple[Path, Path]] = []
+        self._held: list[tuple[StrPath, StrPath]] = []
         self._lock = threading.Lock()
         self._absent = frozenset(absent)
 
@@ -96,7 +96,7 @@ class BatchedStore(FileStore):
         except OSError as err:
             raise StoreError(f"close temp file: {err}") from err
 
-    def _place(self, tmp: Path, final: Path) -> None:
+    def _place(self, tmp: StrPath, final: StrPath) -> None:
         with self._lock:
             self._held.append((tmp, final))
 
@@ -120,7 +120,7 @@ class BatchedStore(FileStore):
                 _unlink(held[i:])
                 raise
         if not sync_filesystem(self.files_dir):
-            for directory in sorted({final.parent for _, final in held}):
+            for directory in sorted({Path(final).parent for _, final in held}):
                 _fsync_path(directory, directory=True)
 
     def discard(self) -> None:
@@ -130,9 +130,9 @@ class BatchedStore(FileStore):
         _unlink(held)
 
 
-def _unlink(held: list[tuple[Path, Path]]) -> None:
+def _unlink(held: list[tuple[StrPath, StrPath]]) -> None:
     for tmp, _ in held:
-        tmp.unlink(missing_ok=True)
+        unlink_quietly(tmp)
 
 
 @contextmanager

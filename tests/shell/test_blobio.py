@@ -12,7 +12,7 @@ from cogw.shell.blobio import StoreError, open_new_temp, publish, rename_norepla
 
 
 def test_temps_are_new_files_named_for_the_writer(tmp_path: Path) -> None:
-    made = [open_new_temp(tmp_path) for _ in range(50)]
+    made = [(fd, Path(name)) for fd, name in (open_new_temp(tmp_path) for _ in range(50))]
     for fd, _ in made:
         os.close(fd)
     names = {path.name for _, path in made}
@@ -25,14 +25,15 @@ def test_temps_are_new_files_named_for_the_writer(tmp_path: Path) -> None:
 def test_a_temp_name_already_taken_is_not_opened_but_another_is_drawn(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fd, taken = open_new_temp(tmp_path)
+    fd, name = open_new_temp(tmp_path)
     os.close(fd)
+    taken = Path(name)
     taken.write_bytes(b"someone else's")
     counter = iter([int(taken.name.rsplit(blobio._TEMP_TOKEN, 1)[1], 16), 7, 8])
     monkeypatch.setattr(blobio, "_temp_counter", counter)
     fd, fresh = open_new_temp(tmp_path)
     os.close(fd)
-    assert fresh != taken and taken.read_bytes() == b"someone else's"
+    assert Path(fresh) != taken and taken.read_bytes() == b"someone else's"
 
 
 def test_a_missing_directory_is_an_error_not_a_retry(tmp_path: Path) -> None:
@@ -85,3 +86,22 @@ def test_publish_into_a_missing_directory_is_a_store_error_and_drops_the_temp(
     with pytest.raises(StoreError, match="rename"):
         publish(tmp, tmp_path / "gone" / "blob")
     assert not tmp.exists()
+
+
+def test_a_forked_child_names_its_temps_by_its_own_pid(tmp_path: Path) -> None:
+    # The prefix is kept, not asked for per temp: a fork must renew it, or a child's
+    # temps would carry its parent's pid and be reclaimed as the parent's leftovers.
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its temp's name and its pid, then leave at once
+        try:
+            fd, name = open_new_temp(tmp_path)
+            os.write(write_end, f"{Path(name).name} {os.getpid()}".encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        name, child = pipe.read().decode().split()
+    os.waitpid(pid, 0)
+    assert int(child) != os.getpid()
+    assert name.startswith(f"put-{child}-")
