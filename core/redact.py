@@ -10,8 +10,6 @@ password — as the base64 of a Basic ``Authorization`` header.
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 from collections.abc import Iterable
 
@@ -31,6 +29,8 @@ def secret_forms(secret: str) -> frozenset[str]:
     """
     if not secret:
         return frozenset()
+    import json  # here, not at the top: every command, --help too, loads this module
+
     return frozenset({secret, _percent_encoded(secret), json.dumps(secret)[1:-1]})
 
 
@@ -52,6 +52,8 @@ def basic_forms(username: str, password: str) -> frozenset[str]:
     """
     if not password:
         return frozenset()
+    import base64  # here, not at the top: as json above
+
     pair = base64.b64encode(f"{username}:{password}".encode()).decode()
     return secret_forms(password) | {pair}
 

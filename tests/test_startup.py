@@ -29,8 +29,12 @@ with open(OUT, "w") as out:
 
 # Libraries no start-up path needs: the network stack and rich output.
 NEVER = ("requests", "urllib3", "rich", "huggingface_hub", "charset_normalizer", "idna")
-# --help and --version print click's text: no parsing, planning or containers.
-NOT_FOR_HELP = (*NEVER, "yaml", "returns", "pyrsistent", "orjson", "filelock", "sqlite3")
+# --help and --version print click's text: no parsing, planning or containers, and no
+# encoder a secret's spellings need only once there is a secret (json, base64).
+NOT_FOR_HELP = (
+    *NEVER,
+    *("yaml", "returns", "pyrsistent", "orjson", "filelock", "sqlite3", "json", "base64"),
+)
 # The cogw modules --help and --version may load: the CLI, its group, the option
 # declarations and completers its commands are decorated with, the names of its operations,
 # and what main() installs before parsing (secret redaction, SIGTERM handling). Each of
