@@ -95,7 +95,7 @@ def test_a_forked_child_names_its_temps_by_its_own_pid(tmp_path: Path) -> None:
     pid = os.fork()
     if pid == 0:  # the child: report its temp's name and its pid, then leave at once
         try:
-            fd, name = open_new_temp(tmp_path)
+            _fd, name = open_new_temp(tmp_path)
             os.write(write_end, f"{Path(name).name} {os.getpid()}".encode())
         finally:
             os._exit(0)
