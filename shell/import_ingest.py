@@ -147,8 +147,9 @@ def ingest(
         )
 
     # Every file becomes a blob at the end, all flushed to disk together: one
-    # sync for the weight instead of an fsync per (mostly small) file.
-    with batched(rt.store) as store:
+    # sync for the weight instead of an fsync per (mostly small) file. The files
+    # in ``todo`` were just found missing: the batch does not stat them again.
+    with batched(rt.store, {f.digest for f in todo}) as store:
         _map_parallel(lambda f: ingest_one(f, store), todo, rt)
     return captured
 

@@ -224,18 +224,18 @@ class FileStore:
         a reflink, then a hardlink if ``src`` is already read-only and ours, then a
         copy. Every mode verifies size and digest before the blob becomes visible.
         """
-        final = self._blob_path(digest)
-        if self.exists(digest):
+        if self._present(digest):
             return False
         if mode == "copy":
             return self._ingest_copy(digest, size, src)
+        final = self._blob_path(digest)
         if mode != "auto":
             self._ingest_link(digest, size, src, final, mode)
             return True
         return self._ingest_auto(digest, size, src, final)
 
     def _ingest_auto(self, digest: str, size: int, src: Path, final: Path) -> bool:
-        info = src.stat()
+        info = os.stat(src)
         # A filesystem that cannot clone one file cannot clone the next: asked once per
         # source filesystem, not once per file (each try creates and removes a temp).
         if info.st_dev not in self._no_reflink:
