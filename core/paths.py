@@ -167,6 +167,12 @@ def safe_join(base: str, rel: str) -> str | None:
     if rel == "":
         return None
     clean_base = go_clean(base)
+    if _PLAIN_PATH(rel) is not None:
+        # No empty, "." or ".." component and not absolute: cleaning the join would
+        # change nothing, and it stays under base (prepare asks this once per file).
+        if clean_base == ".":
+            return rel
+        return ("" if clean_base == "/" else clean_base) + "/" + rel
     joined = go_clean(clean_base + "/" + rel)
     if not _is_within(joined, clean_base):
         return None

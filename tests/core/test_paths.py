@@ -209,6 +209,28 @@ def test_safe_join_never_leaves_its_base(rel: str) -> None:
         assert joined == "/mnt/w" or is_subpath(joined, "/mnt/w")
 
 
+def _cleaning_join(base: str, rel: str) -> str | None:
+    """safe_join without its shortcut for plain paths: clean the join, check the base."""
+    clean_base = go_clean(base)
+    joined = go_clean(clean_base + "/" + rel)
+    inside = joined == clean_base or (
+        joined.startswith("/")
+        if clean_base == "/"
+        else (joined != ".." and not joined.startswith(("/", "../")))
+        if clean_base == "."
+        else joined.startswith(clean_base + "/")
+    )
+    return joined if rel and inside else None
+
+
+@given(
+    st.sampled_from(["/mnt/w", "/", ".", "rel/base", "/mnt//w/../v/"]),
+    _ANY_PATH | file_paths(),
+)
+def test_safe_join_of_a_plain_path_is_what_cleaning_the_join_gives(base: str, rel: str) -> None:
+    assert safe_join(base, rel) == _cleaning_join(base, rel)
+
+
 @given(_ANY_PATH)
 def test_path_error_accepts_only_paths_that_stay_inside(path: str) -> None:
     if path_error(path) is None:
