@@ -93,15 +93,27 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def _next_read(written: int, size: int) -> int:
+    """How much to ask the reader for: what is left of the ``size`` bytes promised, then
+    one byte to see the end. A buffered file's read(1 MiB) makes a 1 MiB object even for
+    a small file or at its end, and a weight can hold 10 000 small files; a reader that
+    has more than it promised is read on in whole chunks (and refused for its size)."""
+    left = size - written
+    if left > 0:
+        return min(CHUNK_SIZE, left)
+    return 1 if left == 0 else CHUNK_SIZE
+
+
 def stream_hashing(
-    reader: BinaryIO, fd: int, digest: str, cancel: threading.Event | None
+    reader: BinaryIO, fd: int, digest: str, size: int, cancel: threading.Event | None
 ) -> tuple[int, str]:
-    """Copy ``reader`` into ``fd`` while hashing; one read feeds both."""
+    """Copy ``reader`` into ``fd`` while hashing; one read feeds both. ``size`` is what the
+    caller expects (the caller checks it); the copy goes on to the reader's end."""
     hasher = hashlib.sha256()
     written = 0
     while True:
         _check_cancel(cancel)
-        chunk = reader.read(CHUNK_SIZE)
+        chunk = reader.read(_next_read(written, size))
         if not chunk:
             return written, PREFIX + hasher.hexdigest()
         hasher.update(chunk)

@@ -179,7 +179,7 @@ class FileStore:
         fd, tmp = self._make_temp_file(final.rpartition("/")[0])
         try:
             try:
-                written, actual = stream_hashing(reader, fd, digest, cancel)
+                written, actual = stream_hashing(reader, fd, digest, size, cancel)
                 check_content(digest, size, written, actual)
                 self._seal(fd)
             finally:

@@ -167,6 +167,23 @@ def test_putting_a_present_blob_drains_the_reader_and_reports_no_write(store: Fi
     assert store.path(DIGEST).stat().st_ino == before
 
 
+class _CountingReader(io.BytesIO):
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.asked: list[int] = []
+
+    def read(self, n: int | None = -1) -> bytes:
+        self.asked.append(-1 if n is None else n)
+        return super().read(n)
+
+
+def test_a_small_blob_is_read_as_promised_then_one_byte_for_its_end(store: FileStore) -> None:
+    # Not read(1 MiB): a buffered file makes an object of the size asked for, even at its end.
+    reader = _CountingReader(DATA)
+    assert store.put_file(DIGEST, len(DATA), reader) is True
+    assert reader.asked == [len(DATA), 1]
+
+
 def test_a_negative_size_skips_the_size_check(store: FileStore) -> None:
     assert store.put_file(DIGEST, -1, io.BytesIO(DATA)) is True
 
@@ -228,6 +245,11 @@ BAD_STREAMS = [
         DATA + b"!", len(DATA), SizeMismatch,
         f"size mismatch for {DIGEST}: expected {len(DATA)} bytes, got {len(DATA) + 1}",
         id="too long",
+    ),
+    pytest.param(
+        DATA + bytes(3 * CHUNK_SIZE), len(DATA), SizeMismatch,
+        f"size mismatch for {DIGEST}: expected {len(DATA)} bytes, got {len(DATA) + 3 * CHUNK_SIZE}",
+        id="far too long",
     ),
     pytest.param(
         b"X" + DATA[1:], len(DATA), DigestMismatch,
