@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from benchmarks.bigweight import BigResults
-from benchmarks.local import StartupResults
+from benchmarks.local import STARTUP_BATCH, StartupResults
 from benchmarks.measure import Measurement
 from benchmarks.scale import ScaleResults
 from benchmarks.streams import StreamsResults
@@ -75,8 +75,10 @@ def startup_section(st: StartupResults, row: Row, header: Sequence[str]) -> list
         "",
         "The interpreter alone (`python -c pass`, the same interpreter cogw runs on) next to "
         "`cogw --help`, `cogw --version` and `cogw status` on the benchmark's project, "
-        "interleaved, warm page cache. tests/test_startup.py keeps the imports of each "
-        "command in check (modules, not times).",
+        f"interleaved, warm page cache; each run is the mean of {STARTUP_BATCH} invocations "
+        "back to back (one shell runs them), so a burst of other work on the machine moves "
+        "it less. tests/test_startup.py keeps the imports of each command in check "
+        "(modules, not times).",
         "",
         *table([row(m, _vs(m, st.python)) for m in ms], (*header, "median vs python")),
     ]
