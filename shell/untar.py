@@ -91,6 +91,10 @@ class _Header:
     size: int
 
 
+def _truncated(what: str) -> HostileLayer:
+    return HostileLayer(f"layer is truncated inside {what}")
+
+
 def _read_exact(stream: Readable, n: int, what: str) -> bytes:
     parts = []
     remaining = n
@@ -98,7 +102,7 @@ def _read_exact(stream: Readable, n: int, what: str) -> bytes:
         # Errors of the underlying blob stream (network, cancellation) pass through as they are.
         chunk = stream.read(min(remaining, READ_SIZE))
         if not chunk:
-            raise HostileLayer(f"layer is truncated inside {what}")
+            raise _truncated(what)
         parts.append(chunk)
         remaining -= len(chunk)
     return b"".join(parts)
@@ -239,7 +243,7 @@ class _EntryReader:
         # The entry's quoted name is built for the error alone: this runs once per file.
         chunk = self._stream.read(min(want, READ_SIZE))
         if not chunk:
-            raise HostileLayer(f"layer is truncated inside file {quote(self._name)}")
+            raise _truncated(f"file {quote(self._name)}")
         self.remaining -= len(chunk)
         return chunk
 

@@ -213,14 +213,7 @@ def _cleaning_join(base: str, rel: str) -> str | None:
     """safe_join without its shortcut for plain paths: clean the join, check the base."""
     clean_base = go_clean(base)
     joined = go_clean(clean_base + "/" + rel)
-    inside = joined == clean_base or (
-        joined.startswith("/")
-        if clean_base == "/"
-        else (joined != ".." and not joined.startswith(("/", "../")))
-        if clean_base == "."
-        else joined.startswith(clean_base + "/")
-    )
-    return joined if rel and inside else None
+    return joined if rel and paths._is_within(joined, clean_base) else None
 
 
 @given(
