@@ -127,6 +127,7 @@ class FileSource:
                 self.cache,
                 framings=framings,
                 known=known,
+                sizes=[None if st is None else st.st_size for st in stats],
                 cancel=cancel,
                 on_bytes=on_bytes,
             )

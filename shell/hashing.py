@@ -22,13 +22,15 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 from cogw.core.digest import PREFIX
+from cogw.core.plan.workers import split_for_pool
 
 # The stat cache lives in shell/statcache.py; its callers know it from here.
+from cogw.shell.splitpool import run_split
 from cogw.shell.statcache import STAT_CACHE_NAME as STAT_CACHE_NAME
 from cogw.shell.statcache import Framing as Framing
 from cogw.shell.statcache import StatCache as StatCache
@@ -121,6 +123,8 @@ def _open_regular(path: Path | str) -> tuple[io.FileIO, os.stat_result]:
 #: The smallest read buffer: a file that grows while it is read is still read in pieces
 #: of at least this size (and then refused as changed).
 _MIN_BUFFER = 4 << 10
+#: How much of a large file hash_files reads at a time.
+CHUNK_SIZE = 1 << 20
 
 
 def _buffer_size(info: os.stat_result, chunk_size: int) -> int:
@@ -226,39 +230,47 @@ def hash_files(
     *,
     framings: Sequence[Framing | None] | None = None,
     known: Sequence[HashResult | None] | None = None,
-    chunk_size: int = 1 << 20,
+    sizes: Sequence[int | None] | None = None,
     cancel: threading.Event | None = None,
     on_bytes: OnBytes | None = None,
 ) -> list[HashResult]:
-    """Hash every path with up to ``jobs`` threads; results in input order.
+    """Hash every path, the large files on up to ``jobs`` threads and the small ones on
+    this one meanwhile (:func:`cogw.core.plan.workers.split_for_pool`); results in input
+    order.
 
     ``framings[i]`` (optional) asks for the standalone layer digest of ``paths[i]``.
     ``known[i]`` (optional) is what the cache answered for ``paths[i]`` when the caller
     asked it (``cache_answers``), None where the file must be read; without it the cache
-    is asked here. ``on_bytes`` is called from worker threads and must be thread-safe;
-    cache hits report no bytes. The first failure stops the other workers and is raised.
+    is asked here. ``sizes[i]`` (optional) is the size the caller's stat found (None: not
+    known, the pool's). ``on_bytes`` is called from worker threads and must be
+    thread-safe; cache hits report no bytes. The first failure stops the other workers
+    and is raised.
     """
     frames: Sequence[Framing | None] = framings if framings is not None else [None] * len(paths)
-    if len(frames) != len(paths) or (known is not None and len(known) != len(paths)):
-        raise ValueError("hash_files: framings or known answers and paths differ in length")
+    if any(x is not None and len(x) != len(paths) for x in (frames, known, sizes)):
+        raise ValueError("hash_files: framings, known answers or sizes and paths differ in length")
+    if known is None:
+        # Cache hits are found in one pass (a stat per file, a few queries in all); only
+        # the files left over are read. The same stats size them.
+        stats = [stat_or_none(path) for path in paths] if cache is not None else None
+        known = cache_answers(cache, paths, frames, stats)
+        if sizes is None and stats is not None:
+            sizes = [None if st is None else st.st_size for st in stats]
+    answers = list(known)
+    todo = [i for i, hit in enumerate(answers) if hit is None]
     failed = threading.Event()
 
     def stop() -> bool:
         return failed.is_set() or (cancel is not None and cancel.is_set())
 
-    # Cache hits are found in one pass (a stat per file, a few queries in all); only the
-    # files left over are read, on the pool.
-    answers = list(known) if known is not None else cache_answers(cache, paths, frames)
-    todo = [i for i, hit in enumerate(answers) if hit is None]
-
     def one(i: int) -> HashResult:
-        return _hash_stored(paths[i], frames[i], cache, chunk_size, stop, on_bytes)
+        return _hash_stored(paths[i], frames[i], cache, CHUNK_SIZE, stop, on_bytes)
 
-    if jobs <= 1 or len(todo) <= 1:
-        hashed = [one(i) for i in todo]
-    else:
-        hashed = _on_pool(todo, one, jobs, failed)
-    for i, result in zip(todo, hashed, strict=True):
+    pool, here = split_for_pool([None if sizes is None else sizes[i] for i in todo], jobs)
+    hashed = run_split(
+        [todo[k] for k in pool], [todo[k] for k in here], one, jobs, failed, HashCancelled
+    )
+    for i, result in hashed.items():
         answers[i] = result
     return _all_known(answers)
 
@@ -280,37 +292,11 @@ def cache_answers(
     return _cache_hits(taken, frames, cache)
 
 
-def _on_pool(
-    todo: Sequence[int], one: Callable[[int], HashResult], jobs: int, failed: threading.Event
-) -> list[HashResult]:
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="hash") as pool:
-        futures = [pool.submit(one, i) for i in todo]
-        try:
-            wait(futures, return_when=FIRST_EXCEPTION)
-        finally:
-            # No-op when all succeeded; after a failure or Ctrl-C it stops the rest
-            # at their next read instead of hashing every submitted file first.
-            failed.set()
-        wait(futures)
-    _raise_first_failure(futures)
-    return [f.result() for f in futures]
-
-
 def _all_known(results: list[HashResult | None]) -> list[HashResult]:
     done = [r for r in results if r is not None]
     if len(done) != len(results):
         raise AssertionError("hash_files: a file was neither found in the cache nor hashed")
     return done
-
-
-def _raise_first_failure(futures: Sequence[Future[HashResult]]) -> None:
-    # Workers stopped by another's failure raise HashCancelled; report the real cause.
-    errors = [e for f in futures if (e := f.exception()) is not None]
-    real = [e for e in errors if not isinstance(e, HashCancelled)]
-    if real:
-        raise real[0]
-    if errors:
-        raise errors[0]
 
 
 def _cache_hits(

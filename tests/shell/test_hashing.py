@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cogw.shell import hashing
 from cogw.shell.hashing import (
     HashCancelled,
     NotRegularFile,
@@ -141,11 +142,14 @@ def test_a_directory_is_refused(tmp_path: Path) -> None:
         hash_file(tmp_path)
 
 
-def test_parallel_results_come_back_in_input_order(tmp_path: Path) -> None:
+def test_parallel_results_come_back_in_input_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hashing, "CHUNK_SIZE", 4096)
     contents = [os.urandom(n * 997 % 50_000) for n in range(40)]
     paths = [write(tmp_path / f"f{i:02}", data) for i, data in enumerate(contents)]
     counter = ByteCounter()
-    results = hash_files(paths[::-1], jobs=8, cache=None, chunk_size=4096, on_bytes=counter)
+    results = hash_files(paths[::-1], jobs=8, cache=None, on_bytes=counter)
     assert [r.digest for r in results] == [sha(d) for d in contents[::-1]]
     assert counter.total == sum(len(d) for d in contents)
 
@@ -157,11 +161,14 @@ def test_parallel_framings_apply_to_their_own_file(tmp_path: Path) -> None:
     assert results[1].layer_digest == sha(b"<beta>")
 
 
-def test_the_first_failure_is_raised_not_the_cancellations_it_caused(tmp_path: Path) -> None:
+def test_the_first_failure_is_raised_not_the_cancellations_it_caused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hashing, "CHUNK_SIZE", 512)
     paths = [write(tmp_path / f"f{i}", b"x" * 10_000) for i in range(20)]
     paths.insert(5, tmp_path / "missing")
     with pytest.raises(FileNotFoundError):
-        hash_files(paths, jobs=4, cache=None, chunk_size=512)
+        hash_files(paths, jobs=4, cache=None)
 
 
 def test_a_cache_hit_reads_no_bytes(tmp_path: Path) -> None:
@@ -441,7 +448,10 @@ def test_two_processes_can_write_the_same_cache_at_once(tmp_path: Path) -> None:
     assert found == ["sha256:" + format(i, "064x") for i in range(2600)]
 
 
-def test_cancelling_parallel_hashing_raises_hash_cancelled(tmp_path: Path) -> None:
+def test_cancelling_parallel_hashing_raises_hash_cancelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hashing, "CHUNK_SIZE", 1024)
     paths = [write(tmp_path / f"f{i}", b"x" * 20_000) for i in range(16)]
     cancel = threading.Event()
 
@@ -453,7 +463,6 @@ def test_cancelling_parallel_hashing_raises_hash_cancelled(tmp_path: Path) -> No
             paths,
             jobs=4,
             cache=None,
-            chunk_size=1024,
             cancel=cancel,
             on_bytes=cancel_after_first_chunk,
         )

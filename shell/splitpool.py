@@ -1,0 +1,83 @@
+"""Work on a pool of threads and on the calling thread at once, stopped together.
+
+The indices in ``pooled`` run on up to ``jobs`` threads while those in ``here`` run
+one after another on the calling thread (:mod:`cogw.core.plan.workers` says which
+is which). The work checks ``failed`` at each read: the first failure on either
+side sets it, so the rest stop soon instead of finishing every item first, and the
+failure reported is that first real one, never the cancellations it caused.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def run_split(
+    pooled: Sequence[int],
+    here: Sequence[int],
+    one: Callable[[int], T],
+    jobs: int,
+    failed: threading.Event,
+    cancelled: type[BaseException],
+) -> dict[int, T]:
+    """``one`` of each index, keyed by index. ``cancelled`` is what ``one`` raises when
+    it stopped because ``failed`` was set."""
+    if not pooled or (len(pooled) == 1 and not here):
+        return _here([*pooled, *here], one, failed, (), cancelled)
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="hash") as pool:
+        futures = [pool.submit(one, i) for i in pooled]
+        for future in futures:
+            future.add_done_callback(functools.partial(_stop_on_failure, failed))
+        try:
+            done = _here(here, one, failed, futures, cancelled)
+            wait(futures, return_when=FIRST_EXCEPTION)
+        finally:
+            # No-op when all succeeded; after a failure or Ctrl-C it stops the rest
+            # at their next read instead of running every submitted item first.
+            failed.set()
+        wait(futures)
+    raise_first_failure(futures, cancelled)
+    done.update((i, f.result()) for i, f in zip(pooled, futures, strict=True))
+    return done
+
+
+def _stop_on_failure(failed: threading.Event, future: Future[T]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        failed.set()
+
+
+def _here(
+    indices: Sequence[int],
+    one: Callable[[int], T],
+    failed: threading.Event,
+    pooled: Sequence[Future[T]],
+    cancelled: type[BaseException],
+) -> dict[int, T]:
+    """``one`` of each index on this thread. Stopped by a pool worker's failure, it
+    reports that failure, not its own cancellation."""
+    try:
+        return {i: one(i) for i in indices}
+    except cancelled:
+        if pooled and failed.is_set():
+            wait(pooled)
+            raise_first_failure(pooled, cancelled)
+        raise
+    except BaseException:
+        failed.set()
+        raise
+
+
+def raise_first_failure(futures: Sequence[Future[T]], cancelled: type[BaseException]) -> None:
+    """Raise the first real failure among ``futures``, else the first cancellation."""
+    errors = [e for f in futures if (e := f.exception()) is not None]
+    real = [e for e in errors if not isinstance(e, cancelled)]
+    if real:
+        raise real[0]
+    if errors:
+        raise errors[0]
