@@ -186,6 +186,9 @@ class FileSource:
     def local_path(self, path: str) -> Path | None:
         return self._resolve(path)
 
+    def is_local(self) -> bool:
+        return True
+
     def _resolve(self, path: str) -> Path:
         problem = path_error(path)
         if problem is not None:

@@ -165,6 +165,9 @@ class HfSource:
     def local_path(self, path: str) -> Path | None:
         return None
 
+    def is_local(self) -> bool:
+        return False
+
 
 def _hf_status_message(code: int, what: str, ref: str, token: bool, error: Exception) -> str:
     from huggingface_hub.errors import RevisionNotFoundError

@@ -209,3 +209,6 @@ class HttpSource:
 
     def local_path(self, path: str) -> Path | None:
         return None
+
+    def is_local(self) -> bool:
+        return False

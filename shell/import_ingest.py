@@ -23,7 +23,7 @@ from cogw.core.plan.events import Event, EventKind
 from cogw.core.plan.importplan import ImportWeight
 from cogw.core.plan.workers import split_for_pool
 from cogw.shell.http_fetch import fetched_layer
-from cogw.shell.layers import OpenFile
+from cogw.shell.layers import CheckedReader, OpenFile
 from cogw.shell.runtime import Runtime, cancel_on_interrupt
 from cogw.shell.store import LinkMode, Store
 from cogw.shell.storebatch import batched
@@ -175,5 +175,18 @@ def store_opener(rt: Runtime) -> OpenFile:
 
     def open_file(f: InventoryFile) -> IO[bytes]:
         return open(rt.store.path(f.digest), "rb")
+
+    return open_file
+
+
+def checked_opener(source: Source, rt: Runtime) -> OpenFile:
+    """Opens each file of a layer from the store when it is there, else from the (local)
+    source, checked against its digest as it is read (``CheckedReader``): a layer can
+    then be packed while ingest is still copying its files (``cogw.shell.import_pack``)."""
+
+    def open_file(f: InventoryFile) -> IO[bytes]:
+        if rt.store.exists(f.digest):
+            return open(rt.store.path(f.digest), "rb")
+        return cast(IO[bytes], CheckedReader(source.open(f.path), f))
 
     return open_file

@@ -87,9 +87,11 @@ def push_layers(
     packed: Sequence[LockLayer],
     rt: Runtime,
     layer_bytes: LayerBytes = stream_layer,
+    open_file: OpenFile | None = None,
 ) -> None:
-    """Push the layers from the store (or ``layer_bytes``), ``rt.jobs`` at a time."""
-    open_file = store_opener(rt)
+    """Push the layers, ``rt.jobs`` at a time: ``layer_bytes`` of each, its files read
+    through ``open_file`` (default: from the store)."""
+    open_file = open_file or store_opener(rt)
     rt.emit(
         Event(EventKind.PHASE, weight=step.weight, phase="push", nbytes=sum(p.size for p in packed))
     )

@@ -73,6 +73,41 @@ def exact_chunks(path: str, size: int, reader: IO[bytes], chunk_size: int) -> It
         raise LayerSourceError(f"{path}: longer than {size} bytes (file changed?)")
 
 
+class CheckedReader:
+    """A reader of ``f``'s bytes that hashes what it hands out and raises
+    LayerSourceError, instead of handing out the last of them, when they are not the
+    content ``f`` promised. A layer packed straight from a source (while the store is
+    still copying it) proves its files itself, as a store copy would have."""
+
+    def __init__(self, raw: IO[bytes], f: InventoryFile) -> None:
+        self._raw = raw
+        self._file = f
+        self._hash = hashlib.sha256()
+        self._read = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self._hash.update(data)
+        self._read += len(data)
+        if data and self._read >= self._file.size:
+            self._check()
+        return data
+
+    def _check(self) -> None:
+        f = self._file
+        actual = PREFIX + self._hash.hexdigest()
+        if self._read == f.size and actual != f.digest:
+            raise LayerSourceError(
+                f'"{f.path}": digest mismatch: expected {f.digest}, got {actual} (file changed?)'
+            )
+
+    def __enter__(self) -> CheckedReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._raw.close()
+
+
 def tar_chunks(plan: LayerPlan, open_file: OpenFile, chunk_size: int) -> Iterator[bytes]:
     """The uncompressed tar: ancestor dirs first, then files in plan order, then the end."""
     for directory in ancestor_dirs(f.path for f in plan.files):

@@ -44,3 +44,6 @@ class MergedSource:
 
     def local_path(self, path: str) -> Path | None:
         return self._owner(path).local_path(path)
+
+    def is_local(self) -> bool:
+        return all(source.is_local() for source in self._sources)

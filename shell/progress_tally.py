@@ -14,9 +14,12 @@ from cogw.core.digest import short_digest
 from cogw.core.plan.events import SKIPPED_PUSHES, Event, EventKind
 
 #: The order an import's phases begin in. A phase starting ends the phases before it,
-#: never one after it: a large local file is pushed from its source while the store
-#: copy (ingest) runs beside it, and that copy starting must not fill the push bar.
-PHASE_ORDER = ("hash", "ingest", "pack", "push", "record")
+#: never one after it.
+PHASE_ORDER = ("hash", "pack", "push", "record")
+#: Phases that run beside the ordered ones: the store copy (ingest) runs while a large
+#: local file is pushed from its source and while bundles are packed from it. Its start
+#: ends no other phase's bar, and only recording ends its bar.
+BESIDE = ("ingest",)
 TOTAL = "\0total"  # key of the all-layers download bar; no layer digest or weight looks like it
 
 
@@ -38,6 +41,10 @@ class Count:
 
 def _ends(starting: str, running: str) -> bool:
     """Whether phase ``starting`` beginning means phase ``running`` is over."""
+    if starting in BESIDE:
+        return False
+    if running in BESIDE:
+        return starting == "record"
     if starting not in PHASE_ORDER or running not in PHASE_ORDER:
         return True
     return PHASE_ORDER.index(running) < PHASE_ORDER.index(starting)

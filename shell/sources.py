@@ -77,6 +77,10 @@ class Source(Protocol):
         """The regular file on this machine holding ``path`` (for hardlink ingest), else None."""
         ...
 
+    def is_local(self) -> bool:
+        """Whether every file is on this machine: ``open`` reads no network."""
+        ...
+
 
 def source_for(
     uri: str,

@@ -59,7 +59,7 @@ def test_the_next_phase_finishes_the_earlier_one() -> None:
     assert tally.counts["alpha/pack"].done == 10 and tally.counts["alpha/pack"].finished
 
 
-def test_a_store_copy_beside_a_direct_push_leaves_the_push_bar_where_it_is() -> None:
+def test_a_store_copy_beside_pushes_and_packing_leaves_their_bars_where_they_are() -> None:
     tally = Tally()
     tally.observe(phase("push", 100))  # the large file, pushed from its source
     changed = tally.observe(phase("ingest", 100))  # its store copy, started beside it
@@ -68,10 +68,10 @@ def test_a_store_copy_beside_a_direct_push_leaves_the_push_bar_where_it_is() -> 
     assert push.done == 0 and not push.finished
     tally.observe(push_bytes(40))
     assert push.done == 40
-    tally.observe(phase("pack", 10))  # the small files after the copy: the copy is over
-    assert tally.counts["alpha/ingest"].finished and not push.finished
+    tally.observe(phase("pack", 10))  # the small files, packed beside the copy
+    assert not tally.counts["alpha/ingest"].finished and not push.finished
     tally.observe(phase("record", 0))
-    assert push.finished
+    assert push.finished and tally.counts["alpha/ingest"].finished
 
 
 def test_download_bytes_feed_layer_and_plan_total_both_clamped() -> None:
