@@ -268,7 +268,7 @@ def hash_files(
 
     pool, here = split_for_pool([None if sizes is None else sizes[i] for i in todo], jobs)
     hashed = run_split(
-        [todo[k] for k in pool], [todo[k] for k in here], one, jobs, failed, HashCancelled
+        [todo[k] for k in pool], [todo[k] for k in here], one, jobs, failed, HashCancelled, "hash"
     )
     for i, result in hashed.items():
         answers[i] = result

@@ -25,12 +25,13 @@ def run_split(
     jobs: int,
     failed: threading.Event,
     cancelled: type[BaseException],
+    name: str = "split",
 ) -> dict[int, T]:
     """``one`` of each index, keyed by index. ``cancelled`` is what ``one`` raises when
-    it stopped because ``failed`` was set."""
+    it stopped because ``failed`` was set; ``name`` names the pool's threads."""
     if not pooled or (len(pooled) == 1 and not here):
         return _here([*pooled, *here], one, failed, (), cancelled)
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="hash") as pool:
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix=name) as pool:
         futures = [pool.submit(one, i) for i in pooled]
         for future in futures:
             future.add_done_callback(functools.partial(_stop_on_failure, failed))
