@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cogw.core.digest import PREFIX
-from cogw.core.plan.workers import split_for_pool
+from cogw.core.plan.workers import split_for_pool, wants_readahead
+from cogw.shell.readahead import ReadAhead, readahead_available
 
 # The stat cache lives in shell/statcache.py; its callers know it from here.
 from cogw.shell.splitpool import run_split
@@ -250,12 +251,7 @@ def hash_files(
     if any(x is not None and len(x) != len(paths) for x in (frames, known, sizes)):
         raise ValueError("hash_files: framings, known answers or sizes and paths differ in length")
     if known is None:
-        # Cache hits are found in one pass (a stat per file, a few queries in all); only
-        # the files left over are read. The same stats size them.
-        stats = [stat_or_none(path) for path in paths] if cache is not None else None
-        known = cache_answers(cache, paths, frames, stats)
-        if sizes is None and stats is not None:
-            sizes = [None if st is None else st.st_size for st in stats]
+        known, sizes = _ask_cache(cache, paths, frames, sizes)
     answers = list(known)
     todo = [i for i, hit in enumerate(answers) if hit is None]
     failed = threading.Event()
@@ -267,12 +263,28 @@ def hash_files(
         return _hash_stored(paths[i], frames[i], cache, CHUNK_SIZE, stop, on_bytes)
 
     pool, here = split_for_pool([None if sizes is None else sizes[i] for i in todo], jobs)
-    hashed = run_split(
-        [todo[k] for k in pool], [todo[k] for k in here], one, jobs, failed, HashCancelled, "hash"
-    )
+    pooled, mine = [todo[k] for k in pool], [todo[k] for k in here]
+    progress = None
+    if wants_readahead(len(mine), readahead_available()):
+        progress = ReadAhead([paths[i] for i in mine]).reached
+    hashed = run_split(pooled, mine, one, jobs, failed, HashCancelled, "hash", progress)
     for i, result in hashed.items():
         answers[i] = result
     return _all_known(answers)
+
+
+def _ask_cache(
+    cache: StatCache | None,
+    paths: Sequence[Path | str],
+    frames: Sequence[Framing | None],
+    sizes: Sequence[int | None] | None,
+) -> tuple[list[HashResult | None], Sequence[int | None] | None]:
+    """The cache's answers, found in one pass (a stat per file, a few queries in all),
+    and the files' sizes from the same stats unless the caller gave them."""
+    stats = [stat_or_none(path) for path in paths] if cache is not None else None
+    if sizes is None and stats is not None:
+        sizes = [None if st is None else st.st_size for st in stats]
+    return cache_answers(cache, paths, frames, stats), sizes
 
 
 def cache_answers(

@@ -26,17 +26,19 @@ def run_split(
     failed: threading.Event,
     cancelled: type[BaseException],
     name: str = "split",
+    progress: Callable[[int], None] | None = None,
 ) -> dict[int, T]:
     """``one`` of each index, keyed by index. ``cancelled`` is what ``one`` raises when
-    it stopped because ``failed`` was set; ``name`` names the pool's threads."""
+    it stopped because ``failed`` was set; ``name`` names the pool's threads;
+    ``progress`` is told how many of ``here`` are done after each."""
     if not pooled or (len(pooled) == 1 and not here):
-        return _here([*pooled, *here], one, failed, (), cancelled)
+        return _here([*pooled, *here], one, failed, (), cancelled, progress)
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix=name) as pool:
         futures = [pool.submit(one, i) for i in pooled]
         for future in futures:
             future.add_done_callback(functools.partial(_stop_on_failure, failed))
         try:
-            done = _here(here, one, failed, futures, cancelled)
+            done = _here(here, one, failed, futures, cancelled, progress)
             wait(futures, return_when=FIRST_EXCEPTION)
         finally:
             # No-op when all succeeded; after a failure or Ctrl-C it stops the rest
@@ -59,11 +61,17 @@ def _here(
     failed: threading.Event,
     pooled: Sequence[Future[T]],
     cancelled: type[BaseException],
+    progress: Callable[[int], None] | None,
 ) -> dict[int, T]:
     """``one`` of each index on this thread. Stopped by a pool worker's failure, it
     reports that failure, not its own cancellation."""
+    done: dict[int, T] = {}
     try:
-        return {i: one(i) for i in indices}
+        for i in indices:
+            done[i] = one(i)
+            if progress is not None:
+                progress(len(done))
+        return done
     except cancelled:
         if pooled and failed.is_set():
             wait(pooled)

@@ -11,6 +11,11 @@ a file's bytes are where its time goes, and those do run in parallel (2 000 file
 
 So the large files go to the pool, and the small ones are done one after another on
 the calling thread meanwhile, where they only take the lock between the pool's reads.
+
+One thread reading small files that are not in the page cache waits for the disk at
+each one. Asking the kernel to start reading the file some places ahead before each
+read keeps the disk busy instead (10 000 files of 4 B-100 KiB, after their walk:
+hashed in 1.15 s cold and 0.21-0.26 s warm; with the read-ahead 0.45 s and 0.23 s).
 """
 
 from __future__ import annotations
@@ -38,3 +43,22 @@ def split_for_pool(
     pool = tuple(i for i, size in enumerate(sizes) if size is None or size >= pool_min)
     here = tuple(i for i, size in enumerate(sizes) if size is not None and size < pool_min)
     return pool, here
+
+
+#: Fewer small files than this are read without read-ahead: there is no queue to keep
+#: the disk busy with.
+READAHEAD_MIN_FILES = 16
+#: How many files ahead of the one being read the read-ahead asks for: enough to keep
+#: the disk busy (16 and 256 measured the same), few enough that the pages are still
+#: cached when the reader gets there.
+READAHEAD_LEAD = 32
+
+
+def wants_readahead(files_here: int, available: bool) -> bool:
+    """Whether the calling thread's small files are read ahead; ``available`` says
+    this system can ask for read-ahead at all (``posix_fadvise``).
+
+    >>> wants_readahead(10_000, True), wants_readahead(3, True), wants_readahead(10_000, False)
+    (True, False, False)
+    """
+    return available and files_here >= READAHEAD_MIN_FILES

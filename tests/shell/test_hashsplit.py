@@ -111,3 +111,14 @@ def test_cancel_stops_both_sides(tmp_path: Path) -> None:
     sizes = [10] * 50 + [200_000] * 4
     with pytest.raises(HashCancelled):
         hash_files([*small, *large], jobs=2, cache=None, sizes=sizes, cancel=cancel)
+
+
+def test_the_calling_thread_reports_each_file_it_finished() -> None:
+    from cogw.shell.splitpool import run_split
+
+    counts: list[int] = []
+    done = run_split(
+        [0], [1, 2, 3], lambda i: i * 10, 2, threading.Event(), HashCancelled, "t", counts.append
+    )
+    assert done == {0: 0, 1: 10, 2: 20, 3: 30}
+    assert counts == [1, 2, 3]
