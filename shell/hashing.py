@@ -29,9 +29,9 @@ from pathlib import Path
 from cogw.core.digest import PREFIX
 from cogw.core.plan.workers import split_for_pool, wants_readahead
 from cogw.shell.readahead import ReadAhead, readahead_available
+from cogw.shell.splitpool import run_split
 
 # The stat cache lives in shell/statcache.py; its callers know it from here.
-from cogw.shell.splitpool import run_split
 from cogw.shell.statcache import STAT_CACHE_NAME as STAT_CACHE_NAME
 from cogw.shell.statcache import Framing as Framing
 from cogw.shell.statcache import StatCache as StatCache
