@@ -16,6 +16,8 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
 T = TypeVar("T")
+#: What the work raises when it stopped because ``failed`` was set; () when it never stops.
+Cancellation = type[BaseException] | tuple[type[BaseException], ...]
 
 
 def run_split(
@@ -24,7 +26,7 @@ def run_split(
     one: Callable[[int], T],
     jobs: int,
     failed: threading.Event,
-    cancelled: type[BaseException],
+    cancelled: Cancellation,
     name: str = "split",
     progress: Callable[[int], None] | None = None,
 ) -> dict[int, T]:
@@ -60,7 +62,7 @@ def _here(
     one: Callable[[int], T],
     failed: threading.Event,
     pooled: Sequence[Future[T]],
-    cancelled: type[BaseException],
+    cancelled: Cancellation,
     progress: Callable[[int], None] | None,
 ) -> dict[int, T]:
     """``one`` of each index on this thread. Stopped by a pool worker's failure, it
@@ -82,7 +84,7 @@ def _here(
         raise
 
 
-def raise_first_failure(futures: Sequence[Future[T]], cancelled: type[BaseException]) -> None:
+def raise_first_failure(futures: Sequence[Future[T]], cancelled: Cancellation) -> None:
     """Raise the first real failure among ``futures``, else the first cancellation."""
     errors = [e for f in futures if (e := f.exception()) is not None]
     real = [e for e in errors if not isinstance(e, cancelled)]

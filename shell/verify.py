@@ -1,12 +1,13 @@
 """Verify's I/O: hash blobs in parallel, and the repair actions (quarantine, chmod, relink).
 
-Hashing runs on ``jobs`` threads (hashlib releases the GIL), 4 MiB reads, with a
-byte counter for the progress bar. Repair never deletes: a bad blob is renamed
-into ``<weights dir>/quarantine/`` (one atomic rename on the same filesystem, so
-after a kill -9 the blob is either still in place or quarantined, and a blob
-that is simply absent is fetched again by the next pull). Mount files are
-replaced by linking the new blob under a temp name beside them and renaming it
-over the old one, so a running reader sees the old file or the new, never none.
+Hashing runs large blobs on ``jobs`` threads (hashlib releases the GIL), small ones
+on the calling thread, reads of up to 4 MiB, with a byte counter for the progress
+bar. Repair never deletes: a bad blob is renamed into ``<weights dir>/quarantine/``
+(one atomic rename on the same filesystem, so after a kill -9 the blob is either
+still in place or quarantined, and a blob that is simply absent is fetched again by
+the next pull). Mount files are replaced by linking the new blob under a temp name
+beside them and renaming it over the old one, so a running reader sees the old file
+or the new, never none.
 """
 
 from __future__ import annotations
@@ -14,22 +15,29 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from cogw.core.cache.cachesnap import BLOB_MODE, Blob
 from cogw.core.cache.verify import Relink, blob_path
+from cogw.core.plan.workers import split_for_pool, wants_readahead
 from cogw.shell.fs import link_file
+from cogw.shell.readahead import ReadAhead, readahead_available
+from cogw.shell.splitpool import run_split
 
 QUARANTINE_DIR = "quarantine"
 _CHUNK = 4 << 20
+_MIN_BUFFER = 4 << 10
 
 
-def hash_path(path: str, on_bytes: Callable[[int], None]) -> str:
+def hash_path(path: str, on_bytes: Callable[[int], None], size: int = _CHUNK) -> str:
+    """The digest of ``path``, read into a buffer of its expected ``size`` and one byte
+    more (at least 4 KiB, at most 4 MiB): a fresh 4 MiB buffer costs more than a small
+    blob's whole hash."""
     hasher = hashlib.sha256()
-    buffer = bytearray(_CHUNK)
+    buffer = bytearray(min(_CHUNK, max(size + 1, _MIN_BUFFER)))
     view = memoryview(buffer)
     with open(path, "rb", buffering=0) as source:
         while n := source.readinto(buffer):
@@ -41,16 +49,24 @@ def hash_path(path: str, on_bytes: Callable[[int], None]) -> str:
 def hash_blobs(
     weights_dir: Path, blobs: Iterable[Blob], jobs: int, on_bytes: Callable[[int], None]
 ) -> dict[str, str]:
-    """digest → what its blob's content hashes to now ("" when it vanished meanwhile)."""
+    """digest → what its blob's content hashes to now ("" when it vanished meanwhile).
+    Large blobs on ``jobs`` threads, small ones on this thread meanwhile, read ahead
+    (:mod:`cogw.core.plan.workers`)."""
+    todo = list(blobs)
+    paths = [blob_path(str(weights_dir), blob.digest) for blob in todo]
 
-    def one(blob: Blob) -> tuple[str, str]:
+    def one(i: int) -> str:
         try:
-            return blob.digest, hash_path(blob_path(str(weights_dir), blob.digest), on_bytes)
+            return hash_path(paths[i], on_bytes, todo[i].size)
         except FileNotFoundError:
-            return blob.digest, ""
+            return ""
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return dict(pool.map(one, list(blobs)))
+    pooled, here = split_for_pool([blob.size for blob in todo], jobs)
+    progress = None
+    if wants_readahead(len(here), readahead_available()):
+        progress = ReadAhead([paths[i] for i in here]).reached
+    done = run_split(pooled, here, one, jobs, threading.Event(), (), "verify", progress)
+    return {todo[i].digest: digest for i, digest in sorted(done.items())}
 
 
 def quarantine(weights_dir: Path, digest: str) -> Path:
