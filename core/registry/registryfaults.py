@@ -9,6 +9,7 @@ hint. Messages name what failed and what to do; they never carry exception class
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from cogw.core.registry.reference import is_loopback_host
@@ -51,6 +52,10 @@ def refused_delay(reason: str, delay: float) -> float:
     return min(delay, 0.2) if reason == CONNECTION_REFUSED else delay
 
 
+#: A registry's HTTP status inside a failure's reason.
+_HTTP_STATUS = re.compile(r"\bHTTP [1-5][0-9][0-9]\b")
+
+
 def giving_up_message(what: str, registry: str, failures: int, reason: str) -> str:
     """The one line a request that was given up prints.
 
@@ -58,10 +63,17 @@ def giving_up_message(what: str, registry: str, failures: int, reason: str) -> s
     'cannot reach localhost:1 (connection refused): is the registry running at localhost:1?'
     >>> giving_up_message("GET manifest", "r.io", 5, "HTTP 503").split(";")[0]
     'GET manifest: HTTP 503, giving up after 5 attempts'
+
+    A reason that carries the registry's status anywhere (a whole upload's error names
+    its request first) is the registry failing, not the network:
+
+    >>> reason = "POST http://r.io/v2/x/blobs/uploads/: HTTP 500 UNKNOWN"
+    >>> giving_up_message("upload", "r.io", 5, reason).split("; ")[1]
+    'the registry r.io is busy or failing, try again later'
     """
     if reason == CONNECTION_REFUSED:
         return f"cannot reach {registry} ({reason}): is the registry running at {registry}?"
-    if reason.startswith("HTTP "):
+    if _HTTP_STATUS.search(reason):
         return (
             f"{what}: {reason}, giving up after {failures} attempts; the registry {registry} "
             "is busy or failing, try again later"

@@ -45,7 +45,9 @@ def test_a_refused_connection_is_retried_soon_and_others_on_schedule() -> None:
     [
         (CONNECTION_REFUSED, "is the registry running at reg.lan:5000?"),
         ("HTTP 503", "busy or failing, try again later"),
+        ("POST http://reg.lan:5000/v2/a/blobs/uploads/: HTTP 500", "busy or failing, try again"),
         ("the answer broke off before its end", "check the network connection to reg.lan:5000"),
+        ("HTTP/1.1 connection reset", "check the network connection to reg.lan:5000"),
     ],
 )
 def test_a_given_up_request_is_one_line_saying_what_to_do(reason: str, says: str) -> None:
