@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cogw.core.digest import PREFIX
-from cogw.core.plan.workers import split_for_pool, wants_readahead
-from cogw.shell.readahead import ReadAhead, readahead_available
-from cogw.shell.splitpool import run_split
+from cogw.core.plan.workers import read_buffer_size
+from cogw.shell.splitpool import run_on_files
 
 # The stat cache lives in shell/statcache.py; its callers know it from here.
 from cogw.shell.statcache import STAT_CACHE_NAME as STAT_CACHE_NAME
@@ -39,6 +38,8 @@ from cogw.shell.statcache import cached_layer_digest as cached_layer_digest
 from cogw.shell.statcache import framing_key as framing_key
 
 OnBytes = Callable[[int], None]
+#: How much of a large file is read at a time.
+CHUNK_SIZE = 1 << 20
 
 
 class SourceChanged(Exception):
@@ -67,7 +68,7 @@ class HashResult:
 def hash_file(
     path: Path,
     framing: Framing | None = None,
-    chunk_size: int = 1 << 20,
+    chunk_size: int = CHUNK_SIZE,
     cancel: threading.Event | None = None,
     on_bytes: OnBytes | None = None,
 ) -> HashResult:
@@ -97,7 +98,9 @@ def _hash_path(
     with f:
         file_hash = hashlib.sha256()
         layer_hash = hashlib.sha256(framing[0]) if framing is not None else None
-        size = _feed(f, file_hash, layer_hash, _buffer_size(before, chunk_size), stop, on_bytes)
+        size = _feed(
+            f, file_hash, layer_hash, read_buffer_size(before.st_size, chunk_size), stop, on_bytes
+        )
         after = os.fstat(f.fileno())
     _check_unchanged(path, before, after, size)
     layer_digest = None
@@ -119,20 +122,6 @@ def _open_regular(path: Path | str) -> tuple[io.FileIO, os.stat_result]:
     except BaseException:
         os.close(fd)
         raise
-
-
-#: The smallest read buffer: a file that grows while it is read is still read in pieces
-#: of at least this size (and then refused as changed).
-_MIN_BUFFER = 4 << 10
-#: How much of a large file hash_files reads at a time.
-CHUNK_SIZE = 1 << 20
-
-
-def _buffer_size(info: os.stat_result, chunk_size: int) -> int:
-    """A read buffer as large as the file and one byte more (which shows its end), up to
-    ``chunk_size``: a fresh 1 MiB buffer per small file cost more than hashing it (14 us
-    to make, against 0.4 us for 4 KiB), and a weight can hold 10 000 of them."""
-    return min(chunk_size, max(info.st_size + 1, _MIN_BUFFER))
 
 
 def _feed(
@@ -262,14 +251,13 @@ def hash_files(
     def one(i: int) -> HashResult:
         return _hash_stored(paths[i], frames[i], cache, CHUNK_SIZE, stop, on_bytes)
 
-    pool, here = split_for_pool([None if sizes is None else sizes[i] for i in todo], jobs)
-    pooled, mine = [todo[k] for k in pool], [todo[k] for k in here]
-    progress = None
-    if wants_readahead(len(mine), readahead_available()):
-        progress = ReadAhead([paths[i] for i in mine]).reached
-    hashed = run_split(pooled, mine, one, jobs, failed, HashCancelled, "hash", progress)
-    for i, result in hashed.items():
-        answers[i] = result
+    todo_sizes = [None if sizes is None else sizes[i] for i in todo]
+    todo_paths = [paths[i] for i in todo]
+    hashed = run_on_files(
+        todo_paths, todo_sizes, lambda k: one(todo[k]), jobs, failed, HashCancelled, "hash"
+    )
+    for k, result in hashed.items():
+        answers[todo[k]] = result
     return _all_known(answers)
 
 

@@ -1,6 +1,7 @@
 """Work on a pool of threads and on the calling thread at once, stopped together.
 
-The indices in ``pooled`` run on up to ``jobs`` threads while those in ``here`` run
+:func:`run_on_files` splits files by size for it and reads the small ones ahead. The
+indices in ``pooled`` run on up to ``jobs`` threads while those in ``here`` run
 one after another on the calling thread (:mod:`cogw.core.plan.workers` says which
 is which). The work checks ``failed`` at each read: the first failure on either
 side sets it, so the rest stop soon instead of finishing every item first, and the
@@ -13,7 +14,11 @@ import functools
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from pathlib import Path
 from typing import TypeVar
+
+from cogw.core.plan.workers import split_for_pool, wants_readahead
+from cogw.shell.readahead import ReadAhead, readahead_available
 
 T = TypeVar("T")
 #: What the work raises when it stopped because ``failed`` was set; () when it never stops.
@@ -50,6 +55,24 @@ def run_split(
     raise_first_failure(futures, cancelled)
     done.update((i, f.result()) for i, f in zip(pooled, futures, strict=True))
     return done
+
+
+def run_on_files(
+    paths: Sequence[str | Path],
+    sizes: Sequence[int | None],
+    one: Callable[[int], T],
+    jobs: int,
+    failed: threading.Event,
+    cancelled: Cancellation,
+    name: str = "split",
+) -> dict[int, T]:
+    """``one`` of each position of ``paths`` (files of ``sizes``): the large files on the
+    pool, the small ones here, read ahead (:mod:`cogw.core.plan.workers` decides both)."""
+    pooled, here = split_for_pool(sizes, jobs)
+    progress = None
+    if wants_readahead(len(here), readahead_available()):
+        progress = ReadAhead([paths[i] for i in here]).reached
+    return run_split(pooled, here, one, jobs, failed, cancelled, name, progress)
 
 
 def _stop_on_failure(failed: threading.Event, future: Future[T]) -> None:

@@ -22,14 +22,12 @@ from pathlib import Path
 
 from cogw.core.cache.cachesnap import BLOB_MODE, Blob
 from cogw.core.cache.verify import Relink, blob_path
-from cogw.core.plan.workers import split_for_pool, wants_readahead
+from cogw.core.plan.workers import read_buffer_size
 from cogw.shell.fs import link_file
-from cogw.shell.readahead import ReadAhead, readahead_available
-from cogw.shell.splitpool import run_split
+from cogw.shell.splitpool import run_on_files
 
 QUARANTINE_DIR = "quarantine"
 _CHUNK = 4 << 20
-_MIN_BUFFER = 4 << 10
 
 
 def hash_path(path: str, on_bytes: Callable[[int], None], size: int = _CHUNK) -> str:
@@ -37,7 +35,7 @@ def hash_path(path: str, on_bytes: Callable[[int], None], size: int = _CHUNK) ->
     more (at least 4 KiB, at most 4 MiB): a fresh 4 MiB buffer costs more than a small
     blob's whole hash."""
     hasher = hashlib.sha256()
-    buffer = bytearray(min(_CHUNK, max(size + 1, _MIN_BUFFER)))
+    buffer = bytearray(read_buffer_size(size, _CHUNK))
     view = memoryview(buffer)
     with open(path, "rb", buffering=0) as source:
         while n := source.readinto(buffer):
@@ -61,11 +59,8 @@ def hash_blobs(
         except FileNotFoundError:
             return ""
 
-    pooled, here = split_for_pool([blob.size for blob in todo], jobs)
-    progress = None
-    if wants_readahead(len(here), readahead_available()):
-        progress = ReadAhead([paths[i] for i in here]).reached
-    done = run_split(pooled, here, one, jobs, threading.Event(), (), "verify", progress)
+    sizes = [blob.size for blob in todo]
+    done = run_on_files(paths, sizes, one, jobs, threading.Event(), (), "verify")
     return {todo[i].digest: digest for i, digest in sorted(done.items())}
 
 
